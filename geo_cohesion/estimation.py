@@ -1,0 +1,305 @@
+"""Estimate: weighted domain means with design-based (Taylor-linearised) standard errors.
+
+Design
+------
+A stratified single-stage design sampled with replacement: the variance of an estimated total
+``sum_i z_i`` is ``sum_h n_h/(n_h-1) * sum_{i in h} (z_i - zbar_h)^2`` (e.g. Lohr, *Sampling:
+Design and Analysis*, ch. 9; R ``survey::svyrecvar``). For the ratio mean of variable ``y`` in
+domain ``g`` the linearised variable is ``z_i = w_i * u_i`` with
+``u_i = 1[i in g, y_i observed] (y_i - ybar_g) / Nhat_g``. Respondents outside the domain stay in
+the variance with ``u_i = 0`` (domain estimation, not conditioning on the domain size).
+
+Calibrated (raked) weights
+--------------------------
+For a raked design the influence values are replaced by GREG residuals on the dummies of every
+raking margin: ``z_i = w_i * (u_i - x_i' B)`` with ``B = (X' D X)^+ X' D u`` fitted with the
+*design* weights ``D`` (Deville & Särndal 1992; Särndal, Swensson & Wretman 1992, ch. 6). This is
+exactly what R ``survey::calibrate(..., calfun = "raking")`` does (``qr.resid(qr(X*sqrt(d)),
+x/w)*w`` with ``w = g*sqrt(d)``), so our SEs reproduce it to rounding error; the tests check that
+against stored R output. R's ``rake()`` instead subtracts unweighted margin means for ten
+backfitting sweeps, an approximation of the same projection that depends on the number of
+sweeps; we prefer the exact projection. Point estimates and weights are identical either way.
+
+Speed
+-----
+All sums are formed once per *cell* (stratum x raking-margin categories x domain) with
+``np.bincount``; no Python loop runs over respondents or domains, so 100k respondents x 9
+variables x 200 districts take a fraction of a second (see ``benchmarks/``).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.stats import norm
+
+from .errors import InputError
+from .readers import to_numeric_column
+
+ESTIMATE_COLUMNS = ["variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
+
+
+def _group(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Combine integer code arrays into one group id per row; returns (ids, first row per group)."""
+    stacked = np.stack(codes, axis=1)
+    _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    return inverse.reshape(-1).astype(np.intp), first
+
+
+def _values_matrix(design, values: Sequence[str]) -> np.ndarray:
+    data = design.data
+    missing = [v for v in values if v not in data.columns]
+    if missing:
+        raise InputError(f"variable(s) not in the survey: {', '.join(missing)}", data.attrs.get("source"))
+    return np.column_stack([to_numeric_column(data, v, f"value of '{v}'") for v in values])
+
+
+def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_domains: int,
+                               strata: np.ndarray, design_weights: np.ndarray | None = None,
+                               margin_codes: Sequence[np.ndarray] = ()) -> dict[str, np.ndarray]:
+    """Domain means and their linearised variances for many variables at once.
+
+    Parameters
+    ----------
+    y : ndarray (n, V)
+        Values, NaN where missing (each variable uses its own available cases).
+    weights : ndarray (n,)
+        Final (possibly calibrated) weights.
+    domain : ndarray (n,) of int
+        Domain code ``0..n_domains-1`` per respondent.
+    n_domains : int
+        Number of domains.
+    strata : ndarray (n,) of int
+        Stratum code per respondent.
+    design_weights : ndarray (n,), optional
+        Weights before calibration (needed with ``margin_codes``).
+    margin_codes : sequence of ndarray (n,) of int
+        Category codes of each raking margin; empty for an uncalibrated design.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``var``, ``n`` (respondents with a value), ``sum_w``, ``sum_w2``; each an
+        array of shape (n_domains, V).
+    """
+    n, n_vars = y.shape
+    observed = ~np.isnan(y)
+    y0 = np.where(observed, y, 0.0)
+    w = np.asarray(weights, dtype=float)
+    n_strata = int(strata.max()) + 1
+    stratum_size = np.bincount(strata, minlength=n_strata).astype(float)
+    lonely = np.flatnonzero(stratum_size == 1)
+    if lonely.size:
+        raise InputError(f"{lonely.size} stratum/strata contain a single respondent",
+                         hint="a variance needs at least two respondents per stratum: merge small strata")
+
+    def per_domain(values: np.ndarray) -> np.ndarray:  # (n, V) -> (G, V)
+        out = np.empty((n_domains, n_vars))
+        for v in range(n_vars):
+            out[:, v] = np.bincount(domain, weights=values[:, v], minlength=n_domains)
+        return out
+
+    sum_w = per_domain(observed * w[:, None])
+    sum_w2 = per_domain(observed * (w**2)[:, None])
+    count = per_domain(observed.astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = per_domain(y0 * w[:, None]) / sum_w
+        # scaled, centred influence values u_iv (0 outside the domain's observed cases)
+        u = np.where(observed, (y0 - mean[domain]) / sum_w[domain], 0.0)
+    u = np.nan_to_num(u)
+
+    # --- aggregate rows to cells (stratum x margins x domain); u-sums per cell and variable
+    cell_codes = [strata, *margin_codes]
+    cellg, first = _group(*cell_codes, domain)
+    n_cellg = first.size
+    g_of = domain[first]
+    h_of = strata[first]
+
+    def per_cellg(values: np.ndarray) -> np.ndarray:  # (n, V) -> (K, V)
+        out = np.empty((n_cellg, n_vars))
+        for v in range(n_vars):
+            out[:, v] = np.bincount(cellg, weights=values[:, v], minlength=n_cellg)
+        return out
+
+    wu = per_cellg(u * w[:, None])
+    w2u2 = per_cellg(u**2 * (w**2)[:, None])
+    hg = h_of * n_domains + g_of
+    size_hg = n_strata * n_domains
+
+    def to_hg(values: np.ndarray) -> np.ndarray:  # (K, V) -> (H, G, V)
+        out = np.empty((size_hg, n_vars))
+        for v in range(n_vars):
+            out[:, v] = np.bincount(hg, weights=values[:, v], minlength=size_hg)
+        return out.reshape(n_strata, n_domains, n_vars)
+
+    sum_z = to_hg(wu)          # per stratum: sum of z over respondents in the domain
+    sum_z2 = to_hg(w2u2)
+
+    if margin_codes:
+        d = np.asarray(design_weights, dtype=float)
+        sizes = [int(c.max()) + 1 for c in margin_codes]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        p = int(sum(sizes))
+        # dummy matrix of the cells (stratum x margins), shared by all domains
+        cell, cell_first = _group(*cell_codes)
+        n_cell = cell_first.size
+        cols = np.stack([c[cell_first] + o for c, o in zip(margin_codes, offsets)], axis=1)
+        rows = np.repeat(np.arange(n_cell), len(margin_codes))
+        x_cell = sparse.csr_matrix((np.ones(rows.size), (rows, cols.ravel())), shape=(n_cell, p))
+        d_cell = np.bincount(cell, weights=d, minlength=n_cell)
+        w_cell = np.bincount(cell, weights=w, minlength=n_cell)
+        w2_cell = np.bincount(cell, weights=w**2, minlength=n_cell)
+        h_cell = strata[cell_first]
+        xdx = (x_cell.T @ sparse.diags(d_cell) @ x_cell).toarray()
+        xdx_pinv = np.linalg.pinv(xdx, hermitian=True)
+        # which cell each cellg group belongs to
+        cell_of_cellg = cell[first]
+        x_cellg = x_cell[cell_of_cellg]                       # (K, p)
+        du = per_cellg(u * d[:, None])                        # (K, V)
+        h_onehot_w = sparse.csr_matrix((w_cell, (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
+        h_onehot_w2 = sparse.csr_matrix((w2_cell, (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
+        w2u = per_cellg(u * (w**2)[:, None])
+        for v in range(n_vars):
+            # X'Du for every domain at once: (p, G)
+            dom_du = sparse.csr_matrix((du[:, v], (np.arange(n_cellg), g_of)), shape=(n_cellg, n_domains))
+            beta = xdx_pinv @ (x_cellg.T @ dom_du).toarray()          # (p, G)
+            fitted = x_cell @ beta                                     # (n_cell, G)
+            sum_fit_w = h_onehot_w @ fitted                            # (H, G)
+            sum_fit2_w2 = h_onehot_w2 @ (fitted**2)                    # (H, G)
+            cross = np.bincount(hg, weights=w2u[:, v] * fitted[cell_of_cellg, g_of],
+                                minlength=size_hg).reshape(n_strata, n_domains)
+            sum_z[:, :, v] -= sum_fit_w
+            sum_z2[:, :, v] += sum_fit2_w2 - 2.0 * cross
+
+    factor = (stratum_size / (stratum_size - 1.0))[:, None, None]
+    centred = sum_z2 - sum_z**2 / stratum_size[:, None, None]
+    var = np.sum(factor * centred, axis=0)
+    return {"mean": mean, "var": np.maximum(var, 0.0), "n": count, "sum_w": sum_w, "sum_w2": sum_w2}
+
+
+def domain_means(design, values: str | Sequence[str], by: str | None, level: float = 0.95,
+                 min_n: int = 30) -> pd.DataFrame:
+    """Weighted domain means with linearised standard errors for a :class:`SurveyDesign`.
+
+    Parameters
+    ----------
+    design : SurveyDesign
+    values : str or sequence of str
+        Numeric columns of ``design.data``.
+    by : str or None
+        Domain column; None for one estimate over all respondents.
+    level : float
+        Confidence level; intervals are ``estimate ± z * se`` (normal quantile, as R's ``confint``).
+    min_n : int
+        Estimates from fewer than ``min_n`` respondents are flagged ``suppressed``.
+
+    Returns
+    -------
+    DataFrame
+        ``[<by>,] variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed`` with domains in
+        sorted order and variables in the given order. ``n_eff`` is Kish's effective sample size
+        ``(sum w)^2 / sum w^2`` of the domain's respondents with a value.
+    """
+    if not 0 < level < 1:
+        raise InputError(f"confidence level must be between 0 and 1, got {level}")
+    values = [values] if isinstance(values, str) else list(values)
+    y = _values_matrix(design, values)
+    data = design.data
+    if by is None:
+        domain = np.zeros(len(data), dtype=np.intp)
+        labels: list = []
+    else:
+        if by not in data.columns:
+            raise InputError(f"domain column '{by}' not found", data.attrs.get("source"))
+        blank = data[by].isna()
+        if blank.any():
+            from .readers import row_ref
+            raise InputError(f"missing '{by}'", row_ref(data, data.index[blank], by),
+                             "every respondent needs a district code")
+        keys = data[by].astype(str).to_numpy()
+        labels, domain = np.unique(keys, return_inverse=True)
+        domain = domain.astype(np.intp)
+    n_domains = max(len(labels), 1)
+    strata, _ = design.strata_codes()
+    cal = design.calibration
+    result = linearised_domain_variance(
+        y, design.weights.to_numpy(dtype=float), domain, n_domains, strata,
+        design.design_weights.to_numpy(dtype=float), cal.codes if cal is not None else ())
+    z = norm.ppf(0.5 + level / 2.0)
+    se = np.sqrt(result["var"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_eff = result["sum_w"] ** 2 / result["sum_w2"]
+    frame = pd.DataFrame({
+        "variable": np.tile(values, n_domains),
+        "estimate": result["mean"].ravel(),
+        "se": se.ravel(),
+        "n": result["n"].ravel().astype(int),
+        "n_eff": np.nan_to_num(n_eff.ravel()),
+    })
+    frame["ci_low"] = frame["estimate"] - z * frame["se"]
+    frame["ci_high"] = frame["estimate"] + z * frame["se"]
+    frame["suppressed"] = frame["n"] < min_n
+    if by is not None:
+        frame.insert(0, by, np.repeat(labels, len(values)))
+        return frame[[by, *ESTIMATE_COLUMNS]]
+    return frame[ESTIMATE_COLUMNS]
+
+
+def estimates_from_table(table: pd.DataFrame, district_column: str, variable_column: str = "variable",
+                         estimate_column: str = "estimate", se_column: str | None = "se",
+                         n_column: str | None = "n", level: float = 0.95, min_n: int = 30) -> pd.DataFrame:
+    """Accept already weighted district scores (no microdata) in the standard tidy layout.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per district and variable with an estimate and optionally ``se`` and ``n``.
+    district_column, variable_column, estimate_column : str
+        Column names.
+    se_column, n_column : str or None
+        Optional columns; used when present. Missing ``se`` gives no interval; missing ``n``
+        cannot be checked against ``min_n`` (``suppressed`` stays False unless a column
+        ``suppressed`` says otherwise).
+    level : float
+        Confidence level for intervals computed from ``se``.
+    min_n : int
+        Suppression threshold when ``n`` is known.
+
+    Returns
+    -------
+    DataFrame
+        ``district_id, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed``.
+    """
+    for col in (district_column, variable_column, estimate_column):
+        if col not in table.columns:
+            raise InputError(f"column '{col}' not found in the score table", table.attrs.get("source"),
+                             f"the table has: {', '.join(map(str, table.columns))}")
+    from .readers import row_ref
+    out = pd.DataFrame({"district_id": table[district_column].astype(str).str.strip(),
+                        "variable": table[variable_column].astype(str).str.strip()})
+    blank = table[district_column].isna()
+    if blank.any():
+        raise InputError("missing district code", row_ref(table, table.index[blank], district_column))
+    out["estimate"] = to_numeric_column(table, estimate_column, "estimate")
+    has_se = se_column is not None and se_column in table.columns
+    out["se"] = to_numeric_column(table, se_column, "standard error") if has_se else np.nan
+    if has_se and (out["se"] < 0).any():
+        bad = table.index[(out["se"] < 0).to_numpy()]
+        raise InputError("negative standard error", row_ref(table, bad, se_column))
+    dupes = out.duplicated(["district_id", "variable"], keep=False)
+    if dupes.any():
+        raise InputError("district and variable appear more than once",
+                         row_ref(table, table.index[dupes.to_numpy()], district_column),
+                         "give one row per district and variable")
+    z = norm.ppf(0.5 + level / 2.0)
+    out["ci_low"] = table["ci_low"].astype(float) if "ci_low" in table.columns else out["estimate"] - z * out["se"]
+    out["ci_high"] = table["ci_high"].astype(float) if "ci_high" in table.columns else out["estimate"] + z * out["se"]
+    has_n = n_column is not None and n_column in table.columns
+    out["n"] = to_numeric_column(table, n_column, "n") if has_n else np.nan
+    out["n_eff"] = to_numeric_column(table, "n_eff", "n_eff") if "n_eff" in table.columns else out["n"]
+    flagged = table["suppressed"].astype(str).str.lower().isin({"true", "1", "ja", "yes"}) \
+        if "suppressed" in table.columns else pd.Series(False, index=table.index)
+    out["suppressed"] = flagged.to_numpy() | (out["n"].to_numpy() < min_n if has_n else False)
+    return out.reset_index(drop=True)
