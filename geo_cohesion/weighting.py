@@ -138,6 +138,19 @@ class SurveyDesign:
         self.design_weights = pd.Series(values, index=self.data.index, name="design_weight")
         self.weights = self.design_weights.rename("weight")
 
+    def _copy(self) -> "SurveyDesign":
+        out = SurveyDesign.__new__(SurveyDesign)
+        out.__dict__.update(self.__dict__)
+        return out
+
+    def with_columns(self, **columns) -> "SurveyDesign":
+        """The same design (weights, strata, calibration) with extra data columns, e.g. a grouping."""
+        out = self._copy()
+        data = self.data.assign(**columns)
+        data.attrs = dict(self.data.attrs)
+        out.data = data
+        return out
+
     # ------------------------------------------------------------------ strata
     def strata_codes(self) -> tuple[np.ndarray, list]:
         """Integer stratum code per respondent and the stratum labels."""
@@ -251,9 +264,7 @@ class SurveyDesign:
         if not converged:
             raise InputError(f"raking did not converge in {max_iter} iterations ({worst} off by {100 * error:.2g} %)",
                              hint="increase max_iter or collapse sparse categories")
-        out = SurveyDesign.__new__(SurveyDesign)
-        out.data, out.weight, out.strata = self.data, self.weight, self.strata
-        out.design_weights = self.design_weights
+        out = self._copy()
         out.weights = pd.Series(w, index=self.data.index, name="weight")
         out.calibration = cal
         g = w / d

@@ -1,0 +1,222 @@
+"""Synthetic demo data for the four study cities, generated from ``data/demo/assumptions.yaml``.
+
+Everything here is SYNTHETIC ("synthetische Demodaten"): respondents, population margins and
+structural indicators are simulated from the readable assumptions file, calibrated to the
+published city results of the study. :func:`write_demo_inputs` writes the files a city's
+statistics office would have (survey microdata, population by district x age x gender,
+structural indicators) plus a project configuration; ``geo-cohesion demo`` then runs exactly the
+pipeline a user's own city takes.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .codebook import load_codebook, load_radar
+from .output import write_csv, write_text
+
+SYNTHETIC_NOTE = "synthetische Demodaten"
+
+
+@lru_cache(maxsize=1)
+def load_assumptions() -> dict:
+    """The packaged demo assumptions (parsed YAML)."""
+    text = resources.files("geo_cohesion").joinpath("data/demo/assumptions.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
+    """Integers proportional to ``weights`` that sum exactly to ``total`` (Hamilton's method)."""
+    weights = np.asarray(weights, dtype=float)
+    raw = weights / weights.sum() * total
+    out = np.floor(raw).astype(int)
+    short = total - out.sum()
+    order = np.lexsort((np.arange(raw.size), -(raw - out)))  # ties broken by position: deterministic
+    out[order[:short]] += 1
+    return out
+
+
+def city_population(city: dict, assumptions: dict) -> pd.DataFrame:
+    """Adult population by district x age group x gender (integers summing to the adult total).
+
+    District totals are the assumed district populations scaled to the city's published total;
+    the adult share, age shares (tilted younger where the migration share is high) and female
+    shares come from the assumptions file.
+    """
+    districts = city["districts"]
+    totals = largest_remainder(np.array([d["population"] for d in districts]), int(city["population_total"]))
+    ages = assumptions["age_groups"]
+    base_shares = np.array([city.get("age_shares", assumptions["age_shares_default"])[a] for a in ages])
+    female = assumptions["female_share_by_age"]
+    tilt = assumptions["young_tilt_per_10pct_migration"]
+    rows = []
+    for d, total in zip(districts, totals):
+        adults = int(round(total * city.get("adult_share", assumptions["adult_share_default"])))
+        shift = tilt * (d["migration_share_pct"] - city["migration_share_pct"]) / 10.0
+        shares = base_shares.copy()
+        shares[0] += shift
+        shares[-1] -= shift
+        shares = np.clip(shares, 0.02, None)
+        cells = []
+        for age, share in zip(ages, shares):
+            cells += [(age, "weiblich", share * female[age]), (age, "männlich", share * (1 - female[age]))]
+        counts = largest_remainder(np.array([c[2] for c in cells]), adults)
+        rows += [{"district_id": d["id"], "age_group": a, "gender": g, "population": int(k)}
+                 for (a, g, _), k in zip(cells, counts)]
+    return pd.DataFrame(rows)
+
+
+def city_structural(city: dict) -> pd.DataFrame:
+    """District structural indicators as stated in the assumptions (one row per district)."""
+    districts = city["districts"]
+    totals = largest_remainder(np.array([d["population"] for d in districts]), int(city["population_total"]))
+    frame = pd.DataFrame({
+        "district_id": [d["id"] for d in districts],
+        "district_name": [d["name"] for d in districts],
+        "population_total": totals,
+        "migration_share_pct": [d["migration_share_pct"] for d in districts],
+        "unemployment_pct": [d["unemployment_pct"] for d in districts],
+        "sgb2_share_pct": [d["sgb2_share_pct"] for d in districts],
+    })
+    if "reporting_level" in city:
+        frame[city["reporting_level"]["name"]] = [d[city["reporting_level"]["from"]] for d in districts]
+    frame["note"] = SYNTHETIC_NOTE
+    return frame
+
+
+def _allocate_sample(city: dict, adults: pd.Series) -> pd.Series:
+    """Respondents per district: proportional base sample with a minimum, plus any boost."""
+    sample = city["sample"]
+    minimum = int(sample.get("min_per_district", 0))
+    n_base = int(sample["base"])
+    alloc = pd.Series(minimum, index=adults.index)
+    alloc += largest_remainder(adults.to_numpy(), n_base - minimum * len(adults))
+    if sample.get("boost"):
+        boost_ids = list(sample["boost_districts"])
+        alloc.loc[boost_ids] += largest_remainder(adults.loc[boost_ids].to_numpy(), int(sample["boost"]))
+    return alloc
+
+
+def _centred_effects(city: dict, assumptions: dict, population: pd.DataFrame, dims: list[str]) -> tuple:
+    """District, age and gender effects per dimension, centred on the city's adult population."""
+    districts = {d["id"]: d for d in city["districts"]}
+    ages, genders = assumptions["age_groups"], assumptions["genders"]
+    dist_eff = {i: np.array([d.get("effect", 0.0) + d.get("dimension_effects", {}).get(k, 0.0) for k in dims])
+                for i, d in districts.items()}
+    age_eff = {a: np.array([assumptions["age_effects"].get(a, {}).get(k, 0.0) for k in dims]) for a in ages}
+    gen_eff = {g: np.array([assumptions["gender_effects"].get(g, {}).get(k, 0.0) for k in dims]) for g in genders}
+    weights = population["population"].to_numpy(dtype=float)
+    total = np.zeros(len(dims))
+    for (did, age, gen), w in zip(population[["district_id", "age_group", "gender"]].itertuples(index=False), weights):
+        total += w * (dist_eff[did] + age_eff[age] + gen_eff[gen])
+    offset = total / weights.sum()
+    return dist_eff, age_eff, gen_eff, offset
+
+
+def generate_city_survey(city: dict, assumptions: dict, population: pd.DataFrame,
+                         rng: np.random.Generator) -> pd.DataFrame:
+    """Simulate respondent microdata for one city (see the assumptions file for the model).
+
+    Returns
+    -------
+    DataFrame
+        ``resp_id, district_id, stratum, age_group, gender, design_weight`` and one column per
+        codebook item (answers on the item scale; 8 = "weiß nicht", 9 = "keine Angabe").
+    """
+    radar = load_radar()
+    codebook = load_codebook()
+    dims = [d.slug for d in radar.dimensions]
+    targets = np.array([assumptions["city_targets"][city["name"]][k] for k in dims])
+    dist_eff, age_eff, gen_eff, offset = _centred_effects(city, assumptions, population, dims)
+    adults = population.groupby("district_id", sort=False)["population"].sum()
+    alloc = _allocate_sample(city, adults)
+    propensity = assumptions["response_propensity"]
+    records = []
+    for did, n_d in alloc.items():
+        cells = population[population["district_id"] == did]
+        prob = cells["population"].to_numpy(float) * np.array(
+            [propensity[a][g] for a, g in zip(cells["age_group"], cells["gender"])])
+        picks = rng.choice(len(cells), size=int(n_d), p=prob / prob.sum())
+        weight = adults[did] / n_d
+        for k in picks:
+            records.append((did, cells["age_group"].iloc[k], cells["gender"].iloc[k], weight))
+    frame = pd.DataFrame(records, columns=["district_id", "age_group", "gender", "design_weight"])
+    n = len(frame)
+    effects = (np.stack([dist_eff[d] for d in frame["district_id"]])
+               + np.stack([age_eff[a] for a in frame["age_group"]])
+               + np.stack([gen_eff[g] for g in frame["gender"]]) - offset)
+    latent = (targets + effects + rng.normal(0.0, assumptions["person_effect_sd"], (n, 1))
+              + rng.normal(0.0, assumptions["dimension_noise_sd"], (n, len(dims))))
+    prob = np.clip(latent / 100.0, 0.005, 0.995)
+    dont_know, refused = assumptions["item_nonresponse"]["dont_know"], assumptions["item_nonresponse"]["refused"]
+    items = {}
+    for item in codebook.items:
+        steps = int(item.scale_max - item.scale_min)
+        k = rng.binomial(steps, prob[:, dims.index(item.dimension)])
+        answer = (item.scale_max - k) if item.reversed else (item.scale_min + k)
+        u = rng.random(n)
+        codes = sorted(item.missing_codes)
+        answer = np.where(u < dont_know, codes[0], np.where(u < dont_know + refused, codes[-1], answer))
+        items[item.item] = answer.astype(int)
+    frame = pd.concat([frame, pd.DataFrame(items)], axis=1)
+    frame.insert(0, "resp_id", [f"{city['slug'][:3].upper()}{i + 1:05d}" for i in range(n)])
+    frame.insert(2, "stratum", frame["district_id"])
+    return frame
+
+
+def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
+    """Write the synthetic input files for the four cities and a project configuration.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder for the inputs (created if needed).
+    seed : int, optional
+        Random seed; the assumptions' default when None. Same seed -> byte-identical files.
+
+    Returns
+    -------
+    Path
+        The project configuration (``project.yaml``) to run with :func:`geo_cohesion.pipeline.run_project`.
+    """
+    assumptions = load_assumptions()
+    seed = int(assumptions["meta"]["seed"] if seed is None else seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shapes_dir = Path(__file__).resolve().parent.parent / "shapes"
+    cities_cfg = []
+    for index, city in enumerate(assumptions["cities"]):
+        rng = np.random.default_rng([seed, index])
+        slug = city["slug"]
+        population = city_population(city, assumptions)
+        survey = generate_city_survey(city, assumptions, population, rng)
+        write_csv(survey, out_dir / f"survey_{slug}.csv")
+        write_csv(population, out_dir / f"population_{slug}.csv")
+        write_csv(city_structural(city), out_dir / f"structural_{slug}.csv")
+        cfg = {
+            "name": city["name"], "slug": slug,
+            "survey": {"path": f"survey_{slug}.csv", "district_column": "district_id",
+                       "weight_column": "design_weight", "strata_column": "stratum"},
+            "population": {"path": f"population_{slug}.csv", "district_column": "district_id"},
+            "structural": {"path": f"structural_{slug}.csv", "district_column": "district_id",
+                           "name_column": "district_name"},
+            "weighting": {"margins": ["age_group", "gender", "district_id"]},
+            "groups": city.get("groups", {}),
+            "note": SYNTHETIC_NOTE,
+        }
+        if (shapes_dir / f"{slug}.gpkg").exists():
+            cfg["boundaries"] = {"path": str(shapes_dir / f"{slug}.gpkg"), "id_column": "district_id",
+                                 "name_column": "district_name", "note": "schematische Grenzen – nicht amtlich"}
+        cities_cfg.append(cfg)
+    project = {"title": assumptions["meta"]["survey_name"], "seed": seed,
+               "survey_period": assumptions["meta"]["survey_period"], "note": SYNTHETIC_NOTE,
+               "estimates": {"level": 0.95, "min_n": 30}, "cities": cities_cfg}
+    path = out_dir / "project.yaml"
+    write_text(path, "# Generated by geo-cohesion demo: SYNTHETIC demo data (synthetische Demodaten)\n"
+               + yaml.safe_dump(project, allow_unicode=True, sort_keys=False))
+    return path

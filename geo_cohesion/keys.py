@@ -1,0 +1,112 @@
+"""Join keys: one normaliser for district ids and names, and matching with suggestions.
+
+Scores, structural data and boundaries name districts in slightly different ways
+("Innenstadt West", "Innenstadt-West", "innenstadt-west", "St. Georg" / "Sankt Georg",
+"Hörde" / "Hoerde"). :func:`normalise_key` maps all of these to one key; :func:`match_keys`
+joins two key lists and reports every unmatched key with its closest candidates.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from typing import Iterable
+
+from .errors import InputError
+
+_UMLAUTS = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe"}
+
+
+def normalise_key(value: object) -> str:
+    """Normalise a district id or name for matching.
+
+    Lower case; umlauts and ß transliterated (ä→ae, ß→ss); other accents stripped; "St." and
+    "Sankt" unified; hyphens, slashes, dots and runs of white space collapsed to one space;
+    numeric ids lose leading zeros only when they are purely numeric ("007" and "7" match).
+
+    Examples
+    --------
+    >>> normalise_key(" Innenstadt-West ")
+    'innenstadt west'
+    >>> normalise_key("Hörde") == normalise_key("Hoerde")
+    True
+    >>> normalise_key("St. Georg") == normalise_key("Sankt Georg")
+    True
+    """
+    text = unicodedata.normalize("NFC", str(value)).strip().lower()
+    text = "".join(_UMLAUTS.get(ch, ch) for ch in text)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"\bst\.?(?=\s|-|$)", "sankt", text)
+    text = re.sub(r"[\s\-_/.,;:()']+", " ", text).strip()
+    if text.isdigit():
+        text = text.lstrip("0") or "0"
+    return text
+
+
+def suggestions(key: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Closest candidates (original spelling) for an unmatched key."""
+    candidates = list(candidates)
+    by_norm = {}
+    for c in candidates:
+        by_norm.setdefault(normalise_key(c), c)
+    close = difflib.get_close_matches(normalise_key(key), list(by_norm), n=n, cutoff=0.6)
+    return [by_norm[c] for c in close]
+
+
+def match_keys(left: Iterable, right: Iterable, left_name: str, right_name: str,
+               allow_missing: bool = False) -> dict[str, str]:
+    """Map every key of ``left`` to the key of ``right`` with the same normalised form.
+
+    Parameters
+    ----------
+    left, right : iterable
+        Keys (ids or names) as they appear in the two sources.
+    left_name, right_name : str
+        Names of the sources for messages (e.g. file names).
+    allow_missing : bool
+        If False, any key of either side without a partner raises InputError; if True, unmatched
+        keys are simply left out of the mapping.
+
+    Returns
+    -------
+    dict
+        ``{left key (as text): right key (as text)}``.
+
+    Raises
+    ------
+    InputError
+        Unmatched keys (each listed with its closest candidates) or keys that become ambiguous
+        after normalisation.
+    """
+    left = [str(k) for k in dict.fromkeys(left)]
+    right = [str(k) for k in dict.fromkeys(right)]
+    right_by_norm: dict[str, str] = {}
+    for key in right:
+        norm = normalise_key(key)
+        if norm in right_by_norm and right_by_norm[norm] != key:
+            raise InputError(f"'{right_by_norm[norm]}' and '{key}' are the same district after normalisation",
+                             right_name, "make the district keys unique")
+        right_by_norm[norm] = key
+    mapping: dict[str, str] = {}
+    problems: list[str] = []
+    for key in left:
+        target = right_by_norm.get(normalise_key(key))
+        if target is None:
+            close = suggestions(key, right)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            problems.append(f"'{key}' from {left_name} not found in {right_name}{hint}")
+        else:
+            mapping[key] = target
+    matched = set(mapping.values())
+    for key in right:
+        if key not in matched:
+            close = suggestions(key, left)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            problems.append(f"'{key}' from {right_name} not found in {left_name}{hint}")
+    if problems and not allow_missing:
+        shown = problems[:12]
+        more = f" (and {len(problems) - 12} more)" if len(problems) > 12 else ""
+        raise InputError("districts do not match: " + "; ".join(shown) + more,
+                         hint="fix the spelling, or allow missing districts (--allow-missing) to show them as 'keine Daten'")
+    return mapping

@@ -1,0 +1,69 @@
+"""Write outputs atomically: a temporary file in the target folder, then ``os.replace``.
+
+A crash or a bad input never leaves a half-written table or map behind, and an existing good
+output stays intact until its replacement is complete.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place only if the block succeeds.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final destination.
+    suffix : str, optional
+        Suffix of the temporary file (some writers, e.g. GDAL, look at the extension);
+        defaults to the destination's suffix.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    tmp_path.unlink()  # some writers refuse to overwrite; they create the file themselves
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Atomically write bytes."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Atomically write UTF-8 text with ``\\n`` line ends."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, excel_de: bool = False) -> Path:
+    """Atomically write a CSV.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    path : str or Path
+    excel_de : bool
+        False: UTF-8, ``,`` separated, decimal point (machine-readable, the contract format).
+        True: for German Excel: UTF-8 with BOM, ``;`` separated, decimal comma.
+    """
+    if excel_de:
+        text = frame.to_csv(index=False, sep=";", decimal=",", lineterminator="\n")
+        return write_bytes(path, ("\ufeff" + text).encode("utf-8"))
+    return write_text(path, frame.to_csv(index=False, lineterminator="\n"))

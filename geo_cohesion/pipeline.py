@@ -1,0 +1,304 @@
+"""Run a city through the pipeline: read & validate -> score -> weight -> estimate -> tables.
+
+:func:`run_city` is pure with respect to outputs (it returns DataFrames); :func:`run_project`
+runs every city of a :class:`~geo_cohesion.config.ProjectConfig` and writes the tables
+atomically. The demo and a user's own city take exactly this path.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .codebook import load_codebook, load_radar
+from .config import CityConfig, ProjectConfig
+from .errors import InputError
+from .estimation import estimates_from_table
+from .keys import match_keys
+from .output import write_csv, write_text
+from .readers import read_table, row_ref, to_numeric_column
+from .scoring import score_respondents
+from .weighting import SurveyDesign
+
+DISTRICT_COLUMNS = ["city", "district_id", "district_name", "variable", "estimate", "se", "ci_low", "ci_high",
+                    "n", "n_eff", "suppressed"]
+CITY_COLUMNS = ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff"]
+GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
+
+
+@dataclass
+class CityResult:
+    """Everything computed for one city.
+
+    Attributes
+    ----------
+    city : CityConfig
+    district_estimates : DataFrame
+        ``district_id, district_name, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed``.
+    city_estimates : DataFrame or None
+        City-wide values (microdata only).
+    group_estimates : DataFrame or None
+        Estimates for the configured district groups, computed from the microdata.
+    structural : DataFrame or None
+        District structural indicators as read.
+    diagnostics : dict
+        Weighting diagnostics and counts.
+    """
+
+    city: CityConfig
+    district_estimates: pd.DataFrame
+    city_estimates: pd.DataFrame | None = None
+    group_estimates: pd.DataFrame | None = None
+    structural: pd.DataFrame | None = None
+    diagnostics: dict = field(default_factory=dict)
+
+
+def population_margins(population: pd.DataFrame, columns: dict[str, str]) -> dict[str, dict[str, float]]:
+    """One-way margins ``{survey column: {category: total}}`` from a long population table.
+
+    Parameters
+    ----------
+    population : DataFrame
+        Long table with a population count column and category columns.
+    columns : dict
+        ``{survey column: population column}``; the key ``"__population__"`` names the count column.
+    """
+    count_col = columns["__population__"]
+    counts = to_numeric_column(population, count_col, "population")
+    bad = ~np.isfinite(counts) | (counts < 0)
+    if bad.any():
+        raise InputError("population counts must be numbers >= 0",
+                         row_ref(population, population.index[bad], count_col))
+    margins = {}
+    for survey_col, pop_col in columns.items():
+        if survey_col == "__population__":
+            continue
+        if pop_col not in population.columns:
+            raise InputError(f"column '{pop_col}' (for margin '{survey_col}') not found",
+                             population.attrs.get("source"), "name it in the population section of the config")
+        keys = population[pop_col].astype(str).str.strip()
+        margins[survey_col] = pd.Series(counts, index=keys).groupby(level=0, sort=True).sum().to_dict()
+    return margins
+
+
+def _read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame | None:
+    if city.structural is None:
+        return None
+    spec = city.structural
+    table = read_table(project.resolve(spec.path), required=[spec.district_column],
+                       text_columns=[spec.district_column])
+    ids = table[spec.district_column]
+    if ids.isna().any():
+        raise InputError("empty district id", row_ref(table, table.index[ids.isna()], spec.district_column))
+    dupes = ids.duplicated(keep=False)
+    if dupes.any():
+        raise InputError(f"district id {ids[dupes].iloc[0]!r} appears more than once",
+                         row_ref(table, table.index[dupes], spec.district_column))
+    return table
+
+
+def _district_names(city: CityConfig, structural: pd.DataFrame | None) -> dict[str, str]:
+    if structural is None or city.structural.name_column not in structural.columns:
+        return {}
+    spec = city.structural
+    return dict(zip(structural[spec.district_column].astype(str), structural[spec.name_column].astype(str)))
+
+
+def _survey_design(city: CityConfig, project: ProjectConfig) -> tuple[SurveyDesign, pd.DataFrame]:
+    """Read, score and rake the survey of one city; returns the raked design and the scores."""
+    spec = city.survey
+    survey = read_table(project.resolve(spec.path), required=[spec.district_column],
+                        text_columns=[c for c in (spec.district_column, spec.strata_column, spec.age_column,
+                                                  spec.gender_column) if c])
+    blank = survey[spec.district_column].isna()
+    if blank.any():
+        raise InputError("respondents without a district code", row_ref(survey, survey.index[blank], spec.district_column),
+                         "fill in the district or remove these rows")
+    survey[spec.district_column] = survey[spec.district_column].astype(str).str.strip()
+    codebook = load_codebook(project.resolve(spec.codebook) if spec.codebook else None, spec.min_valid_share)
+    scores = score_respondents(survey, codebook)
+    data = pd.concat([survey, scores.add_prefix("score__")], axis=1)
+    data.attrs = survey.attrs
+    design = SurveyDesign(data, weight=spec.weight_column, strata=spec.strata_column)
+
+    pop_spec = city.population
+    population = read_table(project.resolve(pop_spec.path),
+                            required=[pop_spec.district_column, pop_spec.population_column],
+                            text_columns=[pop_spec.district_column, pop_spec.age_column, pop_spec.gender_column])
+    column_map = {"__population__": pop_spec.population_column}
+    for margin in city.weighting.margins:
+        column_map[margin] = {spec.district_column: pop_spec.district_column, spec.age_column: pop_spec.age_column,
+                              spec.gender_column: pop_spec.gender_column}.get(margin, margin)
+    margins = population_margins(population, column_map)
+    if spec.district_column in margins:
+        # district keys may be spelled differently ("7" vs "007"); unmatched ones on either side are errors
+        populated = {k: v for k, v in margins[spec.district_column].items() if v > 0}
+        mapping = match_keys(populated, survey[spec.district_column].unique(),
+                             Path(pop_spec.path).name, Path(spec.path).name)
+        margins[spec.district_column] = {mapping[k]: v for k, v in populated.items()}
+    bounds = tuple(city.weighting.bounds) if city.weighting.bounds else None
+    raked = design.rake(margins, max_iter=city.weighting.max_iter, tol=city.weighting.tol, bounds=bounds)
+    return raked, scores
+
+
+def _group_labels(city: CityConfig, district_ids: pd.Series) -> pd.Series:
+    """Group name per respondent (NaN where a district is in no group)."""
+    lookup = {}
+    for group, members in city.groups.items():
+        for member in members:
+            if str(member) in lookup:
+                raise InputError(f"district {member!r} is in two groups ('{lookup[str(member)]}' and '{group}')",
+                                 hint="each district may belong to one group of a grouping")
+            lookup[str(member)] = group
+    unknown = sorted(set(lookup) - set(district_ids))
+    if unknown:
+        raise InputError(f"group member(s) {', '.join(unknown)} are not districts of {city.name}",
+                         hint="list district ids as they appear in the survey")
+    return district_ids.map(lookup)
+
+
+def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
+    """Compute district (and city and group) estimates for one city.
+
+    Parameters
+    ----------
+    city : CityConfig
+    project : ProjectConfig
+        Shared settings and the base folder for relative paths.
+
+    Returns
+    -------
+    CityResult
+    """
+    radar = load_radar()
+    level, min_n = project.estimates.level, project.estimates.min_n
+    structural = _read_structural(city, project)
+    names = _district_names(city, structural)
+    if city.survey is None:
+        spec = city.scores
+        table = read_table(project.resolve(spec.path), text_columns=[spec.district_column])
+        districts = estimates_from_table(table, spec.district_column, spec.variable_column, spec.estimate_column,
+                                         spec.se_column, spec.n_column, level=level, min_n=min_n)
+        if structural is not None:
+            match_keys(districts["district_id"].unique(), structural[city.structural.district_column],
+                       Path(spec.path).name, Path(city.structural.path).name)
+        districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
+        return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"})
+
+    design, _ = _survey_design(city, project)
+    spec = city.survey
+    variables = [f"score__{v}" for v in radar.variables]
+    district_col = spec.district_column
+    if structural is not None:
+        match_keys(design.data[district_col].unique(), structural[city.structural.district_column],
+                   Path(spec.path).name, Path(city.structural.path).name)
+    est = design.domain_means(variables, district_col, level=level, min_n=min_n)
+    est = est.rename(columns={district_col: "district_id"})
+    est["variable"] = est["variable"].str.removeprefix("score__")
+    est.insert(1, "district_name", est["district_id"].map(names).fillna(est["district_id"]))
+    city_est = design.means(variables, level=level)
+    city_est["variable"] = city_est["variable"].str.removeprefix("score__")
+    group_est = None
+    if city.groups:
+        labels = _group_labels(city, design.data[district_col].astype(str)).fillna("(ohne Gruppe)")
+        design_g = design.with_columns(__group__=labels)
+        group_est = design_g.domain_means(variables, "__group__", level=level, min_n=min_n)
+        group_est = group_est.rename(columns={"__group__": "group"})
+        group_est["variable"] = group_est["variable"].str.removeprefix("score__")
+        group_est = group_est[group_est["group"] != "(ohne Gruppe)"].reset_index(drop=True)
+    diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
+    return CityResult(city, est, city_est, group_est, structural, diagnostics)
+
+
+
+def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> pd.DataFrame:
+    """Order columns, blank suppressed numbers, round for humans, add the data note."""
+    out = frame[columns].copy()
+    if "suppressed" in out.columns:
+        hidden = out["suppressed"].astype(bool)
+        out.loc[hidden, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
+    for col in ("estimate", "se", "ci_low", "ci_high"):
+        out[col] = out[col].astype(float).round(4)
+    if "n_eff" in out.columns:
+        out["n_eff"] = out["n_eff"].astype(float).round(1)
+    if note:
+        out["note"] = note
+    return out
+
+
+def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Path) -> list[Path]:
+    """Write the estimate tables of all cities (atomically) under ``out_dir/tables``.
+
+    Files: ``district_estimates.csv``, ``city_estimates.csv``, ``group_estimates.csv``,
+    ``weighting_diagnostics.csv`` (machine-readable: UTF-8, comma, decimal point) and the same
+    tables for German Excel under ``tables/excel_de/`` (semicolon, decimal comma, BOM).
+    Suppressed estimates (n below ``min_n``) are written as empty cells with ``suppressed=True``.
+    """
+    tables = out_dir / "tables"
+    order = {v: i for i, v in enumerate(load_radar().variables)}
+
+    def collect(attr: str, columns: list[str]) -> pd.DataFrame | None:
+        frames = []
+        for res in results:
+            frame = getattr(res, attr)
+            if frame is None:
+                continue
+            frame = frame.assign(city=res.city.name)
+            frames.append(_export_frame(frame, columns, res.city.note or project.note))
+        if not frames:
+            return None
+        out = pd.concat(frames, ignore_index=True)
+        return out.sort_values([c for c in columns if c in ("district_id", "group")] + ["variable"],
+                               key=lambda s: s.map(order) if s.name == "variable" else s, kind="stable") \
+            .sort_values("city", key=lambda s: s.map({r.city.name: i for i, r in enumerate(results)}), kind="stable") \
+            .reset_index(drop=True)
+
+    outputs = {"district_estimates.csv": collect("district_estimates", DISTRICT_COLUMNS),
+               "city_estimates.csv": collect("city_estimates", CITY_COLUMNS),
+               "group_estimates.csv": collect("group_estimates", GROUP_COLUMNS)}
+    diag = [dict(city=r.city.name, **r.diagnostics) for r in results if r.diagnostics]
+    if diag:
+        outputs["weighting_diagnostics.csv"] = pd.DataFrame(diag)
+    written = []
+    for name, frame in outputs.items():
+        if frame is None:
+            continue
+        written.append(write_csv(frame, tables / name))
+        written.append(write_csv(frame, tables / "excel_de" / name, excel_de=True))
+    return written
+
+
+def run_project(project: ProjectConfig, out_dir: str | Path) -> list[CityResult]:
+    """Run every city of the project and write the tables.
+
+    All cities are computed before anything is written, so a bad input in one city leaves the
+    previous outputs of all cities untouched.
+
+    Parameters
+    ----------
+    project : ProjectConfig
+    out_dir : str or Path
+
+    Returns
+    -------
+    list of CityResult
+    """
+    out_dir = Path(out_dir)
+    results = []
+    for city in project.cities:
+        try:
+            results.append(run_city(city, project))
+        except InputError as exc:
+            exc.message = f"[{city.name}] {exc.message}"
+            raise
+    write_tables(results, project, out_dir)
+    meta = {"title": project.title, "note": project.note, "survey_period": project.survey_period,
+            "seed": project.seed, "cities": [r.city.name for r in results],
+            "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n},
+            "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: "
+                               "design-weighted GREG residuals on all raking margins (as R survey::calibrate)"}
+    write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
+    return results
