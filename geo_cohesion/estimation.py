@@ -37,15 +37,33 @@ from scipy.stats import norm
 
 from .errors import InputError
 from .readers import to_numeric_column
+from .weighting import category_codes
 
 ESTIMATE_COLUMNS = ["variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
 
 
 def _group(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Combine integer code arrays into one group id per row; returns (ids, first row per group)."""
-    stacked = np.stack(codes, axis=1)
-    _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-    return inverse.reshape(-1).astype(np.intp), first
+    """Combine non-negative integer code arrays into one group id per row.
+
+    Groups are numbered in lexicographic order of the code tuples (deterministic, independent of
+    row order). Returns ``(group id per row, index of the first row of each group)``.
+    """
+    combined = np.zeros(codes[0].shape[0], dtype=np.int64)
+    radix = 1
+    for code in reversed(codes):
+        size = int(code.max()) + 1 if code.size else 1
+        combined += code.astype(np.int64) * radix
+        radix *= size
+    if radix <= 4 * combined.size + 1_000_000:
+        present = np.bincount(combined, minlength=radix) > 0
+        ids = np.cumsum(present) - 1
+        inverse = ids[combined]
+    else:
+        _, inverse = np.unique(combined, return_inverse=True)
+    inverse = inverse.astype(np.intp)
+    first = np.full(int(inverse.max()) + 1 if inverse.size else 0, combined.size, dtype=np.intp)
+    np.minimum.at(first, inverse, np.arange(combined.size, dtype=np.intp))
+    return inverse, first
 
 
 def _values_matrix(design, values: Sequence[str]) -> np.ndarray:
@@ -218,9 +236,7 @@ def domain_means(design, values: str | Sequence[str], by: str | None, level: flo
             from .readers import row_ref
             raise InputError(f"missing '{by}'", row_ref(data, data.index[blank], by),
                              "every respondent needs a district code")
-        keys = data[by].astype(str).to_numpy()
-        labels, domain = np.unique(keys, return_inverse=True)
-        domain = domain.astype(np.intp)
+        domain, labels = category_codes(data[by])
     n_domains = max(len(labels), 1)
     strata, _ = design.strata_codes()
     cal = design.calibration

@@ -74,10 +74,9 @@ def kish_deff(weights: np.ndarray) -> float:
     return float(weights.size * np.sum(weights**2) / np.sum(weights) ** 2)
 
 
-def _category_codes(values: pd.Series) -> tuple[np.ndarray, list]:
-    """Integer codes (sorted by category as text) and the category list."""
-    keys = values.astype(str).to_numpy()
-    categories, codes = np.unique(keys, return_inverse=True)
+def category_codes(values: pd.Series) -> tuple[np.ndarray, list]:
+    """Integer codes (categories sorted as text) and the category list; one place for all coding."""
+    codes, categories = pd.factorize(values.astype(str), sort=True)
     return codes.astype(np.intp), list(categories)
 
 
@@ -156,7 +155,7 @@ class SurveyDesign:
         """Integer stratum code per respondent and the stratum labels."""
         if self.strata is None:
             return np.zeros(len(self.data), dtype=np.intp), ["(alle)"]
-        return _category_codes(self.data[self.strata])
+        return category_codes(self.data[self.strata])
 
     # ------------------------------------------------------------------ raking
     def _prepare_margins(self, margins: Mapping[str, Mapping]) -> Calibration:
@@ -173,7 +172,7 @@ class SurveyDesign:
                 raise InputError(f"respondents without a value for margin '{column}'",
                                  row_ref(self.data, self.data.index[blank], column),
                                  "fill in the value or drop these respondents")
-            codes, categories = _category_codes(self.data[column])
+            codes, categories = category_codes(self.data[column])
             pop = {str(k): v for k, v in table.items()}
             not_in_pop = [c for c in categories if c not in pop]
             if not_in_pop:
