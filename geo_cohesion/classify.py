@@ -1,0 +1,171 @@
+"""Classes and colours for maps: one place for classification, palettes and legend labels.
+
+Classification is delegated to mapclassify; this module only chooses the classifier, handles
+missing and suppressed values, and pairs classes with colour-blind-safe ColorBrewer palettes.
+The HTML map and the print figures both call :func:`classify_values`, so they always show the
+same classes in the same colours.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import mapclassify
+import numpy as np
+
+from .errors import InputError
+
+#: ColorBrewer sequential palettes (colour-blind safe), 3 to 7 classes (colorbrewer2.org, Brewer 2003).
+SEQUENTIAL = {
+    "YlGnBu": {3: ["#edf8b1", "#7fcdbb", "#2c7fb8"],
+               4: ["#ffffcc", "#a1dab4", "#41b6c4", "#225ea8"],
+               5: ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"],
+               6: ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494"],
+               7: ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"]},
+    "OrRd": {3: ["#fee8c8", "#fdbb84", "#e34a33"],
+             4: ["#fef0d9", "#fdcc8a", "#fc8d59", "#d7301f"],
+             5: ["#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000"],
+             6: ["#fef0d9", "#fdd49e", "#fdbb84", "#fc8d59", "#e34a33", "#b30000"],
+             7: ["#fef0d9", "#fdd49e", "#fdbb84", "#fc8d59", "#ef6548", "#d7301f", "#990000"]},
+    "Purples": {3: ["#efedf5", "#bcbddc", "#756bb1"],
+                4: ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#6a51a3"],
+                5: ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"],
+                6: ["#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#756bb1", "#54278f"],
+                7: ["#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a1486"]},
+}
+#: ColorBrewer diverging palettes (colour-blind safe), odd class counts centred on the middle class.
+DIVERGING = {
+    "PuOr": {3: ["#f1a340", "#f7f7f7", "#998ec3"],
+             5: ["#e66101", "#fdb863", "#f7f7f7", "#b2abd2", "#5e3c99"],
+             7: ["#b35806", "#f1a340", "#fee0b6", "#f7f7f7", "#d8daeb", "#998ec3", "#542788"]},
+    "RdBu": {3: ["#ef8a62", "#f7f7f7", "#67a9cf"],
+             5: ["#ca0020", "#f4a582", "#f7f7f7", "#92c5de", "#0571b0"],
+             7: ["#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac"]},
+}
+#: Colour for districts without data and for suppressed estimates.
+NO_DATA_COLOUR = "#d9d9d9"
+SCHEMES = ("quantiles", "natural_breaks", "equal_interval", "fixed", "user")
+#: Fixed bands on the 0-100 Radar scale.
+FIXED_BANDS = (40.0, 50.0, 60.0, 70.0, 80.0, 100.0)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Classes of one map layer.
+
+    Attributes
+    ----------
+    bins : tuple of float
+        Upper bounds of the classes (mapclassify convention).
+    lower : float
+        Lower bound of the first class (minimum of the data, or 0 for fixed bands).
+    class_index : ndarray of int
+        Class per value; -1 for missing/suppressed.
+    colours : tuple of str
+        Hex colour per class.
+    labels : tuple of str
+        Legend label per class ("50,0 – 55,3", German decimal comma).
+    scheme : str
+    """
+
+    bins: tuple[float, ...]
+    lower: float
+    class_index: np.ndarray
+    colours: tuple[str, ...]
+    labels: tuple[str, ...]
+    scheme: str
+
+    def colour_of(self, i: int) -> str:
+        """Colour for a class index (the no-data grey for -1)."""
+        return NO_DATA_COLOUR if i < 0 else self.colours[i]
+
+
+def format_number(value: float, decimals: int = 1) -> str:
+    """German number format: decimal comma, no thousands separator for small numbers."""
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+
+
+def _palette(name: str, k: int, diverging: bool) -> list[str]:
+    table = DIVERGING if diverging else SEQUENTIAL
+    if name not in table:
+        raise InputError(f"unknown palette {name!r}", hint=f"choose one of {', '.join(table)}")
+    sizes = sorted(table[name])
+    size = min((s for s in sizes if s >= k), default=sizes[-1])
+    colours = table[name][size]
+    if size == k:
+        return list(colours)
+    pick = np.round(np.linspace(0, size - 1, k)).astype(int)
+    return [colours[i] for i in pick]
+
+
+def classify_values(values: Sequence[float], scheme: str = "quantiles", k: int = 5,
+                    breaks: Sequence[float] | None = None, palette: str | None = None,
+                    diverging: bool = False, decimals: int = 1) -> Classification:
+    """Classify map values and assign colours.
+
+    Parameters
+    ----------
+    values : sequence of float
+        One value per district; NaN for missing or suppressed (shown grey).
+    scheme : {"quantiles", "natural_breaks", "equal_interval", "fixed", "user"}
+        mapclassify Quantiles, FisherJenks, EqualInterval; ``fixed`` = bands on the 0-100 scale
+        (:data:`FIXED_BANDS`); ``user`` = ``breaks`` (upper bounds).
+    k : int
+        Number of classes (ignored for ``fixed``/``user``); reduced when there are fewer distinct values.
+    breaks : sequence of float, optional
+        Upper class bounds for ``scheme="user"``.
+    palette : str, optional
+        ColorBrewer name; ``YlGnBu`` (sequential) or ``PuOr`` (diverging) by default.
+    diverging : bool
+        Symmetric classes around 0 with a diverging palette (for deviations from the city value).
+    decimals : int
+        Decimals in legend labels.
+
+    Returns
+    -------
+    Classification
+    """
+    values = np.asarray(values, dtype=float)
+    valid = ~np.isnan(values)
+    data = values[valid]
+    if scheme not in SCHEMES:
+        raise InputError(f"unknown classification scheme {scheme!r}", hint=f"choose one of {', '.join(SCHEMES)}")
+    if data.size == 0:
+        return Classification((), 0.0, np.full(values.size, -1), (), (), scheme)
+    if diverging:
+        k = k if k % 2 == 1 else k + 1
+        k = min(k, 7)
+        reach = float(np.max(np.abs(data))) or 1.0
+        edges = np.linspace(-reach, reach, k + 1)
+        classifier = mapclassify.UserDefined(data, bins=list(edges[1:]))
+        lower = float(edges[0])
+    elif scheme == "fixed":
+        bands = list(FIXED_BANDS[:-1]) + [max(FIXED_BANDS[-1], float(data.max()))]
+        classifier = mapclassify.UserDefined(data, bins=bands)
+        lower = 0.0
+    elif scheme == "user":
+        if not breaks:
+            raise InputError("scheme 'user' needs breaks", hint="give upper class bounds, e.g. 50,60,70,100")
+        bounds = sorted(float(b) for b in breaks)
+        if bounds[-1] < data.max():
+            bounds.append(float(data.max()))
+        classifier = mapclassify.UserDefined(data, bins=bounds)
+        lower = float(min(data.min(), bounds[0]))
+    else:
+        distinct = np.unique(data).size
+        k_eff = max(1, min(k, distinct))
+        if k_eff == 1:
+            classifier = mapclassify.UserDefined(data, bins=[float(data.max())])
+        else:
+            cls = {"quantiles": mapclassify.Quantiles, "natural_breaks": mapclassify.FisherJenks,
+                   "equal_interval": mapclassify.EqualInterval}[scheme]
+            classifier = cls(data, k=k_eff)
+        lower = float(data.min())
+    bins = tuple(float(b) for b in classifier.bins)
+    index = np.full(values.size, -1, dtype=int)
+    index[valid] = classifier.yb
+    colours = _palette(palette or ("PuOr" if diverging else "YlGnBu"), len(bins), diverging)
+    edges = [lower, *bins]
+    labels = tuple(f"{format_number(lo, decimals)} – {format_number(hi, decimals)}" for lo, hi in zip(edges[:-1], edges[1:]))
+    return Classification(bins, lower, index, tuple(colours), labels, "diverging" if diverging else scheme)

@@ -1,0 +1,84 @@
+"""Interactive HTML map (geo_cohesion.html_map): geometry once, safe text, determinism."""
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo_cohesion.codebook import load_radar
+from geo_cohesion.html_map import geometry_geojson, map_payload, render_html_map
+from geo_cohesion.join import add_deviation_layers, build_city_map
+from geo_cohesion.shapes import build_schematic_boundaries, load_cities
+
+HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def city_map():
+    city = next(c for c in load_cities() if c["slug"] == "dortmund")
+    b = build_schematic_boundaries(city)
+    b.loc[0, "district_name"] = HOSTILE
+    rng = np.random.default_rng(0)
+    rows = [{"district_id": i, "variable": v, "estimate": rng.uniform(40, 80), "ci_low": 1.0, "ci_high": 2.0,
+             "n": int(rng.integers(10, 90))} for i in b["district_id"] for v in load_radar().variables]
+    est = pd.DataFrame(rows)
+    est["suppressed"] = est["n"] < 30
+    structural = pd.DataFrame({"district_id": b["district_id"], "unemployment_pct": rng.uniform(5, 20, len(b))})
+    cm = build_city_map("Dortmund", b, est, structural, notes=["synthetische Demodaten", HOSTILE], title=HOSTILE)
+    add_deviation_layers(cm, {"index": 60.0})
+    return cm
+
+
+def embedded_payload(html: str) -> dict:
+    match = re.search(r"var DATA = (\{.*?\});\n", html)
+    return json.loads(match.group(1))
+
+
+def test_geometry_is_embedded_once(city_map):
+    html = render_html_map(city_map)
+    assert html.count('"coordinates"') == len(city_map.boundaries)
+    payload = embedded_payload(html)
+    assert len(payload["layers"]) == 13 + 1 + 1
+    assert all(len(layer["colours"]) == len(city_map.boundaries) for layer in payload["layers"])
+
+
+def test_hostile_text_cannot_close_the_script(city_map):
+    html = render_html_map(city_map)
+    data_text = re.search(r"var DATA = (\{.*?\});\n", html).group(1)
+    assert "<" not in data_text and ">" not in data_text
+    payload = embedded_payload(html)
+    assert payload["names"][0] == HOSTILE and payload["title"] == HOSTILE  # round-trips as plain text
+    title = re.search(r"<title>(.*?)</title>", html).group(1)
+    assert "<script>" not in title and "&lt;/script&gt;" in title
+    assert "innerHTML" not in html  # all text goes in with textContent
+
+
+def test_render_is_deterministic(city_map):
+    assert render_html_map(city_map) == render_html_map(city_map)
+
+
+def test_simplified_rounded_geometry_keeps_shared_borders(city_map):
+    collection = geometry_geojson(city_map, tolerance_m=50.0)
+    geoms = [shapely.geometry.shape(f["geometry"]) for f in collection["features"]]
+    assert all(g.is_valid and not g.is_empty for g in geoms)
+    metric = gpd.GeoSeries(geoms, crs="EPSG:4326").to_crs("EPSG:25832")
+    union = shapely.union_all(np.asarray(metric.values))
+    assert union.geom_type == "Polygon" and len(union.interiors) == 0  # no gaps between districts
+    assert abs(union.area - metric.area.sum()) / union.area < 1e-9      # no overlaps
+
+
+def test_suppressed_districts_carry_no_number(city_map):
+    payload = map_payload(city_map)
+    for layer in payload["layers"]:
+        for value, hidden in zip(layer["values"], layer["suppressed"]):
+            assert not (hidden and value is not None)
+
+
+def test_offline_map_inlines_leaflet(city_map):
+    html = render_html_map(city_map, offline=True)
+    assert "cdn.jsdelivr" not in html and "L.geoJSON" in html and "Leaflet" in html

@@ -1,0 +1,69 @@
+"""Joining estimates and structural data onto boundaries (geo_cohesion.join, geo_cohesion.keys)."""
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from geo_cohesion.errors import InputError
+from geo_cohesion.join import add_deviation_layers, build_city_map
+from geo_cohesion.keys import match_keys, normalise_key
+
+
+def boundaries(names=("Innenstadt-West", "Hörde", "Sankt Georg", "Eving")) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"district_id": [f"{i + 1:02d}" for i in range(len(names))], "district_name": list(names)},
+                            geometry=[box(i * 1000, 0, (i + 1) * 1000, 1000) for i in range(len(names))],
+                            crs="EPSG:25832")
+
+
+@pytest.mark.parametrize("a, b", [("Innenstadt West", "Innenstadt-West"), ("Hoerde", "Hörde"),
+                                  ("St. Georg", "Sankt Georg"), ("STRASSE", "Straße"), ("007", "7"),
+                                  ("  Dessau-Roßlau ", "dessau rosslau"), ("Dierkow-Ost/Dierkow-West", "Dierkow Ost Dierkow West")])
+def test_normalise_key_variants(a, b):
+    assert normalise_key(a) == normalise_key(b)
+
+
+def test_unmatched_keys_list_closest_candidates():
+    with pytest.raises(InputError) as info:
+        match_keys(["Innenstadt Wst", "Hörde"], ["Innenstadt-West", "Hörde", "Eving"], "scores.csv", "bezirke.shp")
+    text = str(info.value)
+    assert "'Innenstadt Wst' from scores.csv not found in bezirke.shp; did you mean 'Innenstadt-West'?" in text
+    assert "'Eving' from bezirke.shp not found in scores.csv" in text
+
+
+def test_allow_missing_shows_keine_daten():
+    scores = pd.DataFrame({"district_id": ["01", "02"], "variable": "index", "estimate": [60.0, 55.0]})
+    city_map = build_city_map("X", boundaries(), scores, allow_missing=True)
+    layer = city_map.layer("index")
+    assert layer.values[:2].tolist() == [60.0, 55.0] and np.isnan(layer.values[2:]).all()
+    assert (layer.classification.class_index[2:] == -1).all()
+    with pytest.raises(InputError, match="not found"):
+        build_city_map("X", boundaries(), scores)
+
+
+def test_scores_join_by_name_variants_and_suppression():
+    scores = pd.DataFrame({"district_id": ["innenstadt west", "Hoerde", "St. Georg", "EVING"], "variable": "index",
+                           "estimate": [60.0, 55.0, 50.0, 45.0], "suppressed": [False, False, True, False],
+                           "n": [100, 80, 12, 60]})
+    b = boundaries()
+    b["district_id"] = b["district_name"]
+    city_map = build_city_map("X", b, scores)
+    layer = city_map.layer("index")
+    assert np.isnan(layer.values[2]) and layer.suppressed[2] and layer.n[2] == 12
+    assert layer.rank.tolist()[:2] == [1.0, 2.0] and layer.rank[3] == 3.0
+
+
+def test_structural_layers_and_deviation():
+    scores = pd.DataFrame({"district_id": ["01", "02", "03", "04"], "variable": "index", "estimate": [60.0, 55.0, 50.0, 45.0]})
+    structural = pd.DataFrame({"district_id": ["1", "2", "3", "4"], "migration_share_pct": [10, 20, 30, 40],
+                               "sgb2_share_pct": [5, 6, 7, 8]})
+    city_map = build_city_map("X", boundaries(), scores, structural)
+    assert [layer.variable for layer in city_map.layers] == ["index", "migration_share_pct", "sgb2_share_pct"]
+    assert city_map.layer("migration_share_pct").unit == "%"
+    add_deviation_layers(city_map, {"index": 52.5})
+    dev = city_map.layer("index__deviation")
+    assert dev.values.tolist() == [7.5, 2.5, -2.5, -7.5] and dev.kind == "deviation"
+    # diverging classes are symmetric around 0
+    assert dev.classification.lower == -dev.classification.bins[-1]
