@@ -38,6 +38,57 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .config import load_project
+    from .pipeline import run_project
+
+    project = load_project(args.config)
+    if args.alpha is not None:
+        project.compare.alpha = args.alpha
+    if args.adjust is not None:
+        project.compare.adjust = args.adjust
+    if args.contiguity is not None:
+        project.compare.contiguity = args.contiguity
+    results = run_project(project, Path(args.out), maps=not args.no_maps)
+    _summary(results, Path(args.out))
+    return 0
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    from .boundaries import read_boundaries
+    from .estimation import estimates_from_table
+    from .html_map import write_html_map
+    from .join import build_city_map
+    from .readers import read_table
+
+    boundaries = read_boundaries(args.boundaries, id_column=args.id_column, name_column=args.name_column,
+                                 crs=args.crs, layer=args.layer)
+    scores = read_table(args.scores, text_columns=[args.scores_id_column])
+    if "city" in scores.columns:
+        cities = sorted(scores["city"].dropna().astype(str).unique())
+        if args.city is not None:
+            if args.city not in cities:
+                raise InputError(f"city {args.city!r} not in the score table", args.scores,
+                                 f"choose one of: {', '.join(cities)}")
+            scores = scores[scores["city"].astype(str) == args.city].reset_index(drop=True)
+            scores.attrs["source"] = str(args.scores)
+        elif len(cities) > 1:
+            raise InputError(f"the score table holds several cities ({', '.join(cities)})", args.scores,
+                             "choose one with --city")
+    estimates = estimates_from_table(scores, args.scores_id_column, min_n=args.min_n)
+    structural = None
+    if args.structural:
+        structural = read_table(args.structural, text_columns=[args.structural_id_column])
+    breaks = [float(b) for b in args.breaks.split(",")] if args.breaks else None
+    city_map = build_city_map(args.city or args.title or Path(args.boundaries).stem, boundaries, estimates, structural,
+                              args.structural_id_column, allow_missing=args.allow_missing, scheme=args.scheme,
+                              k=args.k, breaks=breaks, title=args.title or "", notes=args.note or [],
+                              source=args.source or "", min_n=args.min_n)
+    path = write_html_map(city_map, args.out, offline=args.offline)
+    print(f"map written to {path} ({len(city_map.layers)} layers, {len(boundaries)} districts)")
+    return 0
+
+
 def _summary(results, out: Path) -> None:
     for res in results:
         est = res.city_estimates
@@ -74,6 +125,46 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="project configuration (YAML)")
     run.add_argument("--out", default="maps", help="output folder (default: maps/)")
     run.set_defaults(func=_cmd_run)
+
+    compare = sub.add_parser("compare", help="compare districts within each city and run spatial statistics",
+                             description="Run a project and write the within-city comparison (deviations with "
+                                         "tests, rank intervals, spread, variance shares, structural association) "
+                                         "and spatial statistics (Moran's I, LISA) next to the estimate tables.")
+    compare.add_argument("config", help="project configuration (YAML)")
+    compare.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    compare.add_argument("--alpha", type=float, default=None, help="significance level (default 0.05)")
+    compare.add_argument("--adjust", choices=["holm", "fdr_bh", "none"], default=None,
+                         help="multiple-testing control across districts (default holm)")
+    compare.add_argument("--contiguity", choices=["queen", "rook"], default=None, help="spatial weights (default queen)")
+    compare.add_argument("--no-maps", action="store_true", help="write tables only, no HTML maps or figures")
+    compare.set_defaults(func=_cmd_compare)
+
+    mapper = sub.add_parser("map", help="interactive HTML map from your boundaries and a score table",
+                            description="Join a tidy score table (district_id, variable, estimate[, se, ci_low, "
+                                        "ci_high, n, suppressed]) onto district boundaries and write one HTML "
+                                        "map with a switchable layer per variable.")
+    mapper.add_argument("boundaries", help="shapefile (.shp, folder or .zip), GeoPackage or GeoJSON")
+    mapper.add_argument("scores", help="score table (CSV/XLSX), e.g. tables/district_estimates.csv of one city")
+    mapper.add_argument("--id-column", required=True, help="district id column in the boundary file")
+    mapper.add_argument("--name-column", default=None, help="district name column in the boundary file")
+    mapper.add_argument("--layer", default=None, help="layer of a GeoPackage")
+    mapper.add_argument("--crs", default=None, help="CRS when the file has none (e.g. EPSG:25832)")
+    mapper.add_argument("--city", default=None, help="city to map when the score table has a 'city' column")
+    mapper.add_argument("--scores-id-column", default="district_id", help="district column of the score table")
+    mapper.add_argument("--structural", default=None, help="table of structural indicators per district")
+    mapper.add_argument("--structural-id-column", default="district_id", help="district column of --structural")
+    mapper.add_argument("--out", required=True, help="output HTML file")
+    mapper.add_argument("--allow-missing", action="store_true", help="show unmatched districts as 'keine Daten'")
+    mapper.add_argument("--scheme", default="quantiles",
+                        choices=["quantiles", "natural_breaks", "equal_interval", "fixed", "user"], help="classification")
+    mapper.add_argument("--k", type=int, default=5, help="number of classes (default 5)")
+    mapper.add_argument("--breaks", default=None, help="upper class bounds for --scheme user, e.g. 55,60,65,100")
+    mapper.add_argument("--title", default=None, help="map title")
+    mapper.add_argument("--source", default=None, help="data source shown on the map")
+    mapper.add_argument("--note", action="append", help="note shown on the map (repeatable)")
+    mapper.add_argument("--min-n", type=int, default=30, help="suppress estimates with n below this (default 30)")
+    mapper.add_argument("--offline", action="store_true", help="inline Leaflet so the map works without internet")
+    mapper.set_defaults(func=_cmd_map)
     return parser
 
 

@@ -110,6 +110,35 @@ class EstimateSpec:
 
 
 @dataclass
+class MapSpec:
+    """Map settings shared by all cities."""
+
+    scheme: str = "quantiles"
+    k: int = 5
+    breaks: list[float] | None = None
+    offline: bool = False
+    tolerance_m: float = 5.0
+    allow_missing: bool = False
+    figures: bool = True
+    figure_formats: list[str] = field(default_factory=lambda: ["png", "pdf", "svg"])
+    figure_variables: list[str] = field(default_factory=lambda: [
+        "index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung",
+        "migration_share_pct", "unemployment_pct", "sgb2_share_pct"])
+
+
+@dataclass
+class CompareSpec:
+    """Settings of the within-city comparison and spatial statistics."""
+
+    alpha: float = 0.05
+    adjust: str = "holm"
+    contiguity: str = "queen"
+    permutations: int = 999
+    rank_draws: int = 10_000
+    indicators: list[str] = field(default_factory=lambda: ["migration_share_pct", "unemployment_pct", "sgb2_share_pct"])
+
+
+@dataclass
 class ProjectConfig:
     """A project: cities plus shared settings. ``base_dir`` resolves relative paths."""
 
@@ -119,6 +148,8 @@ class ProjectConfig:
     seed: int = 0
     survey_period: str | None = None
     estimates: EstimateSpec = field(default_factory=EstimateSpec)
+    maps: MapSpec = field(default_factory=MapSpec)
+    compare: CompareSpec = field(default_factory=CompareSpec)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: str | Path) -> Path:
@@ -129,6 +160,9 @@ class ProjectConfig:
 
 _SECTIONS = {"survey": SurveySpec, "scores": ScoresSpec, "population": PopulationSpec,
              "structural": StructuralSpec, "weighting": WeightingSpec, "boundaries": BoundariesSpec}
+
+
+_PROJECT_SECTIONS = {"estimates": EstimateSpec, "maps": MapSpec, "compare": CompareSpec}
 
 
 def slugify(name: str) -> str:
@@ -144,6 +178,8 @@ def _type_ok(value: Any, annotation: str) -> bool:
         return "None" in annotation
     if annotation.startswith("str"):
         return isinstance(value, str)
+    if annotation.startswith("bool"):
+        return isinstance(value, bool)
     if annotation.startswith("int"):
         return isinstance(value, int) and not isinstance(value, bool)
     if annotation.startswith("float"):
@@ -168,8 +204,8 @@ def _build(cls, raw: Any, where: str):
         if key in _SECTIONS and cls is CityConfig:
             kwargs[key] = None if value is None else _build(_SECTIONS[key], value, f"{where}.{key}")
             continue
-        if key == "estimates" and cls is ProjectConfig:
-            kwargs[key] = _build(EstimateSpec, value, f"{where}.estimates")
+        if key in _PROJECT_SECTIONS and cls is ProjectConfig:
+            kwargs[key] = _build(_PROJECT_SECTIONS[key], value, f"{where}.{key}")
             continue
         if key == "cities":
             kwargs[key] = value
@@ -227,4 +263,10 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     project.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     if not 0 < project.estimates.level < 1:
         raise InputError(f"estimates.level must be between 0 and 1, got {project.estimates.level}")
+    if not 0 < project.compare.alpha < 1:
+        raise InputError(f"compare.alpha must be between 0 and 1, got {project.compare.alpha}")
+    if project.compare.adjust not in ("holm", "fdr_bh", "none"):
+        raise InputError(f"compare.adjust must be holm, fdr_bh or none, got {project.compare.adjust!r}")
+    if project.compare.contiguity not in ("queen", "rook"):
+        raise InputError(f"compare.contiguity must be queen or rook, got {project.compare.contiguity!r}")
     return project

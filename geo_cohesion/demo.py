@@ -18,9 +18,11 @@ import pandas as pd
 import yaml
 
 from .codebook import load_codebook, load_radar
-from .output import write_csv, write_text
+from .output import write_csv, write_gpkg, write_text
+from .shapes import build_schematic_boundaries
 
 SYNTHETIC_NOTE = "synthetische Demodaten"
+SCHEMATIC_NOTE = "schematische Grenzen – nicht amtlich"
 
 
 @lru_cache(maxsize=1)
@@ -188,7 +190,6 @@ def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
     seed = int(assumptions["meta"]["seed"] if seed is None else seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shapes_dir = Path(__file__).resolve().parent.parent / "shapes"
     cities_cfg = []
     for index, city in enumerate(assumptions["cities"]):
         rng = np.random.default_rng([seed, index])
@@ -198,6 +199,7 @@ def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
         write_csv(survey, out_dir / f"survey_{slug}.csv")
         write_csv(population, out_dir / f"population_{slug}.csv")
         write_csv(city_structural(city), out_dir / f"structural_{slug}.csv")
+        write_gpkg(build_schematic_boundaries(city), out_dir / f"boundaries_{slug}.gpkg", layer=slug)
         cfg = {
             "name": city["name"], "slug": slug,
             "survey": {"path": f"survey_{slug}.csv", "district_column": "district_id",
@@ -206,12 +208,11 @@ def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
             "structural": {"path": f"structural_{slug}.csv", "district_column": "district_id",
                            "name_column": "district_name"},
             "weighting": {"margins": ["age_group", "gender", "district_id"]},
+            "boundaries": {"path": f"boundaries_{slug}.gpkg", "id_column": "district_id",
+                           "name_column": "district_name", "note": SCHEMATIC_NOTE},
             "groups": city.get("groups", {}),
             "note": SYNTHETIC_NOTE,
         }
-        if (shapes_dir / f"{slug}.gpkg").exists():
-            cfg["boundaries"] = {"path": str(shapes_dir / f"{slug}.gpkg"), "id_column": "district_id",
-                                 "name_column": "district_name", "note": "schematische Grenzen – nicht amtlich"}
         cities_cfg.append(cfg)
     project = {"title": assumptions["meta"]["survey_name"], "seed": seed,
                "survey_period": assumptions["meta"]["survey_period"], "note": SYNTHETIC_NOTE,

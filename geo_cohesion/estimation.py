@@ -76,7 +76,7 @@ def _values_matrix(design, values: Sequence[str]) -> np.ndarray:
 
 def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_domains: int,
                                strata: np.ndarray, design_weights: np.ndarray | None = None,
-                               margin_codes: Sequence[np.ndarray] = ()) -> dict[str, np.ndarray]:
+                               margin_codes: Sequence[np.ndarray] = (), contrast: bool = False) -> dict[str, np.ndarray]:
     """Domain means and their linearised variances for many variables at once.
 
     Parameters
@@ -95,12 +95,16 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
         Weights before calibration (needed with ``margin_codes``).
     margin_codes : sequence of ndarray (n,) of int
         Category codes of each raking margin; empty for an uncalibrated design.
+    contrast : bool
+        Also return ``overall`` (the mean over all respondents, shape (V,)) and ``var_contrast``:
+        the variance of *domain mean minus overall mean*, which accounts for the domain being
+        part of the whole (the covariance of the two estimates).
 
     Returns
     -------
     dict
         ``mean``, ``var``, ``n`` (respondents with a value), ``sum_w``, ``sum_w2``; each an
-        array of shape (n_domains, V).
+        array of shape (n_domains, V); with ``contrast`` also ``overall`` and ``var_contrast``.
     """
     n, n_vars = y.shape
     observed = ~np.isnan(y)
@@ -127,6 +131,10 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
         # scaled, centred influence values u_iv (0 outside the domain's observed cases)
         u = np.where(observed, (y0 - mean[domain]) / sum_w[domain], 0.0)
     u = np.nan_to_num(u)
+    if contrast:
+        total_w = (observed * w[:, None]).sum(axis=0)
+        overall = (y0 * w[:, None]).sum(axis=0) / total_w
+        b = np.where(observed, (y0 - overall) / total_w, 0.0)   # influence of the overall mean
 
     # --- aggregate rows to cells (stratum x margins x domain); u-sums per cell and variable
     cell_codes = [strata, *margin_codes]
@@ -154,6 +162,14 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
 
     sum_z = to_hg(wu)          # per stratum: sum of z over respondents in the domain
     sum_z2 = to_hg(w2u2)
+    if contrast:
+        def per_stratum(values: np.ndarray) -> np.ndarray:  # (n, V) -> (H, V)
+            return np.stack([np.bincount(strata, weights=values[:, v], minlength=n_strata)
+                             for v in range(n_vars)], axis=1)
+
+        sum_b = per_stratum(b * w[:, None])                    # (H, V)
+        sum_b2 = per_stratum(b**2 * (w**2)[:, None])           # (H, V)
+        cross_ab = to_hg(per_cellg(u * b * (w**2)[:, None]))  # (H, G, V)
 
     if margin_codes:
         d = np.asarray(design_weights, dtype=float)
@@ -179,6 +195,12 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
         h_onehot_w = sparse.csr_matrix((w_cell, (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
         h_onehot_w2 = sparse.csr_matrix((w2_cell, (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
         w2u = per_cellg(u * (w**2)[:, None])
+        if contrast:
+            db_cell = np.stack([np.bincount(cell, weights=b[:, v] * d, minlength=n_cell) for v in range(n_vars)], axis=1)
+            w2b_cell = np.stack([np.bincount(cell, weights=b[:, v] * w**2, minlength=n_cell)
+                                 for v in range(n_vars)], axis=1)
+            gamma = xdx_pinv @ (x_cell.T @ db_cell)                          # (p, V)
+            fit_b = x_cell @ gamma                                           # (n_cell, V)
         for v in range(n_vars):
             # X'Du for every domain at once: (p, G)
             dom_du = sparse.csr_matrix((du[:, v], (np.arange(n_cellg), g_of)), shape=(n_cellg, n_domains))
@@ -190,11 +212,26 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
                                 minlength=size_hg).reshape(n_strata, n_domains)
             sum_z[:, :, v] -= sum_fit_w
             sum_z2[:, :, v] += sum_fit2_w2 - 2.0 * cross
+            if contrast:
+                fb = fit_b[:, v]
+                onehot = sparse.csr_matrix((np.ones(n_cell), (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
+                sum_b[:, v] -= onehot @ (w_cell * fb)
+                sum_b2[:, v] += onehot @ (w2_cell * fb**2) - 2.0 * (onehot @ (w2b_cell[:, v] * fb))
+                term2 = np.bincount(hg, weights=w2u[:, v] * fb[cell_of_cellg], minlength=size_hg)
+                term3 = onehot @ (w2b_cell[:, v][:, None] * fitted)
+                term4 = onehot @ ((w2_cell * fb)[:, None] * fitted)
+                cross_ab[:, :, v] += -term2.reshape(n_strata, n_domains) - term3 + term4
 
     factor = (stratum_size / (stratum_size - 1.0))[:, None, None]
     centred = sum_z2 - sum_z**2 / stratum_size[:, None, None]
     var = np.sum(factor * centred, axis=0)
-    return {"mean": mean, "var": np.maximum(var, 0.0), "n": count, "sum_w": sum_w, "sum_w2": sum_w2}
+    out = {"mean": mean, "var": np.maximum(var, 0.0), "n": count, "sum_w": sum_w, "sum_w2": sum_w2}
+    if contrast:
+        diff_sum = sum_z - sum_b[:, None, :]
+        diff_sq = sum_z2 + sum_b2[:, None, :] - 2.0 * cross_ab
+        var_c = np.sum(factor * (diff_sq - diff_sum**2 / stratum_size[:, None, None]), axis=0)
+        out.update(overall=overall, var_contrast=np.maximum(var_c, 0.0))
+    return out
 
 
 def domain_means(design, values: str | Sequence[str], by: str | None, level: float = 0.95,

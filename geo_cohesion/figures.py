@@ -150,17 +150,22 @@ def _km_text(metres: float) -> str:
     return format_number(km, decimals)
 
 
-def _fit_extent(ax: Axes, city_map: CityMap, pad: float = 0.04, bottom_band: float = 0.14) -> None:
-    """Set equal-aspect limits that show the whole city and fill the axes box exactly.
-
-    ``bottom_band`` (share of the city's height) is kept free below the districts for the scale
-    bar and the north arrow, so they never cover a district.
-    """
+def _padded_extent(city_map: CityMap, pad: float = 0.04,
+                   bottom_band: float = 0.14) -> tuple[float, float, float, float]:
+    """City extent plus a margin and a free band below the districts (for scale bar and arrow)."""
     minx, miny, maxx, maxy = _extent(city_map)
     w, h = maxx - minx, maxy - miny
     margin = pad * max(w, h)
-    x0, x1 = minx - margin, maxx + margin
-    y0, y1 = miny - margin - bottom_band * h, maxy + margin
+    return minx - margin, miny - margin - bottom_band * h, maxx + margin, maxy + margin
+
+
+def _fit_extent(ax: Axes, city_map: CityMap) -> None:
+    """Set equal-aspect limits that show the whole city and fill the axes box exactly.
+
+    A band below the districts (:func:`_padded_extent`) is kept free for the scale bar and the
+    north arrow, so they never cover a district.
+    """
+    x0, y0, x1, y1 = _padded_extent(city_map)
     fig_w, fig_h = ax.figure.get_size_inches()
     box = ax.get_position()
     box_aspect = (box.height * fig_h) / (box.width * fig_w)
@@ -233,7 +238,7 @@ def draw_districts(ax: Axes, city_map: CityMap, layer: MapLayer, linewidth: floa
     classes = PatchCollection([PathPatch(paths[i]) for i in has_class],
                               facecolors=[colours[index[i]] for i in has_class], edgecolors="none",
                               linewidths=0, zorder=1)
-    grey = PatchCollection([PathPatch(paths[i]) for i in missing], facecolors=NO_DATA_COLOUR,
+    grey = PatchCollection([PathPatch(paths[i]) for i in missing], facecolors=[NO_DATA_COLOUR] * len(missing),
                            edgecolors=HATCH_COLOUR, linewidths=0, hatch=HATCH, zorder=1)
     outlines = PatchCollection([PathPatch(p) for p in paths], facecolors="none", edgecolors=OUTLINE_COLOUR,
                                linewidths=linewidth, zorder=2)
@@ -244,14 +249,18 @@ def draw_districts(ax: Axes, city_map: CityMap, layer: MapLayer, linewidth: floa
     return out
 
 
-def draw_scale_bar(ax: Axes, fontsize: float = 8) -> float:
-    """Two-segment black/white scale bar in the lower-left corner of a map in a metric CRS.
+def draw_scale_bar(ax: Axes, fontsize: float = 8,
+                   extent: tuple[float, float, float, float] | None = None) -> float:
+    """Two-segment black/white scale bar at the lower left of a map in a metric CRS.
 
     Parameters
     ----------
     ax : Axes
         Map axes with final, equal-aspect limits in metres.
     fontsize : float
+    extent : tuple of float, optional
+        ``minx, miny, maxx, maxy`` of the mapped area; the bar is about a fifth of its width
+        (:func:`nice_scale_length`) and starts at its left edge. Default: the axes limits.
 
     Returns
     -------
@@ -260,9 +269,11 @@ def draw_scale_bar(ax: Axes, fontsize: float = 8) -> float:
     """
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    width, height = x1 - x0, y1 - y0
-    length = nice_scale_length(width)
-    left, bottom, bar_h = x0 + 0.04 * width, y0 + 0.035 * height, 0.012 * height
+    height = y1 - y0
+    area_x0, area_x1 = (extent[0], extent[2]) if extent is not None else (x0, x1)
+    length = nice_scale_length(area_x1 - area_x0)
+    left = max(area_x0, x0 + 0.03 * (x1 - x0))
+    bottom, bar_h = y0 + 0.035 * height, 0.012 * height
     half = length / 2
     for i, face in enumerate((INK, "white")):
         ax.add_patch(Rectangle((left + i * half, bottom), half, bar_h, facecolor=face, edgecolor=INK,
@@ -273,8 +284,8 @@ def draw_scale_bar(ax: Axes, fontsize: float = 8) -> float:
     return length
 
 
-def draw_north_arrow(ax: Axes, size: float = 0.07, fontsize: float = 10) -> None:
-    """North arrow in the lower-right corner (axes coordinates; the metric CRS is north-up).
+def draw_north_arrow(ax: Axes, size: float = 0.07, fontsize: float = 10, right: float | None = None) -> None:
+    """North arrow at the lower right (the metric CRS is north-up).
 
     Parameters
     ----------
@@ -282,18 +293,22 @@ def draw_north_arrow(ax: Axes, size: float = 0.07, fontsize: float = 10) -> None
     size : float
         Arrow height as a share of the axes height.
     fontsize : float
+    right : float, optional
+        x (data units) the arrow's right tip should not pass; default: the axes' right edge.
     """
     fig_w, fig_h = ax.figure.get_size_inches()
     box = ax.get_position()
     ratio = (box.height * fig_h) / (box.width * fig_w)  # axes units: keep the arrow's shape on paper
     half_w = 0.32 * size * ratio
-    cx, base = 0.95, 0.035
+    x0, x1 = ax.get_xlim()
+    edge = 0.98 if right is None else min(0.98, (right - x0) / (x1 - x0))
+    cx, base = edge - half_w, 0.035
     left = Polygon([(cx, base + 0.3 * size), (cx - half_w, base), (cx, base + size)], closed=True,
                    facecolor=INK, edgecolor=INK, linewidth=0.6, transform=ax.transAxes, zorder=5, gid="north_arrow")
-    right = Polygon([(cx, base + 0.3 * size), (cx + half_w, base), (cx, base + size)], closed=True,
-                    facecolor="white", edgecolor=INK, linewidth=0.6, transform=ax.transAxes, zorder=5)
+    right_half = Polygon([(cx, base + 0.3 * size), (cx + half_w, base), (cx, base + size)], closed=True,
+                         facecolor="white", edgecolor=INK, linewidth=0.6, transform=ax.transAxes, zorder=5)
     ax.add_patch(left)
-    ax.add_patch(right)
+    ax.add_patch(right_half)
     ax.text(cx, base + size + 0.01, "N", transform=ax.transAxes, ha="center", va="bottom",
             fontsize=fontsize, fontweight="bold", zorder=5)
 
@@ -362,8 +377,9 @@ def _draw_map(ax: Axes, city_map: CityMap, layer: MapLayer, linewidth: float = 0
     _fit_extent(ax, city_map)
     _clean_axes(ax)
     if furniture:
-        draw_scale_bar(ax, fontsize=scale_fontsize)
-        draw_north_arrow(ax, size=arrow_size, fontsize=scale_fontsize + 2)
+        extent = _padded_extent(city_map)
+        draw_scale_bar(ax, fontsize=scale_fontsize, extent=extent)
+        draw_north_arrow(ax, size=arrow_size, fontsize=scale_fontsize + 2, right=extent[2])
 
 
 # --------------------------------------------------------------------------- public API
@@ -475,16 +491,22 @@ def plot_small_multiples(city_map: CityMap, variables: Sequence[str] | None = No
             sub = f"{city_map.title} · {sub}"
         fig.text(0.04, 0.952, sub, ha="left", va="top", fontsize=7.5, color="#555555", gid="subtitle")
         col_w, left0, gap = 0.30, 0.035, 0.02
-        row_h, top0 = 0.292, 0.93
+        top0, bottom0 = 0.93, 0.075
+        title_h, legend_h = 0.022, 0.05
+        x0, y0, x1, y1 = _padded_extent(city_map)
+        fig_w, fig_h = A4_INCHES
+        row_h = (top0 - bottom0) / 3
+        # map height from the city's shape at full panel width, capped by the row height
+        map_h = min(row_h - title_h - legend_h, col_w * fig_w * (y1 - y0) / (x1 - x0) / fig_h)
         for i, layer in enumerate(layers):
             row, col = divmod(i, 3)
             x = left0 + col * (col_w + gap)
-            y_top = top0 - row * row_h
-            ax = fig.add_axes((x, y_top - 0.195, col_w, 0.175))
-            _draw_map(ax, city_map, layer, linewidth=0.3, furniture=(i == 0), scale_fontsize=5.5, arrow_size=0.12)
+            y_top = top0 - row * row_h - title_h
+            ax = fig.add_axes((x, y_top - map_h, col_w, map_h))
+            _draw_map(ax, city_map, layer, linewidth=0.3, furniture=(i == 0), scale_fontsize=5.5, arrow_size=0.16)
             ax.set_title(layer.label, fontsize=8.5, fontweight="bold", loc="left", pad=3)
             handles, labels = legend_entries(city_map, layer, short=True)
-            legend = fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(x + 0.005, y_top - 0.2),
+            legend = fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(x + 0.005, y_top - map_h - 0.004),
                                 ncol=2, fontsize=6, handlelength=1.6, handleheight=1.0, columnspacing=0.8,
                                 labelspacing=0.3, handletextpad=0.4, borderaxespad=0)
             legend.set_gid(f"legend_{layer.variable}")
@@ -556,7 +578,7 @@ def save_figure(fig: Figure, path_stem: Path, formats: Sequence[str] = DEFAULT_F
 
 
 def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str] | None = None,
-                       formats: Sequence[str] = DEFAULT_FORMATS, dpi: int = 300) -> list[Path]:
+                       formats: Sequence[str] = DEFAULT_FORMATS, dpi: int = 300, stem: str | None = None) -> list[Path]:
     """Write one map per layer plus the small multiples of the 9 dimensions.
 
     Parameters
@@ -568,6 +590,8 @@ def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str
         Layers to map; default all layers of ``city_map``.
     formats : sequence of {"png", "pdf", "svg"}
     dpi : int
+    stem : str, optional
+        File name prefix; default the slug of the city name.
 
     Returns
     -------
@@ -577,7 +601,7 @@ def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str
         :func:`geo_cohesion.config.slugify` of the city name.
     """
     out_dir = Path(out_dir)
-    slug = slugify(city_map.city)
+    slug = stem or slugify(city_map.city)
     variables = [layer.variable for layer in city_map.layers] if variables is None else list(variables)
     for variable in variables:
         city_map.layer(variable)  # fail before writing anything

@@ -9,9 +9,17 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pandas as pd
+import pyogrio
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+#: Value of GDAL's ``OGR_CURRENT_DATE`` while writing GeoPackages, so their timestamps (and thus
+#: their bytes) are reproducible (last day of the survey period, 23.05.2017).
+FIXED_GPKG_DATE: str = "2017-05-23T00:00:00Z"
 
 
 @contextlib.contextmanager
@@ -67,3 +75,53 @@ def write_csv(frame: pd.DataFrame, path: str | Path, excel_de: bool = False) -> 
         text = frame.to_csv(index=False, sep=";", decimal=",", lineterminator="\n")
         return write_bytes(path, ("\ufeff" + text).encode("utf-8"))
     return write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+@contextlib.contextmanager
+def fixed_gdal_date(value: str = FIXED_GPKG_DATE) -> Iterator[None]:
+    """Temporarily set GDAL's ``OGR_CURRENT_DATE`` (the previous value is restored afterwards).
+
+    Parameters
+    ----------
+    value : str
+        ISO 8601 timestamp GDAL writes instead of "now" (e.g. GeoPackage ``last_change``).
+    """
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": value})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+
+
+def write_gpkg(gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = None) -> Path:
+    """Atomically write a one-layer GeoPackage with reproducible bytes.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+    path : str or Path
+        Destination ``.gpkg``; an existing file is replaced only once the new one is complete.
+    layer : str, optional
+        Layer name; defaults to the file name without suffix.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Notes
+    -----
+    The same data give byte-identical files: GDAL's timestamp is pinned to
+    :data:`FIXED_GPKG_DATE` (see :func:`fixed_gdal_date`).
+    """
+    path = Path(path)
+    layer = layer or path.stem  # not the temporary file's name
+    with atomic_path(path, suffix=".gpkg") as tmp:  # GDAL picks the driver by suffix
+        try:
+            with fixed_gdal_date():
+                gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+        finally:
+            for extra in ("-journal", "-wal", "-shm"):
+                tmp.with_name(tmp.name + extra).unlink(missing_ok=True)
+    return path

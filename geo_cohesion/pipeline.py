@@ -46,6 +46,8 @@ class CityResult:
         District structural indicators as read.
     diagnostics : dict
         Weighting diagnostics and counts.
+    design : SurveyDesign or None
+        The raked design with the ``score__*`` columns (microdata only), for comparisons.
     """
 
     city: CityConfig
@@ -54,6 +56,7 @@ class CityResult:
     group_estimates: pd.DataFrame | None = None
     structural: pd.DataFrame | None = None
     diagnostics: dict = field(default_factory=dict)
+    design: SurveyDesign | None = None
 
 
 def population_margins(population: pd.DataFrame, columns: dict[str, str]) -> dict[str, dict[str, float]]:
@@ -210,7 +213,7 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
         group_est["variable"] = group_est["variable"].str.removeprefix("score__")
         group_est = group_est[group_est["group"] != "(ohne Gruppe)"].reset_index(drop=True)
     diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
-    return CityResult(city, est, city_est, group_est, structural, diagnostics)
+    return CityResult(city, est, city_est, group_est, structural, diagnostics, design)
 
 
 
@@ -271,34 +274,136 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
     return written
 
 
-def run_project(project: ProjectConfig, out_dir: str | Path) -> list[CityResult]:
-    """Run every city of the project and write the tables.
+def _tag(city: CityConfig, func, *args):
+    """Run ``func`` and prefix any InputError with the city's name."""
+    try:
+        return func(*args)
+    except InputError as exc:
+        exc.message = f"[{city.name}] {exc.message}"
+        raise
 
-    All cities are computed before anything is written, so a bad input in one city leaves the
-    previous outputs of all cities untouched.
+
+@dataclass
+class CityOutputs:
+    """Everything written for one city besides the estimate tables."""
+
+    result: CityResult
+    boundaries: "gpd.GeoDataFrame | None"
+    comparison: "CityComparison | None"
+    maps: list = field(default_factory=list)
+
+
+def read_city_boundaries(city: CityConfig, project: ProjectConfig):
+    """The city's boundaries (see :func:`geo_cohesion.boundaries.read_boundaries`), or None."""
+    from .boundaries import read_boundaries
+
+    if city.boundaries is None:
+        return None
+    spec = city.boundaries
+    return read_boundaries(project.resolve(spec.path), id_column=spec.id_column, name_column=spec.name_column,
+                           crs=spec.crs, layer=spec.layer)
+
+
+def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = True) -> CityOutputs:
+    """Read boundaries, compare districts, run spatial statistics and build the maps of one city."""
+    from .analysis import compare_city
+
+    boundaries = read_city_boundaries(result.city, project)
+    comparison = compare_city(result, project, boundaries)
+    maps = city_maps(result, project, boundaries, comparison) if with_maps and boundaries is not None else []
+    return CityOutputs(result, boundaries, comparison, maps)
+
+
+def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) -> list[CityResult]:
+    """Run every city of the project and write tables, comparisons, maps and figures.
+
+    All cities are computed, compared and mapped before anything is written, so a bad input in
+    one city leaves the previous outputs of all cities untouched.
 
     Parameters
     ----------
     project : ProjectConfig
     out_dir : str or Path
+    maps : bool
+        Also write HTML maps and print figures (``geo-cohesion compare`` skips them).
 
     Returns
     -------
     list of CityResult
     """
+    from .analysis import write_comparison_tables
+
     out_dir = Path(out_dir)
-    results = []
-    for city in project.cities:
-        try:
-            results.append(run_city(city, project))
-        except InputError as exc:
-            exc.message = f"[{city.name}] {exc.message}"
-            raise
+    results = [_tag(city, run_city, city, project) for city in project.cities]
+    outputs = [_tag(r.city, analyse_city, r, project, maps) for r in results]
     write_tables(results, project, out_dir)
+    write_comparison_tables(outputs, project, out_dir)
+    if maps:
+        write_maps([m for o in outputs for m in o.maps], project, out_dir)
     meta = {"title": project.title, "note": project.note, "survey_period": project.survey_period,
             "seed": project.seed, "cities": [r.city.name for r in results],
             "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n},
+            "compare": {"alpha": project.compare.alpha, "adjust": project.compare.adjust,
+                        "contiguity": project.compare.contiguity, "permutations": project.compare.permutations},
             "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: "
                                "design-weighted GREG residuals on all raking margins (as R survey::calibrate)"}
     write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
     return results
+
+
+def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None) -> list[tuple[str, "CityMap"]]:
+    """The maps of one city: district level and, if groups are configured, group level.
+
+    Returns ``[(file stem, CityMap), ...]``.
+    """
+    from .analysis import add_comparison_layers
+    from .boundaries import aggregate_boundaries
+    from .join import add_deviation_layers, build_city_map
+
+    city = result.city
+    spec = city.boundaries
+    notes = [n for n in (city.note or project.note, spec.note) if n]
+    notes += [f"Bereinigte Geometrie: {r}" for r in boundaries.attrs.get("repairs", [])][:3]
+    if comparison is not None:
+        notes += comparison.notes
+    source = project.title + (f", {project.survey_period}" if project.survey_period else "")
+    settings = project.maps
+    structural_id = city.structural.district_column if city.structural is not None else "district_id"
+    common = dict(scheme=settings.scheme, k=settings.k, breaks=settings.breaks, source=source, notes=notes,
+                  min_n=project.estimates.min_n)
+    city_values = (dict(zip(result.city_estimates["variable"], result.city_estimates["estimate"]))
+                   if result.city_estimates is not None else None)
+    district_map = build_city_map(city.name, boundaries, result.district_estimates, result.structural, structural_id,
+                                  allow_missing=settings.allow_missing,
+                                  title=f"{city.name}: Sozialer Zusammenhalt nach Gebieten", **common)
+    if city_values:
+        add_deviation_layers(district_map, city_values)
+    if comparison is not None:
+        add_comparison_layers(district_map, comparison)
+    maps = [(city.slug, district_map)]
+    if city.groups and result.group_estimates is not None:
+        mapping = {str(d): g for g, members in city.groups.items() for d in members}
+        grouped = aggregate_boundaries(boundaries[boundaries["district_id"].isin(mapping)], mapping)
+        group_est = result.group_estimates.rename(columns={"group": "district_id"})
+        group_map = build_city_map(city.name, grouped, group_est, None,
+                                   title=f"{city.name}: Sozialer Zusammenhalt nach Gebietsgruppen", **common)
+        if city_values:
+            add_deviation_layers(group_map, city_values)
+        maps.append((f"{city.slug}_gruppen", group_map))
+    return maps
+
+
+def write_maps(built: list[tuple[str, "CityMap"]], project: ProjectConfig, out_dir: Path) -> list[Path]:
+    """Write HTML maps (``OUT/<stem>.html``) and print figures (``OUT/figures/``) atomically."""
+    from .figures import write_city_figures
+    from .html_map import write_html_map
+
+    written = []
+    settings = project.maps
+    for stem, city_map in built:
+        written.append(write_html_map(city_map, out_dir / f"{stem}.html", settings.tolerance_m, settings.offline))
+        if settings.figures:
+            variables = [v for v in settings.figure_variables if any(layer.variable == v for layer in city_map.layers)]
+            written.extend(write_city_figures(city_map, out_dir / "figures", variables=variables,
+                                              formats=tuple(settings.figure_formats), stem=stem))
+    return written

@@ -15,27 +15,26 @@ centres stated in ``geo_cohesion/data/demo/assumptions.yaml``:
 
 The result is deterministic: the same assumptions give the same coordinates, and
 :func:`write_schematic_boundaries` writes byte-identical GeoPackages (the GeoPackage timestamp
-``gpkg_contents.last_change`` is pinned with the GDAL option ``OGR_CURRENT_DATE``).
+``gpkg_contents.last_change`` is pinned with the GDAL option ``OGR_CURRENT_DATE`` by
+:func:`geo_cohesion.output.write_gpkg`).
 
 Rebuild the shipped files with ``python -m geo_cohesion.shapes [OUT_DIR]``.
 """
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pyogrio
 import shapely
 import yaml
 from pyproj import CRS, Transformer
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.output import FIXED_GPKG_DATE, write_gpkg
 
 __all__ = [
     "ASSUMPTIONS_PATH",
@@ -62,9 +61,6 @@ GRID_SIZE: float = 0.1
 OUTLINE_BUFFER_FACTOR: float = 1.2
 #: Segments per quarter circle of the outline's rounded corners.
 OUTLINE_QUAD_SEGS: int = 8
-#: Value of GDAL's ``OGR_CURRENT_DATE`` while writing, so GeoPackage timestamps are reproducible
-#: (last day of the survey period, 23.05.2017).
-FIXED_GPKG_DATE: str = "2017-05-23T00:00:00Z"
 
 COLUMNS: tuple[str, ...] = ("district_id", "district_name", "note", "geometry")
 
@@ -228,30 +224,6 @@ def build_schematic_boundaries(city: Mapping[str, Any]) -> gpd.GeoDataFrame:
     return gdf[list(COLUMNS)]
 
 
-@contextmanager
-def _fixed_gdal_date(value: str = FIXED_GPKG_DATE) -> Iterator[None]:
-    """Temporarily set GDAL's ``OGR_CURRENT_DATE`` (restored afterwards)."""
-    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": value})
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
-
-
-def _write_gpkg_atomic(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    """Write ``gdf`` as a one-layer GeoPackage via a temporary file and :func:`os.replace`."""
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.gpkg")  # GDAL wants a .gpkg suffix
-    for leftover in (tmp, tmp.with_name(tmp.name + "-journal"), tmp.with_name(tmp.name + "-wal")):
-        leftover.unlink(missing_ok=True)
-    try:
-        with _fixed_gdal_date():
-            gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_schematic_boundaries(out_dir: Path, assumptions_path: Path | None = None) -> list[Path]:
     """Write ``<slug>.gpkg`` (layer ``<slug>``) with schematic boundaries for every city.
 
@@ -281,7 +253,7 @@ def write_schematic_boundaries(out_dir: Path, assumptions_path: Path | None = No
         if not isinstance(slug, str) or not slug:
             raise InputError("Stadt ohne 'slug'", source=str(city.get("name", "?")))
         path = out_dir / f"{slug}.gpkg"
-        _write_gpkg_atomic(build_schematic_boundaries(city), path, layer=slug)
+        write_gpkg(build_schematic_boundaries(city), path, layer=slug)
         written.append(path)
     return written
 

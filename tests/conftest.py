@@ -50,3 +50,13 @@ def make_survey(n: int = 400, n_districts: int = 5, seed: int = 0) -> tuple[pd.D
         "gender": {"w": 0.52 * total, "m": 0.48 * total},
     }
     return frame, margins
+
+
+@pytest.fixture(scope="session")
+def demo_out(tmp_path_factory) -> Path:
+    """One full `geo-cohesion demo` run (tables, comparisons, maps, figures) shared by the tests."""
+    from geo_cohesion.cli import main
+
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out)]) == 0
+    return out

@@ -17,13 +17,6 @@ SLUGS = ["index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierun
          "gesellschaftliche_teilhabe"]
 
 
-@pytest.fixture(scope="module")
-def demo_out(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli_demo")
-    assert main(["demo", "--out", str(out)]) == 0
-    return out
-
-
 def test_demo_writes_contract_tables(demo_out):
     district = pd.read_csv(demo_out / "tables" / "district_estimates.csv", dtype={"district_id": str})
     assert list(district.columns[:11]) == ["city", "district_id", "district_name", "variable", "estimate", "se",
@@ -60,7 +53,7 @@ def test_bad_config_exit_2_no_traceback_outputs_intact(tmp_path, demo_out):
     survey.loc[4, "vm2"] = "7"
     survey.to_csv(tmp_path / "survey_lippstadt.csv", index=False)
     for city in project["cities"]:
-        for key in ("survey", "population", "structural"):
+        for key in ("survey", "population", "structural", "boundaries"):
             if city["slug"] == "lippstadt" and key == "survey":
                 city[key]["path"] = str(tmp_path / "survey_lippstadt.csv")
             else:
@@ -87,3 +80,24 @@ def test_unknown_config_key_is_exit_2(tmp_path):
 def test_debug_shows_traceback(tmp_path):
     result = run_cli("--debug", "run", str(tmp_path / "missing.yaml"))
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_compare_command_writes_tables_only(tmp_path, demo_out):
+    result = run_cli("compare", str(demo_out / "demo_inputs" / "project.yaml"), "--out", str(tmp_path),
+                     "--no-maps", "--adjust", "fdr_bh")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "tables" / "comparison_rostock.csv").exists()
+    assert not list(tmp_path.glob("*.html"))
+    meta = (tmp_path / "tables" / "metadata.json").read_text(encoding="utf-8")
+    assert '"adjust": "fdr_bh"' in meta
+
+
+def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, demo_out):
+    args = [str(demo_out / "demo_inputs" / "boundaries_rostock.gpkg"), str(demo_out / "tables" / "district_estimates.csv"),
+            "--id-column", "district_id", "--out", str(tmp_path / "r.html")]
+    result = run_cli("map", *args)
+    assert result.returncode == 2 and "choose one with --city" in result.stderr
+    result = run_cli("map", *args, "--city", "Rostock", "--offline", "--note", "synthetische Demodaten")
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Seebad Warnemünde" in html and "synthetische Demodaten" in html

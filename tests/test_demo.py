@@ -20,12 +20,13 @@ DISTRICT_COUNTS = {"Dortmund": 12, "Lippstadt": 18, "Rostock": 19, "Dessau-Roßl
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    inputs = tmp_path_factory.mktemp("demo_inputs")
-    project_file = write_demo_inputs(inputs)
-    out = tmp_path_factory.mktemp("demo_out")
-    results = run_project(load_project(project_file), out)
-    return inputs, out, {r.city.name: r for r in results}
+def demo(demo_out):
+    """(inputs folder, output folder, {city: CityResult}) of the shared demo run."""
+    from geo_cohesion.pipeline import run_city
+
+    inputs = demo_out / "demo_inputs"
+    project = load_project(inputs / "project.yaml")
+    return inputs, demo_out, {c.name: run_city(c, project) for c in project.cities}
 
 
 def test_assumptions_reproduce_published_city_index_and_seed_statements():
@@ -95,17 +96,22 @@ def test_unweighted_and_weighted_differ_because_of_nonresponse(demo):
     assert young_share_sample < young_share_pop - 0.03  # young people answer less (assumed propensities)
 
 
-def test_same_seed_gives_byte_identical_inputs_and_tables(tmp_path, demo):
+def test_same_seed_gives_byte_identical_inputs_tables_and_maps(tmp_path, demo):
+    """Figures are compared byte for byte in test_figures; here: inputs, tables and HTML maps."""
     inputs, out, _ = demo
     again_in = tmp_path / "in"
-    run_project(load_project(write_demo_inputs(again_in)), tmp_path / "out")
+    project = load_project(write_demo_inputs(again_in))
+    project.maps.figures = False
+    run_project(project, tmp_path / "out")
 
     def digest(folder):
         return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in {".csv", ".json"}}
+                for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in {".csv", ".json", ".html", ".gpkg"}
+                and "demo_inputs" not in p.relative_to(folder).parts}
 
     assert digest(again_in) == digest(inputs)
     assert digest(tmp_path / "out") == digest(out)
+    assert any(name.endswith(".html") for name in digest(out))
     other = tmp_path / "other"
     write_demo_inputs(other, seed=1)
     assert (other / "survey_dortmund.csv").read_bytes() != (inputs / "survey_dortmund.csv").read_bytes()

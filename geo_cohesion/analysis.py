@@ -1,0 +1,268 @@
+"""Compare / spatial stage of the pipeline: per-city comparison and spatial tables.
+
+This module assembles the pure statistics of :mod:`geo_cohesion.compare` and
+:mod:`geo_cohesion.spatial` for one :class:`~geo_cohesion.pipeline.CityResult`, and adds the
+matching map layers (deviation with significance, LISA clusters) to the city's map.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .classify import NO_DATA_COLOUR, Classification
+from .codebook import load_radar
+from .compare import (deviations_from_city, rank_intervals, spread, structural_association,
+                      variance_decomposition)
+from .config import ProjectConfig
+from .join import CityMap, MapLayer
+from .spatial import contiguity_weights, global_moran, local_moran
+from .weighting import SurveyDesign
+
+COMPARISON_COLUMNS = ["district_id", "variable", "estimate", "deviation", "p_value", "significant", "rank",
+                      "rank_low", "rank_high", "district_name", "city_value", "se", "p_adjusted", "n", "suppressed"]
+SPATIAL_COLUMNS = ["variable", "moran_i", "p_value", "n_districts", "islands", "expected_i", "z_sim", "weights",
+                   "island_fallback", "permutations", "note"]
+LISA_COLUMNS = ["district_id", "variable", "local_i", "p_value", "q_value", "cluster", "quadrant"]
+#: Colours of LISA clusters (ColorBrewer RdBu ends for HH/LL, light tones for the outliers).
+CLUSTER_COLOURS = {"HH": "#2166ac", "LL": "#b2182b", "HL": "#92c5de", "LH": "#f4a582", "nicht signifikant": "#f7f7f7"}
+
+
+@dataclass
+class CityComparison:
+    """Comparison and spatial tables of one city (all tidy DataFrames)."""
+
+    comparison: pd.DataFrame
+    group_comparison: pd.DataFrame | None
+    spread: pd.DataFrame
+    variance: pd.DataFrame
+    association: pd.DataFrame | None
+    spatial: pd.DataFrame | None
+    lisa: pd.DataFrame | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _score_columns(variables: list[str]) -> list[str]:
+    return [f"score__{v}" for v in variables]
+
+
+def _with_ranks(table: pd.DataFrame, by: str, project: ProjectConfig) -> pd.DataFrame:
+    parts = []
+    for variable, group in table.groupby("variable", sort=False):
+        group = group.reset_index(drop=True)
+        estimate = group["estimate"].where(~group["suppressed"])
+        # rank uncertainty of the district means; the city value is common to all and cancels
+        se_mean = group["se_mean"] if "se_mean" in group else group["se"]
+        ranks = rank_intervals(estimate.to_numpy(), se_mean.to_numpy(), project.estimates.level,
+                               project.compare.rank_draws, seed=project.seed)
+        parts.append(pd.concat([group, ranks], axis=1))
+    return pd.concat(parts, ignore_index=True)
+
+
+def compare_design(design: SurveyDesign, by: str, project: ProjectConfig, names: dict[str, str]) -> pd.DataFrame:
+    """Deviations, tests and rank intervals for every domain of ``by`` and every Radar variable."""
+    variables = load_radar().variables
+    columns = _score_columns(variables)
+    settings = project.compare
+    table = deviations_from_city(design, columns, by, settings.alpha, settings.adjust, project.estimates.min_n)
+    means = design.domain_means(columns, by, project.estimates.level, project.estimates.min_n)
+    table = table.merge(means[[by, "variable", "se"]].rename(columns={"se": "se_mean"}), on=[by, "variable"])
+    table["variable"] = table["variable"].str.removeprefix("score__")
+    table = table.rename(columns={by: "district_id"})
+    table["district_name"] = table["district_id"].map(lambda d: names.get(d, d))
+    table = _with_ranks(table, "district_id", project)
+    hidden = table["suppressed"]
+    table.loc[hidden, ["estimate", "deviation", "se", "p_value", "p_adjusted", "rank", "rank_low", "rank_high"]] = np.nan
+    order = {v: i for i, v in enumerate(variables)}
+    table = table.sort_values(["variable", "district_id"], key=lambda s: s.map(order) if s.name == "variable" else s,
+                              kind="stable")
+    return table[COMPARISON_COLUMNS].reset_index(drop=True)
+
+
+def compare_city(result, project: ProjectConfig, boundaries=None) -> CityComparison | None:
+    """All comparison and spatial tables of one city (None without microdata).
+
+    Parameters
+    ----------
+    result : CityResult
+    project : ProjectConfig
+    boundaries : GeoDataFrame, optional
+        District boundaries for the spatial statistics (skipped when None).
+    """
+    design = result.design
+    if design is None:
+        return None
+    city = result.city
+    district_col = city.survey.district_column
+    names = dict(zip(result.district_estimates["district_id"], result.district_estimates["district_name"]))
+    comparison = compare_design(design, district_col, project, names)
+    group_comparison = None
+    if city.groups:
+        from .pipeline import _group_labels
+
+        labels = _group_labels(city, design.data[district_col].astype(str)).fillna("(ohne Gruppe)")
+        grouped = compare_design(design.with_columns(__group__=labels), "__group__", project, {})
+        group_comparison = grouped[grouped["district_id"] != "(ohne Gruppe)"].rename(
+            columns={"district_id": "group"}).drop(columns=["district_name"]).reset_index(drop=True)
+    variables = load_radar().variables
+    variance = variance_decomposition(design, _score_columns(variables), district_col)
+    variance["variable"] = variance["variable"].str.removeprefix("score__")
+    association = None
+    if result.structural is not None:
+        structural = result.structural.rename(columns={city.structural.district_column: "district_id"})
+        association = structural_association(result.district_estimates, structural, project.compare.indicators,
+                                             level=project.estimates.level)
+    spatial = lisa = None
+    notes: list[str] = []
+    if boundaries is not None and len(boundaries) >= 3:
+        spatial, lisa, notes = spatial_tables(result.district_estimates, boundaries, project)
+    return CityComparison(comparison, group_comparison, spread(result.district_estimates), variance, association,
+                          spatial, lisa, notes)
+
+
+def spatial_tables(estimates: pd.DataFrame, boundaries, project: ProjectConfig):
+    """Global Moran's I and LISA for every variable; returns (spatial, lisa, notes)."""
+    settings = project.compare
+    sw = contiguity_weights(boundaries, settings.contiguity)
+    ids = sw.ids
+    rows, lisa_parts = [], []
+    for variable, group in estimates.groupby("variable", sort=False):
+        values = group.set_index("district_id")["estimate"].where(~group.set_index("district_id")["suppressed"])
+        aligned = values.reindex(ids).to_numpy(dtype=float)
+        rows.append({"variable": variable, **global_moran(aligned, sw, settings.permutations, project.seed)})
+        local = local_moran(aligned, sw, settings.permutations, project.seed, settings.alpha)
+        local.insert(1, "variable", variable)
+        lisa_parts.append(local)
+    notes = []
+    if sw.islands:
+        notes.append(f"Inseln ohne Nachbarn: {', '.join(sw.islands)} ({sw.fallback})")
+    return (pd.DataFrame(rows)[SPATIAL_COLUMNS], pd.concat(lisa_parts, ignore_index=True)[LISA_COLUMNS], notes)
+
+
+def add_comparison_layers(city_map: CityMap, comparison: CityComparison, variables: list[str] | None = None) -> None:
+    """Add LISA cluster layers to a city map (deviation layers come from the estimates)."""
+    if comparison.lisa is None:
+        return
+    ids = city_map.boundaries["district_id"].astype(str).tolist()
+    labels = list(CLUSTER_COLOURS)
+    radar = load_radar()
+    wanted = variables or [radar.index_slug, *radar.domains]
+    for variable in wanted:
+        local = comparison.lisa[comparison.lisa["variable"] == variable].set_index("district_id")
+        if local.empty:
+            continue
+        cluster = local["cluster"].reindex(ids)
+        index = np.array([labels.index(c) if c in CLUSTER_COLOURS else -1 for c in cluster], dtype=int)
+        used = sorted(set(index[index >= 0]))
+        remap = {old: new for new, old in enumerate(used)}
+        classification = Classification(
+            bins=tuple(float(i) for i in range(len(used))), lower=0.0,
+            class_index=np.array([remap.get(i, -1) for i in index]),
+            colours=tuple(CLUSTER_COLOURS[labels[i]] for i in used),
+            labels=tuple(labels[i] for i in used), scheme="categorical")
+        values = local["local_i"].reindex(ids).to_numpy(dtype=float)
+        nan = np.full(len(ids), np.nan)
+        city_map.layers.append(MapLayer(
+            f"{variable}__cluster", f"{radar.labels.get(variable, variable)}: lokale Cluster (LISA)", "cluster",
+            values, nan, nan, nan, np.zeros(len(ids), dtype=bool), nan, classification, "lokales Moran's I"))
+
+
+def combined_decomposition(results: list, project: ProjectConfig) -> pd.DataFrame:
+    """Between-city versus between-district (within city) variance across all cities.
+
+    Pools the raked microdata of all cities (each city's weights sum to its adult population)
+    and splits each score's variance into: between cities, between districts within cities
+    (sampling noise removed, see :func:`variance_decomposition`) and within districts.
+
+    Returns
+    -------
+    DataFrame
+        ``variable, between_cities, between_districts_within_cities, within_districts,
+        districts_exceed_cities`` (True where districts differ more than cities, the study's claim).
+    """
+    designs = [r for r in results if r.design is not None]
+    if len(designs) < 2:
+        return pd.DataFrame()
+    variables = load_radar().variables
+    columns = _score_columns(variables)
+    frames = []
+    for r in designs:
+        data = r.design.data[columns].copy()
+        data["__city__"] = r.city.name
+        strata, labels = r.design.strata_codes()
+        data["__stratum__"] = [f"{r.city.name}|{labels[s]}" for s in strata]
+        data["__w__"] = r.design.weights.to_numpy()
+        frames.append(data)
+    pooled = pd.concat(frames, ignore_index=True)
+    design = SurveyDesign(pooled, weight="__w__", strata="__stratum__")
+    between_cities = variance_decomposition(design, columns, "__city__").set_index("variable")
+    population = {r.city.name: r.design.weights.sum() for r in designs}
+    total_pop = sum(population.values())
+    within_city = sum(
+        (population[r.city.name] / total_pop)
+        * variance_decomposition(r.design, columns, r.city.survey.district_column).set_index("variable")
+        for r in designs)
+    out = pd.DataFrame({
+        "variable": [c.removeprefix("score__") for c in columns],
+        "between_cities": between_cities.loc[columns, "between_corrected"].to_numpy(),
+        "between_districts_within_cities": within_city.loc[columns, "between_corrected"].to_numpy(),
+        "within_districts": (between_cities.loc[columns, "total"] - between_cities.loc[columns, "between_corrected"]
+                             - within_city.loc[columns, "between_corrected"]).to_numpy(),
+    })
+    out["districts_exceed_cities"] = out["between_districts_within_cities"] > out["between_cities"]
+    return out
+
+
+def write_comparison_tables(outputs: list, project: ProjectConfig, out_dir) -> list:
+    """Write per-city comparison/spatial tables and the cross-city tables under ``OUT/tables``.
+
+    Files: ``comparison_<city>.csv``, ``comparison_groups_<city>.csv``, ``association_<city>.csv``,
+    ``spatial_<city>.csv``, ``lisa_<city>.csv``, and across cities ``spread.csv``,
+    ``variance_decomposition.csv``, ``between_vs_within.csv``.
+    """
+    from pathlib import Path
+
+    from .output import write_csv
+
+    tables = Path(out_dir) / "tables"
+    written = []
+    spreads, variances = [], []
+    for out in outputs:
+        comp = out.comparison
+        if comp is None:
+            continue
+        slug = out.result.city.slug
+        note = out.result.city.note or project.note
+        per_city = {f"comparison_{slug}.csv": comp.comparison, f"comparison_groups_{slug}.csv": comp.group_comparison,
+                    f"association_{slug}.csv": comp.association, f"spatial_{slug}.csv": comp.spatial,
+                    f"lisa_{slug}.csv": comp.lisa}
+        for name, frame in per_city.items():
+            if frame is not None:
+                written.append(write_csv(_rounded(frame, note), tables / name))
+        spreads.append(comp.spread.assign(city=out.result.city.name))
+        variances.append(comp.variance.assign(city=out.result.city.name))
+    if spreads:
+        written.append(write_csv(_rounded(_city_first(pd.concat(spreads, ignore_index=True)), project.note),
+                                 tables / "spread.csv"))
+        written.append(write_csv(_rounded(_city_first(pd.concat(variances, ignore_index=True)), project.note),
+                                 tables / "variance_decomposition.csv"))
+    combined = combined_decomposition([o.result for o in outputs], project)
+    if not combined.empty:
+        written.append(write_csv(_rounded(combined, project.note), tables / "between_vs_within.csv"))
+    return written
+
+
+def _city_first(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[["city", *[c for c in frame.columns if c != "city"]]]
+
+
+def _rounded(frame: pd.DataFrame, note: str | None, decimals: int = 6) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(decimals)
+    if note:
+        out["note"] = [f"{a}; {note}" if isinstance(a, str) and a else note for a in out["note"]] \
+            if "note" in out.columns else note
+    return out

@@ -1,0 +1,319 @@
+"""Compare within a city: deviations from the city value, rank uncertainty, spread, variance shares
+and the association of cohesion with structural indicators.
+
+Everything here is a pure function on a :class:`~geo_cohesion.weighting.SurveyDesign` or on
+estimate tables.
+
+* :func:`deviations_from_city`: district minus city with a design-based z-test whose variance
+  includes the covariance between a district and the city it belongs to (checked against R
+  ``svycontrast`` in the tests), and Holm or Benjamini-Hochberg control across the districts
+  of a city.
+* :func:`rank_intervals`: simulation intervals for ranks (Goldstein & Spiegelhalter 1996).
+* :func:`spread` and :func:`variance_decomposition`: how different districts are, with the
+  sampling noise of district means removed before comparing with differences between cities.
+* :func:`structural_association`: weighted correlation and regression across districts, with
+  intervals that are honest about the small number of districts.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import InputError
+from .estimation import _values_matrix, linearised_domain_variance
+from .weighting import SurveyDesign, category_codes
+
+ADJUSTMENTS = ("holm", "fdr_bh", "none")
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error rate); NaN stays NaN.
+
+    Same as R ``p.adjust(p, "holm")``.
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    if valid.size == 0:
+        return out
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m = order.size
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate); NaN stays NaN.
+
+    Uses :func:`scipy.stats.false_discovery_control`; same as R ``p.adjust(p, "BH")``.
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    valid = ~np.isnan(p)
+    if valid.any():
+        out[valid] = stats.false_discovery_control(p[valid], method="bh")
+    return out
+
+
+def adjust_p_values(p_values: Sequence[float], method: str) -> np.ndarray:
+    """Adjust p-values with ``"holm"``, ``"fdr_bh"`` or ``"none"``."""
+    if method == "holm":
+        return holm(p_values)
+    if method == "fdr_bh":
+        return benjamini_hochberg(p_values)
+    if method == "none":
+        return np.asarray(p_values, dtype=float)
+    raise InputError(f"unknown p-value adjustment {method!r}", hint=f"choose one of {', '.join(ADJUSTMENTS)}")
+
+
+def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: str, alpha: float = 0.05,
+                         adjust: str = "holm", min_n: int = 30) -> pd.DataFrame:
+    """Deviation of every domain (district, group) from the overall (city) value, with a test.
+
+    Parameters
+    ----------
+    design : SurveyDesign
+        One city's (raked) design.
+    values : str or sequence of str
+        Score columns.
+    by : str
+        Domain column.
+    alpha : float
+        Significance level after adjustment.
+    adjust : {"holm", "fdr_bh", "none"}
+        Multiple-testing control across the domains of each variable. Suppressed domains are not
+        tested (they never count as significant and do not enter the family).
+    min_n : int
+        Suppression threshold.
+
+    Returns
+    -------
+    DataFrame
+        ``<by>, variable, estimate, city_value, deviation, se, z, p_value, p_adjusted,
+        significant, n, suppressed``. ``se`` is the standard error of the deviation.
+    """
+    values = [values] if isinstance(values, str) else list(values)
+    y = _values_matrix(design, values)
+    domain, labels = category_codes(design.data[by])
+    strata, _ = design.strata_codes()
+    cal = design.calibration
+    res = linearised_domain_variance(y, design.weights.to_numpy(dtype=float), domain, len(labels), strata,
+                                     design.design_weights.to_numpy(dtype=float),
+                                     cal.codes if cal is not None else (), contrast=True)
+    deviation = res["mean"] - res["overall"][None, :]
+    se = np.sqrt(res["var_contrast"])
+    suppressed = res["n"] < min_n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, deviation / se, np.nan)
+    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = np.where(suppressed, np.nan, p)
+    p_adj = np.column_stack([adjust_p_values(p[:, v], adjust) for v in range(len(values))])
+    frame = pd.DataFrame({
+        by: np.repeat(labels, len(values)),
+        "variable": np.tile(values, len(labels)),
+        "estimate": res["mean"].ravel(),
+        "city_value": np.tile(res["overall"], len(labels)),
+        "deviation": deviation.ravel(),
+        "se": se.ravel(),
+        "z": z.ravel(),
+        "p_value": p.ravel(),
+        "p_adjusted": p_adj.ravel(),
+        "n": res["n"].ravel().astype(int),
+        "suppressed": suppressed.ravel(),
+    })
+    frame["significant"] = (frame["p_adjusted"] < alpha).fillna(False) & ~frame["suppressed"]
+    return frame
+
+
+def rank_intervals(estimates: Sequence[float], se: Sequence[float], level: float = 0.95, n_draws: int = 10_000,
+                   seed: int = 0) -> pd.DataFrame:
+    """Ranks (1 = highest) with simulation intervals.
+
+    Draws every estimate independently from ``Normal(estimate, se)`` ``n_draws`` times, ranks each
+    draw, and reports the ``(1-level)/2`` and ``(1+level)/2`` quantiles of each district's rank.
+    Districts with a missing estimate get no rank.
+
+    Returns
+    -------
+    DataFrame
+        ``rank, rank_low, rank_high`` aligned to the input order (float, NaN where no estimate).
+    """
+    est = np.asarray(estimates, dtype=float)
+    sd = np.nan_to_num(np.asarray(se, dtype=float), nan=0.0)
+    valid = np.flatnonzero(~np.isnan(est))
+    out = pd.DataFrame({"rank": np.nan, "rank_low": np.nan, "rank_high": np.nan}, index=range(est.size))
+    if valid.size == 0:
+        return out
+    rng = np.random.default_rng(seed)
+    draws = rng.normal(est[valid], sd[valid], size=(n_draws, valid.size))
+    ranks = (-draws).argsort(axis=1, kind="stable").argsort(axis=1, kind="stable") + 1
+    tail = (1.0 - level) / 2.0
+    out.loc[valid, "rank"] = pd.Series(est[valid]).rank(ascending=False, method="min").to_numpy()
+    out.loc[valid, "rank_low"] = np.quantile(ranks, tail, axis=0, method="inverted_cdf")
+    out.loc[valid, "rank_high"] = np.quantile(ranks, 1.0 - tail, axis=0, method="inverted_cdf")
+    return out
+
+
+def spread(estimates: pd.DataFrame, by: str = "district_id", name_column: str | None = "district_name") -> pd.DataFrame:
+    """Range of the (non-suppressed) domain estimates per variable and the domains that span it.
+
+    Returns
+    -------
+    DataFrame
+        ``variable, min, max, range, lowest, highest, n_districts``.
+    """
+    rows = []
+    usable = estimates[~estimates.get("suppressed", False).astype(bool)] if "suppressed" in estimates else estimates
+    for variable, group in usable.dropna(subset=["estimate"]).groupby("variable", sort=False):
+        lo = group.loc[group["estimate"].idxmin()]
+        hi = group.loc[group["estimate"].idxmax()]
+        label = name_column if name_column and name_column in group else by
+        rows.append({"variable": variable, "min": lo["estimate"], "max": hi["estimate"],
+                     "range": hi["estimate"] - lo["estimate"], "lowest": lo[label], "highest": hi[label],
+                     "n_districts": len(group)})
+    return pd.DataFrame(rows)
+
+
+def variance_decomposition(design: SurveyDesign, values: str | Sequence[str], by: str) -> pd.DataFrame:
+    """Split the weighted variance of each score into between- and within-domain parts.
+
+    ``total = between + within`` with ``between = sum_g P_g (ybar_g - ybar)^2`` and ``P_g`` the
+    weighted domain shares. Because estimated domain means scatter by sampling error alone,
+    ``between_corrected`` subtracts each domain's sampling variance of ``ybar_g - ybar``
+    (method of moments; floored at 0).
+
+    Returns
+    -------
+    DataFrame
+        ``variable, total, between, between_corrected, within, share_between, share_between_corrected``.
+    """
+    values = [values] if isinstance(values, str) else list(values)
+    y = _values_matrix(design, values)
+    domain, labels = category_codes(design.data[by])
+    strata, _ = design.strata_codes()
+    cal = design.calibration
+    w = design.weights.to_numpy(dtype=float)
+    res = linearised_domain_variance(y, w, domain, len(labels), strata, design.design_weights.to_numpy(dtype=float),
+                                     cal.codes if cal is not None else (), contrast=True)
+    rows = []
+    for v, name in enumerate(values):
+        obs = ~np.isnan(y[:, v])
+        total = np.average((y[obs, v] - res["overall"][v]) ** 2, weights=w[obs])
+        share = res["sum_w"][:, v] / res["sum_w"][:, v].sum()
+        dev2 = (res["mean"][:, v] - res["overall"][v]) ** 2
+        ok = ~np.isnan(dev2)
+        between = float(np.sum(share[ok] * dev2[ok]))
+        corrected = max(0.0, float(np.sum(share[ok] * (dev2[ok] - res["var_contrast"][ok, v]))))
+        rows.append({"variable": name, "total": total, "between": between, "between_corrected": corrected,
+                     "within": total - between, "share_between": between / total,
+                     "share_between_corrected": corrected / total})
+    return pd.DataFrame(rows)
+
+
+def weighted_correlation(x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None,
+                         level: float = 0.95) -> dict:
+    """Weighted Pearson correlation with a Fisher-z interval based on the number of units.
+
+    Returns
+    -------
+    dict
+        ``r, ci_low, ci_high, n`` (NaN interval when n < 4).
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, float)
+    ok = ~(np.isnan(x) | np.isnan(y) | np.isnan(w))
+    x, y, w = x[ok], y[ok], w[ok]
+    n = x.size
+    if n < 3:
+        return {"r": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": n}
+    mx, my = np.average(x, weights=w), np.average(y, weights=w)
+    cov = np.average((x - mx) * (y - my), weights=w)
+    r = cov / np.sqrt(np.average((x - mx) ** 2, weights=w) * np.average((y - my) ** 2, weights=w))
+    if n < 4 or abs(r) >= 1:
+        return {"r": float(r), "ci_low": np.nan, "ci_high": np.nan, "n": n}
+    zcrit = stats.norm.ppf(0.5 + level / 2.0)
+    fz = np.arctanh(r)
+    half = zcrit / np.sqrt(n - 3)
+    return {"r": float(r), "ci_low": float(np.tanh(fz - half)), "ci_high": float(np.tanh(fz + half)), "n": n}
+
+
+def weighted_regression(x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None,
+                        level: float = 0.95) -> dict:
+    """Weighted least squares ``y = a + b x`` across districts with a t interval for the slope.
+
+    Returns
+    -------
+    dict
+        ``intercept, slope, slope_se, slope_ci_low, slope_ci_high, n``.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, float)
+    ok = ~(np.isnan(x) | np.isnan(y) | np.isnan(w))
+    x, y, w = x[ok], y[ok], w[ok]
+    n = x.size
+    nan = {"intercept": np.nan, "slope": np.nan, "slope_se": np.nan, "slope_ci_low": np.nan,
+           "slope_ci_high": np.nan, "n": n}
+    if n < 3 or np.ptp(x) == 0:
+        return nan
+    w = w / w.mean()  # scale-free: only relative district weights matter
+    design = np.column_stack([np.ones(n), x])
+    sw = np.sqrt(w)
+    coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
+    resid = (y - design @ coef) * sw
+    sigma2 = resid @ resid / (n - 2)
+    cov = sigma2 * np.linalg.inv((design * w[:, None]).T @ design)
+    se = float(np.sqrt(cov[1, 1]))
+    t = stats.t.ppf(0.5 + level / 2.0, n - 2)
+    return {"intercept": float(coef[0]), "slope": float(coef[1]), "slope_se": se,
+            "slope_ci_low": float(coef[1] - t * se), "slope_ci_high": float(coef[1] + t * se), "n": n}
+
+
+def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, indicators: Sequence[str],
+                           weights_column: str | None = "population_total", level: float = 0.95) -> pd.DataFrame:
+    """Correlation and regression of every cohesion variable on every structural indicator.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        Tidy district estimates (``district_id, variable, estimate, suppressed``).
+    structural : DataFrame
+        One row per district with ``district_id`` and the indicator columns.
+    indicators : sequence of str
+        Indicator columns.
+    weights_column : str, optional
+        District weights (population); unweighted if None or absent.
+    level : float
+
+    Returns
+    -------
+    DataFrame
+        ``variable, indicator, r, r_ci_low, r_ci_high, slope, slope_se, slope_ci_low,
+        slope_ci_high, n_districts, note``. ``note`` says plainly when few districts make the
+        intervals wide.
+    """
+    usable = estimates[~estimates["suppressed"].astype(bool)] if "suppressed" in estimates else estimates
+    keep = [c for c in (*indicators, weights_column) if c and c in structural.columns]
+    table = structural.assign(district_id=structural["district_id"].astype(str)).set_index("district_id")[keep]
+    rows = []
+    for variable, group in usable.groupby("variable", sort=False):
+        joined = group.assign(district_id=group["district_id"].astype(str)).join(table, on="district_id", how="inner")
+        w = joined[weights_column].to_numpy(float) if weights_column and weights_column in joined else None
+        for indicator in indicators:
+            if indicator not in joined:
+                continue
+            x = pd.to_numeric(joined[indicator], errors="coerce").to_numpy(float)
+            yv = joined["estimate"].to_numpy(float)
+            corr = weighted_correlation(x, yv, w, level)
+            reg = weighted_regression(x, yv, w, level)
+            n = corr["n"]
+            note = (f"nur {n} Bezirke: das Intervall ist breit, der Zusammenhang unsicher" if n < 20
+                    else "")
+            rows.append({"variable": variable, "indicator": indicator, "r": corr["r"], "r_ci_low": corr["ci_low"],
+                         "r_ci_high": corr["ci_high"], "slope": reg["slope"], "slope_se": reg["slope_se"],
+                         "slope_ci_low": reg["slope_ci_low"], "slope_ci_high": reg["slope_ci_high"],
+                         "n_districts": n, "note": note})
+    return pd.DataFrame(rows)

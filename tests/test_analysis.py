@@ -1,0 +1,92 @@
+"""Comparison and spatial outputs of the demo (geo_cohesion.analysis): contracts and the seed's
+qualitative findings, reproduced from the computed (synthetic) data."""
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+CITIES = ["dortmund", "lippstadt", "rostock", "dessau-rosslau"]
+
+
+def table(demo_out, name):
+    return pd.read_csv(demo_out / "tables" / name, dtype={"district_id": str})
+
+
+@pytest.mark.parametrize("slug", CITIES)
+def test_comparison_spatial_and_lisa_tables_follow_the_contract(demo_out, slug):
+    comp = table(demo_out, f"comparison_{slug}.csv")
+    assert list(comp.columns[:9]) == ["district_id", "variable", "estimate", "deviation", "p_value", "significant",
+                                      "rank", "rank_low", "rank_high"]
+    spatial = table(demo_out, f"spatial_{slug}.csv")
+    assert list(spatial.columns[:5]) == ["variable", "moran_i", "p_value", "n_districts", "islands"]
+    lisa = table(demo_out, f"lisa_{slug}.csv")
+    assert list(lisa.columns[:6]) == ["district_id", "variable", "local_i", "p_value", "q_value", "cluster"]
+    shown = comp.dropna(subset=["rank"])
+    assert ((shown["rank_low"] <= shown["rank"]) & (shown["rank"] <= shown["rank_high"])).all()
+    assert not comp.loc[comp["suppressed"], ["estimate", "deviation", "p_value"]].notna().any().any()
+    assert (comp["note"].str.contains("synthetische Demodaten")).all()
+
+
+def index_rows(demo_out, slug):
+    comp = table(demo_out, f"comparison_{slug}.csv")
+    return comp[comp["variable"] == "index"].set_index("district_name")
+
+
+def test_dortmund_north_significantly_below_the_city(demo_out):
+    rows = index_rows(demo_out, "dortmund")
+    for name in ("Eving", "Scharnhorst"):          # seed: the northern Stadtbezirke are significantly lower
+        assert rows.loc[name, "deviation"] < 0 and rows.loc[name, "significant"]
+    for name in ("Hörde", "Aplerbeck"):            # seed: highest cohesion
+        assert rows.loc[name, "deviation"] > 0 and rows.loc[name, "significant"]
+
+
+def test_rostock_large_estates_lowest_and_stadtmitte_highest(demo_out):
+    rows = index_rows(demo_out, "rostock").dropna(subset=["estimate"])
+    estates = {"Lichtenhagen", "Groß Klein", "Lütten Klein", "Evershagen", "Schmarl", "Dierkow-Neu", "Toitenwinkel"}
+    lowest_three = set(rows.sort_values("estimate").index[:3])
+    assert lowest_three <= estates
+    assert rows["estimate"].idxmax() == "Stadtmitte"
+
+
+def test_dessau_rosslau_stadtgliederungen_as_in_the_study(demo_out):
+    groups = table(demo_out, "comparison_groups_dessau-rosslau.csv")
+    index = groups[groups["variable"] == "index"].set_index("group")["estimate"]
+    # seed: higher in the Äußere Stadt and the Innere Stadt than in the Kernstadt and Roßlau
+    assert min(index["Äußere Stadt mit Ortschaften"], index["Innere Stadt"]) > max(index["Kernstadt"], index["Roßlau"])
+
+
+def test_districts_differ_more_than_cities_for_the_index(demo_out):
+    headline = table(demo_out, "between_vs_within.csv").set_index("variable")
+    assert headline.loc["index", "districts_exceed_cities"]
+    # ... but not for Soziale Netze, the one dimension with a clear east-west gap between cities (seed)
+    assert headline.loc["soziale_netze", "between_cities"] > headline.loc["index", "between_cities"]
+
+
+def test_variance_shares_and_spread_tables(demo_out):
+    variance = table(demo_out, "variance_decomposition.csv")
+    assert variance["share_between"].between(0, 1).all()
+    assert (variance["share_between_corrected"] <= variance["share_between"] + 1e-12).all()
+    spread = table(demo_out, "spread.csv")
+    dortmund = spread[(spread["city"] == "Dortmund") & (spread["variable"] == "index")].iloc[0]
+    assert dortmund["lowest"] in {"Eving", "Scharnhorst", "Innenstadt-Nord", "Mengede"}
+
+
+def test_association_with_deprivation_is_negative_with_an_honest_note(demo_out):
+    assoc = table(demo_out, "association_dortmund.csv")
+    row = assoc[(assoc["variable"] == "index") & (assoc["indicator"] == "sgb2_share_pct")].iloc[0]
+    assert row["r"] < 0 and row["r_ci_low"] < row["r"] < row["r_ci_high"]
+    assert "nur 12 Bezirke" in row["note"]
+
+
+def test_html_map_has_deviation_and_cluster_layers(demo_out):
+    html = (demo_out / "dortmund.html").read_text(encoding="utf-8")
+    payload = json.loads(re.search(r"var DATA = (\{.*?\});\n", html).group(1))
+    kinds = {layer["kind"] for layer in payload["layers"]}
+    assert {"cohesion", "deviation", "structural", "cluster"} <= kinds
+    assert "synthetische Demodaten" in payload["notes"] and "schematische Grenzen – nicht amtlich" in payload["notes"]
+    assert (demo_out / "dessau-rosslau_gruppen.html").exists()
+    assert (demo_out / "figures" / "dortmund_index.pdf").exists()
+    assert (demo_out / "figures" / "rostock_dimensionen.svg").exists()

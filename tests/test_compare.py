@@ -1,0 +1,134 @@
+"""Within-city comparison (geo_cohesion.compare) against independent references.
+
+* Deviations and their SEs: R survey 4.1-1 ``svycontrast(svytotal(...), quote(yd/ind - yy/one))``
+  (tests/reference/r_contrast_reference.R / .json) for a fixed-weight and a raked design.
+* Holm and Benjamini-Hochberg: R 4.2.2 ``p.adjust`` on the p-values below.
+* Correlation/regression: numpy/scipy closed forms.
+* Rank intervals: analytic normal probabilities.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from geo_cohesion.compare import (benjamini_hochberg, deviations_from_city, holm, rank_intervals, spread,
+                                  structural_association, variance_decomposition, weighted_correlation,
+                                  weighted_regression)
+from geo_cohesion.weighting import SurveyDesign
+
+from conftest import REFERENCE, make_survey
+
+# R 4.2.2: p <- c(0.01, 0.04, 0.03, 0.005, 0.2, 0.04); p.adjust(p, "holm"); p.adjust(p, "BH")
+P = [0.01, 0.04, 0.03, 0.005, 0.2, 0.04]
+R_HOLM = [0.05, 0.12, 0.12, 0.03, 0.2, 0.12]
+R_BH = [0.03, 0.048, 0.048, 0.03, 0.2, 0.048]
+
+
+def test_holm_and_bh_match_r_p_adjust():
+    np.testing.assert_allclose(holm(P), R_HOLM, rtol=1e-12)
+    np.testing.assert_allclose(benjamini_hochberg(P), R_BH, rtol=1e-12)
+    with_nan = holm([0.01, np.nan, 0.04])
+    assert np.isnan(with_nan[1]) and with_nan[0] == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("design_name", ["fixed", "calibrate"])
+def test_deviation_from_city_matches_r_svycontrast(design_name, small_survey, small_margins):
+    ref = json.loads((REFERENCE / "r_contrast_reference.json").read_text(encoding="utf-8"))
+    design = SurveyDesign(small_survey, weight="design_weight", strata="stratum")
+    if design_name == "calibrate":
+        design = design.rake(small_margins, tol=1e-13)
+    table = deviations_from_city(design, ["y1", "y3"], "district", min_n=0)
+    rows = [r for r in ref["rows"] if r["design"] == design_name]
+    assert len(rows) == 12
+    for r in rows:
+        ours = table[(table["district"] == r["district"]) & (table["variable"] == r["variable"])].iloc[0]
+        assert ours["deviation"] == pytest.approx(r["deviation"], rel=1e-8)
+        assert ours["se"] == pytest.approx(r["se"], rel=1e-6)
+        assert ours["p_value"] == pytest.approx(2 * stats.norm.sf(abs(r["deviation"] / r["se"])), rel=1e-6)
+
+
+def test_deviation_se_smaller_than_naive_sum_because_district_is_part_of_city():
+    frame, margins = make_survey(n=600, n_districts=3, seed=9)
+    design = SurveyDesign(frame, weight="design_weight").rake(margins)
+    dev = deviations_from_city(design, "y", "district", min_n=0)
+    means = design.domain_means("y", "district")
+    city = design.means("y")
+    naive = np.sqrt(means["se"].to_numpy() ** 2 + city.loc[0, "se"] ** 2)
+    assert (dev["se"].to_numpy() < naive).all()
+
+
+def test_significance_flags_use_adjusted_p_and_skip_suppressed():
+    frame, margins = make_survey(n=500, n_districts=5, seed=10)
+    frame.loc[frame["district"] == "D00", "y"] += 25  # a clearly higher district
+    design = SurveyDesign(frame, weight="design_weight")
+    dev = deviations_from_city(design, "y", "district", adjust="holm", min_n=0)
+    assert bool(dev.set_index("district").loc["D00", "significant"])
+    assert (dev["p_adjusted"] >= dev["p_value"]).all()
+    dev_suppressed = deviations_from_city(design, "y", "district", min_n=10_000)
+    assert dev_suppressed["p_value"].isna().all() and not dev_suppressed["significant"].any()
+
+
+def test_rank_intervals_by_analytic_probabilities():
+    # A vs C: P(C > A) = Phi(-1/sqrt(2)) = 0.24 -> both may be first or second; B is surely third
+    out = rank_intervals([60.0, 50.0, 59.0], [1.0, 1.0, 1.0], n_draws=20_000, seed=1)
+    assert out["rank"].tolist() == [1, 3, 2]
+    assert out.loc[0, ["rank_low", "rank_high"]].tolist() == [1, 2]
+    assert out.loc[1, ["rank_low", "rank_high"]].tolist() == [3, 3]
+    assert out.loc[2, ["rank_low", "rank_high"]].tolist() == [1, 2]
+    wide = rank_intervals([50.0] * 5, [10.0] * 5, seed=2)
+    assert (wide["rank_low"] == 1).all() and (wide["rank_high"] == 5).all()
+    missing = rank_intervals([50.0, np.nan], [1.0, 1.0])
+    assert np.isnan(missing.loc[1, "rank"])
+    assert rank_intervals([60.0, 50.0, 59.0], [1, 1, 1], seed=5).equals(rank_intervals([60.0, 50.0, 59.0], [1, 1, 1], seed=5))
+
+
+def test_spread_names_the_spanning_districts():
+    table = pd.DataFrame({"district_id": ["a", "b", "c", "d"], "district_name": ["A", "B", "C", "D"],
+                          "variable": "index", "estimate": [50.0, 62.0, 58.0, 99.0],
+                          "suppressed": [False, False, False, True]})
+    row = spread(table).iloc[0]
+    assert (row["min"], row["max"], row["range"], row["lowest"], row["highest"]) == (50.0, 62.0, 12.0, "A", "B")
+
+
+def test_variance_decomposition_by_hand():
+    frame = pd.DataFrame({"g": ["a"] * 4 + ["b"] * 4, "y": [1.0, 3.0, 1.0, 3.0, 11.0, 13.0, 11.0, 13.0]})
+    out = variance_decomposition(SurveyDesign(frame), "y", "g").iloc[0]
+    # means 2 and 12, overall 7: between = 25, within = 1, total = 26
+    assert out["between"] == pytest.approx(25.0) and out["within"] == pytest.approx(1.0)
+    assert out["total"] == pytest.approx(26.0)
+    assert 0 <= out["between_corrected"] < out["between"]
+
+
+def test_weighted_correlation_and_regression_against_closed_forms():
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 40, 25)
+    y = 70 - 0.3 * x + rng.normal(0, 2, 25)
+    corr = weighted_correlation(x, y)
+    assert corr["r"] == pytest.approx(np.corrcoef(x, y)[0, 1])
+    z = np.arctanh(corr["r"])
+    assert corr["ci_low"] == pytest.approx(np.tanh(z - 1.959964 / np.sqrt(22)), rel=1e-6)
+    reg = weighted_regression(x, y)
+    ref = stats.linregress(x, y)
+    assert reg["slope"] == pytest.approx(ref.slope) and reg["slope_se"] == pytest.approx(ref.stderr)
+    w = rng.uniform(1, 5, 25)
+    weighted = weighted_regression(x, y, w)
+    assert weighted["slope"] == pytest.approx(np.polyfit(x, y, 1, w=np.sqrt(w))[0])
+    assert weighted_correlation(x, y, w * 7)["r"] == pytest.approx(weighted_correlation(x, y, w)["r"])
+
+
+def test_structural_association_says_when_few_districts():
+    est = pd.DataFrame({"district_id": list("abcdefgh"), "variable": "index",
+                        "estimate": [60, 58, 57, 55, 54, 52, 51, 49.0], "suppressed": False})
+    structural = pd.DataFrame({"district_id": list("abcdefgh"), "sgb2_share_pct": [5, 8, 9, 12, 15, 16, 20, 24.0],
+                               "population_total": [1000] * 8})
+    out = structural_association(est, structural, ["sgb2_share_pct"]).iloc[0]
+    assert out["r"] < -0.9 and out["slope"] < 0 and out["n_districts"] == 8
+    assert "nur 8 Bezirke" in out["note"]
+    assert out["r_ci_low"] < out["r"] < out["r_ci_high"]
+    # the same correlation from ten times as many districts gives a much narrower interval
+    many = weighted_correlation(np.tile(structural["sgb2_share_pct"], 10), np.tile(est["estimate"], 10))
+    assert (many["ci_high"] - many["ci_low"]) < 0.5 * (out["r_ci_high"] - out["r_ci_low"])

@@ -1,0 +1,79 @@
+"""Spatial statistics (geo_cohesion.spatial) against esda and hand-built cases."""
+from __future__ import annotations
+
+import esda
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from geo_cohesion.spatial import LOW_POWER_NOTE, contiguity_weights, global_moran, local_moran
+
+
+def grid(n: int = 5, extra_island: bool = False) -> gpd.GeoDataFrame:
+    cells = [box(c * 100, r * 100, (c + 1) * 100, (r + 1) * 100) for r in range(n) for c in range(n)]
+    ids = [f"{i:03d}" for i in range(len(cells))]
+    if extra_island:
+        cells.append(box(2000, 0, 2100, 100))
+        ids.append("island")
+    return gpd.GeoDataFrame({"district_id": ids}, geometry=cells, crs="EPSG:25832")
+
+
+def test_queen_and_rook_neighbours_on_a_grid():
+    queen = contiguity_weights(grid(3), "queen")
+    rook = contiguity_weights(grid(3), "rook")
+    assert queen.w.cardinalities["004"] == 8 and rook.w.cardinalities["004"] == 4
+    assert queen.w.cardinalities["000"] == 3 and rook.w.cardinalities["000"] == 2
+
+
+def test_islands_are_reported_and_attached_to_the_nearest_neighbour():
+    sw = contiguity_weights(grid(3, extra_island=True))
+    assert sw.islands == ["island"] and sw.fallback == "nearest neighbour attached"
+    assert "island" in sw.w.neighbors and list(map(str, sw.w.neighbors["island"])) == ["002"]
+    detached = contiguity_weights(grid(3, extra_island=True), attach_islands=False)
+    assert detached.w.cardinalities["island"] == 0
+
+
+def test_global_moran_equals_esda_with_the_same_seed():
+    gdf = grid(6)
+    values = gdf.geometry.centroid.x.to_numpy() / 100 + np.random.default_rng(0).normal(0, 1, len(gdf))
+    sw = contiguity_weights(gdf)
+    ours = global_moran(values, sw, permutations=499, seed=7)
+    np.random.seed(7)
+    ref = esda.Moran(values, sw.w, permutations=499)
+    assert ours["moran_i"] == pytest.approx(ref.I) and ours["p_value"] == pytest.approx(ref.p_sim)
+    assert ours["moran_i"] > 0.5 and ours["n_districts"] == 36 and ours["note"] == ""
+    assert global_moran(values, sw, seed=7) == global_moran(values, sw, seed=7)
+
+
+def test_checkerboard_is_negative_and_gradient_gives_hh_ll_clusters():
+    gdf = grid(6)
+    r, c = np.divmod(np.arange(36), 6)
+    checker = ((r + c) % 2).astype(float)
+    sw = contiguity_weights(gdf, "rook")
+    assert global_moran(checker, sw, seed=1)["moran_i"] == pytest.approx(-1.0)
+    gradient = c.astype(float) * 10 + r * 0.1
+    lisa = local_moran(gradient, contiguity_weights(gdf), seed=3, permutations=999)
+    clusters = dict(zip(lisa["district_id"], lisa["cluster"]))
+    assert clusters["000"] in ("LL", "nicht signifikant") and clusters["005"] in ("HH", "nicht signifikant")
+    assert {"HH", "LL"} <= set(lisa["cluster"])
+    assert (lisa["q_value"] >= lisa["p_value"] - 1e-12).all()
+
+
+def test_few_districts_get_a_low_power_note_not_a_verdict():
+    gdf = grid(3)
+    values = np.arange(9, dtype=float)
+    sw = contiguity_weights(gdf)
+    assert global_moran(values, sw, seed=0)["note"] == LOW_POWER_NOTE
+    assert (local_moran(values, sw, seed=0)["cluster"] == LOW_POWER_NOTE).all()
+
+
+def test_missing_values_are_left_out_with_their_links():
+    gdf = grid(4)
+    values = np.arange(16, dtype=float)
+    values[5] = np.nan
+    sw = contiguity_weights(gdf)
+    result = global_moran(values, sw, seed=0)
+    assert result["n_districts"] == 15
+    lisa = local_moran(values, sw, seed=0)
+    assert lisa.loc[5, "cluster"] == "keine Daten" and np.isnan(lisa.loc[5, "local_i"])
