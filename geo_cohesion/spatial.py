@@ -10,6 +10,7 @@ test has little power instead of printing a verdict.
 from __future__ import annotations
 
 import contextlib
+import io
 import warnings
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -56,7 +57,8 @@ class SpatialWeights:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
+    """Silence libpysal's island warnings (it prints them); islands are reported in the results."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         yield
 
