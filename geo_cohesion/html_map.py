@@ -27,7 +27,7 @@ from .output import write_text
 LEAFLET_JS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
 LEAFLET_CSS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
 KIND_TITLES = {"cohesion": "Zusammenhalt", "deviation": "Abweichung vom Stadtwert", "structural": "Strukturdaten",
-               "cluster": "Räumliche Cluster"}
+               "bivariate": "Zusammenhalt und Benachteiligung", "cluster": "Räumliche Cluster"}
 
 
 class _LeafletOnlyMap(folium.Map):
@@ -236,7 +236,10 @@ _SCRIPT = Template("""
   notes.addTo(map);
   updateLegend();
   window.geoCohesion = {map: map, data: DATA, layer: geo,
-    setLayer: function (key) { active = key; geo.setStyle(styleFor); updateLegend(); },
+    setLayer: function (key) {
+      active = key; geo.setStyle(styleFor); updateLegend();
+      document.querySelectorAll("input[name=gc-layer]").forEach(function (i) { i.checked = i.value === key; });
+    },
     active: function () { return active; }};
 })();
 {% endmacro %}

@@ -198,3 +198,48 @@ def add_deviation_layers(city_map: CityMap, city_values: dict[str, float], varia
             f"{layer.variable}__deviation", f"{layer.label}: Abweichung vom Stadtwert", "deviation", deviation,
             layer.ci_low - city_values[layer.variable], layer.ci_high - city_values[layer.variable], layer.n,
             layer.suppressed, _rank(deviation), classify_values(deviation, diverging=True), "Punkte"))
+
+
+#: Bivariate 3 x 3 palette (Stevens' blue-red scheme, colour-blind friendly): rows = cohesion
+#: tertile (low -> high), columns = deprivation tertile (low -> high).
+BIVARIATE_COLOURS = (("#e8e8e8", "#e4acac", "#c85a5a"),
+                     ("#b0d5df", "#ad9ea5", "#985356"),
+                     ("#64acbe", "#627f8c", "#574249"))
+_TERTILE_LABELS = ("niedrig", "mittel", "hoch")
+
+
+def _tertiles(values: np.ndarray) -> np.ndarray:
+    """Tertile class 0/1/2 per value (mapclassify quantiles), -1 where missing."""
+    from mapclassify import Quantiles
+
+    out = np.full(values.size, -1, dtype=int)
+    ok = ~np.isnan(values)
+    if ok.sum() >= 3 and np.unique(values[ok]).size >= 3:
+        out[ok] = Quantiles(values[ok], k=3).yb
+    return out
+
+
+def add_bivariate_layer(city_map: CityMap, cohesion: str = "index", deprivation: str = "sgb2_share_pct") -> MapLayer | None:
+    """Add a bivariate 3 x 3 layer: cohesion tertile x deprivation tertile.
+
+    Districts with low cohesion and high deprivation (red) are where "Sozialer Zusammenhalt"
+    funding argues most strongly. Returns the layer, or None if either variable is absent.
+    """
+    names = {layer.variable: layer for layer in city_map.layers}
+    if cohesion not in names or deprivation not in names:
+        return None
+    c_layer, d_layer = names[cohesion], names[deprivation]
+    c_class, d_class = _tertiles(c_layer.values), _tertiles(d_layer.values)
+    index = np.where((c_class >= 0) & (d_class >= 0), 3 * (2 - c_class) + d_class, -1)
+    colours, labels = [], []
+    for row in range(3):          # cohesion high -> low (legend top to bottom)
+        for col in range(3):
+            colours.append(BIVARIATE_COLOURS[2 - row][col])
+            labels.append(f"Zusammenhalt {_TERTILE_LABELS[2 - row]} · {d_layer.label} {_TERTILE_LABELS[col]}")
+    classification = Classification(tuple(float(i) for i in range(9)), 0.0, index, tuple(colours), tuple(labels),
+                                    "bivariate")
+    layer = MapLayer(f"{cohesion}__x__{deprivation}", f"{c_layer.label} × {d_layer.label}", "bivariate",
+                     c_layer.values, c_layer.ci_low, c_layer.ci_high, c_layer.n, c_layer.suppressed, c_layer.rank,
+                     classification, c_layer.unit)
+    city_map.layers.append(layer)
+    return layer

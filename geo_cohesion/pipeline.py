@@ -358,7 +358,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     """
     from .analysis import add_comparison_layers
     from .boundaries import aggregate_boundaries
-    from .join import add_deviation_layers, build_city_map
+    from .join import add_bivariate_layer, add_deviation_layers, build_city_map
 
     city = result.city
     spec = city.boundaries
@@ -378,6 +378,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
                                   title=f"{city.name}: Sozialer Zusammenhalt nach Gebieten", **common)
     if city_values:
         add_deviation_layers(district_map, city_values)
+    add_bivariate_layer(district_map, "index", "sgb2_share_pct")
     if comparison is not None:
         add_comparison_layers(district_map, comparison)
     maps = [(city.slug, district_map)]

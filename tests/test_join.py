@@ -67,3 +67,22 @@ def test_structural_layers_and_deviation():
     assert dev.values.tolist() == [7.5, 2.5, -2.5, -7.5] and dev.kind == "deviation"
     # diverging classes are symmetric around 0
     assert dev.classification.lower == -dev.classification.bins[-1]
+
+
+def test_bivariate_layer_crosses_cohesion_and_deprivation_tertiles():
+    from geo_cohesion.join import BIVARIATE_COLOURS, add_bivariate_layer
+
+    names = [f"D{i}" for i in range(9)]
+    b = boundaries(tuple(names))
+    cohesion = [70, 69, 68, 60, 59, 58, 50, 49, 48.0]      # high, high, high, mid ..., low
+    deprivation = [2, 10, 20, 3, 11, 21, 4, 12, 22.0]      # low, mid, high within each cohesion tertile
+    scores = pd.DataFrame({"district_id": b["district_id"], "variable": "index", "estimate": cohesion})
+    structural = pd.DataFrame({"district_id": b["district_id"], "sgb2_share_pct": deprivation})
+    city_map = build_city_map("X", b, scores, structural)
+    layer = add_bivariate_layer(city_map)
+    colours = [layer.classification.colour_of(int(i)) for i in layer.classification.class_index]
+    assert colours[0] == BIVARIATE_COLOURS[2][0]   # high cohesion, low deprivation
+    assert colours[8] == BIVARIATE_COLOURS[0][2]   # low cohesion, high deprivation: the funding case
+    assert colours[4] == BIVARIATE_COLOURS[1][1]
+    assert len(set(colours)) == 9 and len(layer.classification.labels) == 9
+    assert add_bivariate_layer(city_map, deprivation="not_there") is None
