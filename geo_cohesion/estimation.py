@@ -66,6 +66,13 @@ def _group(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inverse, first
 
 
+def _column_sums(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Sum the rows of ``values`` (n, V) by integer ``codes`` into an array (size, V)."""
+    values = values.reshape(values.shape[0], -1)
+    return np.column_stack([np.bincount(codes, weights=values[:, v], minlength=size)
+                            for v in range(values.shape[1])]) if values.shape[1] else np.empty((size, 0))
+
+
 def _values_matrix(design, values: Sequence[str]) -> np.ndarray:
     data = design.data
     missing = [v for v in values if v not in data.columns]
@@ -118,10 +125,7 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
                          hint="a variance needs at least two respondents per stratum: merge small strata")
 
     def per_domain(values: np.ndarray) -> np.ndarray:  # (n, V) -> (G, V)
-        out = np.empty((n_domains, n_vars))
-        for v in range(n_vars):
-            out[:, v] = np.bincount(domain, weights=values[:, v], minlength=n_domains)
-        return out
+        return _column_sums(domain, values, n_domains)
 
     sum_w = per_domain(observed * w[:, None])
     sum_w2 = per_domain(observed * (w**2)[:, None])
@@ -144,10 +148,7 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
     h_of = strata[first]
 
     def per_cellg(values: np.ndarray) -> np.ndarray:  # (n, V) -> (K, V)
-        out = np.empty((n_cellg, n_vars))
-        for v in range(n_vars):
-            out[:, v] = np.bincount(cellg, weights=values[:, v], minlength=n_cellg)
-        return out
+        return _column_sums(cellg, values, n_cellg)
 
     wu = per_cellg(u * w[:, None])
     w2u2 = per_cellg(u**2 * (w**2)[:, None])
@@ -155,20 +156,13 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
     size_hg = n_strata * n_domains
 
     def to_hg(values: np.ndarray) -> np.ndarray:  # (K, V) -> (H, G, V)
-        out = np.empty((size_hg, n_vars))
-        for v in range(n_vars):
-            out[:, v] = np.bincount(hg, weights=values[:, v], minlength=size_hg)
-        return out.reshape(n_strata, n_domains, n_vars)
+        return _column_sums(hg, values, size_hg).reshape(n_strata, n_domains, n_vars)
 
     sum_z = to_hg(wu)          # per stratum: sum of z over respondents in the domain
     sum_z2 = to_hg(w2u2)
     if contrast:
-        def per_stratum(values: np.ndarray) -> np.ndarray:  # (n, V) -> (H, V)
-            return np.stack([np.bincount(strata, weights=values[:, v], minlength=n_strata)
-                             for v in range(n_vars)], axis=1)
-
-        sum_b = per_stratum(b * w[:, None])                    # (H, V)
-        sum_b2 = per_stratum(b**2 * (w**2)[:, None])           # (H, V)
+        sum_b = _column_sums(strata, b * w[:, None], n_strata)               # (H, V)
+        sum_b2 = _column_sums(strata, b**2 * (w**2)[:, None], n_strata)      # (H, V)
         cross_ab = to_hg(per_cellg(u * b * (w**2)[:, None]))  # (H, G, V)
 
     if margin_codes:
@@ -196,9 +190,8 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
         h_onehot_w2 = sparse.csr_matrix((w2_cell, (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
         w2u = per_cellg(u * (w**2)[:, None])
         if contrast:
-            db_cell = np.stack([np.bincount(cell, weights=b[:, v] * d, minlength=n_cell) for v in range(n_vars)], axis=1)
-            w2b_cell = np.stack([np.bincount(cell, weights=b[:, v] * w**2, minlength=n_cell)
-                                 for v in range(n_vars)], axis=1)
+            db_cell = _column_sums(cell, b * d[:, None], n_cell)
+            w2b_cell = _column_sums(cell, b * (w**2)[:, None], n_cell)
             gamma = xdx_pinv @ (x_cell.T @ db_cell)                          # (p, V)
             fit_b = x_cell @ gamma                                           # (n_cell, V)
         for v in range(n_vars):
