@@ -29,29 +29,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _run_project_file(config: str, out: str, maps: bool = True, **compare_overrides) -> int:
     from .config import load_project
     from .pipeline import run_project
 
-    results = run_project(load_project(args.config), Path(args.out))
-    _summary(results, Path(args.out))
+    project = load_project(config)
+    alpha = compare_overrides.get("alpha")
+    if alpha is not None and not 0 < alpha < 1:
+        raise InputError(f"--alpha must be between 0 and 1, got {alpha}")
+    for key, value in compare_overrides.items():
+        if value is not None:
+            setattr(project.compare, key, value)
+    results = run_project(project, Path(out), maps=maps)
+    _summary(results, Path(out))
     return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    return _run_project_file(args.config, args.out)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .config import load_project
-    from .pipeline import run_project
-
-    project = load_project(args.config)
-    if args.alpha is not None:
-        project.compare.alpha = args.alpha
-    if args.adjust is not None:
-        project.compare.adjust = args.adjust
-    if args.contiguity is not None:
-        project.compare.contiguity = args.contiguity
-    results = run_project(project, Path(args.out), maps=not args.no_maps)
-    _summary(results, Path(args.out))
-    return 0
+    return _run_project_file(args.config, args.out, maps=not args.no_maps, alpha=args.alpha, adjust=args.adjust,
+                             contiguity=args.contiguity)
 
 
 def _cmd_map(args: argparse.Namespace) -> int:

@@ -117,7 +117,7 @@ _SCRIPT = Template("""
 {% macro script(this, kwargs) %}
 (function () {
   var map = {{ this._parent.get_name() }};
-  var DATA = {{ this.payload }};
+  var DATA = <GC-DATA>;
   var byKey = {};
   DATA.layers.forEach(function (l) { byKey[l.key] = l; });
   var active = DATA.layers[0].key;
@@ -246,16 +246,23 @@ _SCRIPT = Template("""
 """)
 
 
+#: Stands for the payload in the rendered page until :func:`render_html_map` puts the JSON in. The
+#: payload must not go through jinja: branca renders a macro's output and then parses it AGAIN as
+#: a template (``Element(script(...))``), so ``{{ ... }}`` in a district name would be evaluated
+#: as Python-backed template code. ``<`` cannot occur in the page outside this token: user text
+#: appears only in the payload (``<`` escaped) and the escaped ``<title>``.
+_DATA_TOKEN = "<GC-DATA>"
+
+
 class _CohesionLayers(MacroElement):
     """The page script: one GeoJSON layer, layer switcher, legend, title and notes."""
 
     _template = _SCRIPT
 
-    def __init__(self, payload_json: str) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self._name = "GeoCohesionLayers"
         self._id = "layers"
-        self.payload = payload_json
 
 
 def _inline_assets(html: str) -> str:
@@ -292,10 +299,15 @@ def render_html_map(city_map: CityMap, tolerance_m: float = 5.0, offline: bool =
     fmap = _LeafletOnlyMap(location=[0, 0], zoom_start=12, tiles=None, control_scale=False, prefer_canvas=False)
     fmap._id = "geocohesion"
     fmap.get_root()._id = "page"
-    fmap.get_root().header.add_child(Element(f"<title>{escape_html(payload['title'])}</title>"), name="title")
+    title = Element("<title>{{ this.text }}</title>")  # the title is a value, never template source
+    title.text = escape_html(payload["title"])
+    fmap.get_root().header.add_child(title, name="title")
     fmap.get_root().header.add_child(Element('<meta charset="utf-8" />'), name="charset")
-    fmap.add_child(_CohesionLayers(script_json(payload)), name="layers")
+    fmap.add_child(_CohesionLayers(), name="layers")
     html = fmap.get_root().render()
+    if html.count(_DATA_TOKEN) != 1:  # pragma: no cover - template invariant
+        raise RuntimeError("map template: payload placeholder not found exactly once")
+    html = html.replace(_DATA_TOKEN, script_json(payload))
     return _inline_assets(html) if offline else html
 
 
