@@ -26,7 +26,7 @@ SPATIAL_COLUMNS = ["variable", "moran_i", "p_value", "n_districts", "islands", "
                    "island_fallback", "permutations", "note"]
 LISA_COLUMNS = ["district_id", "variable", "local_i", "p_value", "q_value", "cluster", "quadrant"]
 #: Colours of LISA clusters (ColorBrewer RdBu ends for HH/LL, light tones for the outliers).
-CLUSTER_COLOURS = {"HH": "#2166ac", "LL": "#b2182b", "HL": "#92c5de", "LH": "#f4a582", "nicht signifikant": "#f7f7f7"}
+CLUSTER_COLOURS = {"HH": "#2166ac", "LL": "#b2182b", "HL": "#92c5de", "LH": "#f4a582", "nicht signifikant": "#e5e5e5"}
 
 
 @dataclass
@@ -164,7 +164,7 @@ def add_comparison_layers(city_map: CityMap, comparison: CityComparison, variabl
         values = local["local_i"].reindex(ids).to_numpy(dtype=float)
         nan = np.full(len(ids), np.nan)
         city_map.layers.append(MapLayer(
-            f"{variable}__cluster", f"{radar.labels.get(variable, variable)}: lokale Cluster (LISA)", "cluster",
+            f"{variable}__cluster", f"Lokale Cluster (LISA): {radar.labels.get(variable, variable)}", "cluster",
             values, nan, nan, nan, np.zeros(len(ids), dtype=bool), nan, classification, "lokales Moran's I"))
 
 
@@ -266,3 +266,33 @@ def _rounded(frame: pd.DataFrame, note: str | None, decimals: int = 6) -> pd.Dat
         out["note"] = [f"{a}; {note}" if isinstance(a, str) and a else note for a in out["note"]] \
             if "note" in out.columns else note
     return out
+
+
+def write_comparison_figures(outputs: list, project: ProjectConfig, out_dir) -> list:
+    """Static figures of the comparison: LISA cluster map of the index and labelled scatter plots
+    of the index against each structural indicator (``OUT/figures/<city>_...``)."""
+    from pathlib import Path
+
+    from .figures import plot_association, plot_layer, save_figure
+
+    figures = Path(out_dir) / "figures"
+    formats = tuple(project.maps.figure_formats)
+    written = []
+    for out in outputs:
+        if out.comparison is None or not out.maps:
+            continue
+        stem, city_map = out.maps[0]
+        variables = {layer.variable for layer in city_map.layers}
+        if "index__cluster" in variables:
+            written += save_figure(plot_layer(city_map, "index__cluster"), figures / f"{stem}_index_lisa",
+                                   formats, close=True)
+        association = out.comparison.association
+        if association is None:
+            continue
+        for indicator in project.compare.indicators:
+            if "index" not in variables or indicator not in variables:
+                continue
+            row = association[(association["variable"] == "index") & (association["indicator"] == indicator)]
+            fig = plot_association(city_map, "index", indicator, row.iloc[0].to_dict() if len(row) else None)
+            written += save_figure(fig, figures / f"{stem}_index_vs_{indicator}", formats, close=True)
+    return written

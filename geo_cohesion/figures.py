@@ -80,6 +80,8 @@ _SCHEME_NAMES = {
     "fixed": "feste Stufen",
     "user": "eigene Grenzen",
     "diverging": "symmetrisch um 0",
+    "categorical": "Kategorien",
+    "bivariate": "Terzile × Terzile",
 }
 
 
@@ -342,9 +344,10 @@ def legend_entries(city_map: CityMap, layer: MapLayer, short: bool = False) -> t
     return handles, labels
 
 
-def legend_title(layer: MapLayer) -> str:
-    """``"Gesamtindex Zusammenhalt (Punkte)"``."""
-    return f"{layer.label} ({layer.unit})" if layer.unit else layer.label
+def legend_title(layer: MapLayer, width: int = 34) -> str:
+    """``"Gesamtindex Zusammenhalt (Punkte)"``, wrapped so it never runs off the page."""
+    text = f"{layer.label} ({layer.unit})" if layer.unit else layer.label
+    return textwrap.fill(text, width)
 
 
 def footer_text(city_map: CityMap, extra: Sequence[str] = (), width: int = 150) -> str:
@@ -613,3 +616,58 @@ def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str
         fig = plot_small_multiples(city_map)
         written += save_figure(fig, out_dir / f"{slug}_dimensionen", formats, dpi, close=True)
     return written
+
+
+# --------------------------------------------------------------------------- association scatter
+
+def plot_association(city_map: CityMap, variable: str, indicator: str, association: dict | None = None) -> Figure:
+    """Labelled scatter plot of a cohesion layer against a structural indicator across districts.
+
+    Each point is a district (labelled with its name) with its 95 % confidence interval as a
+    vertical bar; suppressed districts are left out. The title carries the weighted correlation
+    with its interval and, when there are few districts, a plain warning.
+
+    Parameters
+    ----------
+    city_map : CityMap
+        Must contain the cohesion layer ``variable`` and the structural layer ``indicator``.
+    variable, indicator : str
+    association : dict, optional
+        A row of :func:`geo_cohesion.compare.structural_association` (``r``, ``r_ci_low``,
+        ``r_ci_high``, ``slope``, ``n_districts``, ``note``) to print on the figure; the
+        regression line is drawn from ``slope`` through the weighted means.
+    """
+    y_layer, x_layer = city_map.layer(variable), city_map.layer(indicator)
+    names = city_map.boundaries["district_name"].astype(str).to_numpy()
+    ok = np.isfinite(y_layer.values) & np.isfinite(x_layer.values) & ~y_layer.suppressed
+    with _style():
+        fig = Figure(figsize=(A4_INCHES[1], A4_INCHES[0]))  # A4 landscape
+        ax = fig.add_axes((0.08, 0.14, 0.88, 0.72))
+        x, y = x_layer.values[ok], y_layer.values[ok]
+        low, high = y_layer.ci_low[ok], y_layer.ci_high[ok]
+        has_ci = np.isfinite(low) & np.isfinite(high)
+        ax.errorbar(x[has_ci], y[has_ci], yerr=[y[has_ci] - low[has_ci], high[has_ci] - y[has_ci]], fmt="none",
+                    ecolor="#9ecae1", elinewidth=1.2, capsize=2, zorder=1)
+        ax.scatter(x, y, s=28, color="#08519c", zorder=2)
+        for xi, yi, name in zip(x, y, names[ok]):
+            ax.annotate(name, (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize=7, color=INK)
+        if association is not None and np.isfinite(association.get("slope", np.nan)) and x.size >= 2:
+            xs = np.linspace(x.min(), x.max(), 50)
+            ax.plot(xs, y.mean() + association["slope"] * (xs - x.mean()), color="#cb181d", linewidth=1,
+                    linestyle="--", zorder=1)
+        unit_x = f" ({x_layer.unit})" if x_layer.unit else ""
+        ax.set_xlabel(f"{x_layer.label}{unit_x}")
+        ax.set_ylabel(f"{y_layer.label} ({y_layer.unit})")
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.text(0.08, 0.95, f"{city_map.city}: {y_layer.label} und {x_layer.label}", fontsize=14,
+                 fontweight="bold", va="top")
+        if association is not None:
+            r_text = (f"gewichtete Korrelation r = {format_number(association['r'], 2)} "
+                      f"(95-%-KI {format_number(association['r_ci_low'], 2)} bis "
+                      f"{format_number(association['r_ci_high'], 2)})")
+            r_text += f" – {association['note']}" if association.get("note") else \
+                f", {association['n_districts']} Bezirke"
+            fig.text(0.08, 0.905, r_text, fontsize=9, va="top", color="#555555")
+        _add_footer(fig, city_map, ["Punkte: Bezirke mit mindestens "
+                                    f"{city_map.min_n} Befragten; Linien: 95-%-Konfidenzintervalle."])
+    return fig

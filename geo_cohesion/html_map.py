@@ -76,6 +76,7 @@ def _layer_payload(layer: MapLayer) -> dict:
         "n": [None if not math.isfinite(v) else int(v) for v in layer.n],
         "suppressed": [bool(s) for s in layer.suppressed],
         "rank": [None if not math.isfinite(v) else int(v) for v in layer.rank],
+        "n_ranked": int(np.isfinite(layer.values).sum()),
         "colours": colours, "legend": legend,
     }
 
@@ -92,7 +93,6 @@ def map_payload(city_map: CityMap, tolerance_m: float = 5.0) -> dict:
         "city": city_map.city, "title": city_map.title or f"{city_map.city}: Sozialer Zusammenhalt",
         "notes": [n for n in [city_map.source, *city_map.notes] if n],
         "names": names, "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR,
-        "n_ranked": {layer.variable: int(np.isfinite(layer.values).sum()) for layer in city_map.layers},
         "groups": groups, "layers": [_layer_payload(layer) for layer in city_map.layers],
         "geojson": geometry_geojson(city_map, tolerance_m),
     }
@@ -118,7 +118,7 @@ _SCRIPT = Template("""
 (function () {
   var map = {{ this._parent.get_name() }};
   var DATA = <GC-DATA>;
-  var byKey = {};
+  var byKey = Object.create(null);  // layer keys are user text ("__proto__" too): no prototype
   DATA.layers.forEach(function (l) { byKey[l.key] = l; });
   var active = DATA.layers[0].key;
   function el(tag, text, cls) {
@@ -148,7 +148,7 @@ _SCRIPT = Template("""
       box.appendChild(el("div", "95-%-Konfidenzintervall: " + fmt(l.ci_low[i]) + " – " + fmt(l.ci_high[i])));
     }
     if (l.n[i] !== null) { box.appendChild(el("div", "Befragte: n = " + l.n[i])); }
-    if (l.rank[i] !== null) { box.appendChild(el("div", "Rang " + l.rank[i] + " von " + DATA.n_ranked[l.key] + " in der Stadt")); }
+    if (l.rank[i] !== null) { box.appendChild(el("div", "Rang " + l.rank[i] + " von " + l.n_ranked + " in der Stadt")); }
     return box;
   }
   var geo = L.geoJSON(DATA.geojson, {
@@ -200,6 +200,13 @@ _SCRIPT = Template("""
       legendDiv.appendChild(r2);
     }
     legendDiv.setAttribute("data-layer", l.key);
+    fitPanel();
+  }
+  var panelDiv;
+  function fitPanel() {  // the layer panel ends above the legend, so no layer is hidden behind it
+    if (!panelDiv || !legendDiv) { return; }
+    var room = legendDiv.getBoundingClientRect().top - panelDiv.getBoundingClientRect().top - 12 - 10;  // padding, gap
+    panelDiv.style.maxHeight = Math.max(100, Math.min(0.7 * map.getSize().y, room)) + "px";
   }
   var legend = L.control({position: "bottomright"});
   legend.onAdd = function () { legendDiv = el("div", null, "gc-legend"); return legendDiv; };
@@ -221,9 +228,11 @@ _SCRIPT = Template("""
       });
     });
     L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div);
+    panelDiv = div;
     return div;
   };
   panel.addTo(map);
+  map.on("resize", fitPanel);
   var title = L.control({position: "topleft"});
   title.onAdd = function () { return el("div", DATA.title, "gc-title"); };
   title.addTo(map);

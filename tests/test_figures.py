@@ -282,3 +282,30 @@ def test_global_matplotlib_state_unchanged(lippstadt, tmp_path):
     save_figure(plot_layer(lippstadt, "index"), tmp_path / "karte", formats=("svg",))
     after = dict(matplotlib.rcParams)
     assert {k: v for k, v in after.items() if before.get(k) != v} == {}
+
+
+def test_association_scatter_labels_every_shown_district(tmp_path):
+    """plot_association: one labelled point per non-suppressed district, CI bars, r in the title."""
+    from geo_cohesion.figures import plot_association
+    from geo_cohesion.join import build_city_map
+    from geo_cohesion.shapes import build_schematic_boundaries, load_cities
+    import pandas as pd
+
+    city = next(c for c in load_cities() if c["slug"] == "dortmund")
+    b = build_schematic_boundaries(city)
+    rng = np.random.default_rng(5)
+    est = pd.DataFrame({"district_id": b["district_id"], "variable": "index", "estimate": rng.uniform(55, 70, len(b)),
+                        "ci_low": 50.0, "ci_high": 75.0, "n": 60, "suppressed": False})
+    est.loc[0, "suppressed"] = True
+    structural = pd.DataFrame({"district_id": b["district_id"], "sgb2_share_pct": rng.uniform(5, 30, len(b))})
+    cm = build_city_map("Dortmund", b, est, structural, notes=["synthetische Demodaten"])
+    row = {"r": -0.5, "r_ci_low": -0.8, "r_ci_high": 0.1, "slope": -0.3, "n_districts": 11,
+           "note": "nur 11 Bezirke: das Intervall ist breit, der Zusammenhang unsicher"}
+    fig = plot_association(cm, "index", "sgb2_share_pct", row)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.texts]
+    assert sorted(labels) == sorted(b["district_name"].iloc[1:])     # suppressed district left out
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "r = -0,50" in texts and "nur 11 Bezirke" in texts and "synthetische Demodaten" in texts
+    paths = save_figure(fig, tmp_path / "scatter", ("svg",), close=True)
+    assert paths[0].exists()
