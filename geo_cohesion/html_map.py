@@ -112,6 +112,8 @@ _SCRIPT = Template("""
 .gc-title { font-size: 16px; font-weight: bold; }
 .gc-notes { font-size: 11px; color: #333; max-width: 60vw; }
 .gc-tip b { font-size: 13px; }
+.gc-side { position: absolute; top: 0; bottom: 0; right: 0; width: 50%; border-left: 3px solid #ffffff; background: #dddddd; }
+.gc-side-select { max-width: 240px; margin: 2px 0 4px 18px; }
 </style>
 {% endmacro %}
 {% macro script(this, kwargs) %}
@@ -128,13 +130,16 @@ _SCRIPT = Template("""
     return e;
   }
   function fmt(v) { return v === null ? null : v.toFixed(1).replace(".", ","); }
-  function styleFor(feature) {
-    var l = byKey[active], i = feature.properties.i;
-    var fill = l.suppressed[i] ? "url(#gc-hatch)" : l.colours[i];
-    return {color: "#ffffff", weight: 1.2, opacity: 1, fillColor: fill, fillOpacity: 0.85};
+  function styleOf(key) {
+    return function (feature) {
+      var l = byKey[key], i = feature.properties.i;
+      var fill = l.suppressed[i] ? "url(#gc-hatch)" : l.colours[i];
+      return {color: "#ffffff", weight: 1.2, opacity: 1, fillColor: fill, fillOpacity: 0.85};
+    };
   }
-  function tooltipFor(i) {
-    var l = byKey[active], box = el("div", null, "gc-tip");
+  function styleFor(feature) { return styleOf(active)(feature); }
+  function tooltipFor(i, key) {
+    var l = byKey[key === undefined ? active : key], box = el("div", null, "gc-tip");
     box.appendChild(el("b", DATA.names[i]));
     box.appendChild(el("div", l.label));
     if (l.suppressed[i]) {
@@ -161,8 +166,8 @@ _SCRIPT = Template("""
   }).addTo(map);
   map.fitBounds(geo.getBounds(), {padding: [10, 10]});
   L.control.scale({imperial: false, position: "bottomleft"}).addTo(map);
-  (function addHatch() {
-    var svg = map.getPanes().overlayPane.querySelector("svg");
+  function addHatch(m) {
+    var svg = m.getPanes().overlayPane.querySelector("svg");
     if (!svg) { return; }
     var ns = "http://www.w3.org/2000/svg";
     var defs = document.createElementNS(ns, "defs");
@@ -175,16 +180,17 @@ _SCRIPT = Template("""
     line.setAttribute("x1", "0"); line.setAttribute("y1", "0"); line.setAttribute("x2", "0"); line.setAttribute("y2", "8");
     line.setAttribute("stroke", "#737373"); line.setAttribute("stroke-width", "3");
     pat.appendChild(bg); pat.appendChild(line); defs.appendChild(pat); svg.insertBefore(defs, svg.firstChild);
-  })();
+  }
+  addHatch(map);
   var legendDiv;
-  function updateLegend() {
-    var l = byKey[active];
-    while (legendDiv.firstChild) { legendDiv.removeChild(legendDiv.firstChild); }
-    legendDiv.appendChild(el("h4", l.label + (l.unit ? " (" + l.unit + ")" : "")));
+  function fillLegend(div, key) {
+    var l = byKey[key];
+    while (div.firstChild) { div.removeChild(div.firstChild); }
+    div.appendChild(el("h4", l.label + (l.unit ? " (" + l.unit + ")" : "")));
     l.legend.forEach(function (item) {
       var row = el("div"), sw = el("span", null, "gc-swatch");
       sw.style.background = item.colour; row.appendChild(sw); row.appendChild(document.createTextNode(item.label));
-      legendDiv.appendChild(row);
+      div.appendChild(row);
     });
     var anyMissing = false, anySuppressed = false;
     l.values.forEach(function (v, i) { if (l.suppressed[i]) { anySuppressed = true; } else if (v === null) { anyMissing = true; } });
@@ -192,14 +198,17 @@ _SCRIPT = Template("""
       var r1 = el("div"), s1 = el("span", null, "gc-swatch");
       s1.style.background = "repeating-linear-gradient(45deg, #737373 0 2px, " + DATA.no_data + " 2px 6px)";
       r1.appendChild(s1); r1.appendChild(document.createTextNode("zu wenige Befragte (n < " + DATA.min_n + ")"));
-      legendDiv.appendChild(r1);
+      div.appendChild(r1);
     }
     if (anyMissing) {
       var r2 = el("div"), s2 = el("span", null, "gc-swatch");
       s2.style.background = DATA.no_data; r2.appendChild(s2); r2.appendChild(document.createTextNode("keine Daten"));
-      legendDiv.appendChild(r2);
+      div.appendChild(r2);
     }
-    legendDiv.setAttribute("data-layer", l.key);
+    div.setAttribute("data-layer", l.key);
+  }
+  function updateLegend() {
+    fillLegend(legendDiv, active);
     fitPanel();
   }
   var panelDiv;
@@ -233,6 +242,72 @@ _SCRIPT = Template("""
   };
   panel.addTo(map);
   map.on("resize", fitPanel);
+  // ---- side-by-side view: a second synchronised map on the right, sharing the same geometry
+  var side = null;
+  function defaultSideKey() {
+    for (var i = 0; i < DATA.layers.length; i++) { if (DATA.layers[i].kind === "structural") { return DATA.layers[i].key; } }
+    return DATA.layers[Math.min(1, DATA.layers.length - 1)].key;
+  }
+  function openSide(key) {
+    if (side) { side.setLayer(key); return; }
+    var container = map.getContainer();
+    var div = el("div", null, "gc-side");
+    div.id = "gc-side-map";
+    container.style.width = "50%";
+    container.parentNode.appendChild(div);
+    var right = L.map(div, {zoomControl: false, attributionControl: false, center: map.getCenter(), zoom: map.getZoom()});
+    var sideKey = key;
+    var geoR = L.geoJSON(DATA.geojson, {
+      style: function (f) { return styleOf(sideKey)(f); },
+      onEachFeature: function (feature, layer) {
+        layer.bindTooltip(function () { return tooltipFor(feature.properties.i, sideKey); }, {sticky: true});
+      }
+    }).addTo(right);
+    addHatch(right);
+    var sideLegendDiv;
+    var sideLegend = L.control({position: "bottomright"});
+    sideLegend.onAdd = function () { sideLegendDiv = el("div", null, "gc-legend gc-side-legend"); return sideLegendDiv; };
+    sideLegend.addTo(right);
+    fillLegend(sideLegendDiv, sideKey);
+    var syncing = false;
+    function follow(a, b) {
+      var handler = function () {
+        if (syncing) { return; }
+        syncing = true; b.setView(a.getCenter(), a.getZoom(), {animate: false}); syncing = false;
+      };
+      a.on("move", handler);
+      return handler;
+    }
+    var mainFollower = follow(map, right);
+    follow(right, map);
+    map.invalidateSize({animate: false});
+    right.setView(map.getCenter(), map.getZoom(), {animate: false});
+    side = {map: right, layer: geoR, div: div, follower: mainFollower,
+      setLayer: function (k) { sideKey = k; geoR.setStyle(function (f) { return styleOf(sideKey)(f); }); fillLegend(sideLegendDiv, sideKey); },
+      active: function () { return sideKey; }};
+    fitPanel();
+  }
+  function closeSide() {
+    if (!side) { return; }
+    map.off("move", side.follower);
+    side.map.remove(); side.div.parentNode.removeChild(side.div); side = null;
+    map.getContainer().style.width = "";
+    map.invalidateSize({animate: false});
+    fitPanel();
+  }
+  var sideBox = el("details"), sideSummary = el("summary", "Vergleichsansicht");
+  sideBox.appendChild(sideSummary);
+  var sideLabel = el("label"), sideCheck = el("input"), sideSelect = el("select");
+  sideCheck.type = "checkbox"; sideCheck.name = "gc-side";
+  sideLabel.appendChild(sideCheck); sideLabel.appendChild(document.createTextNode(" zweite Karte rechts:"));
+  DATA.layers.forEach(function (l) {
+    var option = el("option", l.label); option.value = l.key; sideSelect.appendChild(option);
+  });
+  sideSelect.name = "gc-side-layer"; sideSelect.value = defaultSideKey(); sideSelect.className = "gc-side-select";
+  sideCheck.addEventListener("change", function () { if (sideCheck.checked) { openSide(sideSelect.value); } else { closeSide(); } });
+  sideSelect.addEventListener("change", function () { if (side) { side.setLayer(sideSelect.value); } });
+  sideBox.appendChild(sideLabel); sideBox.appendChild(sideSelect);
+  panelDiv.appendChild(sideBox);
   var title = L.control({position: "topleft"});
   title.onAdd = function () { return el("div", DATA.title, "gc-title"); };
   title.addTo(map);
@@ -249,7 +324,10 @@ _SCRIPT = Template("""
       active = key; geo.setStyle(styleFor); updateLegend();
       document.querySelectorAll("input[name=gc-layer]").forEach(function (i) { i.checked = i.value === key; });
     },
-    active: function () { return active; }};
+    active: function () { return active; },
+    openSide: function (key) { sideCheck.checked = true; sideSelect.value = key || defaultSideKey(); openSide(sideSelect.value); },
+    closeSide: function () { sideCheck.checked = false; closeSide(); },
+    side: function () { return side; }};
 })();
 {% endmacro %}
 """)

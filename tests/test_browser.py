@@ -94,7 +94,7 @@ XSS = [
 ]
 #: Elements and attributes none of the payloads may create.
 INJECTED = ("iframe, object, embed, base, meta[http-equiv]:not([http-equiv='content-type']), img, math, "
-            "input:not([name='gc-layer']), details:not(.gc-panel > details), a[href^='javascript'], "
+            "input:not([name='gc-layer']):not([name='gc-side']), details:not(.gc-panel > details), a[href^='javascript'], "
             "body [onload], [onerror], [onmouseover], [onfocus], [ontoggle]")
 
 
@@ -450,8 +450,10 @@ def test_hostile_text_stays_text(driver, spec, tmp_path):
     assert text(".gc-title") == [expected["title"]]
     assert text(".gc-notes > div") == expected["notes"]
     labels = {layer["key"]: layer["label"] for layer in data["layers"]}
-    assert text(".gc-panel label") == [" " + labels[key] for group in data["groups"] for key in group["keys"]]
-    assert text(".gc-panel summary") == [group["title"] for group in data["groups"]]
+    layer_labels = [" " + labels[key] for group in data["groups"] for key in group["keys"]]
+    assert text(".gc-panel label") == layer_labels + [" zweite Karte rechts:"]
+    assert text(".gc-panel summary") == [group["title"] for group in data["groups"]] + ["Vergleichsansicht"]
+    assert text(".gc-panel option") == [layer["label"] for layer in data["layers"]]  # side-view choices
     assert driver.execute_script("return window.geoCohesion.active()") == data["layers"][-1]["key"]
     assert console_problems(driver) == []
 
@@ -544,4 +546,29 @@ def test_demo_map_works_in_the_browser(driver, demo_maps, page):
     assert "n = " in text and "Rang" in text
     assert driver.execute_script("return window.__xss") == []
     assert driver.execute_script("return window.__errors") == []
+    assert console_problems(driver) == []
+
+
+def test_side_by_side_view_shows_a_second_synchronised_map(driver, plain_map):
+    from selenium.webdriver.common.by import By
+
+    data = load(driver, plain_map[0])
+    structural = next(layer for layer in data["layers"] if layer["kind"] == "structural")
+    driver.execute_script("window.geoCohesion.openSide(arguments[0])", structural["key"])
+    right_fills = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#gc-side-map path.leaflet-interactive'))"
+        ".map(function (p) { return p.getAttribute('fill'); })")
+    assert right_fills == expected_fills(structural)          # the right map shows the chosen layer
+    left_fills = driver.execute_script(
+        "return Array.from(window.geoCohesion.map.getContainer().querySelectorAll('path.leaflet-interactive'))"
+        ".map(function (p) { return p.getAttribute('fill'); })")
+    assert left_fills == expected_fills(data["layers"][0])  # the left map keeps its own layer
+    legend = driver.find_element(By.CSS_SELECTOR, "#gc-side-map .gc-legend")
+    assert legend.get_attribute("data-layer") == structural["key"]
+    zooms = driver.execute_script(
+        "var g = window.geoCohesion; g.map.setZoom(g.map.getZoom() + 1, {animate: false});"
+        "return [g.map.getZoom(), g.side().map.getZoom()];")
+    assert zooms[0] == zooms[1]
+    driver.execute_script("window.geoCohesion.closeSide()")
+    assert driver.execute_script("return document.querySelectorAll('#gc-side-map').length") == 0
     assert console_problems(driver) == []
