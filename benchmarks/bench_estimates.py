@@ -99,7 +99,6 @@ def main() -> None:
     t_ours, (raked, est) = timed(lambda: (lambda r: (r, r.domain_means(variables, "district")))(base.rake(margins)))
     t_rake, _ = timed(lambda: base.rake(margins))
     t_dense, dense_se = timed(lambda: dense_baseline(raked, variables, "district"), repeat=1)
-    wsum = lambda: frame.assign(wy=lambda f: f[variables].mul(raked.weights, axis=0)).groupby("district")[["wy"]].sum()
     t_groupby, _ = timed(lambda: frame[variables].mul(raked.weights, axis=0).groupby(frame["district"]).sum()
                          .div(frame[variables].notna().mul(raked.weights, axis=0).groupby(frame["district"]).sum()))
     ours_se = est.sort_values(["district", "variable"])["se"].to_numpy()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .classify import NO_DATA_COLOUR, Classification
+from .classify import Classification
 from .codebook import load_radar
 from .compare import (deviations_from_city, rank_intervals, spread, structural_association,
                       variance_decomposition)

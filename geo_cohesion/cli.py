@@ -16,12 +16,24 @@ from .errors import InputError
 EXIT_INPUT_ERROR = 2
 
 
+def _check_out(out: Path) -> Path:
+    """The output folder: it may exist (earlier results are replaced), but must be a folder."""
+    if out.exists() and not out.is_dir():
+        raise InputError("the output folder is a file", str(out), "give a folder with --out")
+    return out
+
+
+def _one_line(text: object) -> str:
+    """A message as one line (values with line breaks stay readable)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .config import load_project
     from .demo import write_demo_inputs
     from .pipeline import run_project
 
-    out = Path(args.out)
+    out = _check_out(Path(args.out))
     inputs = Path(args.inputs) if args.inputs else out / "demo_inputs"
     project_file = write_demo_inputs(inputs, seed=args.seed)
     results = run_project(load_project(project_file), out)
@@ -40,7 +52,7 @@ def _run_project_file(config: str, out: str, maps: bool = True, **compare_overri
     for key, value in compare_overrides.items():
         if value is not None:
             setattr(project.compare, key, value)
-    results = run_project(project, Path(out), maps=maps)
+    results = run_project(project, _check_out(Path(out)), maps=maps)
     _summary(results, Path(out))
     return 0
 
@@ -178,7 +190,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         if args.debug:
             raise
-        print(f"geo-cohesion: error: {exc}", file=sys.stderr)
+        print(f"geo-cohesion: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except OSError as exc:  # a file that cannot be read or written, a full disk: fixable by the user
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"geo-cohesion: error: {_one_line(where + (exc.strerror or str(exc)))} – check the path, its "
+              "permissions and the free disk space (--debug shows details)", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         print("geo-cohesion: interrupted", file=sys.stderr)

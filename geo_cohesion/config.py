@@ -165,12 +165,32 @@ _SECTIONS = {"survey": SurveySpec, "scores": ScoresSpec, "population": Populatio
 _PROJECT_SECTIONS = {"estimates": EstimateSpec, "maps": MapSpec, "compare": CompareSpec}
 
 
+#: Longest slug (output file names are built from it).
+MAX_SLUG_CHARS = 60
+_SAFE_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
 def slugify(name: str) -> str:
-    """File-name-safe slug: ``"Dessau-Roßlau"`` -> ``"dessau-rosslau"``."""
+    """File-name-safe slug: ``"Dessau-Roßlau"`` -> ``"dessau-rosslau"``.
+
+    Only ``a-z``, ``0-9`` and ``-``, at most :data:`MAX_SLUG_CHARS` characters, never empty
+    (``"stadt"``): names such as ``"../x"``, ``"/"`` or ``".."`` cannot leave the output folder.
+    """
     from .keys import normalise_key
 
-    slug = re.sub(r"[^a-z0-9]+", "-", normalise_key(unicodedata.normalize("NFC", name))).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", normalise_key(unicodedata.normalize("NFC", str(name))))
+    slug = slug.strip("-")[:MAX_SLUG_CHARS].strip("-")
     return slug or "stadt"
+
+
+_TYPE_WORDS = (("str", "text"), ("bool", "true or false"), ("int", "a whole number"), ("float", "a number"),
+               ("list", "a list, e.g. [a, b]"), ("dict", "a mapping (key: value)"))
+
+
+def _type_word(annotation: str) -> str:
+    """What a value of ``annotation`` looks like, for messages."""
+    words = [w for t, w in _TYPE_WORDS if annotation.startswith(t)]
+    return (words[0] if words else annotation) + (" or empty" if "None" in annotation else "")
 
 
 def _type_ok(value: Any, annotation: str) -> bool:
@@ -193,7 +213,8 @@ def _type_ok(value: Any, annotation: str) -> bool:
 
 def _build(cls, raw: Any, where: str):
     if not isinstance(raw, dict):
-        raise InputError(f"'{where}' must be a mapping (key: value), got {type(raw).__name__}")
+        raise InputError(f"'{where}' must be a mapping (key: value), got {type(raw).__name__}",
+                         hint="write it as 'key: value' lines indented below its name (see README 'Your own city')")
     known = {f.name: f for f in fields(cls) if f.init}
     unknown = sorted(set(raw) - set(known))
     if unknown:
@@ -212,7 +233,8 @@ def _build(cls, raw: Any, where: str):
             continue
         annotation = str(known[key].type)
         if not _type_ok(value, annotation):
-            raise InputError(f"'{where}.{key}' has the wrong type ({type(value).__name__}); expected {annotation}")
+            raise InputError(f"'{where}.{key}' has the wrong type ({type(value).__name__}: {value!r:.60}); "
+                             f"expected {annotation}", hint=f"write {key} as {_type_word(annotation)}")
         kwargs[key] = value
     return cls(**kwargs)
 
@@ -226,12 +248,21 @@ def load_project(path: str | Path) -> ProjectConfig:
         Missing file, invalid YAML, unknown keys, wrong types, a city with neither survey nor scores.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder, not a configuration file", str(path), "give the path of the project YAML file")
     if not path.is_file():
-        raise InputError("configuration file not found", str(path))
+        raise InputError("configuration file not found", str(path), "check the path of the project YAML file")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid YAML ({exc})", str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("the configuration file is not UTF-8 text", str(path), "save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
+        what = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise InputError(f"not valid YAML: {what}", where,
+                         "check the indentation (spaces, not tabs), colons and closing brackets or quotes "
+                         "at or just before this line") from None
     try:
         return project_from_dict(raw, base_dir=path.parent)
     except InputError as exc:
@@ -242,31 +273,52 @@ def load_project(path: str | Path) -> ProjectConfig:
 def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     """Build a :class:`ProjectConfig` from parsed YAML (see :func:`load_project`)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("cities"), list) or not raw["cities"]:
-        raise InputError("the configuration needs a non-empty list 'cities'")
+        raise InputError("the configuration needs a non-empty list 'cities'",
+                         hint="list each city under 'cities:' as '- name: ...' with its files (see README 'Your own city')")
     cities = []
     for i, city_raw in enumerate(raw["cities"]):
         city = _build(CityConfig, city_raw, f"cities[{i}]")
-        if not city.name:
-            raise InputError(f"cities[{i}] needs a name")
+        if not city.name or not city.name.strip():
+            raise InputError(f"cities[{i}] needs a name", hint="add 'name: <city name>'")
+        if city.slug and not (_SAFE_SLUG.fullmatch(city.slug) and len(city.slug) <= MAX_SLUG_CHARS):
+            raise InputError(f"city '{city.name}': slug {city.slug!r} is not a safe file name",
+                             hint=f"use only letters, digits, '-' and '_' (at most {MAX_SLUG_CHARS} characters), "
+                                  f"e.g. 'slug: {slugify(city.slug)}', or leave the slug out")
         city.slug = city.slug or slugify(city.name)
         if city.survey is None and city.scores is None:
-            raise InputError(f"city '{city.name}' needs 'survey' (microdata) or 'scores' (weighted district scores)")
+            raise InputError(f"city '{city.name}' needs 'survey' (microdata) or 'scores' (weighted district scores)",
+                             hint="add one of these sections to the city")
         if city.survey is not None and city.population is None:
-            raise InputError(f"city '{city.name}' has survey microdata but no 'population' table for weighting")
+            raise InputError(f"city '{city.name}' has survey microdata but no 'population' table for weighting",
+                             hint="add a 'population:' section with the table of population by district, "
+                                  "age group and gender")
         if city.survey is not None and city.weighting is None:
             city.weighting = WeightingSpec()
+        bounds = city.weighting.bounds if city.weighting is not None else None
+        if bounds is not None and not (len(bounds) == 2 and all(_type_ok(b, "float") for b in bounds)
+                                       and 0 <= bounds[0] < 1 < bounds[1]):
+            raise InputError(f"cities[{i}].weighting.bounds must be [low, high] with 0 <= low < 1 < high, "
+                             f"got {bounds!r}", hint="e.g. 'bounds: [0.3, 3.0]', or leave the bounds out")
         cities.append(city)
     slugs = [c.slug for c in cities]
     if len(set(slugs)) != len(slugs):
-        raise InputError("two cities have the same name/slug", hint="give each city a unique 'slug'")
+        twice = sorted({s for s in slugs if slugs.count(s) > 1})
+        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})", hint="give each city a unique 'slug'")
     project = _build(ProjectConfig, {**raw, "cities": cities}, "project")
     project.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     if not 0 < project.estimates.level < 1:
-        raise InputError(f"estimates.level must be between 0 and 1, got {project.estimates.level}")
+        raise InputError(f"estimates.level must be between 0 and 1, got {project.estimates.level}",
+                         hint="write the confidence level as a share, e.g. 'level: 0.95'")
+    if project.estimates.min_n < 0:
+        raise InputError(f"estimates.min_n must not be negative, got {project.estimates.min_n}",
+                         hint="write the suppression threshold as a count, e.g. 'min_n: 30'")
     if not 0 < project.compare.alpha < 1:
-        raise InputError(f"compare.alpha must be between 0 and 1, got {project.compare.alpha}")
+        raise InputError(f"compare.alpha must be between 0 and 1, got {project.compare.alpha}",
+                         hint="write the significance level as a share, e.g. 'alpha: 0.05'")
     if project.compare.adjust not in ("holm", "fdr_bh", "none"):
-        raise InputError(f"compare.adjust must be holm, fdr_bh or none, got {project.compare.adjust!r}")
+        raise InputError(f"compare.adjust must be holm, fdr_bh or none, got {project.compare.adjust!r}",
+                         hint="write one of these")
     if project.compare.contiguity not in ("queen", "rook"):
-        raise InputError(f"compare.contiguity must be queen or rook, got {project.compare.contiguity!r}")
+        raise InputError(f"compare.contiguity must be queen or rook, got {project.compare.contiguity!r}",
+                         hint="write one of these")
     return project

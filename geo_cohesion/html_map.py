@@ -10,7 +10,6 @@ never open gaps. All user text reaches the page as script-safe JSON
 from __future__ import annotations
 
 import math
-from importlib import resources
 from pathlib import Path
 
 import folium
@@ -19,7 +18,7 @@ import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from .classify import NO_DATA_COLOUR, format_number
+from .classify import NO_DATA_COLOUR
 from .htmlsafe import escape_html, script_json
 from .join import CityMap, MapLayer
 from .output import write_text

@@ -54,8 +54,12 @@ def suggestions(key: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     return [by_norm[c] for c in close]
 
 
+#: How to fix unmatched districts when missing districts may be allowed (maps).
+MATCH_HINT = ("fix the spelling, or allow missing districts (--allow-missing) to show them as 'keine Daten'")
+
+
 def match_keys(left: Iterable, right: Iterable, left_name: str, right_name: str,
-               allow_missing: bool = False) -> dict[str, str]:
+               allow_missing: bool = False, hint: str | None = None) -> dict[str, str]:
     """Map every key of ``left`` to the key of ``right`` with the same normalised form.
 
     Parameters
@@ -67,6 +71,8 @@ def match_keys(left: Iterable, right: Iterable, left_name: str, right_name: str,
     allow_missing : bool
         If False, any key of either side without a partner raises InputError; if True, unmatched
         keys are simply left out of the mapping.
+    hint : str, optional
+        How to fix unmatched keys (default :data:`MATCH_HINT`).
 
     Returns
     -------
@@ -85,7 +91,7 @@ def match_keys(left: Iterable, right: Iterable, left_name: str, right_name: str,
     for key in right:
         norm = normalise_key(key)
         if norm in right_by_norm and right_by_norm[norm] != key:
-            raise InputError(f"'{right_by_norm[norm]}' and '{key}' are the same district after normalisation",
+            raise InputError(f"{right_by_norm[norm]!r} and {key!r} are the same district after normalisation",
                              right_name, "make the district keys unique")
         right_by_norm[norm] = key
     mapping: dict[str, str] = {}
@@ -94,19 +100,18 @@ def match_keys(left: Iterable, right: Iterable, left_name: str, right_name: str,
         target = right_by_norm.get(normalise_key(key))
         if target is None:
             close = suggestions(key, right)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            problems.append(f"'{key}' from {left_name} not found in {right_name}{hint}")
+            guess = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            problems.append(f"{key!r} from {left_name} not found in {right_name}{guess}")
         else:
             mapping[key] = target
     matched = set(mapping.values())
     for key in right:
         if key not in matched:
             close = suggestions(key, left)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            problems.append(f"'{key}' from {right_name} not found in {left_name}{hint}")
+            guess = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            problems.append(f"{key!r} from {right_name} not found in {left_name}{guess}")
     if problems and not allow_missing:
         shown = problems[:12]
         more = f" (and {len(problems) - 12} more)" if len(problems) > 12 else ""
-        raise InputError("districts do not match: " + "; ".join(shown) + more,
-                         hint="fix the spelling, or allow missing districts (--allow-missing) to show them as 'keine Daten'")
+        raise InputError("districts do not match: " + "; ".join(shown) + more, hint=hint or MATCH_HINT)
     return mapping

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,16 +18,23 @@ from .codebook import load_codebook, load_radar
 from .config import CityConfig, ProjectConfig
 from .errors import InputError
 from .estimation import estimates_from_table
-from .keys import match_keys
+from .keys import match_keys, normalise_key
 from .output import write_csv, write_text
 from .readers import read_table, row_ref, to_numeric_column
 from .scoring import score_respondents
 from .weighting import SurveyDesign
 
+if TYPE_CHECKING:  # imported for annotations only: the map stage is loaded when needed
+    import geopandas as gpd
+
+    from .analysis import CityComparison
+    from .join import CityMap
+
 DISTRICT_COLUMNS = ["city", "district_id", "district_name", "variable", "estimate", "se", "ci_low", "ci_high",
                     "n", "n_eff", "suppressed"]
 CITY_COLUMNS = ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff"]
 GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
+_STRUCTURAL_HINT = "use the same district ids in both files: one row per surveyed district in the structural table"
 
 
 @dataclass
@@ -74,7 +82,8 @@ def population_margins(population: pd.DataFrame, columns: dict[str, str]) -> dic
     bad = ~np.isfinite(counts) | (counts < 0)
     if bad.any():
         raise InputError("population counts must be numbers >= 0",
-                         row_ref(population, population.index[bad], count_col))
+                         row_ref(population, population.index[bad], count_col),
+                         "correct these counts (0 for an empty cell)")
     margins = {}
     for survey_col, pop_col in columns.items():
         if survey_col == "__population__":
@@ -82,7 +91,13 @@ def population_margins(population: pd.DataFrame, columns: dict[str, str]) -> dic
         if pop_col not in population.columns:
             raise InputError(f"column '{pop_col}' (for margin '{survey_col}') not found",
                              population.attrs.get("source"), "name it in the population section of the config")
-        keys = population[pop_col].astype(str).str.strip()
+        keys = population[pop_col].astype("string").str.strip()
+        blank = (keys.isna() | (keys == "")).to_numpy(dtype=bool, na_value=True) & (counts > 0)
+        if blank.any():
+            raise InputError(f"population rows without a value in column '{pop_col}', so the margins do not "
+                             "add up to the same total", row_ref(population, population.index[blank], pop_col),
+                             "fill in the category or remove these rows")
+        keys = keys.fillna("").astype(str)
         margins[survey_col] = pd.Series(counts, index=keys).groupby(level=0, sort=True).sum().to_dict()
     return margins
 
@@ -92,14 +107,17 @@ def _read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame |
         return None
     spec = city.structural
     table = read_table(project.resolve(spec.path), required=[spec.district_column],
-                       text_columns=[spec.district_column])
+                       text_columns=[c for c in (spec.district_column, spec.name_column) if c])
     ids = table[spec.district_column]
-    if ids.isna().any():
-        raise InputError("empty district id", row_ref(table, table.index[ids.isna()], spec.district_column))
+    blank = ids.isna() | (ids.astype("string").str.strip() == "")
+    if blank.any():
+        raise InputError("empty district id", row_ref(table, table.index[blank], spec.district_column),
+                         "give every row its district id, or remove the row")
     dupes = ids.duplicated(keep=False)
     if dupes.any():
         raise InputError(f"district id {ids[dupes].iloc[0]!r} appears more than once",
-                         row_ref(table, table.index[dupes], spec.district_column))
+                         row_ref(table, table.index[dupes], spec.district_column),
+                         "give one row per district")
     return table
 
 
@@ -107,7 +125,8 @@ def _district_names(city: CityConfig, structural: pd.DataFrame | None) -> dict[s
     if structural is None or city.structural.name_column not in structural.columns:
         return {}
     spec = city.structural
-    return dict(zip(structural[spec.district_column].astype(str), structural[spec.name_column].astype(str)))
+    return {str(d): str(n).strip() for d, n in zip(structural[spec.district_column], structural[spec.name_column])
+            if isinstance(n, str) and n.strip()}
 
 
 def _survey_design(city: CityConfig, project: ProjectConfig) -> tuple[SurveyDesign, pd.DataFrame]:
@@ -116,7 +135,7 @@ def _survey_design(city: CityConfig, project: ProjectConfig) -> tuple[SurveyDesi
     survey = read_table(project.resolve(spec.path), required=[spec.district_column],
                         text_columns=[c for c in (spec.district_column, spec.strata_column, spec.age_column,
                                                   spec.gender_column) if c])
-    blank = survey[spec.district_column].isna()
+    blank = survey[spec.district_column].isna() | (survey[spec.district_column].astype("string").str.strip() == "")
     if blank.any():
         raise InputError("respondents without a district code", row_ref(survey, survey.index[blank], spec.district_column),
                          "fill in the district or remove these rows")
@@ -136,14 +155,28 @@ def _survey_design(city: CityConfig, project: ProjectConfig) -> tuple[SurveyDesi
         column_map[margin] = {spec.district_column: pop_spec.district_column, spec.age_column: pop_spec.age_column,
                               spec.gender_column: pop_spec.gender_column}.get(margin, margin)
     margins = population_margins(population, column_map)
+    pop_name, survey_name = Path(pop_spec.path).name, Path(spec.path).name
     if spec.district_column in margins:
         # district keys may be spelled differently ("7" vs "007"); unmatched ones on either side are errors
         populated = {k: v for k, v in margins[spec.district_column].items() if v > 0}
-        mapping = match_keys(populated, survey[spec.district_column].unique(),
-                             Path(pop_spec.path).name, Path(spec.path).name)
+        empty = {normalise_key(k): k for k, v in margins[spec.district_column].items() if not v > 0}
+        sampled = [d for d in survey[spec.district_column].unique() if normalise_key(d) in empty]
+        if sampled:
+            raise InputError(f"district(s) {', '.join(repr(empty[normalise_key(d)]) for d in sampled[:10])} have "
+                             f"population 0 in {pop_name} but respondents in {survey_name}",
+                             population.attrs.get("source"),
+                             "correct the population of these districts, or remove their respondents")
+        mapping = match_keys(populated, survey[spec.district_column].unique(), pop_name, survey_name,
+                             hint="use the same district ids in both files; every district with population "
+                                  "needs respondents (merge small districts in both files)")
         margins[spec.district_column] = {mapping[k]: v for k, v in populated.items()}
     bounds = tuple(city.weighting.bounds) if city.weighting.bounds else None
-    raked = design.rake(margins, max_iter=city.weighting.max_iter, tol=city.weighting.tol, bounds=bounds)
+    try:
+        raked = design.rake(margins, max_iter=city.weighting.max_iter, tol=city.weighting.tol, bounds=bounds)
+    except InputError as exc:
+        # problems of the margins themselves (totals, bounds) come from the population table
+        exc.source = exc.source or population.attrs.get("source")
+        raise
     return raked, scores
 
 
@@ -187,7 +220,7 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
                                          spec.se_column, spec.n_column, level=level, min_n=min_n)
         if structural is not None:
             match_keys(districts["district_id"].unique(), structural[city.structural.district_column],
-                       Path(spec.path).name, Path(city.structural.path).name)
+                       Path(spec.path).name, Path(city.structural.path).name, hint=_STRUCTURAL_HINT)
         districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
         return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"})
 
@@ -197,7 +230,7 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
     district_col = spec.district_column
     if structural is not None:
         match_keys(design.data[district_col].unique(), structural[city.structural.district_column],
-                   Path(spec.path).name, Path(city.structural.path).name)
+                   Path(spec.path).name, Path(city.structural.path).name, hint=_STRUCTURAL_HINT)
     est = design.domain_means(variables, district_col, level=level, min_n=min_n)
     est = est.rename(columns={district_col: "district_id"})
     est["variable"] = est["variable"].str.removeprefix("score__")
@@ -304,11 +337,26 @@ def read_city_boundaries(city: CityConfig, project: ProjectConfig):
                            crs=spec.crs, layer=spec.layer)
 
 
-def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = True) -> CityOutputs:
-    """Read boundaries, compare districts, run spatial statistics and build the maps of one city."""
+def check_boundary_districts(result: CityResult, project: ProjectConfig, boundaries) -> None:
+    """The districts of the estimates and of the boundaries must match (unless ``maps.allow_missing``)."""
+    city = result.city
+    if boundaries is None:
+        return
+    data = city.survey if city.survey is not None else city.scores
+    match_keys(result.district_estimates["district_id"].unique(), boundaries["district_id"],
+               Path(data.path).name, Path(city.boundaries.path).name, allow_missing=project.maps.allow_missing,
+               hint="use the same district ids in both files (see boundaries 'id_column'), or set "
+                    "'allow_missing: true' under 'maps' to show missing districts as 'keine Daten'")
+
+
+def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = True,
+                 boundaries=None) -> CityOutputs:
+    """Read boundaries (unless given), compare districts, run spatial statistics and build the maps of one city."""
     from .analysis import compare_city
 
-    boundaries = read_city_boundaries(result.city, project)
+    if boundaries is None:
+        boundaries = read_city_boundaries(result.city, project)
+    check_boundary_districts(result, project, boundaries)
     comparison = compare_city(result, project, boundaries)
     maps = city_maps(result, project, boundaries, comparison) if with_maps and boundaries is not None else []
     return CityOutputs(result, boundaries, comparison, maps)
@@ -331,15 +379,19 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
     -------
     list of CityResult
     """
-    from .analysis import write_comparison_tables
+    from .analysis import write_comparison_figures, write_comparison_tables
 
     out_dir = Path(out_dir)
+    # boundaries first: a broken boundary file stops the run before the estimation
+    boundaries = [_tag(city, read_city_boundaries, city, project) for city in project.cities]
     results = [_tag(city, run_city, city, project) for city in project.cities]
-    outputs = [_tag(r.city, analyse_city, r, project, maps) for r in results]
+    outputs = [_tag(r.city, analyse_city, r, project, maps, b) for r, b in zip(results, boundaries)]
     write_tables(results, project, out_dir)
     write_comparison_tables(outputs, project, out_dir)
     if maps:
         write_maps([m for o in outputs for m in o.maps], project, out_dir)
+        if project.maps.figures:
+            write_comparison_figures(outputs, project, out_dir)
     meta = {"title": project.title, "note": project.note, "survey_period": project.survey_period,
             "seed": project.seed, "cities": [r.city.name for r in results],
             "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n},
@@ -363,7 +415,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     city = result.city
     spec = city.boundaries
     notes = [n for n in (city.note or project.note, spec.note) if n]
-    notes += [f"Bereinigte Geometrie: {r}" for r in boundaries.attrs.get("repairs", [])][:3]
+    notes += [f"Hinweis zu den Grenzen: {r}" for r in boundaries.attrs.get("repairs", [])][:3]
     if comparison is not None:
         notes += comparison.notes
     source = project.title + (f", {project.survey_period}" if project.survey_period else "")

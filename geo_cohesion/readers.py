@@ -18,17 +18,105 @@ from .errors import InputError
 
 #: Largest table file accepted (bytes); larger files are almost certainly a wrong path.
 MAX_TABLE_BYTES = 2 * 1024**3
+#: Longest id, name or category label accepted (characters); longer ones come from broken quoting.
+MAX_LABEL_CHARS = 1000
 _ENCODINGS = ("utf-8-sig", "cp1252")
+_ROW_HINT = ("check for separators inside unquoted values, unclosed quotes, title lines above the "
+             "header, or a line break inside a value")
+
+# a single CSV field may be large (free-text answers); the csv module's default limit is 128 KB
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    """1-based line number of byte ``offset``."""
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def _first_utf8_line(raw: bytes) -> int | None:
+    """First line with non-ASCII text that is valid UTF-8 (None if there is none)."""
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            return number
+    return None
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    for enc in _ENCODINGS:
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
+    """Text of a table file: UTF-8 (with or without BOM), else Windows-1252; errors name the line."""
+    if b"\x00" in raw:
+        line = _line_of(raw, raw.index(b"\x00"))
+        raise InputError("the file contains binary data (NUL bytes), not text", f"{path}, line {line}",
+                         "save the table as CSV (UTF-8); Excel workbooks must end in .xlsx")
+    try:
+        return raw.decode(_ENCODINGS[0])
+    except UnicodeDecodeError as exc:
+        bad_line, bad_byte = _line_of(raw, exc.start), raw[exc.start]
+    utf8_line = _first_utf8_line(raw)
+    try:
+        text = raw.decode(_ENCODINGS[1])
+    except UnicodeDecodeError as exc:
+        bad_line, bad_byte, text = _line_of(raw, exc.start), raw[exc.start], None
+    if text is None:
+        raise InputError(f"byte 0x{bad_byte:02x} is not text in UTF-8 or Windows-1252 (cp1252)",
+                         f"{path}, line {bad_line}", "correct this line and save the file as UTF-8 CSV")
+    if utf8_line is not None:
+        raise InputError(f"the file mixes encodings: line {utf8_line} is UTF-8, line {bad_line} is not",
+                         f"{path}, line {bad_line}",
+                         "open it in an editor and save it again in one encoding (UTF-8 CSV)")
+    return text
+
+
+def _check_fields(text: str, sep: str, path: Path) -> tuple[int, list[int]]:
+    """Check the header and the number of fields in every row.
+
+    Returns the number of header fields and each data row's first line.
+
+    Blank lines are skipped (as pandas does). A row may have extra *empty* trailing fields (a
+    separator at the end of every line); any other difference in the number of fields is an
+    error that names the line, and so are duplicate column names.
+    """
+    reader = csv.reader(io.StringIO(text, newline=None), delimiter=sep, skipinitialspace=True)
+    header: list[str] | None = None
+    lines: list[int] = []
+    previous = 0
+    try:
+        for row in reader:
+            start, previous = previous + 1, reader.line_num
+            if not row or row == [""]:
+                continue
+            if header is None:
+                header = [c.strip() for c in row]
+                dupes = sorted({c for c in header if header.count(c) > 1})
+                if dupes:
+                    raise InputError(f"duplicate column name(s): {', '.join(map(repr, dupes))}",
+                                     f"{path}, line {start}", "give every column its own name")
+                continue
+            if len(row) < len(header) or any(f.strip() for f in row[len(header):]):
+                raise InputError(f"the row has {len(row)} fields, but the header has {len(header)}",
+                                 f"{path}, line {start}", _ROW_HINT)
+            lines.append(start)
+    except csv.Error as exc:
+        raise InputError(f"cannot split the line into fields ({exc})",
+                         f"{path}, line {reader.line_num}", _ROW_HINT) from None
+    return len(header or ()), lines
+
+
+def _check_labels(table: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Ids, names and categories must be short texts (very long ones come from broken quoting)."""
+    for column in columns:
+        if column not in table.columns or pd.api.types.is_numeric_dtype(table[column]):
             continue
-    raise InputError("cannot decode the file as UTF-8 or Windows-1252 (cp1252)", str(path),
-                     "save it as UTF-8 CSV")
+        lengths = table[column].map(lambda v: len(v) if isinstance(v, str) else 0)
+        long = lengths > MAX_LABEL_CHARS
+        if long.any():
+            raise InputError(f"a value in column '{column}' is {int(lengths[long].iloc[0]):,} characters long",
+                             row_ref(table, table.index[long], column),
+                             f"ids, names and categories may have at most {MAX_LABEL_CHARS} characters; "
+                             "check the quoting of this line")
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -64,20 +152,23 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
     Raises
     ------
     InputError
-        Missing or empty file, undecodable text, ragged rows, missing required columns.
+        Missing or empty file, undecodable text, ragged rows, duplicate or missing required
+        columns, ids/names (``text_columns``) longer than :data:`MAX_LABEL_CHARS`.
     """
     path = Path(path)
     if not path.exists():
-        raise InputError("file not found", str(path), "check the path")
+        raise InputError("file not found", str(path), "check the path (relative paths start at the project file's folder)")
     if path.is_dir():
-        raise InputError("is a folder, not a table file", str(path))
+        raise InputError("is a folder, not a table file", str(path), "give the path of the table file (.csv or .xlsx)")
     size = path.stat().st_size
     if size == 0:
         raise InputError("the file is empty", str(path), "export the table again")
     if size > MAX_TABLE_BYTES:
-        raise InputError(f"the file is too large ({size / 1e9:.1f} GB)", str(path))
+        raise InputError(f"the file is too large ({size / 1e9:.1f} GB)", str(path),
+                         f"tables are limited to {MAX_TABLE_BYTES / 1e9:.1f} GB; check the path")
     text_columns = list(text_columns)
     converters = {c: str for c in text_columns}
+    lines: list[int] | None = None
     if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
         try:
             table = pd.read_excel(path, dtype=dtype, converters=converters or None)
@@ -85,36 +176,45 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
             raise InputError("reading Excel files needs the 'openpyxl' package", str(path),
                              "pip install openpyxl, or save the sheet as CSV") from None
         except Exception as exc:  # noqa: BLE001 - any parser failure is a user file problem
-            raise InputError(f"cannot read the Excel file ({exc})", str(path)) from None
+            raise InputError(f"cannot read the Excel file ({exc})", str(path),
+                             "check that it is an Excel workbook, or save the sheet as CSV") from None
     else:
         text = _decode(path.read_bytes(), path)
         if not text.strip():
-            raise InputError("the file contains no data", str(path))
+            raise InputError("the file contains no data", str(path), "export the table again")
         sep = _sniff_delimiter(text)
         decimal = "," if sep == ";" else "."
-        try:
+        n_columns, lines = _check_fields(text, sep, path)
+        try:  # usecols: empty trailing fields (a separator at the end of some lines) are dropped
             table = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, dtype=dtype,
                                 converters=converters or None, skipinitialspace=True,
-                                keep_default_na=True, na_values=[""])
+                                keep_default_na=True, na_values=[""], index_col=False,
+                                usecols=range(n_columns) if n_columns else None)
         except pd.errors.ParserError as exc:
-            raise InputError(f"the rows do not all have the same number of fields ({exc})", str(path),
-                             "check for unquoted separators inside values") from None
+            raise InputError(f"the rows do not all have the same number of fields ({' '.join(str(exc).split())})",
+                             str(path), _ROW_HINT) from None
         except pd.errors.EmptyDataError:
-            raise InputError("the file contains no data", str(path)) from None
+            raise InputError("the file contains no data", str(path), "export the table again") from None
         except ValueError as exc:
-            raise InputError(f"cannot read the table ({exc})", str(path)) from None
+            raise InputError(f"cannot read the table ({exc})", str(path),
+                             "check the values of the column named in the message") from None
     table.columns = [str(c).strip() for c in table.columns]
     dupes = sorted({c for c in table.columns if list(table.columns).count(c) > 1})
     if dupes:
-        raise InputError(f"duplicate column name(s): {', '.join(dupes)}", str(path), "rename them")
+        raise InputError(f"duplicate column name(s): {', '.join(dupes)}", str(path), "give every column its own name")
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise InputError(f"missing column(s): {', '.join(missing)}", str(path),
-                         f"the file has: {', '.join(map(str, table.columns[:30]))}")
+                         f"name the right columns in the project file; the file has: "
+                         f"{', '.join(map(str, table.columns[:30]))}")
     if table.empty:
-        raise InputError("the table has a header but no rows", str(path))
+        raise InputError("the table has a header but no rows", str(path), "export the table again with its data rows")
     table = table.reset_index(drop=True)
     table.attrs["source"] = str(path)
+    if lines is not None and len(lines) == len(table) and lines != list(range(2, len(table) + 2)):
+        # blank lines or line breaks inside values: remember each row's line for messages
+        table.attrs["lines"] = tuple(lines)
+    _check_labels(table, text_columns)
     return table
 
 
@@ -127,7 +227,11 @@ def row_ref(table: pd.DataFrame, rows: Iterable, column: str | None = None, limi
     rows = list(rows)
     source = table.attrs.get("source")
     if source is not None and isinstance(table.index, pd.RangeIndex):
-        labels = [str(int(r) + 2) for r in rows[:limit]]
+        lines = table.attrs.get("lines")
+        if lines is not None and len(lines) == len(table) and table.index.start == 0 and table.index.step == 1:
+            labels = [str(lines[int(r)]) for r in rows[:limit]]
+        else:
+            labels = [str(int(r) + 2) for r in rows[:limit]]
         what = "line" if len(rows) == 1 else "lines"
     else:
         labels = [str(r) for r in rows[:limit]]

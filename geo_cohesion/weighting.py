@@ -115,7 +115,8 @@ class SurveyDesign:
 
     def __post_init__(self) -> None:
         if len(self.data) == 0:
-            raise InputError("the survey has no respondents", self.data.attrs.get("source"))
+            raise InputError("the survey has no respondents", self.data.attrs.get("source"),
+                             "give a survey table with one row per respondent")
         if self.weight is None:
             values = np.ones(len(self.data))
         else:
@@ -130,10 +131,12 @@ class SurveyDesign:
                                  "fix or remove these respondents' weights")
         if self.strata is not None:
             if self.strata not in self.data.columns:
-                raise InputError(f"strata column '{self.strata}' not found", self.data.attrs.get("source"))
+                raise InputError(f"strata column '{self.strata}' not found", self.data.attrs.get("source"),
+                                 "name an existing column or leave the strata out")
             blank = self.data[self.strata].isna()
             if blank.any():
-                raise InputError("stratum is empty", row_ref(self.data, self.data.index[blank], self.strata))
+                raise InputError("stratum is empty", row_ref(self.data, self.data.index[blank], self.strata),
+                                 "fill in every respondent's stratum")
         self.design_weights = pd.Series(values, index=self.data.index, name="design_weight")
         self.weights = self.design_weights.rename("weight")
 
@@ -161,7 +164,8 @@ class SurveyDesign:
     def _prepare_margins(self, margins: Mapping[str, Mapping]) -> Calibration:
         source = self.data.attrs.get("source", "survey data")
         if not margins:
-            raise InputError("no margins given for raking")
+            raise InputError("no margins given for raking", hint="list the survey columns to rake on, e.g. "
+                             "'margins: [age_group, gender, district_id]'")
         columns, codes_all, cats_all, totals_all, sums = [], [], [], [], {}
         for column, table in margins.items():
             if column not in self.data.columns:
@@ -186,7 +190,8 @@ class SurveyDesign:
                 try:
                     value = float(pop[cat])
                 except (TypeError, ValueError):
-                    raise InputError(f"population total for {column} = {cat!r} is not a number: {pop[cat]!r}") from None
+                    raise InputError(f"population total for {column} = {cat!r} is not a number: {pop[cat]!r}",
+                                     hint="give population counts as numbers") from None
                 if not np.isfinite(value) or value <= 0:
                     raise InputError(f"population total for {column} = {cat!r} must be positive, got {pop[cat]!r}",
                                      hint="respondents cannot be weighted to an empty population cell")
@@ -240,9 +245,16 @@ class SurveyDesign:
         """
         cal = self._prepare_margins(margins)
         d = self.design_weights.to_numpy(dtype=float)
-        low, high = (None, None) if bounds is None else (float(bounds[0]), float(bounds[1]))
+        low = high = None
+        if bounds is not None:
+            try:
+                low, high = (float(b) for b in bounds)
+            except (TypeError, ValueError):
+                raise InputError(f"weight bounds must be two numbers [low, high], got {bounds!r}",
+                                 hint="e.g. 'bounds: [0.3, 3.0]', or leave the bounds out") from None
         if bounds is not None and not (0 <= low < 1 < high):
-            raise InputError(f"weight bounds must satisfy 0 <= low < 1 < high, got {tuple(bounds)}")
+            raise InputError(f"weight bounds must satisfy 0 <= low < 1 < high, got {tuple(bounds)}",
+                             hint="e.g. 'bounds: [0.3, 3.0]', or leave the bounds out")
         w = d.copy()
         iterations, error, worst = 0, np.inf, ""
         for iterations in range(1, max_iter + 1):

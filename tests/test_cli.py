@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from geo_cohesion.cli import main
 
 CITIES = ["Dortmund", "Lippstadt", "Rostock", "Dessau-Roßlau"]
 SLUGS = ["index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung", "soziale_netze",

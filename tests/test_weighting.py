@@ -6,7 +6,6 @@ tests/reference/r_survey_reference.R (R 4.2.2, survey 4.1.1) on tests/reference/
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from geo_cohesion.errors import InputError
