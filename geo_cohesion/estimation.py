@@ -268,15 +268,7 @@ def domain_means(design, values: str | Sequence[str], by: str | None, level: flo
                              "every respondent needs a district code")
         domain, labels = category_codes(data[by])
     n_domains = max(len(labels), 1)
-    strata, strata_labels = design.strata_codes()
-    lonely = np.flatnonzero(np.bincount(strata, minlength=len(strata_labels)) == 1)
-    if lonely.size:
-        from .readers import row_ref
-        names = ", ".join(repr(str(strata_labels[i])) for i in lonely[:5]) + (" …" if lonely.size > 5 else "")
-        where = (row_ref(data, data.index[np.isin(strata, lonely)], design.strata) if design.strata
-                 else data.attrs.get("source"))
-        raise InputError(f"{lonely.size} stratum/strata ({names}) contain a single respondent", where,
-                         "a variance needs at least two respondents per stratum: merge small strata")
+    strata, _ = design.strata_codes()
     cal = design.calibration
     result = linearised_domain_variance(
         y, design.weights.to_numpy(dtype=float), domain, n_domains, strata,

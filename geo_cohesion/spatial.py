@@ -97,7 +97,8 @@ def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen", attach
             knn = lpw.KNN.from_dataframe(points, k=1, ids=ids, use_index=False)
             w = lpw.attach_islands(w, knn)
         fallback = "nearest neighbour attached"
-    w.transform = "r"
+    with _quiet():
+        w.transform = "r"
     return SpatialWeights(w, ids, kind, islands, fallback)
 
 
@@ -108,7 +109,7 @@ def _subset(sw: SpatialWeights, keep: Sequence[str]) -> SpatialWeights:
         return sw
     with _quiet():
         sub = lpw.w_subset(sw.w, keep)
-    sub.transform = "r"
+        sub.transform = "r"
     extra = [str(i) for i in sub.islands if str(i) not in sw.islands]
     return SpatialWeights(sub, keep, sw.kind, sw.islands + extra, sw.fallback)
 

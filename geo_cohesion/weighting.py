@@ -137,6 +137,13 @@ class SurveyDesign:
             if blank.any():
                 raise InputError("stratum is empty", row_ref(self.data, self.data.index[blank], self.strata),
                                  "fill in every respondent's stratum")
+            strata, labels = self.strata_codes()
+            lonely = np.flatnonzero(np.bincount(strata, minlength=len(labels)) == 1)
+            if lonely.size:
+                names = ", ".join(repr(str(labels[i])) for i in lonely[:5]) + (" …" if lonely.size > 5 else "")
+                raise InputError(f"{lonely.size} stratum/strata ({names}) contain a single respondent",
+                                 row_ref(self.data, self.data.index[np.isin(strata, lonely)], self.strata),
+                                 "a variance needs at least two respondents per stratum: merge small strata")
         self.design_weights = pd.Series(values, index=self.data.index, name="design_weight")
         self.weights = self.design_weights.rename("weight")
 
