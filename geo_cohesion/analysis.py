@@ -47,7 +47,7 @@ def _score_columns(variables: list[str]) -> list[str]:
     return [f"score__{v}" for v in variables]
 
 
-def _with_ranks(table: pd.DataFrame, by: str, project: ProjectConfig) -> pd.DataFrame:
+def _with_ranks(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
     parts = []
     for variable, group in table.groupby("variable", sort=False):
         group = group.reset_index(drop=True)
@@ -71,7 +71,7 @@ def compare_design(design: SurveyDesign, by: str, project: ProjectConfig, names:
     table["variable"] = table["variable"].str.removeprefix("score__")
     table = table.rename(columns={by: "district_id"})
     table["district_name"] = table["district_id"].map(lambda d: names.get(d, d))
-    table = _with_ranks(table, "district_id", project)
+    table = _with_ranks(table, project)
     hidden = table["suppressed"]
     table.loc[hidden, ["estimate", "deviation", "se", "p_value", "p_adjusted", "rank", "rank_low", "rank_high"]] = np.nan
     order = {v: i for i, v in enumerate(variables)}

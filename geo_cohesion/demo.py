@@ -43,6 +43,11 @@ def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
     return out
 
 
+def district_populations(city: dict) -> np.ndarray:
+    """Assumed district populations scaled to the city's published total (integers, exact sum)."""
+    return largest_remainder(np.array([d["population"] for d in city["districts"]]), int(city["population_total"]))
+
+
 def city_population(city: dict, assumptions: dict) -> pd.DataFrame:
     """Adult population by district x age group x gender (integers summing to the adult total).
 
@@ -51,7 +56,7 @@ def city_population(city: dict, assumptions: dict) -> pd.DataFrame:
     shares come from the assumptions file.
     """
     districts = city["districts"]
-    totals = largest_remainder(np.array([d["population"] for d in districts]), int(city["population_total"]))
+    totals = district_populations(city)
     ages = assumptions["age_groups"]
     base_shares = np.array([city.get("age_shares", assumptions["age_shares_default"])[a] for a in ages])
     female = assumptions["female_share_by_age"]
@@ -76,7 +81,7 @@ def city_population(city: dict, assumptions: dict) -> pd.DataFrame:
 def city_structural(city: dict) -> pd.DataFrame:
     """District structural indicators as stated in the assumptions (one row per district)."""
     districts = city["districts"]
-    totals = largest_remainder(np.array([d["population"] for d in districts]), int(city["population_total"]))
+    totals = district_populations(city)
     frame = pd.DataFrame({
         "district_id": [d["id"] for d in districts],
         "district_name": [d["name"] for d in districts],

@@ -129,8 +129,8 @@ def _district_names(city: CityConfig, structural: pd.DataFrame | None) -> dict[s
             if isinstance(n, str) and n.strip()}
 
 
-def _survey_design(city: CityConfig, project: ProjectConfig) -> tuple[SurveyDesign, pd.DataFrame]:
-    """Read, score and rake the survey of one city; returns the raked design and the scores."""
+def _survey_design(city: CityConfig, project: ProjectConfig) -> SurveyDesign:
+    """Read, score and rake the survey of one city; the raked design carries ``score__*`` columns."""
     spec = city.survey
     survey = read_table(project.resolve(spec.path), required=[spec.district_column],
                         text_columns=[c for c in (spec.district_column, spec.strata_column, spec.age_column,
@@ -177,7 +177,7 @@ def _survey_design(city: CityConfig, project: ProjectConfig) -> tuple[SurveyDesi
         # problems of the margins themselves (totals, bounds) come from the population table
         exc.source = exc.source or population.attrs.get("source")
         raise
-    return raked, scores
+    return raked
 
 
 def _group_labels(city: CityConfig, district_ids: pd.Series) -> pd.Series:
@@ -224,7 +224,7 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
         districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
         return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"})
 
-    design, _ = _survey_design(city, project)
+    design = _survey_design(city, project)
     spec = city.survey
     variables = [f"score__{v}" for v in radar.variables]
     district_col = spec.district_column
