@@ -159,3 +159,14 @@ def test_rejects_bad_input() -> None:
         build_schematic_boundaries(
             {**good, "crs": "EPSG:4326", "districts": one + [{"id": "2", "name": "B", "centre": [7.1, 51.0]}]}
         )
+
+
+def test_shipped_shapes_are_what_the_generator_builds(tmp_path):
+    """shapes/*.gpkg in the repository must be reproducible by `python -m geo_cohesion.shapes`."""
+    from geo_cohesion.shapes import write_schematic_boundaries
+
+    shipped = Path(__file__).resolve().parents[1] / "shapes"
+    written = write_schematic_boundaries(tmp_path)
+    assert sorted(p.name for p in written) == sorted(p.name for p in shipped.glob("*.gpkg"))
+    for path in written:
+        assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256((shipped / path.name).read_bytes()).digest()
