@@ -53,8 +53,7 @@ def _with_ranks(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
         group = group.reset_index(drop=True)
         estimate = group["estimate"].where(~group["suppressed"])
         # rank uncertainty of the district means; the city value is common to all and cancels
-        se_mean = group["se_mean"] if "se_mean" in group else group["se"]
-        ranks = rank_intervals(estimate.to_numpy(), se_mean.to_numpy(), project.estimates.level,
+        ranks = rank_intervals(estimate.to_numpy(), group["se_mean"].to_numpy(), project.estimates.level,
                                project.compare.rank_draws, seed=project.seed)
         parts.append(pd.concat([group, ranks], axis=1))
     return pd.concat(parts, ignore_index=True)
@@ -66,8 +65,6 @@ def compare_design(design: SurveyDesign, by: str, project: ProjectConfig, names:
     columns = _score_columns(variables)
     settings = project.compare
     table = deviations_from_city(design, columns, by, settings.alpha, settings.adjust, project.estimates.min_n)
-    means = design.domain_means(columns, by, project.estimates.level, project.estimates.min_n)
-    table = table.merge(means[[by, "variable", "se"]].rename(columns={"se": "se_mean"}), on=[by, "variable"])
     table["variable"] = table["variable"].str.removeprefix("score__")
     table = table.rename(columns={by: "district_id"})
     table["district_name"] = table["district_id"].map(lambda d: names.get(d, d))
@@ -168,12 +165,15 @@ def add_comparison_layers(city_map: CityMap, comparison: CityComparison, variabl
             values, nan, nan, nan, np.zeros(len(ids), dtype=bool), nan, classification, "lokales Moran's I"))
 
 
-def combined_decomposition(results: list, project: ProjectConfig) -> pd.DataFrame:
+def combined_decomposition(outputs: list) -> pd.DataFrame:
     """Between-city versus between-district (within city) variance across all cities.
 
-    Pools the raked microdata of all cities (each city's weights sum to its adult population)
-    and splits each score's variance into: between cities, between districts within cities
-    (sampling noise removed, see :func:`variance_decomposition`) and within districts.
+    The cities are independent samples. For each score: ``between_cities = sum_c P_c (ybar_c -
+    ybar)^2`` with ``P_c`` the cities' population shares, corrected for sampling noise with each
+    city's calibrated variance ``V_c``: ``Var(ybar_c - ybar) = (1-P_c)^2 V_c + sum_{c' != c}
+    P_c'^2 V_c'``. ``between_districts_within_cities`` is the population-weighted mean of the
+    cities' corrected between-district variances (:func:`variance_decomposition`), and
+    ``within_districts`` the rest of the pooled total variance.
 
     Returns
     -------
@@ -181,35 +181,30 @@ def combined_decomposition(results: list, project: ProjectConfig) -> pd.DataFram
         ``variable, between_cities, between_districts_within_cities, within_districts,
         districts_exceed_cities`` (True where districts differ more than cities, the study's claim).
     """
-    designs = [r for r in results if r.design is not None]
-    if len(designs) < 2:
+    usable = [o for o in outputs if o.result.design is not None and o.comparison is not None]
+    if len(usable) < 2:
         return pd.DataFrame()
     variables = load_radar().variables
-    columns = _score_columns(variables)
-    frames = []
-    for r in designs:
-        data = r.design.data[columns].copy()
-        data["__city__"] = r.city.name
-        strata, labels = r.design.strata_codes()
-        data["__stratum__"] = [f"{r.city.name}|{labels[s]}" for s in strata]
-        data["__w__"] = r.design.weights.to_numpy()
-        frames.append(data)
-    pooled = pd.concat(frames, ignore_index=True)
-    design = SurveyDesign(pooled, weight="__w__", strata="__stratum__")
-    between_cities = variance_decomposition(design, columns, "__city__").set_index("variable")
-    population = {r.city.name: r.design.weights.sum() for r in designs}
-    total_pop = sum(population.values())
-    within_city = sum(
-        (population[r.city.name] / total_pop)
-        * variance_decomposition(r.design, columns, r.city.survey.district_column).set_index("variable")
-        for r in designs)
-    out = pd.DataFrame({
-        "variable": [c.removeprefix("score__") for c in columns],
-        "between_cities": between_cities.loc[columns, "between_corrected"].to_numpy(),
-        "between_districts_within_cities": within_city.loc[columns, "between_corrected"].to_numpy(),
-        "within_districts": (between_cities.loc[columns, "total"] - between_cities.loc[columns, "between_corrected"]
-                             - within_city.loc[columns, "between_corrected"]).to_numpy(),
-    })
+    population = np.array([o.result.design.weights.sum() for o in usable])
+    share = population / population.sum()
+    rows = []
+    for variable in variables:
+        city = [o.result.city_estimates.set_index("variable").loc[variable] for o in usable]
+        means = np.array([c["estimate"] for c in city])
+        var = np.array([c["se"] for c in city]) ** 2
+        overall = float(np.sum(share * means))
+        noise = (1 - share) ** 2 * var + (np.sum(share**2 * var) - share**2 * var)
+        between_cities = max(0.0, float(np.sum(share * ((means - overall) ** 2 - noise))))
+        within_city = float(sum(p * o.comparison.variance.set_index("variable").loc[variable, "between_corrected"]
+                                for p, o in zip(share, usable)))
+        values = np.concatenate([o.result.design.data[f"score__{variable}"].to_numpy(float) for o in usable])
+        weights = np.concatenate([o.result.design.weights.to_numpy(float) for o in usable])
+        ok = ~np.isnan(values)
+        total = float(np.average((values[ok] - np.average(values[ok], weights=weights[ok])) ** 2, weights=weights[ok]))
+        rows.append({"variable": variable, "between_cities": between_cities,
+                     "between_districts_within_cities": within_city,
+                     "within_districts": total - between_cities - within_city})
+    out = pd.DataFrame(rows)
     out["districts_exceed_cities"] = out["between_districts_within_cities"] > out["between_cities"]
     return out
 
@@ -247,7 +242,7 @@ def write_comparison_tables(outputs: list, project: ProjectConfig, out_dir) -> l
                                  tables / "spread.csv"))
         written.append(write_csv(_rounded(_city_first(pd.concat(variances, ignore_index=True)), project.note),
                                  tables / "variance_decomposition.csv"))
-    combined = combined_decomposition([o.result for o in outputs], project)
+    combined = combined_decomposition(outputs)
     if not combined.empty:
         written.append(write_csv(_rounded(combined, project.note), tables / "between_vs_within.csv"))
     return written

@@ -36,8 +36,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = _check_out(Path(args.out))
     inputs = Path(args.inputs) if args.inputs else out / "demo_inputs"
     project_file = write_demo_inputs(inputs, seed=args.seed)
-    results = run_project(load_project(project_file), out)
-    _summary(results, out)
+    project = load_project(project_file)
+    results = run_project(project, out)
+    _summary(results, out, project.estimates.level)
     return 0
 
 
@@ -53,7 +54,7 @@ def _run_project_file(config: str, out: str, maps: bool = True, **compare_overri
         if value is not None:
             setattr(project.compare, key, value)
     results = run_project(project, _check_out(Path(out)), maps=maps)
-    _summary(results, Path(out))
+    _summary(results, Path(out), project.estimates.level)
     return 0
 
 
@@ -101,13 +102,13 @@ def _cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(results, out: Path) -> None:
+def _summary(results, out: Path, level: float = 0.95) -> None:
     for res in results:
         est = res.city_estimates
         line = f"{res.city.name}: {len(res.district_estimates['district_id'].unique())} districts"
         if est is not None:
             index = est.loc[est["variable"] == "index"].iloc[0]
-            line += f", index {index['estimate']:.2f} (95% CI {index['ci_low']:.2f}–{index['ci_high']:.2f}, n={index['n']})"
+            line += f", index {index['estimate']:.2f} ({level * 100:g}% CI {index['ci_low']:.2f}–{index['ci_high']:.2f}, n={index['n']})"
         if res.city.note:
             line += f" [{res.city.note}]"
         print(line)

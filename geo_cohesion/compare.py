@@ -93,8 +93,9 @@ def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: 
     Returns
     -------
     DataFrame
-        ``<by>, variable, estimate, city_value, deviation, se, z, p_value, p_adjusted,
-        significant, n, suppressed``. ``se`` is the standard error of the deviation.
+        ``<by>, variable, estimate, city_value, deviation, se, se_mean, z, p_value, p_adjusted,
+        significant, n, suppressed``. ``se`` is the standard error of the deviation, ``se_mean``
+        that of the domain mean itself.
     """
     values = [values] if isinstance(values, str) else list(values)
     y = _values_matrix(design, values)
@@ -119,6 +120,7 @@ def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: 
         "city_value": np.tile(res["overall"], len(labels)),
         "deviation": deviation.ravel(),
         "se": se.ravel(),
+        "se_mean": np.sqrt(res["var"]).ravel(),
         "z": z.ravel(),
         "p_value": p.ravel(),
         "p_adjusted": p_adj.ravel(),
@@ -291,7 +293,7 @@ def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, in
     Returns
     -------
     DataFrame
-        ``variable, indicator, r, r_ci_low, r_ci_high, slope, slope_se, slope_ci_low,
+        ``variable, indicator, r, r_ci_low, r_ci_high, intercept, slope, slope_se, slope_ci_low,
         slope_ci_high, n_districts, note``. ``note`` says plainly when few districts make the
         intervals wide.
     """
@@ -313,7 +315,8 @@ def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, in
             note = (f"nur {n} Bezirke: das Intervall ist breit, der Zusammenhang unsicher" if n < 20
                     else "")
             rows.append({"variable": variable, "indicator": indicator, "r": corr["r"], "r_ci_low": corr["ci_low"],
-                         "r_ci_high": corr["ci_high"], "slope": reg["slope"], "slope_se": reg["slope_se"],
+                         "r_ci_high": corr["ci_high"], "intercept": reg["intercept"], "slope": reg["slope"],
+                         "slope_se": reg["slope_se"],
                          "slope_ci_low": reg["slope_ci_low"], "slope_ci_high": reg["slope_ci_high"],
                          "n_districts": n, "note": note})
     return pd.DataFrame(rows)

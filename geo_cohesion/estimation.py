@@ -119,10 +119,6 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
     w = np.asarray(weights, dtype=float)
     n_strata = int(strata.max()) + 1
     stratum_size = np.bincount(strata, minlength=n_strata).astype(float)
-    lonely = np.flatnonzero(stratum_size == 1)
-    if lonely.size:
-        raise InputError(f"{lonely.size} stratum/strata contain a single respondent",
-                         hint="a variance needs at least two respondents per stratum: merge small strata")
 
     def per_domain(values: np.ndarray) -> np.ndarray:  # (n, V) -> (G, V)
         return _column_sums(domain, values, n_domains)
@@ -193,6 +189,7 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
             db_cell = _column_sums(cell, b * d[:, None], n_cell)
             w2b_cell = _column_sums(cell, b * (w**2)[:, None], n_cell)
             gamma = xdx_pinv @ (x_cell.T @ db_cell)                          # (p, V)
+            onehot = sparse.csr_matrix((np.ones(n_cell), (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
             fit_b = x_cell @ gamma                                           # (n_cell, V)
         for v in range(n_vars):
             # X'Du for every domain at once: (p, G)
@@ -207,7 +204,6 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
             sum_z2[:, :, v] += sum_fit2_w2 - 2.0 * cross
             if contrast:
                 fb = fit_b[:, v]
-                onehot = sparse.csr_matrix((np.ones(n_cell), (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
                 sum_b[:, v] -= onehot @ (w_cell * fb)
                 sum_b2[:, v] += onehot @ (w2_cell * fb**2) - 2.0 * (onehot @ (w2b_cell[:, v] * fb))
                 term2 = np.bincount(hg, weights=w2u[:, v] * fb[cell_of_cellg], minlength=size_hg)
@@ -340,8 +336,10 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
                          row_ref(table, table.index[dupes.to_numpy()], district_column),
                          "give one row per district and variable")
     z = norm.ppf(0.5 + level / 2.0)
-    out["ci_low"] = table["ci_low"].astype(float) if "ci_low" in table.columns else out["estimate"] - z * out["se"]
-    out["ci_high"] = table["ci_high"].astype(float) if "ci_high" in table.columns else out["estimate"] + z * out["se"]
+    out["ci_low"] = (to_numeric_column(table, "ci_low", "ci_low") if "ci_low" in table.columns
+                     else out["estimate"] - z * out["se"])
+    out["ci_high"] = (to_numeric_column(table, "ci_high", "ci_high") if "ci_high" in table.columns
+                      else out["estimate"] + z * out["se"])
     has_n = n_column is not None and n_column in table.columns
     out["n"] = to_numeric_column(table, n_column, "n") if has_n else np.nan
     out["n_eff"] = to_numeric_column(table, "n_eff", "n_eff") if "n_eff" in table.columns else out["n"]

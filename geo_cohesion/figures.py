@@ -623,7 +623,7 @@ def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str
 def plot_association(city_map: CityMap, variable: str, indicator: str, association: dict | None = None) -> Figure:
     """Labelled scatter plot of a cohesion layer against a structural indicator across districts.
 
-    Each point is a district (labelled with its name) with its 95 % confidence interval as a
+    Each point is a district (labelled with its name) with its confidence interval as a
     vertical bar; suppressed districts are left out. The title carries the weighted correlation
     with its interval and, when there are few districts, a plain warning.
 
@@ -635,7 +635,7 @@ def plot_association(city_map: CityMap, variable: str, indicator: str, associati
     association : dict, optional
         A row of :func:`geo_cohesion.compare.structural_association` (``r``, ``r_ci_low``,
         ``r_ci_high``, ``slope``, ``n_districts``, ``note``) to print on the figure; the
-        regression line is drawn from ``slope`` through the weighted means.
+        (weighted) regression line ``intercept + slope * x`` is drawn.
     """
     y_layer, x_layer = city_map.layer(variable), city_map.layer(indicator)
     names = city_map.boundaries["district_name"].astype(str).to_numpy()
@@ -653,7 +653,7 @@ def plot_association(city_map: CityMap, variable: str, indicator: str, associati
             ax.annotate(name, (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize=7, color=INK)
         if association is not None and np.isfinite(association.get("slope", np.nan)) and x.size >= 2:
             xs = np.linspace(x.min(), x.max(), 50)
-            ax.plot(xs, y.mean() + association["slope"] * (xs - x.mean()), color="#cb181d", linewidth=1,
+            ax.plot(xs, association["intercept"] + association["slope"] * xs, color="#cb181d", linewidth=1,
                     linestyle="--", zorder=1)
         unit_x = f" ({x_layer.unit})" if x_layer.unit else ""
         ax.set_xlabel(f"{x_layer.label}{unit_x}")
@@ -669,5 +669,5 @@ def plot_association(city_map: CityMap, variable: str, indicator: str, associati
                 f", {association['n_districts']} Bezirke"
             fig.text(0.08, 0.905, r_text, fontsize=9, va="top", color="#555555")
         _add_footer(fig, city_map, ["Punkte: Bezirke mit mindestens "
-                                    f"{city_map.min_n} Befragten; Linien: 95-%-Konfidenzintervalle."])
+                                    f"{city_map.min_n} Befragten; Linien: {city_map.ci_label}e."])
     return fig

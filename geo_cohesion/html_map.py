@@ -91,7 +91,7 @@ def map_payload(city_map: CityMap, tolerance_m: float = 5.0) -> dict:
     return {
         "city": city_map.city, "title": city_map.title or f"{city_map.city}: Sozialer Zusammenhalt",
         "notes": [n for n in [city_map.source, *city_map.notes] if n],
-        "names": names, "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR,
+        "names": names, "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR, "ci_label": city_map.ci_label,
         "groups": groups, "layers": [_layer_payload(layer) for layer in city_map.layers],
         "geojson": geometry_geojson(city_map, tolerance_m),
     }
@@ -149,7 +149,7 @@ _SCRIPT = Template("""
     if (l.values[i] === null) { box.appendChild(el("div", "keine Daten")); return box; }
     box.appendChild(el("div", "Wert: " + fmt(l.values[i]) + (l.unit ? " " + l.unit : "")));
     if (l.ci_low[i] !== null && l.ci_high[i] !== null) {
-      box.appendChild(el("div", "95-%-Konfidenzintervall: " + fmt(l.ci_low[i]) + " – " + fmt(l.ci_high[i])));
+      box.appendChild(el("div", DATA.ci_label + ": " + fmt(l.ci_low[i]) + " – " + fmt(l.ci_high[i])));
     }
     if (l.n[i] !== null) { box.appendChild(el("div", "Befragte: n = " + l.n[i])); }
     if (l.rank[i] !== null) { box.appendChild(el("div", "Rang " + l.rank[i] + " von " + l.n_ranked + " in der Stadt")); }

@@ -79,6 +79,12 @@ class CityMap:
     notes: list[str] = field(default_factory=list)
     source: str = ""
     min_n: int = 30
+    level: float = 0.95
+
+    @property
+    def ci_label(self) -> str:
+        """German label of the confidence intervals, e.g. ``"95-%-Konfidenzintervall"``."""
+        return f"{self.level * 100:g}-%-Konfidenzintervall".replace(".", ",")
 
     def layer(self, variable: str) -> MapLayer:
         """The layer of ``variable``."""
@@ -104,7 +110,8 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
                    structural: pd.DataFrame | None = None, structural_id_column: str = "district_id",
                    structural_variables: Sequence[str] | None = None, allow_missing: bool = False,
                    scheme: str = "quantiles", k: int = 5, breaks: Sequence[float] | None = None,
-                   title: str = "", notes: Sequence[str] = (), source: str = "", min_n: int = 30) -> CityMap:
+                   title: str = "", notes: Sequence[str] = (), source: str = "", min_n: int = 30,
+                   level: float = 0.95) -> CityMap:
     """Join estimates and structural data onto boundaries and classify every layer.
 
     Parameters
@@ -130,6 +137,8 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
         Shown on every map ("synthetische Demodaten", "schematische Grenzen – nicht amtlich").
     min_n : int
         Suppression threshold, for the tooltip text.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``, for labels.
 
     Returns
     -------
@@ -183,7 +192,7 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
                                    classify_values(values, "quantiles", k, palette="OrRd"), unit))
     if not layers:
         raise InputError("nothing to map: give estimates and/or structural indicators")
-    return CityMap(city, boundaries, layers, title=title, notes=list(notes), source=source, min_n=min_n)
+    return CityMap(city, boundaries, layers, title=title, notes=list(notes), source=source, min_n=min_n, level=level)
 
 
 def add_deviation_layers(city_map: CityMap, city_values: dict[str, float], variables: Sequence[str] | None = None) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _UMLAUTS = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe"}
 
@@ -115,3 +118,20 @@ def match_keys(left: Iterable, right: Iterable, left_name: str, right_name: str,
         more = f" (and {len(problems) - 12} more)" if len(problems) > 12 else ""
         raise InputError("districts do not match: " + "; ".join(shown) + more, hint=hint or MATCH_HINT)
     return mapping
+
+
+def align_keys(values: "pd.Series", canonical: Iterable, left_name: str, right_name: str,
+               allow_missing: bool = False, hint: str | None = None) -> "pd.Series":
+    """Rewrite ``values`` in the spelling of ``canonical`` (e.g. structural ids "7" -> survey ids "007").
+
+    Match once here, then every later step can join on exact text. Unmatched keys raise (see
+    :func:`match_keys`) or, with ``allow_missing``, stay as they are.
+
+    Returns
+    -------
+    pandas.Series
+        Same index as ``values``, text.
+    """
+    text = values.astype(str)
+    mapping = match_keys(text.unique(), canonical, left_name, right_name, allow_missing, hint)
+    return text.map(lambda key: mapping.get(key, key))

@@ -18,7 +18,7 @@ from .codebook import load_codebook, load_radar
 from .config import CityConfig, ProjectConfig
 from .errors import InputError
 from .estimation import estimates_from_table
-from .keys import match_keys, normalise_key
+from .keys import align_keys, match_keys, normalise_key
 from .output import write_csv, write_text
 from .readers import read_table, row_ref, to_numeric_column
 from .scoring import score_respondents
@@ -181,19 +181,40 @@ def _survey_design(city: CityConfig, project: ProjectConfig) -> SurveyDesign:
 
 
 def _group_labels(city: CityConfig, district_ids: pd.Series) -> pd.Series:
-    """Group name per respondent (NaN where a district is in no group)."""
-    lookup = {}
+    """Group name per respondent (NaN where a district is in no group).
+
+    Group members are matched to the survey's district ids with the one key normaliser, so
+    ``1`` finds ``"01"`` and ``"Hoerde"`` finds ``"Hörde"``.
+    """
+    by_key = {normalise_key(d): d for d in pd.unique(district_ids)}
+    lookup: dict[str, str] = {}
+    unknown = []
     for group, members in city.groups.items():
         for member in members:
-            if str(member) in lookup:
-                raise InputError(f"district {member!r} is in two groups ('{lookup[str(member)]}' and '{group}')",
+            district = by_key.get(normalise_key(member))
+            if district is None:
+                unknown.append(str(member))
+                continue
+            if district in lookup:
+                raise InputError(f"district {member!r} is in two groups ('{lookup[district]}' and '{group}')",
                                  hint="each district may belong to one group of a grouping")
-            lookup[str(member)] = group
-    unknown = sorted(set(lookup) - set(district_ids))
+            lookup[district] = group
     if unknown:
-        raise InputError(f"group member(s) {', '.join(unknown)} are not districts of {city.name}",
+        raise InputError(f"group member(s) {', '.join(sorted(unknown))} are not districts of {city.name}",
                          hint="list district ids as they appear in the survey")
     return district_ids.map(lookup)
+
+
+def _align_structural(city: CityConfig, structural: pd.DataFrame | None, district_ids, data_path: str):
+    """Structural table with its district ids rewritten to the survey's (or score table's) spelling."""
+    if structural is None:
+        return None
+    column = city.structural.district_column
+    aligned = structural.copy()
+    aligned[column] = align_keys(structural[column], district_ids, Path(city.structural.path).name,
+                                 Path(data_path).name, hint=_STRUCTURAL_HINT)
+    aligned.attrs = structural.attrs
+    return aligned
 
 
 def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
@@ -212,15 +233,13 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
     radar = load_radar()
     level, min_n = project.estimates.level, project.estimates.min_n
     structural = _read_structural(city, project)
-    names = _district_names(city, structural)
     if city.survey is None:
         spec = city.scores
         table = read_table(project.resolve(spec.path), text_columns=[spec.district_column])
         districts = estimates_from_table(table, spec.district_column, spec.variable_column, spec.estimate_column,
                                          spec.se_column, spec.n_column, level=level, min_n=min_n)
-        if structural is not None:
-            match_keys(districts["district_id"].unique(), structural[city.structural.district_column],
-                       Path(spec.path).name, Path(city.structural.path).name, hint=_STRUCTURAL_HINT)
+        structural = _align_structural(city, structural, districts["district_id"].unique(), spec.path)
+        names = _district_names(city, structural)
         districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
         return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"})
 
@@ -228,9 +247,8 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
     spec = city.survey
     variables = [f"score__{v}" for v in radar.variables]
     district_col = spec.district_column
-    if structural is not None:
-        match_keys(design.data[district_col].unique(), structural[city.structural.district_column],
-                   Path(spec.path).name, Path(city.structural.path).name, hint=_STRUCTURAL_HINT)
+    structural = _align_structural(city, structural, design.data[district_col].unique(), spec.path)
+    names = _district_names(city, structural)
     est = design.domain_means(variables, district_col, level=level, min_n=min_n)
     est = est.rename(columns={district_col: "district_id"})
     est["variable"] = est["variable"].str.removeprefix("score__")
@@ -337,16 +355,23 @@ def read_city_boundaries(city: CityConfig, project: ProjectConfig):
                            crs=spec.crs, layer=spec.layer)
 
 
-def check_boundary_districts(result: CityResult, project: ProjectConfig, boundaries) -> None:
-    """The districts of the estimates and of the boundaries must match (unless ``maps.allow_missing``)."""
+def align_boundary_districts(result: CityResult, project: ProjectConfig, boundaries):
+    """Boundaries with district ids in the spelling of the estimates.
+
+    The districts of the estimates and of the boundaries must match (unless ``maps.allow_missing``).
+    """
     city = result.city
     if boundaries is None:
-        return
+        return None
     data = city.survey if city.survey is not None else city.scores
-    match_keys(result.district_estimates["district_id"].unique(), boundaries["district_id"],
-               Path(data.path).name, Path(city.boundaries.path).name, allow_missing=project.maps.allow_missing,
-               hint="use the same district ids in both files (see boundaries 'id_column'), or set "
-                    "'allow_missing: true' under 'maps' to show missing districts as 'keine Daten'")
+    aligned = boundaries.copy()
+    aligned["district_id"] = align_keys(
+        boundaries["district_id"], result.district_estimates["district_id"].unique(),
+        Path(city.boundaries.path).name, Path(data.path).name, allow_missing=project.maps.allow_missing,
+        hint="use the same district ids in both files (see boundaries 'id_column'), or set "
+             "'allow_missing: true' under 'maps' to show missing districts as 'keine Daten'")
+    aligned.attrs = boundaries.attrs
+    return aligned
 
 
 def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = True,
@@ -356,7 +381,7 @@ def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = T
 
     if boundaries is None:
         boundaries = read_city_boundaries(result.city, project)
-    check_boundary_districts(result, project, boundaries)
+    boundaries = align_boundary_districts(result, project, boundaries)
     comparison = compare_city(result, project, boundaries)
     maps = city_maps(result, project, boundaries, comparison) if with_maps and boundaries is not None else []
     return CityOutputs(result, boundaries, comparison, maps)
@@ -422,7 +447,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     settings = project.maps
     structural_id = city.structural.district_column if city.structural is not None else "district_id"
     common = dict(scheme=settings.scheme, k=settings.k, breaks=settings.breaks, source=source, notes=notes,
-                  min_n=project.estimates.min_n)
+                  min_n=project.estimates.min_n, level=project.estimates.level)
     city_values = (dict(zip(result.city_estimates["variable"], result.city_estimates["estimate"]))
                    if result.city_estimates is not None else None)
     district_map = build_city_map(city.name, boundaries, result.district_estimates, result.structural, structural_id,

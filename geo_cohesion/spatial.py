@@ -104,7 +104,8 @@ def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen", attach
 
 def _subset(sw: SpatialWeights, keep: Sequence[str]) -> SpatialWeights:
     """Weights restricted to ``keep`` (districts with a value), islands re-attached if needed."""
-    keep = [i for i in sw.ids if i in set(keep)]
+    wanted = set(keep)
+    keep = [i for i in sw.ids if i in wanted]
     if len(keep) == len(sw.ids):
         return sw
     with _quiet():

@@ -285,7 +285,7 @@ def test_association_scatter_labels_every_shown_district(tmp_path):
     est.loc[0, "suppressed"] = True
     structural = pd.DataFrame({"district_id": b["district_id"], "sgb2_share_pct": rng.uniform(5, 30, len(b))})
     cm = build_city_map("Dortmund", b, est, structural, notes=["synthetische Demodaten"])
-    row = {"r": -0.5, "r_ci_low": -0.8, "r_ci_high": 0.1, "slope": -0.3, "n_districts": 11,
+    row = {"r": -0.5, "r_ci_low": -0.8, "r_ci_high": 0.1, "intercept": 68.0, "slope": -0.3, "n_districts": 11,
            "note": "nur 11 Bezirke: das Intervall ist breit, der Zusammenhang unsicher"}
     fig = plot_association(cm, "index", "sgb2_share_pct", row)
     ax = fig.axes[0]
