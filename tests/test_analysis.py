@@ -90,3 +90,31 @@ def test_html_map_has_deviation_and_cluster_layers(demo_out):
     assert (demo_out / "dessau-rosslau_gruppen.html").exists()
     assert (demo_out / "figures" / "dortmund_index.pdf").exists()
     assert (demo_out / "figures" / "rostock_dimensionen.svg").exists()
+
+
+def test_structural_ids_spelled_differently_still_join_everywhere(demo_out, tmp_path):
+    """Structural ids without leading zeros ("10" for "010") and group members given as numbers
+    are matched once by the key normaliser; the association then uses all 12 districts."""
+    import yaml
+
+    from geo_cohesion.analysis import compare_city
+    from geo_cohesion.config import project_from_dict
+    from geo_cohesion.pipeline import run_city
+
+    inputs = demo_out / "demo_inputs"
+    raw = yaml.safe_load((inputs / "project.yaml").read_text(encoding="utf-8"))
+    city = next(c for c in raw["cities"] if c["name"] == "Dortmund")
+    structural = pd.read_csv(inputs / "structural_dortmund.csv", dtype={"district_id": str})
+    structural["district_id"] = structural["district_id"].str.lstrip("0")
+    structural.to_csv(tmp_path / "structural.csv", index=False)
+    city["structural"]["path"] = str(tmp_path / "structural.csv")
+    city["groups"] = {"Nord": [20, 40, 50], "Süd": [70, 80]}
+    for key in ("survey", "population", "boundaries"):
+        city[key]["path"] = str(inputs / city[key]["path"])
+    project = project_from_dict({**raw, "cities": [city]}, base_dir=inputs)
+    result = run_city(project.cities[0], project)
+    assert result.district_estimates["district_name"].str.contains("Eving").any()  # names found despite "40"
+    comparison = compare_city(result, project)
+    row = comparison.association.query("variable == 'index' and indicator == 'sgb2_share_pct'").iloc[0]
+    assert row["n_districts"] == 12
+    assert set(result.group_estimates["group"]) == {"Nord", "Süd"}
