@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .classify import Classification
+from .classify import categorical
 from .codebook import load_radar
 from .compare import (deviations_from_city, rank_intervals, spread, structural_association,
                       variance_decomposition)
@@ -153,11 +153,8 @@ def add_comparison_layers(city_map: CityMap, comparison: CityComparison, variabl
         index = np.array([labels.index(c) if c in CLUSTER_COLOURS else -1 for c in cluster], dtype=int)
         used = sorted(set(index[index >= 0]))
         remap = {old: new for new, old in enumerate(used)}
-        classification = Classification(
-            bins=tuple(float(i) for i in range(len(used))), lower=0.0,
-            class_index=np.array([remap.get(i, -1) for i in index]),
-            colours=tuple(CLUSTER_COLOURS[labels[i]] for i in used),
-            labels=tuple(labels[i] for i in used), scheme="categorical")
+        classification = categorical([remap.get(i, -1) for i in index], [labels[i] for i in used],
+                                     [CLUSTER_COLOURS[labels[i]] for i in used])
         values = local["local_i"].reindex(ids).to_numpy(dtype=float)
         nan = np.full(len(ids), np.nan)
         city_map.layers.append(MapLayer(

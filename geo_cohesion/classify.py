@@ -169,3 +169,12 @@ def classify_values(values: Sequence[float], scheme: str = "quantiles", k: int =
     edges = [lower, *bins]
     labels = tuple(f"{format_number(lo, decimals)} – {format_number(hi, decimals)}" for lo, hi in zip(edges[:-1], edges[1:]))
     return Classification(bins, lower, index, tuple(colours), labels, "diverging" if diverging else scheme)
+
+
+def categorical(class_index: Sequence[int], labels: Sequence[str], colours: Sequence[str],
+                scheme: str = "categorical") -> Classification:
+    """A classification of categories (LISA clusters, bivariate classes): index -1 = no data."""
+    if len(labels) != len(colours):
+        raise ValueError("one colour per label")
+    return Classification(tuple(float(i) for i in range(len(labels))), 0.0, np.asarray(class_index, dtype=int),
+                          tuple(colours), tuple(labels), scheme)

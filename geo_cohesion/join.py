@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .classify import Classification, classify_values
+from .classify import Classification, categorical, classify_values
 from .codebook import load_radar
 from .errors import InputError
 from .keys import match_keys
@@ -218,14 +218,11 @@ _TERTILE_LABELS = ("niedrig", "mittel", "hoch")
 
 
 def _tertiles(values: np.ndarray) -> np.ndarray:
-    """Tertile class 0/1/2 per value (mapclassify quantiles), -1 where missing."""
-    from mapclassify import Quantiles
-
-    out = np.full(values.size, -1, dtype=int)
+    """Tertile class 0/1/2 per value (quantile classes), -1 where missing or too few values."""
     ok = ~np.isnan(values)
-    if ok.sum() >= 3 and np.unique(values[ok]).size >= 3:
-        out[ok] = Quantiles(values[ok], k=3).yb
-    return out
+    if ok.sum() < 3 or np.unique(values[ok]).size < 3:
+        return np.full(values.size, -1, dtype=int)
+    return classify_values(values, "quantiles", k=3).class_index
 
 
 def add_bivariate_layer(city_map: CityMap, cohesion: str = "index", deprivation: str = "sgb2_share_pct") -> MapLayer | None:
@@ -245,8 +242,7 @@ def add_bivariate_layer(city_map: CityMap, cohesion: str = "index", deprivation:
         for col in range(3):
             colours.append(BIVARIATE_COLOURS[2 - row][col])
             labels.append(f"Zusammenhalt {_TERTILE_LABELS[2 - row]} · {d_layer.label} {_TERTILE_LABELS[col]}")
-    classification = Classification(tuple(float(i) for i in range(9)), 0.0, index, tuple(colours), tuple(labels),
-                                    "bivariate")
+    classification = categorical(index, labels, colours, "bivariate")
     layer = MapLayer(f"{cohesion}__x__{deprivation}", f"{c_layer.label} × {d_layer.label}", "bivariate",
                      c_layer.values, c_layer.ci_low, c_layer.ci_high, c_layer.n, c_layer.suppressed, c_layer.rank,
                      classification, c_layer.unit)

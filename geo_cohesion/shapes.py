@@ -71,7 +71,7 @@ def load_cities(assumptions_path: Path | None = None) -> list[dict[str, Any]]:
     Parameters
     ----------
     assumptions_path : pathlib.Path, optional
-        YAML file with a top-level ``cities`` list. Defaults to :data:`ASSUMPTIONS_PATH`.
+        YAML file with a top-level ``cities`` list. Defaults to the packaged demo assumptions.
 
     Returns
     -------
@@ -83,17 +83,21 @@ def load_cities(assumptions_path: Path | None = None) -> list[dict[str, Any]]:
     InputError
         If the file cannot be read or has no ``cities`` list.
     """
-    path = Path(assumptions_path) if assumptions_path is not None else ASSUMPTIONS_PATH
+    if assumptions_path is None:
+        from .demo import load_assumptions  # the packaged file, read once (demo imports this module)
+
+        return load_assumptions()["cities"]
+    path = Path(assumptions_path)
     try:
         with path.open(encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
     except OSError as exc:
-        raise InputError("Datei kann nicht gelesen werden", source=str(path)) from exc
+        raise InputError(f"cannot read the file ({exc.strerror})", source=str(path)) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"kein gültiges YAML ({exc})", source=str(path)) from exc
+        raise InputError(f"not valid YAML ({exc})", source=str(path)) from None
     cities = data.get("cities") if isinstance(data, Mapping) else None
     if not isinstance(cities, list) or not cities:
-        raise InputError("keine Liste 'cities' gefunden", source=str(path))
+        raise InputError("no list 'cities' found", source=str(path), hint="the file needs a top-level 'cities' list")
     return cities
 
 
@@ -102,7 +106,7 @@ def _district_table(city: Mapping[str, Any]) -> tuple[list[str], list[str], np.n
     label = str(city.get("name", city.get("slug", "?")))
     districts = city.get("districts")
     if not isinstance(districts, list) or len(districts) < 2:
-        raise InputError("mindestens zwei Bezirke mit 'centre' nötig", source=label)
+        raise InputError("at least two districts with a 'centre' are needed", source=label)
     ids: list[str] = []
     names: list[str] = []
     lonlat: list[tuple[float, float]] = []
@@ -110,20 +114,20 @@ def _district_table(city: Mapping[str, Any]) -> tuple[list[str], list[str], np.n
         did, centre = d.get("id"), d.get("centre")
         if not isinstance(did, str):
             raise InputError(
-                f"Bezirks-ID {did!r} ist kein Text",
+                f"district id {did!r} is not text",
                 source=label,
-                hint="IDs in Anführungszeichen setzen, damit führende Nullen erhalten bleiben",
+                hint="quote ids in the YAML file so that leading zeros are kept",
             )
         if not (isinstance(centre, (list, tuple)) and len(centre) == 2):
-            raise InputError(f"Bezirk {did}: 'centre' muss [lon, lat] sein", source=label)
+            raise InputError(f"district {did}: 'centre' must be [lon, lat]", source=label)
         ids.append(did)
         names.append(str(d.get("name", did)))
         lonlat.append((float(centre[0]), float(centre[1])))
     if len(set(ids)) != len(ids):
-        raise InputError("Bezirks-IDs sind nicht eindeutig", source=label)
+        raise InputError("district ids are not unique", source=label)
     xy = np.asarray(lonlat, dtype=float)
     if len(np.unique(xy, axis=0)) != len(xy):
-        raise InputError("zwei Bezirke haben dasselbe 'centre'", source=label)
+        raise InputError("two districts have the same 'centre'", source=label)
     return ids, names, xy
 
 
@@ -182,9 +186,9 @@ def build_schematic_boundaries(city: Mapping[str, Any]) -> gpd.GeoDataFrame:
     try:
         crs = CRS.from_user_input(city["crs"])
     except Exception as exc:  # KeyError or pyproj.exceptions.CRSError
-        raise InputError("fehlendes oder ungültiges 'crs'", source=label) from exc
+        raise InputError("missing or invalid 'crs'", source=label) from exc
     if not crs.is_projected:
-        raise InputError(f"CRS {city['crs']} ist nicht metrisch (projiziert)", source=label)
+        raise InputError(f"CRS {city['crs']} is not metric (projected)", source=label)
 
     ids, names, lonlat = _district_table(city)
     xy = _project_centres(lonlat, crs)
