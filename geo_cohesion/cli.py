@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
+from .config import ADJUSTMENTS, CONTIGUITIES
 from .errors import InputError
 
 EXIT_INPUT_ERROR = 2
@@ -117,6 +118,7 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
+    from .classify import SCHEMES
     parser = argparse.ArgumentParser(
         prog="geo-cohesion",
         description="Weighted district estimates, maps and evidence tables for social cohesion "
@@ -146,9 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("config", help="project configuration (YAML)")
     compare.add_argument("--out", default="maps", help="output folder (default: maps/)")
     compare.add_argument("--alpha", type=float, default=None, help="significance level (default 0.05)")
-    compare.add_argument("--adjust", choices=["holm", "fdr_bh", "none"], default=None,
+    compare.add_argument("--adjust", choices=ADJUSTMENTS, default=None,
                          help="multiple-testing control across districts (default holm)")
-    compare.add_argument("--contiguity", choices=["queen", "rook"], default=None, help="spatial weights (default queen)")
+    compare.add_argument("--contiguity", choices=CONTIGUITIES, default=None, help="spatial weights (default queen)")
     compare.add_argument("--no-maps", action="store_true", help="write tables only, no HTML maps or figures")
     compare.set_defaults(func=_cmd_compare)
 
@@ -169,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     mapper.add_argument("--out", required=True, help="output HTML file")
     mapper.add_argument("--allow-missing", action="store_true", help="show unmatched districts as 'keine Daten'")
     mapper.add_argument("--scheme", default="quantiles",
-                        choices=["quantiles", "natural_breaks", "equal_interval", "fixed", "user"], help="classification")
+                        choices=SCHEMES, help="classification")
     mapper.add_argument("--k", type=int, default=5, help="number of classes (default 5)")
     mapper.add_argument("--breaks", default=None, help="upper class bounds for --scheme user, e.g. 55,60,65,100")
     mapper.add_argument("--title", default=None, help="map title")

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .config import ADJUSTMENTS
 from .errors import InputError
 from .estimation import _values_matrix, linearised_domain_variance
 from .weighting import SurveyDesign, category_codes
 
-ADJUSTMENTS = ("holm", "fdr_bh", "none")
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -16,6 +16,11 @@ import yaml
 
 from .errors import InputError
 
+#: Multiple-testing adjustments across districts (see :mod:`geo_cohesion.compare`).
+ADJUSTMENTS = ("holm", "fdr_bh", "none")
+#: Contiguity rules for spatial weights (see :mod:`geo_cohesion.spatial`).
+CONTIGUITIES = ("queen", "rook")
+
 
 @dataclass
 class SurveySpec:
@@ -315,10 +320,10 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     if not 0 < project.compare.alpha < 1:
         raise InputError(f"compare.alpha must be between 0 and 1, got {project.compare.alpha}",
                          hint="write the significance level as a share, e.g. 'alpha: 0.05'")
-    if project.compare.adjust not in ("holm", "fdr_bh", "none"):
+    if project.compare.adjust not in ADJUSTMENTS:
         raise InputError(f"compare.adjust must be holm, fdr_bh or none, got {project.compare.adjust!r}",
                          hint="write one of these")
-    if project.compare.contiguity not in ("queen", "rook"):
+    if project.compare.contiguity not in CONTIGUITIES:
         raise InputError(f"compare.contiguity must be queen or rook, got {project.compare.contiguity!r}",
                          hint="write one of these")
     return project

@@ -22,6 +22,7 @@ import pandas as pd
 from libpysal import weights as lpw
 
 from .compare import benjamini_hochberg
+from .config import CONTIGUITIES
 from .errors import InputError
 
 #: Below this many districts a Moran test has little power; results carry a note instead of a verdict.
@@ -79,7 +80,7 @@ def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen", attach
     -------
     SpatialWeights
     """
-    if kind not in ("queen", "rook"):
+    if kind not in CONTIGUITIES:
         raise InputError(f"unknown contiguity {kind!r}", hint="use 'queen' or 'rook'")
     if len(boundaries) < 2:
         raise InputError("spatial statistics need at least two districts")
