@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from geo_cohesion.weighting import SurveyDesign
+from geo_cohesion.survey.design import SurveyDesign
 
 
 def make_data(n: int, n_districts: int, n_vars: int, seed: int = 1) -> tuple[pd.DataFrame, dict]:

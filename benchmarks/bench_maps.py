@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo_cohesion.boundaries import read_boundaries
-from geo_cohesion.codebook import load_radar
-from geo_cohesion.html_map import render_html_map
-from geo_cohesion.join import build_city_map
-from geo_cohesion.readers import read_table
+from geo_cohesion.io.boundaries import read_boundaries
+from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.maps.html import render_html_map
+from geo_cohesion.maps.layers import build_city_map
+from geo_cohesion.io.tables import read_table
 
 BERLIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "berlin"
 MSS_LAYERS = ["S1", "S3", "S4", "D1", "D3", "D4", "KI_05", "KI_16"]
@@ -32,7 +32,7 @@ def load_case():
         gdf = read_boundaries(BERLIN / "lor_planungsraeume_2021.shp", id_column="PLR_ID", name_column="PLR_NAME")
         mss = read_table(BERLIN / "mss_2021.csv", text_columns=["PLR_ID"]).rename(columns={"PLR_ID": "district_id"})
         return "Berlin, 542 Planungsräume (real boundaries, MSS 2021)", gdf, mss[["district_id", *MSS_LAYERS]]
-    from geo_cohesion.shapes import build_schematic_boundaries, load_cities
+    from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
 
     city = next(c for c in load_cities() if c["slug"] == "dortmund")
     gdf = build_schematic_boundaries(city)

@@ -2,17 +2,17 @@
 
 The public API follows the pipeline, top to bottom::
 
-    read & validate  -> geo_cohesion.readers, geo_cohesion.codebook
-    score            -> geo_cohesion.scoring.score_respondents
-    weight           -> geo_cohesion.weighting.SurveyDesign (.rake)
-    estimate         -> SurveyDesign.domain_means / geo_cohesion.estimation
-    run a city       -> geo_cohesion.pipeline.run_city
+    read & validate  -> geo_cohesion.io.tables, geo_cohesion.radar.codebook
+    score            -> geo_cohesion.radar.scoring.score_respondents
+    weight           -> geo_cohesion.survey.design.SurveyDesign (.rake)
+    estimate         -> SurveyDesign.domain_means / geo_cohesion.survey.estimates
+    run a city       -> geo_cohesion.project.run.run_city
 """
-from .codebook import Codebook, load_codebook, load_radar
-from .errors import InputError
-from .estimation import domain_means, estimates_from_table
-from .scoring import item_scores, score_respondents
-from .weighting import RakeDiagnostics, SurveyDesign, kish_deff
+from geo_cohesion.radar.codebook import Codebook, load_codebook, load_radar
+from geo_cohesion.errors import InputError
+from geo_cohesion.survey.estimates import domain_means, estimates_from_table
+from geo_cohesion.radar.scoring import item_scores, score_respondents
+from geo_cohesion.survey.design import RakeDiagnostics, SurveyDesign, kish_deff
 
 __version__ = "0.1.0"
 

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import __version__
-from .config import ADJUSTMENTS, CONTIGUITIES
-from .errors import InputError
+from geo_cohesion import __version__
+from geo_cohesion.project.config import ADJUSTMENTS, CONTIGUITIES
+from geo_cohesion.errors import InputError
 
 EXIT_INPUT_ERROR = 2
 
@@ -30,9 +30,9 @@ def _one_line(text: object) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .config import load_project
-    from .demo import write_demo_inputs
-    from .pipeline import run_project
+    from geo_cohesion.project.config import load_project
+    from geo_cohesion.demo.synthetic import write_demo_inputs
+    from geo_cohesion.project.run import run_project
 
     out = _check_out(Path(args.out))
     inputs = Path(args.inputs) if args.inputs else out / "demo_inputs"
@@ -44,8 +44,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _run_project_file(config: str, out: str, maps: bool = True, **compare_overrides) -> int:
-    from .config import load_project
-    from .pipeline import run_project
+    from geo_cohesion.project.config import load_project
+    from geo_cohesion.project.run import run_project
 
     project = load_project(config)
     alpha = compare_overrides.get("alpha")
@@ -69,11 +69,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
-    from .boundaries import read_boundaries
-    from .estimation import estimates_from_table
-    from .html_map import write_html_map
-    from .join import build_city_map
-    from .readers import read_table
+    from geo_cohesion.io.boundaries import read_boundaries
+    from geo_cohesion.survey.estimates import estimates_from_table
+    from geo_cohesion.maps.html import write_html_map
+    from geo_cohesion.maps.layers import build_city_map
+    from geo_cohesion.io.tables import read_table
 
     boundaries = read_boundaries(args.boundaries, id_column=args.id_column, name_column=args.name_column,
                                  crs=args.crs, layer=args.layer)
@@ -118,7 +118,7 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
-    from .classify import SCHEMES
+    from geo_cohesion.maps.classify import SCHEMES
     parser = argparse.ArgumentParser(
         prog="geo-cohesion",
         description="Weighted district estimates, maps and evidence tables for social cohesion "

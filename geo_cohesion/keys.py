@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Iterable
 
-from .errors import InputError
+from geo_cohesion.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,4 +1,4 @@
-"""Comparison and spatial outputs of the demo (geo_cohesion.analysis): contracts and the seed's
+"""Comparison and spatial outputs of the demo (geo_cohesion.project.analysis): contracts and the seed's
 qualitative findings, reproduced from the computed (synthetic) data."""
 from __future__ import annotations
 
@@ -97,9 +97,9 @@ def test_structural_ids_spelled_differently_still_join_everywhere(demo_out, tmp_
     are matched once by the key normaliser; the association then uses all 12 districts."""
     import yaml
 
-    from geo_cohesion.analysis import compare_city
-    from geo_cohesion.config import project_from_dict
-    from geo_cohesion.pipeline import run_city
+    from geo_cohesion.project.analysis import compare_city
+    from geo_cohesion.project.config import project_from_dict
+    from geo_cohesion.project.run import run_city
 
     inputs = demo_out / "demo_inputs"
     raw = yaml.safe_load((inputs / "project.yaml").read_text(encoding="utf-8"))

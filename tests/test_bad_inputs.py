@@ -55,7 +55,7 @@ HOSTILE = ["<script>alert(1)</script>", "O'Brien \"Quote\" Straße", "Nord\nSüd
 def _codebook() -> pd.DataFrame:
     from importlib import resources
 
-    ref = resources.files("geo_cohesion").joinpath("data/codebook_radar.csv")
+    ref = resources.files("geo_cohesion").joinpath("radar/data/codebook_radar.csv")
     return pd.read_csv(ref.open("rb"), dtype=str, keep_default_na=False)
 
 
@@ -742,8 +742,8 @@ def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 #: Modules the fork server imports once, so that a case does not pay ~1.5 s of imports. The CLI
 #: module itself is NOT preloaded: each child executes it as ``__main__``, exactly as ``-m`` does.
-PRELOAD = ["geo_cohesion", "geo_cohesion.config", "geo_cohesion.pipeline", "geo_cohesion.boundaries",
-           "geo_cohesion.analysis", "geo_cohesion.html_map", "geo_cohesion.join"]
+PRELOAD = ["geo_cohesion", "geo_cohesion.project.config", "geo_cohesion.project.run", "geo_cohesion.io.boundaries",
+           "geo_cohesion.project.analysis", "geo_cohesion.maps.html", "geo_cohesion.maps.layers"]
 TIMEOUT = 300
 #: Set GEO_COHESION_CORPUS_SUBPROCESS=1 to run every case in a fresh interpreter (slower, same results);
 #: platforms without a fork server (Windows) always do.
@@ -922,7 +922,7 @@ def test_docs_list_every_case():
 
 
 def test_slugify_is_file_name_safe():
-    from geo_cohesion.config import slugify
+    from geo_cohesion.project.config import slugify
 
     for name in ["../x", "/", "..", "", ".", "a/../../b", "C:\\Windows\\x", "\x00", "<script>", "東京", "x" * 5000]:
         slug = slugify(name)

@@ -1,4 +1,4 @@
-"""Tests for geo_cohesion.boundaries: read & validate boundaries, dissolve them into areas.
+"""Tests for geo_cohesion.io.boundaries: read & validate boundaries, dissolve them into areas.
 
 All test files are built in code from shapely boxes; the real Berlin and Rostock boundaries are
 read from ``../shared/data`` (never copied into the repository) and skipped when absent.
@@ -18,12 +18,12 @@ import pytest
 import shapely
 import yaml
 
-from geo_cohesion.boundaries import aggregate_boundaries, metric_crs, read_boundaries
+from geo_cohesion.io.boundaries import aggregate_boundaries, metric_crs, read_boundaries
 from geo_cohesion.errors import InputError
 from geo_cohesion.keys import match_keys, normalise_key
-from geo_cohesion.output import write_gpkg
-from geo_cohesion.readers import read_table
-from geo_cohesion.shapes import ASSUMPTIONS_PATH
+from geo_cohesion.io.write import write_gpkg
+from geo_cohesion.io.tables import read_table
+from geo_cohesion.demo.shapes import ASSUMPTIONS_PATH
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BERLIN = SHARED_DATA / "berlin"

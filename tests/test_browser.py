@@ -25,10 +25,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from geo_cohesion.html_map import map_payload, render_html_map
-from geo_cohesion.htmlsafe import escape_html
-from geo_cohesion.join import add_deviation_layers, build_city_map
-from geo_cohesion.shapes import build_schematic_boundaries, load_cities
+from geo_cohesion.maps.html import map_payload, render_html_map
+from geo_cohesion.io.htmlsafe import escape_html
+from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
+from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROME_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -508,7 +508,7 @@ def demo_maps(tmp_path_factory) -> list[Path]:
     generated inputs and pipeline for one city, without figures, in a few seconds.
     """
     from geo_cohesion.cli import main
-    from geo_cohesion.demo import write_demo_inputs
+    from geo_cohesion.demo.synthetic import write_demo_inputs
 
     root = tmp_path_factory.mktemp("demo-browser")
     project_path = write_demo_inputs(root / "inputs")

@@ -1,9 +1,9 @@
-"""Codebook and Radar structure (geo_cohesion.codebook)."""
+"""Codebook and Radar structure (geo_cohesion.radar.codebook)."""
 from __future__ import annotations
 
 import pytest
 
-from geo_cohesion.codebook import load_codebook, load_radar
+from geo_cohesion.radar.codebook import load_codebook, load_radar
 from geo_cohesion.errors import InputError
 
 CONTRACT_SLUGS = ["index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung", "soziale_netze",

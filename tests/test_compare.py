@@ -1,4 +1,4 @@
-"""Within-city comparison (geo_cohesion.compare) against independent references.
+"""Within-city comparison (geo_cohesion.stats.compare) against independent references.
 
 * Deviations and their SEs: R survey 4.1-1 ``svycontrast(svytotal(...), quote(yd/ind - yy/one))``
   (tests/reference/r_contrast_reference.R / .json) for a fixed-weight and a raked design.
@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from geo_cohesion.compare import (benjamini_hochberg, deviations_from_city, holm, rank_intervals, spread,
+from geo_cohesion.stats.compare import (benjamini_hochberg, deviations_from_city, holm, rank_intervals, spread,
                                   structural_association, variance_decomposition, weighted_correlation,
                                   weighted_regression)
-from geo_cohesion.weighting import SurveyDesign
+from geo_cohesion.survey.design import SurveyDesign
 
 from conftest import REFERENCE, make_survey
 

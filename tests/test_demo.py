@@ -1,4 +1,4 @@
-"""Synthetic demo data (geo_cohesion.demo): seed facts, determinism, calibration to the study."""
+"""Synthetic demo data (geo_cohesion.demo.synthetic): seed facts, determinism, calibration to the study."""
 from __future__ import annotations
 
 import hashlib
@@ -6,10 +6,10 @@ import hashlib
 import pandas as pd
 import pytest
 
-from geo_cohesion.codebook import load_radar
-from geo_cohesion.config import load_project
-from geo_cohesion.demo import city_population, load_assumptions, write_demo_inputs
-from geo_cohesion.pipeline import run_project
+from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.project.config import load_project
+from geo_cohesion.demo.synthetic import city_population, load_assumptions, write_demo_inputs
+from geo_cohesion.project.run import run_project
 
 # Published in the study (seed, section III.1 and Abbildung 2).
 PUBLISHED_INDEX = {"Lippstadt": 64.07, "Rostock": 63.64, "Dortmund": 63.43, "Dessau-Roßlau": 59.77}
@@ -21,7 +21,7 @@ DISTRICT_COUNTS = {"Dortmund": 12, "Lippstadt": 18, "Rostock": 19, "Dessau-Roßl
 @pytest.fixture(scope="module")
 def demo(demo_out):
     """(inputs folder, output folder, {city: CityResult}) of the shared demo run."""
-    from geo_cohesion.pipeline import run_city
+    from geo_cohesion.project.run import run_city
 
     inputs = demo_out / "demo_inputs"
     project = load_project(inputs / "project.yaml")

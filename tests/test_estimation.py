@@ -1,4 +1,4 @@
-"""Domain means and standard errors (geo_cohesion.estimation).
+"""Domain means and standard errors (geo_cohesion.survey.estimates).
 
 Independent references:
 * R survey 4.1-1 (tests/reference/r_survey_reference.json): svyby(~y, ~district, design, svymean,
@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.estimation import estimates_from_table
-from geo_cohesion.weighting import SurveyDesign
+from geo_cohesion.survey.estimates import estimates_from_table
+from geo_cohesion.survey.design import SurveyDesign
 
 from conftest import make_survey
 
@@ -54,7 +54,7 @@ def test_bounded_raked_domain_means_match_r(small_survey, small_margins, r_refer
 
 def test_raked_se_close_to_r_rake_backfitting(small_survey, small_margins, r_reference):
     """R's rake() uses 10 unweighted backfitting sweeps instead of the exact projection: SEs differ
-    slightly (documented in geo_cohesion.estimation). On this data the largest gap is 5.2 %, in the
+    slightly (documented in geo_cohesion.survey.estimates). On this data the largest gap is 5.2 %, in the
     districts of the boost stratum, where ignoring the design weights matters most; we require < 8 %."""
     design = SurveyDesign(small_survey, weight="design_weight", strata="stratum").rake(small_margins)
     by = design.domain_means(VARIABLES, "district")

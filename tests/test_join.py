@@ -1,4 +1,4 @@
-"""Joining estimates and structural data onto boundaries (geo_cohesion.join, geo_cohesion.keys)."""
+"""Joining estimates and structural data onto boundaries (geo_cohesion.maps.layers, geo_cohesion.keys)."""
 from __future__ import annotations
 
 import geopandas as gpd
@@ -8,7 +8,7 @@ import pytest
 from shapely.geometry import box
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.join import add_deviation_layers, build_city_map
+from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
 from geo_cohesion.keys import match_keys, normalise_key
 
 
@@ -70,7 +70,7 @@ def test_structural_layers_and_deviation():
 
 
 def test_bivariate_layer_crosses_cohesion_and_deprivation_tertiles():
-    from geo_cohesion.join import BIVARIATE_COLOURS, add_bivariate_layer
+    from geo_cohesion.maps.layers import BIVARIATE_COLOURS, add_bivariate_layer
 
     names = [f"D{i}" for i in range(9)]
     b = boundaries(tuple(names))

@@ -6,9 +6,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo_cohesion.codebook import load_codebook
-from geo_cohesion.scoring import score_respondents
-from geo_cohesion.weighting import SurveyDesign
+from geo_cohesion.radar.codebook import load_codebook
+from geo_cohesion.radar.scoring import score_respondents
+from geo_cohesion.survey.design import SurveyDesign
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

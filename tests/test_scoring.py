@@ -1,14 +1,14 @@
-"""Scoring (geo_cohesion.scoring): hand-computed cases of the Radar rules."""
+"""Scoring (geo_cohesion.radar.scoring): hand-computed cases of the Radar rules."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from geo_cohesion.codebook import Codebook, Item, load_codebook, load_radar
+from geo_cohesion.radar.codebook import Codebook, Item, load_codebook, load_radar
 from geo_cohesion.errors import InputError
-from geo_cohesion.readers import read_table
-from geo_cohesion.scoring import item_scores, score_respondents
+from geo_cohesion.io.tables import read_table
+from geo_cohesion.radar.scoring import item_scores, score_respondents
 
 
 def tiny_codebook(min_valid_share: float = 0.5) -> Codebook:

@@ -1,4 +1,4 @@
-"""Tests for geo_cohesion.shapes: schematic, gap- and overlap-free district boundaries."""
+"""Tests for geo_cohesion.demo.shapes: schematic, gap- and overlap-free district boundaries."""
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +13,7 @@ import yaml
 from pyproj import CRS, Transformer
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.shapes import (
+from geo_cohesion.demo.shapes import (
     NOTE,
     build_schematic_boundaries,
     load_cities,
@@ -162,8 +162,8 @@ def test_rejects_bad_input() -> None:
 
 
 def test_shipped_shapes_are_what_the_generator_builds(tmp_path):
-    """shapes/*.gpkg in the repository must be reproducible by `python -m geo_cohesion.shapes`."""
-    from geo_cohesion.shapes import write_schematic_boundaries
+    """shapes/*.gpkg in the repository must be reproducible by `python -m geo_cohesion.demo.shapes`."""
+    from geo_cohesion.demo.shapes import write_schematic_boundaries
 
     shipped = Path(__file__).resolve().parents[1] / "shapes"
     written = write_schematic_boundaries(tmp_path)

@@ -1,4 +1,4 @@
-"""Spatial statistics (geo_cohesion.spatial) against esda and hand-built cases."""
+"""Spatial statistics (geo_cohesion.spatial.autocorrelation) against esda and hand-built cases."""
 from __future__ import annotations
 
 import esda
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from geo_cohesion.spatial import LOW_POWER_NOTE, contiguity_weights, global_moran, local_moran
+from geo_cohesion.spatial.autocorrelation import LOW_POWER_NOTE, contiguity_weights, global_moran, local_moran
 
 
 def grid(n: int = 5, extra_island: bool = False) -> gpd.GeoDataFrame:

@@ -1,4 +1,4 @@
-"""Weighting (geo_cohesion.weighting) against R survey 4.1-1 and hand checks.
+"""Weighting (geo_cohesion.survey.design) against R survey 4.1-1 and hand checks.
 
 Reference values: tests/reference/r_survey_reference.json, produced by
 tests/reference/r_survey_reference.R (R 4.2.2, survey 4.1.1) on tests/reference/survey_small.csv.
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.weighting import SurveyDesign, kish_deff
+from geo_cohesion.survey.design import SurveyDesign, kish_deff
 
 from conftest import make_survey
 

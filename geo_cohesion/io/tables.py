@@ -14,7 +14,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from geo_cohesion.errors import InputError
 
 #: Largest table file accepted (bytes); larger files are almost certainly a wrong path.
 MAX_TABLE_BYTES = 2 * 1024**3

@@ -4,7 +4,7 @@
 single-stage, with-replacement design). :meth:`SurveyDesign.rake` calibrates the weights to
 one-way population margins (e.g. age group, gender, district) and returns a new design that
 remembers the margins, so that :meth:`SurveyDesign.domain_means` can use calibration-aware
-standard errors (see :mod:`geo_cohesion.estimation`).
+standard errors (see :mod:`geo_cohesion.survey.estimates`).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .readers import row_ref, to_numeric_column
+from geo_cohesion.errors import InputError
+from geo_cohesion.io.tables import row_ref, to_numeric_column
 
 
 @dataclass(frozen=True)
@@ -314,16 +314,16 @@ class SurveyDesign:
 
         See Also
         --------
-        geo_cohesion.estimation.domain_means : the computation and its reference.
+        geo_cohesion.survey.estimates.domain_means : the computation and its reference.
         """
-        from .estimation import domain_means
+        from geo_cohesion.survey.estimates import domain_means
 
         return domain_means(self, values, by, level=level, min_n=min_n)
 
     def means(self, values: str | Sequence[str], level: float = 0.95) -> pd.DataFrame:
         """Weighted means over all respondents (e.g. city totals); columns as :meth:`domain_means`
         without ``<by>`` and ``suppressed``."""
-        from .estimation import domain_means
+        from geo_cohesion.survey.estimates import domain_means
 
         out = domain_means(self, values, None, level=level, min_n=0)
         return out.drop(columns=["suppressed"])

@@ -15,10 +15,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .classify import Classification, categorical, classify_values
-from .codebook import load_radar
-from .errors import InputError
-from .keys import match_keys
+from geo_cohesion.maps.classify import Classification, categorical, classify_values
+from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.errors import InputError
+from geo_cohesion.keys import match_keys
 
 #: German labels and units of the structural indicators geo-cohesion knows by name.
 STRUCTURAL_LABELS = {
@@ -119,7 +119,7 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
     city : str
         City name (titles).
     boundaries : GeoDataFrame
-        ``district_id, district_name, geometry`` (see :func:`geo_cohesion.boundaries.read_boundaries`).
+        ``district_id, district_name, geometry`` (see :func:`geo_cohesion.io.boundaries.read_boundaries`).
     estimates : DataFrame, optional
         Tidy ``district_id, variable, estimate`` and optionally ``se, ci_low, ci_high, n, suppressed``.
     structural : DataFrame, optional
@@ -132,7 +132,7 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
     allow_missing : bool
         Districts without data show as "keine Daten" instead of raising.
     scheme, k, breaks :
-        Classification (see :func:`geo_cohesion.classify.classify_values`).
+        Classification (see :func:`geo_cohesion.maps.classify.classify_values`).
     title, notes, source : str
         Shown on every map ("synthetische Demodaten", "schematische Grenzen – nicht amtlich").
     min_n : int

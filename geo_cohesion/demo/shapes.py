@@ -3,7 +3,7 @@
 The demo of geo-cohesion needs district polygons to draw maps, but the study's cities publish
 their official boundaries under their own licences and in their own formats. This module therefore
 builds SCHEMATIC boundaries ("schematische Grenzen – nicht amtlich") from the approximate district
-centres stated in ``geo_cohesion/data/demo/assumptions.yaml``:
+centres stated in ``geo_cohesion/demo/assumptions.yaml``:
 
 1. project the centres (WGS84 lon/lat) to the city's metric CRS (ETRS89 / UTM);
 2. build a city outline: the convex hull of the centres, buffered by
@@ -16,9 +16,9 @@ centres stated in ``geo_cohesion/data/demo/assumptions.yaml``:
 The result is deterministic: the same assumptions give the same coordinates, and
 :func:`write_schematic_boundaries` writes byte-identical GeoPackages (the GeoPackage timestamp
 ``gpkg_contents.last_change`` is pinned with the GDAL option ``OGR_CURRENT_DATE`` by
-:func:`geo_cohesion.output.write_gpkg`).
+:func:`geo_cohesion.io.write.write_gpkg`).
 
-Rebuild the shipped files with ``python -m geo_cohesion.shapes [OUT_DIR]``.
+Rebuild the shipped files with ``python -m geo_cohesion.demo.shapes [OUT_DIR]``.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ import yaml
 from pyproj import CRS, Transformer
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.output import FIXED_GPKG_DATE, write_gpkg
+from geo_cohesion.io.write import FIXED_GPKG_DATE, write_gpkg
 
 __all__ = [
     "ASSUMPTIONS_PATH",
@@ -50,8 +50,8 @@ __all__ = [
 ]
 
 #: Default assumptions file (the demo data's single source of district facts).
-ASSUMPTIONS_PATH: Path = Path(__file__).resolve().parent / "data" / "demo" / "assumptions.yaml"
-#: Default output folder of ``python -m geo_cohesion.shapes``: the repository's ``shapes/``.
+ASSUMPTIONS_PATH: Path = Path(__file__).resolve().parent / "assumptions.yaml"
+#: Default output folder of ``python -m geo_cohesion.demo.shapes``: the repository's ``shapes/``.
 DEFAULT_OUT_DIR: Path = Path(__file__).resolve().parents[1] / "shapes"
 #: Label stored with every feature so it travels with the data.
 NOTE: str = "schematische Grenzen – nicht amtlich"
@@ -84,7 +84,7 @@ def load_cities(assumptions_path: Path | None = None) -> list[dict[str, Any]]:
         If the file cannot be read or has no ``cities`` list.
     """
     if assumptions_path is None:
-        from .demo import load_assumptions  # the packaged file, read once (demo imports this module)
+        from geo_cohesion.demo.synthetic import load_assumptions  # the packaged file, read once (demo imports this module)
 
         return load_assumptions()["cities"]
     path = Path(assumptions_path)
@@ -263,7 +263,7 @@ def write_schematic_boundaries(out_dir: Path, assumptions_path: Path | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: ``python -m geo_cohesion.shapes [OUT_DIR]``.
+    """Command-line entry: ``python -m geo_cohesion.demo.shapes [OUT_DIR]``.
 
     Parameters
     ----------
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = sys.argv[1:] if argv is None else argv
     if len(args) > 1 or (args and args[0] in ("-h", "--help")):
-        print("Aufruf: python -m geo_cohesion.shapes [AUSGABEORDNER]", file=sys.stderr)
+        print("Aufruf: python -m geo_cohesion.demo.shapes [AUSGABEORDNER]", file=sys.stderr)
         return 0 if args and args[0] in ("-h", "--help") else 2
     out_dir = Path(args[0]) if args else DEFAULT_OUT_DIR
     try:

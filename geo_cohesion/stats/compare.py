@@ -1,7 +1,7 @@
 """Compare within a city: deviations from the city value, rank uncertainty, spread, variance shares
 and the association of cohesion with structural indicators.
 
-Everything here is a pure function on a :class:`~geo_cohesion.weighting.SurveyDesign` or on
+Everything here is a pure function on a :class:`~geo_cohesion.survey.design.SurveyDesign` or on
 estimate tables.
 
 * :func:`deviations_from_city`: district minus city with a design-based z-test whose variance
@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .config import ADJUSTMENTS
-from .errors import InputError
-from .estimation import _values_matrix, linearised_domain_variance
-from .weighting import SurveyDesign, category_codes
+from geo_cohesion.project.config import ADJUSTMENTS
+from geo_cohesion.errors import InputError
+from geo_cohesion.survey.estimates import _values_matrix, linearised_domain_variance
+from geo_cohesion.survey.design import SurveyDesign, category_codes
 
 
 

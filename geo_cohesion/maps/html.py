@@ -5,7 +5,7 @@ deviations, structural indicators) is a small array of values and colours that r
 Leaflet layer. Coordinates are simplified with ``shapely.coverage_simplify`` (which keeps shared
 borders shared) and rounded identically on both sides of every border, so neighbouring districts
 never open gaps. All user text reaches the page as script-safe JSON
-(:func:`geo_cohesion.htmlsafe.script_json`) and is inserted with ``textContent``.
+(:func:`geo_cohesion.io.htmlsafe.script_json`) and is inserted with ``textContent``.
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from .classify import NO_DATA_COLOUR
-from .htmlsafe import escape_html, script_json
-from .join import CityMap, MapLayer
-from .output import write_text
+from geo_cohesion.maps.classify import NO_DATA_COLOUR
+from geo_cohesion.io.htmlsafe import escape_html, script_json
+from geo_cohesion.maps.layers import CityMap, MapLayer
+from geo_cohesion.io.write import write_text
 
 LEAFLET_JS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
 LEAFLET_CSS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"

@@ -1,6 +1,6 @@
 """Project configuration: a YAML file describing one or more cities (files + settings).
 
-The demo is such a file (written by :func:`geo_cohesion.demo.write_demo_inputs`); a user's own
+The demo is such a file (written by :func:`geo_cohesion.demo.synthetic.write_demo_inputs`); a user's own
 city uses the same format and the same pipeline. Unknown keys and wrong types are errors, so a
 typo never silently falls back to a default.
 """
@@ -14,11 +14,11 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
+from geo_cohesion.errors import InputError
 
-#: Multiple-testing adjustments across districts (see :mod:`geo_cohesion.compare`).
+#: Multiple-testing adjustments across districts (see :mod:`geo_cohesion.stats.compare`).
 ADJUSTMENTS = ("holm", "fdr_bh", "none")
-#: Contiguity rules for spatial weights (see :mod:`geo_cohesion.spatial`).
+#: Contiguity rules for spatial weights (see :mod:`geo_cohesion.spatial.autocorrelation`).
 CONTIGUITIES = ("queen", "rook")
 
 
@@ -181,7 +181,7 @@ def slugify(name: str) -> str:
     Only ``a-z``, ``0-9`` and ``-``, at most :data:`MAX_SLUG_CHARS` characters, never empty
     (``"stadt"``): names such as ``"../x"``, ``"/"`` or ``".."`` cannot leave the output folder.
     """
-    from .keys import normalise_key
+    from geo_cohesion.keys import normalise_key
 
     slug = re.sub(r"[^a-z0-9]+", "-", normalise_key(unicodedata.normalize("NFC", str(name))))
     slug = slug.strip("-")[:MAX_SLUG_CHARS].strip("-")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .errors import InputError
+from geo_cohesion.errors import InputError
 
 CODEBOOK_COLUMNS = ("item", "dimension", "label", "scale_min", "scale_max", "reversed", "missing_codes")
 _TRUE = {"yes", "ja", "true", "1", "y", "j", "x"}
@@ -73,7 +73,7 @@ class Radar:
 @lru_cache(maxsize=1)
 def load_radar() -> Radar:
     """Load the packaged Radar structure (``data/radar.yaml``)."""
-    text = resources.files("geo_cohesion").joinpath("data/radar.yaml").read_text(encoding="utf-8")
+    text = resources.files("geo_cohesion").joinpath("radar/data/radar.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
     domains: dict[str, str] = {}
     dims: list[Dimension] = []
@@ -170,12 +170,12 @@ def load_codebook(path: str | Path | None = None, min_valid_share: float = 0.5) 
     InputError
         Unknown dimensions, duplicate items, bad scales, or a dimension without items.
     """
-    from .readers import read_table  # local import: readers imports nothing from here
+    from geo_cohesion.io.tables import read_table  # local import: readers imports nothing from here
 
     if not 0 < min_valid_share <= 1:
         raise InputError(f"min_valid_share must be in (0, 1], got {min_valid_share}")
     if path is None:
-        ref = resources.files("geo_cohesion").joinpath("data/codebook_radar.csv")
+        ref = resources.files("geo_cohesion").joinpath("radar/data/codebook_radar.csv")
         with resources.as_file(ref) as real:
             table = read_table(real, dtype=str)
         source = "built-in Radar codebook"

@@ -1,4 +1,4 @@
-"""Synthetic demo data for the four study cities, generated from ``data/demo/assumptions.yaml``.
+"""Synthetic demo data for the four study cities, generated from ``demo/assumptions.yaml``.
 
 Everything here is SYNTHETIC ("synthetische Demodaten"): respondents, population margins and
 structural indicators are simulated from the readable assumptions file, calibrated to the
@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .codebook import load_codebook, load_radar
-from .output import write_csv, write_gpkg, write_text
-from .shapes import build_schematic_boundaries
+from geo_cohesion.radar.codebook import load_codebook, load_radar
+from geo_cohesion.io.write import write_csv, write_gpkg, write_text
+from geo_cohesion.demo.shapes import build_schematic_boundaries
 
 SYNTHETIC_NOTE = "synthetische Demodaten"
 SCHEMATIC_NOTE = "schematische Grenzen – nicht amtlich"
@@ -28,7 +28,7 @@ SCHEMATIC_NOTE = "schematische Grenzen – nicht amtlich"
 @lru_cache(maxsize=1)
 def load_assumptions() -> dict:
     """The packaged demo assumptions (parsed YAML)."""
-    text = resources.files("geo_cohesion").joinpath("data/demo/assumptions.yaml").read_text(encoding="utf-8")
+    text = resources.files("geo_cohesion").joinpath("demo/assumptions.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
@@ -189,7 +189,7 @@ def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
     Returns
     -------
     Path
-        The project configuration (``project.yaml``) to run with :func:`geo_cohesion.pipeline.run_project`.
+        The project configuration (``project.yaml``) to run with :func:`geo_cohesion.project.run.run_project`.
     """
     assumptions = load_assumptions()
     seed = int(assumptions["meta"]["seed"] if seed is None else seed)

@@ -13,7 +13,7 @@ from typing import Sequence
 import mapclassify
 import numpy as np
 
-from .errors import InputError
+from geo_cohesion.errors import InputError
 
 #: ColorBrewer sequential palettes (colour-blind safe), 3 to 7 classes (colorbrewer2.org, Brewer 2003).
 SEQUENTIAL = {

@@ -35,9 +35,9 @@ import pandas as pd
 from scipy import sparse
 from scipy.stats import norm
 
-from .errors import InputError
-from .readers import to_numeric_column
-from .weighting import category_codes
+from geo_cohesion.errors import InputError
+from geo_cohesion.io.tables import to_numeric_column
+from geo_cohesion.survey.design import category_codes
 
 ESTIMATE_COLUMNS = ["variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
 
@@ -259,7 +259,7 @@ def domain_means(design, values: str | Sequence[str], by: str | None, level: flo
             raise InputError(f"domain column '{by}' not found", data.attrs.get("source"))
         blank = data[by].isna()
         if blank.any():
-            from .readers import row_ref
+            from geo_cohesion.io.tables import row_ref
             raise InputError(f"missing '{by}'", row_ref(data, data.index[blank], by),
                              "every respondent needs a district code")
         domain, labels = category_codes(data[by])
@@ -318,7 +318,7 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
         if col not in table.columns:
             raise InputError(f"column '{col}' not found in the score table", table.attrs.get("source"),
                              f"the table has: {', '.join(map(str, table.columns))}")
-    from .readers import row_ref
+    from geo_cohesion.io.tables import row_ref
     out = pd.DataFrame({"district_id": table[district_column].astype(str).str.strip(),
                         "variable": table[variable_column].astype(str).str.strip()})
     blank = table[district_column].isna()

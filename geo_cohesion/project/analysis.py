@@ -1,7 +1,7 @@
 """Compare / spatial stage of the pipeline: per-city comparison and spatial tables.
 
-This module assembles the pure statistics of :mod:`geo_cohesion.compare` and
-:mod:`geo_cohesion.spatial` for one :class:`~geo_cohesion.pipeline.CityResult`, and adds the
+This module assembles the pure statistics of :mod:`geo_cohesion.stats.compare` and
+:mod:`geo_cohesion.spatial.autocorrelation` for one :class:`~geo_cohesion.project.run.CityResult`, and adds the
 matching map layers (deviation with significance, LISA clusters) to the city's map.
 """
 from __future__ import annotations
@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .classify import categorical
-from .codebook import load_radar
-from .compare import (deviations_from_city, rank_intervals, spread, structural_association,
+from geo_cohesion.maps.classify import categorical
+from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.stats.compare import (deviations_from_city, rank_intervals, spread, structural_association,
                       variance_decomposition)
-from .config import ProjectConfig
-from .join import CityMap, MapLayer
-from .spatial import contiguity_weights, global_moran, local_moran
-from .weighting import SurveyDesign
+from geo_cohesion.project.config import ProjectConfig
+from geo_cohesion.maps.layers import CityMap, MapLayer
+from geo_cohesion.spatial.autocorrelation import contiguity_weights, global_moran, local_moran
+from geo_cohesion.survey.design import SurveyDesign
 
 COMPARISON_COLUMNS = ["district_id", "variable", "estimate", "deviation", "p_value", "significant", "rank",
                       "rank_low", "rank_high", "district_name", "city_value", "se", "p_adjusted", "n", "suppressed"]
@@ -96,7 +96,7 @@ def compare_city(result, project: ProjectConfig, boundaries=None) -> CityCompari
     comparison = compare_design(design, district_col, project, names)
     group_comparison = None
     if city.groups:
-        from .pipeline import _group_labels
+        from geo_cohesion.project.run import _group_labels
 
         labels = _group_labels(city, design.data[district_col].astype(str)).fillna("(ohne Gruppe)")
         grouped = compare_design(design.with_columns(__group__=labels), "__group__", project, {})
@@ -215,7 +215,7 @@ def write_comparison_tables(outputs: list, project: ProjectConfig, out_dir) -> l
     """
     from pathlib import Path
 
-    from .output import write_csv
+    from geo_cohesion.io.write import write_csv
 
     tables = Path(out_dir) / "tables"
     written = []
@@ -265,7 +265,7 @@ def write_comparison_figures(outputs: list, project: ProjectConfig, out_dir) -> 
     of the index against each structural indicator (``OUT/figures/<city>_...``)."""
     from pathlib import Path
 
-    from .figures import plot_association, plot_layer, save_figure
+    from geo_cohesion.maps.figures import plot_association, plot_layer, save_figure
 
     figures = Path(out_dir) / "figures"
     formats = tuple(project.maps.figure_formats)

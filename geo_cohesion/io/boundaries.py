@@ -28,8 +28,8 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 from shapely.geometry import shape
 
-from .errors import InputError
-from .keys import suggestions
+from geo_cohesion.errors import InputError
+from geo_cohesion.keys import suggestions
 
 __all__ = [
     "FORMATS",

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from libpysal import weights as lpw
 
-from .compare import benjamini_hochberg
-from .config import CONTIGUITIES
-from .errors import InputError
+from geo_cohesion.stats.compare import benjamini_hochberg
+from geo_cohesion.project.config import CONTIGUITIES
+from geo_cohesion.errors import InputError
 
 #: Below this many districts a Moran test has little power; results carry a note instead of a verdict.
 MIN_DISTRICTS_FOR_VERDICT = 10

@@ -1,7 +1,7 @@
 """Run a city through the pipeline: read & validate -> score -> weight -> estimate -> tables.
 
 :func:`run_city` is pure with respect to outputs (it returns DataFrames); :func:`run_project`
-runs every city of a :class:`~geo_cohesion.config.ProjectConfig` and writes the tables
+runs every city of a :class:`~geo_cohesion.project.config.ProjectConfig` and writes the tables
 atomically. The demo and a user's own city take exactly this path.
 """
 from __future__ import annotations
@@ -14,21 +14,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .codebook import load_codebook, load_radar
-from .config import CityConfig, ProjectConfig
-from .errors import InputError
-from .estimation import estimates_from_table
-from .keys import align_keys, match_keys, normalise_key
-from .output import write_csv, write_text
-from .readers import read_table, row_ref, to_numeric_column
-from .scoring import score_respondents
-from .weighting import SurveyDesign
+from geo_cohesion.radar.codebook import load_codebook, load_radar
+from geo_cohesion.project.config import CityConfig, ProjectConfig
+from geo_cohesion.errors import InputError
+from geo_cohesion.survey.estimates import estimates_from_table
+from geo_cohesion.keys import align_keys, match_keys, normalise_key
+from geo_cohesion.io.write import write_csv, write_text
+from geo_cohesion.io.tables import read_table, row_ref, to_numeric_column
+from geo_cohesion.radar.scoring import score_respondents
+from geo_cohesion.survey.design import SurveyDesign
 
 if TYPE_CHECKING:  # imported for annotations only: the map stage is loaded when needed
     import geopandas as gpd
 
-    from .analysis import CityComparison
-    from .join import CityMap
+    from geo_cohesion.project.analysis import CityComparison
+    from geo_cohesion.maps.layers import CityMap
 
 DISTRICT_COLUMNS = ["city", "district_id", "district_name", "variable", "estimate", "se", "ci_low", "ci_high",
                     "n", "n_eff", "suppressed"]
@@ -345,8 +345,8 @@ class CityOutputs:
 
 
 def read_city_boundaries(city: CityConfig, project: ProjectConfig):
-    """The city's boundaries (see :func:`geo_cohesion.boundaries.read_boundaries`), or None."""
-    from .boundaries import read_boundaries
+    """The city's boundaries (see :func:`geo_cohesion.io.boundaries.read_boundaries`), or None."""
+    from geo_cohesion.io.boundaries import read_boundaries
 
     if city.boundaries is None:
         return None
@@ -377,7 +377,7 @@ def align_boundary_districts(result: CityResult, project: ProjectConfig, boundar
 def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = True,
                  boundaries=None) -> CityOutputs:
     """Read boundaries (unless given), compare districts, run spatial statistics and build the maps of one city."""
-    from .analysis import compare_city
+    from geo_cohesion.project.analysis import compare_city
 
     if boundaries is None:
         boundaries = read_city_boundaries(result.city, project)
@@ -404,7 +404,7 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
     -------
     list of CityResult
     """
-    from .analysis import write_comparison_figures, write_comparison_tables
+    from geo_cohesion.project.analysis import write_comparison_figures, write_comparison_tables
 
     out_dir = Path(out_dir)
     # boundaries first: a broken boundary file stops the run before the estimation
@@ -433,9 +433,9 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
 
     Returns ``[(file stem, CityMap), ...]``.
     """
-    from .analysis import add_comparison_layers
-    from .boundaries import aggregate_boundaries
-    from .join import add_bivariate_layer, add_deviation_layers, build_city_map
+    from geo_cohesion.project.analysis import add_comparison_layers
+    from geo_cohesion.io.boundaries import aggregate_boundaries
+    from geo_cohesion.maps.layers import add_bivariate_layer, add_deviation_layers, build_city_map
 
     city = result.city
     spec = city.boundaries
@@ -473,8 +473,8 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
 
 def write_maps(built: list[tuple[str, "CityMap"]], project: ProjectConfig, out_dir: Path) -> list[Path]:
     """Write HTML maps (``OUT/<stem>.html``) and print figures (``OUT/figures/``) atomically."""
-    from .figures import write_city_figures
-    from .html_map import write_html_map
+    from geo_cohesion.maps.figures import write_city_figures
+    from geo_cohesion.maps.html import write_html_map
 
     written = []
     settings = project.maps

@@ -1,7 +1,7 @@
-"""Print-ready static maps (PNG, PDF, SVG) of a :class:`~geo_cohesion.join.CityMap`.
+"""Print-ready static maps (PNG, PDF, SVG) of a :class:`~geo_cohesion.maps.layers.CityMap`.
 
 The figures draw EXACTLY the classes and colours stored in each layer's
-:class:`~geo_cohesion.classify.Classification` (nothing is reclassified here), so a print map,
+:class:`~geo_cohesion.maps.classify.Classification` (nothing is reclassified here), so a print map,
 the HTML map and the tables always agree. Every figure carries the city map's source and notes
 ("synthetische Demodaten", "schematische Grenzen – nicht amtlich") in its footer.
 
@@ -28,11 +28,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 
-from .classify import NO_DATA_COLOUR, format_number
-from .codebook import load_radar
-from .config import slugify
-from .join import CityMap, MapLayer
-from .output import atomic_path
+from geo_cohesion.maps.classify import NO_DATA_COLOUR, format_number
+from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.project.config import slugify
+from geo_cohesion.maps.layers import CityMap, MapLayer
+from geo_cohesion.io.write import atomic_path
 
 __all__ = [
     "A4_INCHES",
@@ -228,7 +228,7 @@ def draw_districts(ax: Axes, city_map: CityMap, layer: MapLayer, linewidth: floa
     dict of str to PatchCollection
         ``"classes"``: districts with a class, in boundary row order, facecolour
         ``classification.colours[class_index]``; ``"no_data"``: missing or suppressed districts
-        (grey :data:`~geo_cohesion.classify.NO_DATA_COLOUR`, hatched); ``"outlines"``: all
+        (grey :data:`~geo_cohesion.maps.classify.NO_DATA_COLOUR`, hatched); ``"outlines"``: all
         district borders. Each collection's gid is its key.
     """
     paths = [_geometry_path(g) for g in city_map.boundaries.geometry]
@@ -561,7 +561,7 @@ def save_figure(fig: Figure, path_stem: Path, formats: Sequence[str] = DEFAULT_F
     Notes
     -----
     All formats are first rendered to temporary files in the destination folder and only then
-    moved into place with ``os.replace`` (:func:`geo_cohesion.output.atomic_path`); if any format
+    moved into place with ``os.replace`` (:func:`geo_cohesion.io.write.atomic_path`); if any format
     fails, no file is left half-written and existing files stay unchanged. Timestamps and
     software versions are left out of the metadata and SVG ids use a fixed hash salt, so the same
     figure gives byte-identical files.
@@ -601,7 +601,7 @@ def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str
     list of Path
         ``{slug}_{variable}.{ext}`` for every variable and ``{slug}_dimensionen.{ext}`` (when
         the city map has Radar dimension layers), where ``slug`` is
-        :func:`geo_cohesion.config.slugify` of the city name.
+        :func:`geo_cohesion.project.config.slugify` of the city name.
     """
     out_dir = Path(out_dir)
     slug = stem or slugify(city_map.city)
@@ -633,7 +633,7 @@ def plot_association(city_map: CityMap, variable: str, indicator: str, associati
         Must contain the cohesion layer ``variable`` and the structural layer ``indicator``.
     variable, indicator : str
     association : dict, optional
-        A row of :func:`geo_cohesion.compare.structural_association` (``r``, ``r_ci_low``,
+        A row of :func:`geo_cohesion.stats.compare.structural_association` (``r``, ``r_ci_low``,
         ``r_ci_high``, ``slope``, ``n_districts``, ``note``) to print on the figure; the
         (weighted) regression line ``intercept + slope * x`` is drawn.
     """
