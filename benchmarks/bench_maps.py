@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.io.boundaries import read_boundaries
-from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.io.tables import read_table
 from geo_cohesion.maps.html import render_html_map
 from geo_cohesion.maps.layers import build_city_map
-from geo_cohesion.io.tables import read_table
+from geo_cohesion.radar.codebook import load_radar
 
 BERLIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "berlin"
 MSS_LAYERS = ["S1", "S3", "S4", "D1", "D3", "D4", "KI_05", "KI_16"]

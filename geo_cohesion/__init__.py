@@ -8,11 +8,12 @@ The public API follows the pipeline, top to bottom::
     estimate         -> SurveyDesign.domain_means / geo_cohesion.survey.estimates
     run a city       -> geo_cohesion.project.run.run_city
 """
-from geo_cohesion.radar.codebook import Codebook, load_codebook, load_radar
 from geo_cohesion.errors import InputError
-from geo_cohesion.survey.estimates import domain_means, estimates_from_table
+from geo_cohesion.radar.codebook import Codebook, load_codebook, load_radar
 from geo_cohesion.radar.scoring import item_scores, score_respondents
-from geo_cohesion.survey.design import RakeDiagnostics, SurveyDesign, kish_deff
+from geo_cohesion.survey.calibrate import RakeDiagnostics, kish_deff
+from geo_cohesion.survey.design import SurveyDesign
+from geo_cohesion.survey.estimates import domain_means, estimates_from_table
 
 __version__ = "0.1.0"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from geo_cohesion import __version__
-from geo_cohesion.project.config import ADJUSTMENTS, CONTIGUITIES
 from geo_cohesion.errors import InputError
+from geo_cohesion.spatial.weights import CONTIGUITIES
+from geo_cohesion.stats.multiple_testing import ADJUSTMENTS
 
 EXIT_INPUT_ERROR = 2
 
@@ -30,8 +31,8 @@ def _one_line(text: object) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from geo_cohesion.project.config import load_project
     from geo_cohesion.demo.synthetic import write_demo_inputs
+    from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
 
     out = _check_out(Path(args.out))
@@ -70,10 +71,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_map(args: argparse.Namespace) -> int:
     from geo_cohesion.io.boundaries import read_boundaries
-    from geo_cohesion.survey.estimates import estimates_from_table
+    from geo_cohesion.io.tables import read_table
     from geo_cohesion.maps.html import write_html_map
     from geo_cohesion.maps.layers import build_city_map
-    from geo_cohesion.io.tables import read_table
+    from geo_cohesion.survey.estimates import estimates_from_table
 
     boundaries = read_boundaries(args.boundaries, id_column=args.id_column, name_column=args.name_column,
                                  crs=args.crs, layer=args.layer)

@@ -135,3 +135,21 @@ def align_keys(values: "pd.Series", canonical: Iterable, left_name: str, right_n
     text = values.astype(str)
     mapping = match_keys(text.unique(), canonical, left_name, right_name, allow_missing, hint)
     return text.map(lambda key: mapping.get(key, key))
+
+
+#: Longest slug (output file names are built from it).
+MAX_SLUG_CHARS = 60
+
+
+SAFE_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def slugify(name: str) -> str:
+    """File-name-safe slug: ``"Dessau-Roßlau"`` -> ``"dessau-rosslau"``.
+
+    Only ``a-z``, ``0-9`` and ``-``, at most :data:`MAX_SLUG_CHARS` characters, never empty
+    (``"stadt"``): names such as ``"../x"``, ``"/"`` or ``".."`` cannot leave the output folder.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", normalise_key(unicodedata.normalize("NFC", str(name))))
+    slug = slug.strip("-")[:MAX_SLUG_CHARS].strip("-")
+    return slug or "stadt"

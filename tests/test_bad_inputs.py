@@ -922,7 +922,7 @@ def test_docs_list_every_case():
 
 
 def test_slugify_is_file_name_safe():
-    from geo_cohesion.project.config import slugify
+    from geo_cohesion.keys import slugify
 
     for name in ["../x", "/", "..", "", ".", "a/../../b", "C:\\Windows\\x", "\x00", "<script>", "東京", "x" * 5000]:
         slug = slugify(name)

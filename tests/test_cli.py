@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import yaml
 
-
 CITIES = ["Dortmund", "Lippstadt", "Rostock", "Dessau-Roßlau"]
 SLUGS = ["index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung", "soziale_netze",
          "vertrauen_in_mitmenschen", "akzeptanz_von_diversitaet", "identifikation", "vertrauen_in_institutionen",

@@ -10,15 +10,15 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED_DATA
 
-from geo_cohesion.io.boundaries import aggregate_boundaries, read_boundaries
+from geo_cohesion.demo.shapes import load_cities
+from geo_cohesion.io.boundaries import read_boundaries
+from geo_cohesion.io.tables import read_table
+from geo_cohesion.keys import normalise_key
 from geo_cohesion.maps.html import render_html_map
 from geo_cohesion.maps.layers import build_city_map
-from geo_cohesion.keys import normalise_key
-from geo_cohesion.io.tables import read_table
-from geo_cohesion.demo.shapes import load_cities
-
-from conftest import SHARED_DATA
+from geo_cohesion.spatial.regions import aggregate_boundaries
 
 BERLIN = SHARED_DATA / "berlin"
 ROSTOCK = SHARED_DATA / "rostock"

@@ -84,7 +84,7 @@ def load_cities(assumptions_path: Path | None = None) -> list[dict[str, Any]]:
         If the file cannot be read or has no ``cities`` list.
     """
     if assumptions_path is None:
-        from geo_cohesion.demo.synthetic import load_assumptions  # the packaged file, read once (demo imports this module)
+        from geo_cohesion.demo.assumptions import load_assumptions
 
         return load_assumptions()["cities"]
     path = Path(assumptions_path)

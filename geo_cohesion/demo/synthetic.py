@@ -9,27 +9,19 @@ pipeline a user's own city takes.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from geo_cohesion.radar.codebook import load_codebook, load_radar
-from geo_cohesion.io.write import write_csv, write_gpkg, write_text
+from geo_cohesion.demo.assumptions import load_assumptions
 from geo_cohesion.demo.shapes import build_schematic_boundaries
+from geo_cohesion.io.write import write_csv, write_gpkg, write_text
+from geo_cohesion.radar.codebook import load_codebook, load_radar
 
 SYNTHETIC_NOTE = "synthetische Demodaten"
 SCHEMATIC_NOTE = "schematische Grenzen – nicht amtlich"
-
-
-@lru_cache(maxsize=1)
-def load_assumptions() -> dict:
-    """The packaged demo assumptions (parsed YAML)."""
-    text = resources.files("geo_cohesion").joinpath("demo/assumptions.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
 
 
 def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:

@@ -28,11 +28,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 
-from geo_cohesion.maps.classify import NO_DATA_COLOUR, format_number
-from geo_cohesion.radar.codebook import load_radar
-from geo_cohesion.project.config import slugify
-from geo_cohesion.maps.layers import CityMap, MapLayer
 from geo_cohesion.io.write import atomic_path
+from geo_cohesion.keys import slugify
+from geo_cohesion.maps.classify import NO_DATA_COLOUR, format_number
+from geo_cohesion.maps.layers import CityMap, MapLayer
+from geo_cohesion.radar.codebook import load_radar
 
 __all__ = [
     "A4_INCHES",
@@ -601,7 +601,7 @@ def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str
     list of Path
         ``{slug}_{variable}.{ext}`` for every variable and ``{slug}_dimensionen.{ext}`` (when
         the city map has Radar dimension layers), where ``slug`` is
-        :func:`geo_cohesion.project.config.slugify` of the city name.
+        :func:`geo_cohesion.keys.slugify` of the city name.
     """
     out_dir = Path(out_dir)
     slug = stem or slugify(city_map.city)

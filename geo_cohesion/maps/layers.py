@@ -15,10 +15,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_cohesion.maps.classify import Classification, categorical, classify_values
-from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.errors import InputError
 from geo_cohesion.keys import match_keys
+from geo_cohesion.maps.classify import Classification, categorical, classify_values
+from geo_cohesion.radar.codebook import load_radar
 
 #: German labels and units of the structural indicators geo-cohesion knows by name.
 STRUCTURAL_LABELS = {

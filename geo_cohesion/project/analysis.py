@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.maps.classify import categorical
-from geo_cohesion.radar.codebook import load_radar
-from geo_cohesion.stats.compare import (deviations_from_city, rank_intervals, spread, structural_association,
-                      variance_decomposition)
-from geo_cohesion.project.config import ProjectConfig
 from geo_cohesion.maps.layers import CityMap, MapLayer
-from geo_cohesion.spatial.autocorrelation import contiguity_weights, global_moran, local_moran
+from geo_cohesion.project.config import ProjectConfig
+from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.spatial.autocorrelation import global_moran, local_moran
+from geo_cohesion.spatial.weights import contiguity_weights
+from geo_cohesion.stats.association import structural_association
+from geo_cohesion.stats.compare import deviations_from_city, rank_intervals, spread, variance_decomposition
 from geo_cohesion.survey.design import SurveyDesign
 
 COMPARISON_COLUMNS = ["district_id", "variable", "estimate", "deviation", "p_value", "significant", "rank",
@@ -96,9 +97,9 @@ def compare_city(result, project: ProjectConfig, boundaries=None) -> CityCompari
     comparison = compare_design(design, district_col, project, names)
     group_comparison = None
     if city.groups:
-        from geo_cohesion.project.run import _group_labels
+        from geo_cohesion.project.inputs import group_labels
 
-        labels = _group_labels(city, design.data[district_col].astype(str)).fillna("(ohne Gruppe)")
+        labels = group_labels(city, design.data[district_col].astype(str)).fillna("(ohne Gruppe)")
         grouped = compare_design(design.with_columns(__group__=labels), "__group__", project, {})
         group_comparison = grouped[grouped["district_id"] != "(ohne Gruppe)"].rename(
             columns={"district_id": "group"}).drop(columns=["district_name"]).reset_index(drop=True)

@@ -6,8 +6,6 @@ typo never silently falls back to a default.
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -15,11 +13,9 @@ from typing import Any
 import yaml
 
 from geo_cohesion.errors import InputError
-
-#: Multiple-testing adjustments across districts (see :mod:`geo_cohesion.stats.compare`).
-ADJUSTMENTS = ("holm", "fdr_bh", "none")
-#: Contiguity rules for spatial weights (see :mod:`geo_cohesion.spatial.autocorrelation`).
-CONTIGUITIES = ("queen", "rook")
+from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
+from geo_cohesion.spatial.weights import CONTIGUITIES
+from geo_cohesion.stats.multiple_testing import ADJUSTMENTS
 
 
 @dataclass
@@ -170,24 +166,6 @@ _SECTIONS = {"survey": SurveySpec, "scores": ScoresSpec, "population": Populatio
 _PROJECT_SECTIONS = {"estimates": EstimateSpec, "maps": MapSpec, "compare": CompareSpec}
 
 
-#: Longest slug (output file names are built from it).
-MAX_SLUG_CHARS = 60
-_SAFE_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-
-
-def slugify(name: str) -> str:
-    """File-name-safe slug: ``"Dessau-Roßlau"`` -> ``"dessau-rosslau"``.
-
-    Only ``a-z``, ``0-9`` and ``-``, at most :data:`MAX_SLUG_CHARS` characters, never empty
-    (``"stadt"``): names such as ``"../x"``, ``"/"`` or ``".."`` cannot leave the output folder.
-    """
-    from geo_cohesion.keys import normalise_key
-
-    slug = re.sub(r"[^a-z0-9]+", "-", normalise_key(unicodedata.normalize("NFC", str(name))))
-    slug = slug.strip("-")[:MAX_SLUG_CHARS].strip("-")
-    return slug or "stadt"
-
-
 _TYPE_WORDS = (("str", "text"), ("bool", "true or false"), ("int", "a whole number"), ("float", "a number"),
                ("list", "a list, e.g. [a, b]"), ("dict", "a mapping (key: value)"))
 
@@ -285,7 +263,7 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
         city = _build(CityConfig, city_raw, f"cities[{i}]")
         if not city.name or not city.name.strip():
             raise InputError(f"cities[{i}] needs a name", hint="add 'name: <city name>'")
-        if city.slug and not (_SAFE_SLUG.fullmatch(city.slug) and len(city.slug) <= MAX_SLUG_CHARS):
+        if city.slug and not (SAFE_SLUG.fullmatch(city.slug) and len(city.slug) <= MAX_SLUG_CHARS):
             raise InputError(f"city '{city.name}': slug {city.slug!r} is not a safe file name",
                              hint=f"use only letters, digits, '-' and '_' (at most {MAX_SLUG_CHARS} characters), "
                                   f"e.g. 'slug: {slugify(city.slug)}', or leave the slug out")

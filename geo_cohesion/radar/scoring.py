@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo_cohesion.radar.codebook import MISSING_TEXTS, Codebook, load_radar
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import row_ref
+from geo_cohesion.radar.codebook import MISSING_TEXTS, Codebook, load_radar
 
 
 def _item_values(answers: pd.DataFrame, item) -> np.ndarray:

@@ -9,111 +9,19 @@ test has little power instead of printing a verdict.
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
-from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import esda
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-from libpysal import weights as lpw
 
-from geo_cohesion.stats.compare import benjamini_hochberg
-from geo_cohesion.project.config import CONTIGUITIES
-from geo_cohesion.errors import InputError
+from geo_cohesion.spatial.weights import SpatialWeights, _quiet, _subset
+from geo_cohesion.stats.multiple_testing import benjamini_hochberg
 
 #: Below this many districts a Moran test has little power; results carry a note instead of a verdict.
 MIN_DISTRICTS_FOR_VERDICT = 10
 CLUSTER_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 LOW_POWER_NOTE = "geringe Teststärke: weniger als 10 Bezirke – kein Urteil"
-
-
-@dataclass
-class SpatialWeights:
-    """Row-standardisable contiguity weights with what was done to islands.
-
-    Attributes
-    ----------
-    w : libpysal.weights.W
-        Weights keyed by district id.
-    ids : list of str
-        District ids in the order of the values passed to the statistics.
-    kind : str
-        ``"queen"`` or ``"rook"``.
-    islands : list of str
-        Districts that had no contiguous neighbour.
-    fallback : str
-        What was done with islands (``"nearest neighbour attached"`` or ``"none"``).
-    """
-
-    w: lpw.W
-    ids: list[str]
-    kind: str
-    islands: list[str] = field(default_factory=list)
-    fallback: str = "none"
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence libpysal's island warnings (it prints them); islands are reported in the results."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
-
-
-def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen", attach_islands: bool = True) -> SpatialWeights:
-    """Queen or rook contiguity weights from district polygons.
-
-    Parameters
-    ----------
-    boundaries : GeoDataFrame
-        ``district_id`` and polygon geometry (metric CRS).
-    kind : {"queen", "rook"}
-    attach_islands : bool
-        Give every island its nearest neighbour (by centroid) as a neighbour, symmetrically
-        (libpysal ``attach_islands``); otherwise islands keep no neighbours.
-
-    Returns
-    -------
-    SpatialWeights
-    """
-    if kind not in CONTIGUITIES:
-        raise InputError(f"unknown contiguity {kind!r}", hint="use 'queen' or 'rook'")
-    if len(boundaries) < 2:
-        raise InputError("spatial statistics need at least two districts")
-    ids = boundaries["district_id"].astype(str).tolist()
-    frame = boundaries.reset_index(drop=True)
-    builder = lpw.Queen if kind == "queen" else lpw.Rook
-    with _quiet():
-        w = builder.from_dataframe(frame, ids=ids, use_index=False)
-    islands = [str(i) for i in w.islands]
-    fallback = "none"
-    if islands and attach_islands:
-        centroids = frame.geometry.centroid
-        points = gpd.GeoDataFrame(geometry=centroids, crs=frame.crs)
-        with _quiet():
-            knn = lpw.KNN.from_dataframe(points, k=1, ids=ids, use_index=False)
-            w = lpw.attach_islands(w, knn)
-        fallback = "nearest neighbour attached"
-    with _quiet():
-        w.transform = "r"
-    return SpatialWeights(w, ids, kind, islands, fallback)
-
-
-def _subset(sw: SpatialWeights, keep: Sequence[str]) -> SpatialWeights:
-    """Weights restricted to ``keep`` (districts with a value), islands re-attached if needed."""
-    wanted = set(keep)
-    keep = [i for i in sw.ids if i in wanted]
-    if len(keep) == len(sw.ids):
-        return sw
-    with _quiet():
-        sub = lpw.w_subset(sw.w, keep)
-        sub.transform = "r"
-    extra = [str(i) for i in sub.islands if str(i) not in sw.islands]
-    return SpatialWeights(sub, keep, sw.kind, sw.islands + extra, sw.fallback)
 
 
 def global_moran(values: Sequence[float], sw: SpatialWeights, permutations: int = 999, seed: int = 0) -> dict:

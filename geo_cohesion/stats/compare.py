@@ -22,52 +22,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from geo_cohesion.project.config import ADJUSTMENTS
-from geo_cohesion.errors import InputError
-from geo_cohesion.survey.estimates import _values_matrix, linearised_domain_variance
-from geo_cohesion.survey.design import SurveyDesign, category_codes
-
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjusted p-values (family-wise error rate); NaN stays NaN.
-
-    Same as R ``p.adjust(p, "holm")``.
-    """
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(p.shape, np.nan)
-    valid = np.flatnonzero(~np.isnan(p))
-    if valid.size == 0:
-        return out
-    order = valid[np.argsort(p[valid], kind="stable")]
-    m = order.size
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
-
-
-def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (false discovery rate); NaN stays NaN.
-
-    Uses :func:`scipy.stats.false_discovery_control`; same as R ``p.adjust(p, "BH")``.
-    """
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(p.shape, np.nan)
-    valid = ~np.isnan(p)
-    if valid.any():
-        out[valid] = stats.false_discovery_control(p[valid], method="bh")
-    return out
-
-
-def adjust_p_values(p_values: Sequence[float], method: str) -> np.ndarray:
-    """Adjust p-values with ``"holm"``, ``"fdr_bh"`` or ``"none"``."""
-    if method == "holm":
-        return holm(p_values)
-    if method == "fdr_bh":
-        return benjamini_hochberg(p_values)
-    if method == "none":
-        return np.asarray(p_values, dtype=float)
-    raise InputError(f"unknown p-value adjustment {method!r}", hint=f"choose one of {', '.join(ADJUSTMENTS)}")
+from geo_cohesion.stats.multiple_testing import adjust_p_values
+from geo_cohesion.survey.design import SurveyDesign
+from geo_cohesion.survey.domains import category_codes
+from geo_cohesion.survey.estimates import values_matrix
+from geo_cohesion.survey.linearise import linearised_domain_variance
 
 
 def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: str, alpha: float = 0.05,
@@ -98,7 +57,7 @@ def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: 
         that of the domain mean itself.
     """
     values = [values] if isinstance(values, str) else list(values)
-    y = _values_matrix(design, values)
+    y = values_matrix(design, values)
     domain, labels = category_codes(design.data[by])
     strata, _ = design.strata_codes()
     cal = design.calibration
@@ -194,7 +153,7 @@ def variance_decomposition(design: SurveyDesign, values: str | Sequence[str], by
         ``variable, total, between, between_corrected, within, share_between, share_between_corrected``.
     """
     values = [values] if isinstance(values, str) else list(values)
-    y = _values_matrix(design, values)
+    y = values_matrix(design, values)
     domain, labels = category_codes(design.data[by])
     strata, _ = design.strata_codes()
     cal = design.calibration
@@ -216,107 +175,3 @@ def variance_decomposition(design: SurveyDesign, values: str | Sequence[str], by
     return pd.DataFrame(rows)
 
 
-def weighted_correlation(x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None,
-                         level: float = 0.95) -> dict:
-    """Weighted Pearson correlation with a Fisher-z interval based on the number of units.
-
-    Returns
-    -------
-    dict
-        ``r, ci_low, ci_high, n`` (NaN interval when n < 4).
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, float)
-    ok = ~(np.isnan(x) | np.isnan(y) | np.isnan(w))
-    x, y, w = x[ok], y[ok], w[ok]
-    n = x.size
-    if n < 3:
-        return {"r": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": n}
-    mx, my = np.average(x, weights=w), np.average(y, weights=w)
-    cov = np.average((x - mx) * (y - my), weights=w)
-    r = cov / np.sqrt(np.average((x - mx) ** 2, weights=w) * np.average((y - my) ** 2, weights=w))
-    if n < 4 or abs(r) >= 1:
-        return {"r": float(r), "ci_low": np.nan, "ci_high": np.nan, "n": n}
-    zcrit = stats.norm.ppf(0.5 + level / 2.0)
-    fz = np.arctanh(r)
-    half = zcrit / np.sqrt(n - 3)
-    return {"r": float(r), "ci_low": float(np.tanh(fz - half)), "ci_high": float(np.tanh(fz + half)), "n": n}
-
-
-def weighted_regression(x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None,
-                        level: float = 0.95) -> dict:
-    """Weighted least squares ``y = a + b x`` across districts with a t interval for the slope.
-
-    Returns
-    -------
-    dict
-        ``intercept, slope, slope_se, slope_ci_low, slope_ci_high, n``.
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, float)
-    ok = ~(np.isnan(x) | np.isnan(y) | np.isnan(w))
-    x, y, w = x[ok], y[ok], w[ok]
-    n = x.size
-    nan = {"intercept": np.nan, "slope": np.nan, "slope_se": np.nan, "slope_ci_low": np.nan,
-           "slope_ci_high": np.nan, "n": n}
-    if n < 3 or np.ptp(x) == 0:
-        return nan
-    w = w / w.mean()  # scale-free: only relative district weights matter
-    design = np.column_stack([np.ones(n), x])
-    sw = np.sqrt(w)
-    coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
-    resid = (y - design @ coef) * sw
-    sigma2 = resid @ resid / (n - 2)
-    cov = sigma2 * np.linalg.inv((design * w[:, None]).T @ design)
-    se = float(np.sqrt(cov[1, 1]))
-    t = stats.t.ppf(0.5 + level / 2.0, n - 2)
-    return {"intercept": float(coef[0]), "slope": float(coef[1]), "slope_se": se,
-            "slope_ci_low": float(coef[1] - t * se), "slope_ci_high": float(coef[1] + t * se), "n": n}
-
-
-def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, indicators: Sequence[str],
-                           weights_column: str | None = "population_total", level: float = 0.95) -> pd.DataFrame:
-    """Correlation and regression of every cohesion variable on every structural indicator.
-
-    Parameters
-    ----------
-    estimates : DataFrame
-        Tidy district estimates (``district_id, variable, estimate, suppressed``).
-    structural : DataFrame
-        One row per district with ``district_id`` and the indicator columns.
-    indicators : sequence of str
-        Indicator columns.
-    weights_column : str, optional
-        District weights (population); unweighted if None or absent.
-    level : float
-
-    Returns
-    -------
-    DataFrame
-        ``variable, indicator, r, r_ci_low, r_ci_high, intercept, slope, slope_se, slope_ci_low,
-        slope_ci_high, n_districts, note``. ``note`` says plainly when few districts make the
-        intervals wide.
-    """
-    usable = estimates[~estimates["suppressed"].astype(bool)] if "suppressed" in estimates else estimates
-    keep = [c for c in (*indicators, weights_column) if c and c in structural.columns]
-    table = structural.assign(district_id=structural["district_id"].astype(str)).set_index("district_id")[keep]
-    rows = []
-    for variable, group in usable.groupby("variable", sort=False):
-        joined = group.assign(district_id=group["district_id"].astype(str)).join(table, on="district_id", how="inner")
-        w = joined[weights_column].to_numpy(float) if weights_column and weights_column in joined else None
-        for indicator in indicators:
-            if indicator not in joined:
-                continue
-            x = pd.to_numeric(joined[indicator], errors="coerce").to_numpy(float)
-            yv = joined["estimate"].to_numpy(float)
-            corr = weighted_correlation(x, yv, w, level)
-            reg = weighted_regression(x, yv, w, level)
-            n = corr["n"]
-            note = (f"nur {n} Bezirke: das Intervall ist breit, der Zusammenhang unsicher" if n < 20
-                    else "")
-            rows.append({"variable": variable, "indicator": indicator, "r": corr["r"], "r_ci_low": corr["ci_low"],
-                         "r_ci_high": corr["ci_high"], "intercept": reg["intercept"], "slope": reg["slope"],
-                         "slope_se": reg["slope_se"],
-                         "slope_ci_low": reg["slope_ci_low"], "slope_ci_high": reg["slope_ci_high"],
-                         "n_districts": n, "note": note})
-    return pd.DataFrame(rows)

@@ -6,10 +6,11 @@ import hashlib
 import pandas as pd
 import pytest
 
-from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.demo.assumptions import load_assumptions
+from geo_cohesion.demo.synthetic import city_population, write_demo_inputs
 from geo_cohesion.project.config import load_project
-from geo_cohesion.demo.synthetic import city_population, load_assumptions, write_demo_inputs
 from geo_cohesion.project.run import run_project
+from geo_cohesion.radar.codebook import load_radar
 
 # Published in the study (seed, section III.1 and Abbildung 2).
 PUBLISHED_INDEX = {"Lippstadt": 64.07, "Rostock": 63.64, "Dortmund": 63.43, "Dessau-Roßlau": 59.77}

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo_cohesion.radar.codebook import Codebook, Item, load_codebook, load_radar
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table
+from geo_cohesion.radar.codebook import Codebook, Item, load_codebook, load_radar
 from geo_cohesion.radar.scoring import item_scores, score_respondents
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_survey
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.survey.design import SurveyDesign, kish_deff
-
-from conftest import make_survey
+from geo_cohesion.survey.calibrate import kish_deff
+from geo_cohesion.survey.design import SurveyDesign
 
 
 def design(small_survey):

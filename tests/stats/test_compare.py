@@ -13,14 +13,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, make_survey
 from scipy import stats
 
-from geo_cohesion.stats.compare import (benjamini_hochberg, deviations_from_city, holm, rank_intervals, spread,
-                                  structural_association, variance_decomposition, weighted_correlation,
-                                  weighted_regression)
+from geo_cohesion.stats.association import structural_association, weighted_correlation, weighted_regression
+from geo_cohesion.stats.compare import deviations_from_city, rank_intervals, spread, variance_decomposition
+from geo_cohesion.stats.multiple_testing import benjamini_hochberg, holm
 from geo_cohesion.survey.design import SurveyDesign
-
-from conftest import REFERENCE, make_survey
 
 # R 4.2.2: p <- c(0.01, 0.04, 0.03, 0.005, 0.2, 0.04); p.adjust(p, "holm"); p.adjust(p, "BH")
 P = [0.01, 0.04, 0.03, 0.005, 0.2, 0.04]

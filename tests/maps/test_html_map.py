@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
 from geo_cohesion.maps.html import geometry_geojson, map_payload, render_html_map
 from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
-from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
+from geo_cohesion.radar.codebook import load_radar
 
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
 

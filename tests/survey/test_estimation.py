@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_survey
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.survey.estimates import estimates_from_table
 from geo_cohesion.survey.design import SurveyDesign
-
-from conftest import make_survey
+from geo_cohesion.survey.estimates import estimates_from_table
 
 VARIABLES = ["y1", "y2", "y3"]
 

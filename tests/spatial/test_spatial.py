@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from geo_cohesion.spatial.autocorrelation import LOW_POWER_NOTE, contiguity_weights, global_moran, local_moran
+from geo_cohesion.spatial.autocorrelation import LOW_POWER_NOTE, global_moran, local_moran
+from geo_cohesion.spatial.weights import contiguity_weights
 
 
 def grid(n: int = 5, extra_island: bool = False) -> gpd.GeoDataFrame:

@@ -18,14 +18,15 @@ import pytest
 import shapely
 import yaml
 
-from geo_cohesion.io.boundaries import aggregate_boundaries, metric_crs, read_boundaries
-from geo_cohesion.errors import InputError
-from geo_cohesion.keys import match_keys, normalise_key
-from geo_cohesion.io.write import write_gpkg
-from geo_cohesion.io.tables import read_table
 from geo_cohesion.demo.shapes import ASSUMPTIONS_PATH
+from geo_cohesion.errors import InputError
+from geo_cohesion.io.boundaries import metric_crs, read_boundaries
+from geo_cohesion.io.tables import read_table
+from geo_cohesion.io.write import write_gpkg
+from geo_cohesion.keys import match_keys, normalise_key
+from geo_cohesion.spatial.regions import aggregate_boundaries
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 BERLIN = SHARED_DATA / "berlin"
 ROSTOCK = SHARED_DATA / "rostock"
 

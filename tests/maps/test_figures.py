@@ -12,13 +12,18 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from PIL import Image
 
+from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
 from geo_cohesion.maps import figures
 from geo_cohesion.maps.classify import NO_DATA_COLOUR
-from geo_cohesion.radar.codebook import load_radar
-from geo_cohesion.maps.figures import (nice_scale_length, plot_layer, plot_small_multiples, save_figure,
-                                  write_city_figures)
+from geo_cohesion.maps.figures import (
+    nice_scale_length,
+    plot_layer,
+    plot_small_multiples,
+    save_figure,
+    write_city_figures,
+)
 from geo_cohesion.maps.layers import build_city_map
-from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
+from geo_cohesion.radar.codebook import load_radar
 
 NOTES = ["synthetische Demodaten", "schematische Grenzen – nicht amtlich"]
 SUPPRESSED_DISTRICTS = {0, 5}
@@ -272,10 +277,11 @@ def test_global_matplotlib_state_unchanged(lippstadt, tmp_path):
 
 def test_association_scatter_labels_every_shown_district(tmp_path):
     """plot_association: one labelled point per non-suppressed district, CI bars, r in the title."""
+    import pandas as pd
+
+    from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
     from geo_cohesion.maps.figures import plot_association
     from geo_cohesion.maps.layers import build_city_map
-    from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
-    import pandas as pd
 
     city = next(c for c in load_cities() if c["slug"] == "dortmund")
     b = build_schematic_boundaries(city)

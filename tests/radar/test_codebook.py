@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from geo_cohesion.radar.codebook import load_codebook, load_radar
 from geo_cohesion.errors import InputError
+from geo_cohesion.radar.codebook import load_codebook, load_radar
 
 CONTRACT_SLUGS = ["index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung", "soziale_netze",
                   "vertrauen_in_mitmenschen", "akzeptanz_von_diversitaet", "identifikation",

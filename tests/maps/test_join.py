@@ -8,8 +8,8 @@ import pytest
 from shapely.geometry import box
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
 from geo_cohesion.keys import match_keys, normalise_key
+from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
 
 
 def boundaries(names=("Innenstadt-West", "Hörde", "Sankt Georg", "Eving")) -> gpd.GeoDataFrame:

@@ -12,13 +12,13 @@ import shapely
 import yaml
 from pyproj import CRS, Transformer
 
-from geo_cohesion.errors import InputError
 from geo_cohesion.demo.shapes import (
     NOTE,
     build_schematic_boundaries,
     load_cities,
     write_schematic_boundaries,
 )
+from geo_cohesion.errors import InputError
 
 CITIES = load_cities()
 CITY_IDS = [c["slug"] for c in CITIES]
@@ -165,7 +165,7 @@ def test_shipped_shapes_are_what_the_generator_builds(tmp_path):
     """shapes/*.gpkg in the repository must be reproducible by `python -m geo_cohesion.demo.shapes`."""
     from geo_cohesion.demo.shapes import write_schematic_boundaries
 
-    shipped = Path(__file__).resolve().parents[1] / "shapes"
+    shipped = Path(__file__).resolve().parents[2] / "shapes"
     written = write_schematic_boundaries(tmp_path)
     assert sorted(p.name for p in written) == sorted(p.name for p in shipped.glob("*.gpkg"))
     for path in written:

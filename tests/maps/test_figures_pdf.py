@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
 from geo_cohesion.maps.figures import A4_INCHES, plot_layer, save_figure
 from geo_cohesion.maps.layers import build_city_map
-from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
+from geo_cohesion.radar.codebook import load_radar
 
 DPI = 100
 NOTES = ["synthetische Demodaten", "schematische Grenzen – nicht amtlich"]

@@ -25,10 +25,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from geo_cohesion.maps.html import map_payload, render_html_map
-from geo_cohesion.io.htmlsafe import escape_html
-from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
 from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
+from geo_cohesion.io.htmlsafe import escape_html
+from geo_cohesion.maps.html import map_payload, render_html_map
+from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROME_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

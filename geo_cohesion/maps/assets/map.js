@@ -1,0 +1,212 @@
+(function () {
+  var map = __GC_MAP__;
+  var DATA = <GC-DATA>;
+  var byKey = Object.create(null);  // layer keys are user text ("__proto__" too): no prototype
+  DATA.layers.forEach(function (l) { byKey[l.key] = l; });
+  var active = DATA.layers[0].key;
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) { e.textContent = text; }
+    if (cls) { e.className = cls; }
+    return e;
+  }
+  function fmt(v) { return v === null ? null : v.toFixed(1).replace(".", ","); }
+  function styleOf(key) {
+    return function (feature) {
+      var l = byKey[key], i = feature.properties.i;
+      var fill = l.suppressed[i] ? "url(#gc-hatch)" : l.colours[i];
+      return {color: "#ffffff", weight: 1.2, opacity: 1, fillColor: fill, fillOpacity: 0.85};
+    };
+  }
+  function styleFor(feature) { return styleOf(active)(feature); }
+  function tooltipFor(i, key) {
+    var l = byKey[key === undefined ? active : key], box = el("div", null, "gc-tip");
+    box.appendChild(el("b", DATA.names[i]));
+    box.appendChild(el("div", l.label));
+    if (l.suppressed[i]) {
+      box.appendChild(el("div", "zu wenige Befragte (n < " + DATA.min_n + ")"));
+      if (l.n[i] !== null) { box.appendChild(el("div", "n = " + l.n[i])); }
+      return box;
+    }
+    if (l.values[i] === null) { box.appendChild(el("div", "keine Daten")); return box; }
+    box.appendChild(el("div", "Wert: " + fmt(l.values[i]) + (l.unit ? " " + l.unit : "")));
+    if (l.ci_low[i] !== null && l.ci_high[i] !== null) {
+      box.appendChild(el("div", DATA.ci_label + ": " + fmt(l.ci_low[i]) + " – " + fmt(l.ci_high[i])));
+    }
+    if (l.n[i] !== null) { box.appendChild(el("div", "Befragte: n = " + l.n[i])); }
+    if (l.rank[i] !== null) { box.appendChild(el("div", "Rang " + l.rank[i] + " von " + l.n_ranked + " in der Stadt")); }
+    return box;
+  }
+  var geo = L.geoJSON(DATA.geojson, {
+    style: styleFor,
+    onEachFeature: function (feature, layer) {
+      layer.bindTooltip(function () { return tooltipFor(feature.properties.i); }, {sticky: true});
+      layer.on("mouseover", function () { layer.setStyle({weight: 3, color: "#333333"}); });
+      layer.on("mouseout", function () { geo.resetStyle(layer); });
+    }
+  }).addTo(map);
+  map.fitBounds(geo.getBounds(), {padding: [10, 10]});
+  L.control.scale({imperial: false, position: "bottomleft"}).addTo(map);
+  function addHatch(m) {
+    var svg = m.getPanes().overlayPane.querySelector("svg");
+    if (!svg) { return; }
+    var ns = "http://www.w3.org/2000/svg";
+    var defs = document.createElementNS(ns, "defs");
+    var pat = document.createElementNS(ns, "pattern");
+    pat.setAttribute("id", "gc-hatch"); pat.setAttribute("patternUnits", "userSpaceOnUse");
+    pat.setAttribute("width", "8"); pat.setAttribute("height", "8"); pat.setAttribute("patternTransform", "rotate(45)");
+    var bg = document.createElementNS(ns, "rect");
+    bg.setAttribute("width", "8"); bg.setAttribute("height", "8"); bg.setAttribute("fill", DATA.no_data);
+    var line = document.createElementNS(ns, "line");
+    line.setAttribute("x1", "0"); line.setAttribute("y1", "0"); line.setAttribute("x2", "0"); line.setAttribute("y2", "8");
+    line.setAttribute("stroke", "#737373"); line.setAttribute("stroke-width", "3");
+    pat.appendChild(bg); pat.appendChild(line); defs.appendChild(pat); svg.insertBefore(defs, svg.firstChild);
+  }
+  addHatch(map);
+  var legendDiv;
+  function fillLegend(div, key) {
+    var l = byKey[key];
+    while (div.firstChild) { div.removeChild(div.firstChild); }
+    div.appendChild(el("h4", l.label + (l.unit ? " (" + l.unit + ")" : "")));
+    l.legend.forEach(function (item) {
+      var row = el("div"), sw = el("span", null, "gc-swatch");
+      sw.style.background = item.colour; row.appendChild(sw); row.appendChild(document.createTextNode(item.label));
+      div.appendChild(row);
+    });
+    var anyMissing = false, anySuppressed = false;
+    l.values.forEach(function (v, i) { if (l.suppressed[i]) { anySuppressed = true; } else if (v === null) { anyMissing = true; } });
+    if (anySuppressed) {
+      var r1 = el("div"), s1 = el("span", null, "gc-swatch");
+      s1.style.background = "repeating-linear-gradient(45deg, #737373 0 2px, " + DATA.no_data + " 2px 6px)";
+      r1.appendChild(s1); r1.appendChild(document.createTextNode("zu wenige Befragte (n < " + DATA.min_n + ")"));
+      div.appendChild(r1);
+    }
+    if (anyMissing) {
+      var r2 = el("div"), s2 = el("span", null, "gc-swatch");
+      s2.style.background = DATA.no_data; r2.appendChild(s2); r2.appendChild(document.createTextNode("keine Daten"));
+      div.appendChild(r2);
+    }
+    div.setAttribute("data-layer", l.key);
+  }
+  function updateLegend() {
+    fillLegend(legendDiv, active);
+    fitPanel();
+  }
+  var panelDiv;
+  function fitPanel() {  // the layer panel ends above the legend, so no layer is hidden behind it
+    if (!panelDiv || !legendDiv) { return; }
+    var room = legendDiv.getBoundingClientRect().top - panelDiv.getBoundingClientRect().top - 12 - 10;  // padding, gap
+    panelDiv.style.maxHeight = Math.max(100, Math.min(0.7 * map.getSize().y, room)) + "px";
+  }
+  var legend = L.control({position: "bottomright"});
+  legend.onAdd = function () { legendDiv = el("div", null, "gc-legend"); return legendDiv; };
+  legend.addTo(map);
+  var panel = L.control({position: "topright"});
+  panel.onAdd = function () {
+    var div = el("div", null, "gc-panel");
+    DATA.groups.forEach(function (group, g) {
+      var box = el("details"), summary = el("summary", group.title);
+      box.open = g === 0; box.appendChild(summary); div.appendChild(box);
+      group.keys.forEach(function (key) {
+        var label = el("label"), input = el("input");
+        input.type = "radio"; input.name = "gc-layer"; input.value = key; input.checked = key === active;
+        input.addEventListener("change", function () {
+          active = key; geo.setStyle(styleFor); updateLegend();
+        });
+        label.appendChild(input); label.appendChild(document.createTextNode(" " + byKey[key].label));
+        box.appendChild(label);
+      });
+    });
+    L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div);
+    panelDiv = div;
+    return div;
+  };
+  panel.addTo(map);
+  map.on("resize", fitPanel);
+  // ---- side-by-side view: a second synchronised map on the right, sharing the same geometry
+  var side = null;
+  function defaultSideKey() {
+    for (var i = 0; i < DATA.layers.length; i++) { if (DATA.layers[i].kind === "structural") { return DATA.layers[i].key; } }
+    return DATA.layers[Math.min(1, DATA.layers.length - 1)].key;
+  }
+  function openSide(key) {
+    if (side) { side.setLayer(key); return; }
+    var container = map.getContainer();
+    var div = el("div", null, "gc-side");
+    div.id = "gc-side-map";
+    container.style.width = "50%";
+    container.parentNode.appendChild(div);
+    var right = L.map(div, {zoomControl: false, attributionControl: false, center: map.getCenter(), zoom: map.getZoom()});
+    var sideKey = key;
+    var geoR = L.geoJSON(DATA.geojson, {
+      style: function (f) { return styleOf(sideKey)(f); },
+      onEachFeature: function (feature, layer) {
+        layer.bindTooltip(function () { return tooltipFor(feature.properties.i, sideKey); }, {sticky: true});
+      }
+    }).addTo(right);
+    addHatch(right);
+    var sideLegendDiv;
+    var sideLegend = L.control({position: "bottomright"});
+    sideLegend.onAdd = function () { sideLegendDiv = el("div", null, "gc-legend gc-side-legend"); return sideLegendDiv; };
+    sideLegend.addTo(right);
+    fillLegend(sideLegendDiv, sideKey);
+    var syncing = false;
+    function follow(a, b) {
+      var handler = function () {
+        if (syncing) { return; }
+        syncing = true; b.setView(a.getCenter(), a.getZoom(), {animate: false}); syncing = false;
+      };
+      a.on("move", handler);
+      return handler;
+    }
+    var mainFollower = follow(map, right);
+    follow(right, map);
+    map.invalidateSize({animate: false});
+    right.setView(map.getCenter(), map.getZoom(), {animate: false});
+    side = {map: right, layer: geoR, div: div, follower: mainFollower,
+      setLayer: function (k) { sideKey = k; geoR.setStyle(function (f) { return styleOf(sideKey)(f); }); fillLegend(sideLegendDiv, sideKey); },
+      active: function () { return sideKey; }};
+    fitPanel();
+  }
+  function closeSide() {
+    if (!side) { return; }
+    map.off("move", side.follower);
+    side.map.remove(); side.div.parentNode.removeChild(side.div); side = null;
+    map.getContainer().style.width = "";
+    map.invalidateSize({animate: false});
+    fitPanel();
+  }
+  var sideBox = el("details"), sideSummary = el("summary", "Vergleichsansicht");
+  sideBox.appendChild(sideSummary);
+  var sideLabel = el("label"), sideCheck = el("input"), sideSelect = el("select");
+  sideCheck.type = "checkbox"; sideCheck.name = "gc-side";
+  sideLabel.appendChild(sideCheck); sideLabel.appendChild(document.createTextNode(" zweite Karte rechts:"));
+  DATA.layers.forEach(function (l) {
+    var option = el("option", l.label); option.value = l.key; sideSelect.appendChild(option);
+  });
+  sideSelect.name = "gc-side-layer"; sideSelect.value = defaultSideKey(); sideSelect.className = "gc-side-select";
+  sideCheck.addEventListener("change", function () { if (sideCheck.checked) { openSide(sideSelect.value); } else { closeSide(); } });
+  sideSelect.addEventListener("change", function () { if (side) { side.setLayer(sideSelect.value); } });
+  sideBox.appendChild(sideLabel); sideBox.appendChild(sideSelect);
+  panelDiv.appendChild(sideBox);
+  var title = L.control({position: "topleft"});
+  title.onAdd = function () { return el("div", DATA.title, "gc-title"); };
+  title.addTo(map);
+  var notes = L.control({position: "bottomleft"});
+  notes.onAdd = function () {
+    var div = el("div", null, "gc-notes");
+    DATA.notes.forEach(function (n) { div.appendChild(el("div", n)); });
+    return div;
+  };
+  notes.addTo(map);
+  updateLegend();
+  window.geoCohesion = {map: map, data: DATA, layer: geo,
+    setLayer: function (key) {
+      active = key; geo.setStyle(styleFor); updateLegend();
+      document.querySelectorAll("input[name=gc-layer]").forEach(function (i) { i.checked = i.value === key; });
+    },
+    active: function () { return active; },
+    openSide: function (key) { sideCheck.checked = true; sideSelect.value = key || defaultSideKey(); openSide(sideSelect.value); },
+    closeSide: function () { sideCheck.checked = false; closeSide(); },
+    side: function () { return side; }};
+})();
