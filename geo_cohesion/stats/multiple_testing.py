@@ -39,8 +39,25 @@ def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
-def adjust_p_values(p_values: Sequence[float], method: str) -> np.ndarray:
-    """Adjust p-values with ``"holm"``, ``"fdr_bh"`` or ``"none"``."""
+def adjust_p_values(p_values: Sequence[float], method: str = "holm") -> np.ndarray:
+    """Adjusted p-values for one family of tests; ``NaN`` is not a test and stays ``NaN``.
+
+    Parameters
+    ----------
+    p_values : sequence of float
+        Raw p-values in [0, 1]; the family size is the number of non-missing values.
+    method : {"holm", "fdr_bh", "none"}
+        Holm's step-down method (family-wise error rate, R ``p.adjust(p, "holm")``),
+        Benjamini-Hochberg (false discovery rate, R ``p.adjust(p, "BH")``), or the raw values.
+
+    Returns
+    -------
+    ndarray
+        Adjusted p-values in the input order.
+    """
+    p = np.asarray(p_values, dtype=float)
+    if np.any((p < 0) | (p > 1)):
+        raise InputError("p-values must lie between 0 and 1")
     if method == "holm":
         return holm(p_values)
     if method == "fdr_bh":

@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.survey.change import adjust_p_values, change_between_waves
+from geo_cohesion.stats.change import change_between_waves
+from geo_cohesion.stats.multiple_testing import adjust_p_values
 
 
 def _wave(ids, estimates, ses, variable="trust", **extra) -> pd.DataFrame:

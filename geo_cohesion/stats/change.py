@@ -14,52 +14,9 @@ import pandas as pd
 from scipy import stats
 
 from geo_cohesion.errors import InputError
-
-#: Multiple-testing adjustments across the districts of a variable.
-ADJUSTMENTS: tuple[str, ...] = ("holm", "fdr_bh", "none")
+from geo_cohesion.stats.multiple_testing import ADJUSTMENTS, adjust_p_values
 
 _REQUIRED = ("variable", "estimate", "se")
-
-
-def adjust_p_values(p_values: Sequence[float], method: str = "holm") -> np.ndarray:
-    """Adjusted p-values for one family of tests; ``NaN`` stays ``NaN`` and is not counted.
-
-    Parameters
-    ----------
-    p_values : sequence of float
-        Raw p-values; ``NaN`` marks a test that could not be done (it is not part of the family,
-        so the family size ``m`` is the number of non-missing p-values).
-    method : {"holm", "fdr_bh", "none"}
-        ``"holm"``: Holm's step-down method (family-wise error rate). With the ``m`` valid
-        p-values sorted, ``p_(1) <= ... <= p_(m)``, the adjusted value of ``p_(i)`` is
-        ``min(1, max_{j <= i} (m - j + 1) p_(j))`` - R ``p.adjust(p, "holm")``.
-        ``"fdr_bh"``: Benjamini-Hochberg (false discovery rate), ``min(1, min_{j >= i} m p_(j) / j)``
-        - R ``p.adjust(p, "BH")``; computed by :func:`scipy.stats.false_discovery_control`.
-        ``"none"``: the raw p-values.
-
-    Returns
-    -------
-    numpy.ndarray
-        Adjusted p-values in the input order.
-    """
-    if method not in ADJUSTMENTS:
-        raise InputError(f"adjust must be one of {ADJUSTMENTS}, got {method!r}")
-    p = np.asarray(p_values, dtype=float).ravel()
-    if np.any((p < 0) | (p > 1)):
-        raise InputError("p-values must lie between 0 and 1")
-    out = np.full(p.shape, np.nan)
-    valid = np.flatnonzero(~np.isnan(p))
-    if valid.size == 0:
-        return out
-    if method == "none":
-        out[valid] = p[valid]
-    elif method == "fdr_bh":
-        out[valid] = stats.false_discovery_control(p[valid], method="bh")
-    else:
-        order = valid[np.argsort(p[valid], kind="stable")]
-        m = order.size
-        out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    return out
 
 
 def _wave(table: pd.DataFrame, id_column: str, name: str) -> pd.DataFrame:
