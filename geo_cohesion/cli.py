@@ -69,6 +69,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                              contiguity=args.contiguity)
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from geo_cohesion.project.scaffold import write_project_file
+
+    path = write_project_file(args.folder, args.output, overwrite=args.force)
+    todos = sum("TODO" in line for line in path.read_text(encoding="utf-8").splitlines())
+    print(f"project file written to {path} ({todos} lines marked TODO: check them, then run "
+          f"'geo-cohesion check {path}')")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from geo_cohesion.project.check import check_project
+    from geo_cohesion.project.config import load_project
+
+    project = load_project(args.config)
+    for report in check_project(project):
+        print(report.summary())
+    print(f"{args.config}: all inputs are valid; 'geo-cohesion run {args.config}' will compute the results")
+    return 0
+
+
 def _cmd_map(args: argparse.Namespace) -> int:
     from geo_cohesion.io.boundaries import read_boundaries
     from geo_cohesion.io.tables import read_table
@@ -141,6 +162,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="project configuration (YAML)")
     run.add_argument("--out", default="maps", help="output folder (default: maps/)")
     run.set_defaults(func=_cmd_run)
+
+    init = sub.add_parser("init", help="write a starting project file for the input files in a folder",
+                          description="Inspect the survey, population, structural and boundary files in FOLDER "
+                                      "and write a commented project file with everything that could be "
+                                      "inferred; every value to check is marked TODO.")
+    init.add_argument("folder", help="folder with your input files")
+    init.add_argument("--output", default=None, help="project file to write (default: FOLDER/project.yaml)")
+    init.add_argument("--force", action="store_true", help="replace an existing project file")
+    init.set_defaults(func=_cmd_init)
+
+    check = sub.add_parser("check", help="validate a project's files and settings without computing",
+                           description="Read and validate every input file of the project, match district keys "
+                                       "across files and rake the survey, with the same messages as 'run'.")
+    check.add_argument("config", help="project configuration (YAML)")
+    check.set_defaults(func=_cmd_check)
 
     compare = sub.add_parser("compare", help="compare districts within each city and run spatial statistics",
                              description="Run a project and write the within-city comparison (deviations with "

@@ -6,10 +6,12 @@ column.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -24,8 +26,20 @@ _ENCODINGS = ("utf-8-sig", "cp1252")
 _ROW_HINT = ("check for separators inside unquoted values, unclosed quotes, title lines above the "
              "header, or a line break inside a value")
 
-# a single CSV field may be large (free-text answers); the csv module's default limit is 128 KB
-csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
+
+@contextlib.contextmanager
+def _large_fields() -> Iterator[None]:
+    """Allow large CSV fields (free-text answers) during one read; the default limit is 128 KB.
+
+    The csv module's limit is process-wide: it is raised for the read and restored afterwards.
+    """
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -128,76 +142,160 @@ def _sniff_delimiter(text: str) -> str:
         return max(counts, key=counts.get) if any(counts.values()) else ","
 
 
-def read_table(path: str | Path, dtype: type | dict | None = None,
-               required: Iterable[str] = (), text_columns: Iterable[str] = ()) -> pd.DataFrame:
-    """Read a CSV (or Excel) table with delimiter, decimal and encoding detection.
+#: File endings read as spreadsheets and as SPSS files.
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+SPSS_SUFFIXES = (".sav", ".zsav")
 
-    Parameters
-    ----------
-    path : str or Path
-        ``.csv``/``.txt``/``.tsv`` (``,`` ``;`` tab or ``|`` separated; UTF-8, UTF-8 with BOM or
-        cp1252; decimal comma when ``;`` separated) or ``.xlsx``.
-    dtype : type or dict, optional
-        Passed to pandas (e.g. ``str`` to keep everything as text).
-    required : iterable of str
-        Columns that must exist.
-    text_columns : iterable of str
-        Columns always read as text (ids with leading zeros).
 
-    Returns
-    -------
-    pandas.DataFrame
-        With ``attrs['source']`` set to the path, and a RangeIndex (row ``i`` is file line ``i+2``).
-
-    Raises
-    ------
-    InputError
-        Missing or empty file, undecodable text, ragged rows, duplicate or missing required
-        columns, ids/names (``text_columns``) longer than :data:`MAX_LABEL_CHARS`.
-    """
-    path = Path(path)
+def _check_file(path: Path) -> None:
     if not path.exists():
-        raise InputError("file not found", str(path), "check the path (relative paths start at the project file's folder)")
+        raise InputError("file not found", str(path),
+                         "check the path (relative paths start at the project file's folder)")
     if path.is_dir():
-        raise InputError("is a folder, not a table file", str(path), "give the path of the table file (.csv or .xlsx)")
+        raise InputError("is a folder, not a table file", str(path),
+                         "give the path of the table file (.csv, .xlsx or .sav)")
     size = path.stat().st_size
     if size == 0:
         raise InputError("the file is empty", str(path), "export the table again")
     if size > MAX_TABLE_BYTES:
         raise InputError(f"the file is too large ({size / 1e9:.1f} GB)", str(path),
                          f"tables are limited to {MAX_TABLE_BYTES / 1e9:.1f} GB; check the path")
-    text_columns = list(text_columns)
-    converters = {c: str for c in text_columns}
-    lines: list[int] | None = None
-    if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
-        try:
-            table = pd.read_excel(path, dtype=dtype, converters=converters or None)
-        except ImportError:
-            raise InputError("reading Excel files needs the 'openpyxl' package", str(path),
-                             "pip install openpyxl, or save the sheet as CSV") from None
-        except Exception as exc:  # noqa: BLE001 - any parser failure is a user file problem
-            raise InputError(f"cannot read the Excel file ({exc})", str(path),
-                             "check that it is an Excel workbook, or save the sheet as CSV") from None
-    else:
-        text = _decode(path.read_bytes(), path)
-        if not text.strip():
-            raise InputError("the file contains no data", str(path), "export the table again")
-        sep = _sniff_delimiter(text)
-        decimal = "," if sep == ";" else "."
+    if path.suffix.lower() == ".xls":
+        raise InputError("old Excel files (.xls) are not read", str(path),
+                         "save the sheet as .xlsx (Excel 2007 or later) or as CSV")
+
+
+def _as_text(value: object) -> object:
+    """A cell of an id/category column as text: whole numbers without ``.0``, empty stays missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return np.nan
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _read_csv(path: Path, dtype: type | dict | None, text_columns: list[str], decimal: str | None,
+              thousands: str | None) -> tuple[pd.DataFrame, list[int]]:
+    text = _decode(path.read_bytes(), path)
+    if not text.strip():
+        raise InputError("the file contains no data", str(path), "export the table again")
+    sep = _sniff_delimiter(text)
+    if decimal is not None and decimal == sep:
+        raise InputError(f"the decimal mark {decimal!r} is also the column separator", str(path),
+                         "check 'decimal' for this table in the project file")
+    with _large_fields():
         n_columns, lines = _check_fields(text, sep, path)
-        try:  # usecols: empty trailing fields (a separator at the end of some lines) are dropped
-            table = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, dtype=dtype,
-                                converters=converters or None, skipinitialspace=True,
-                                keep_default_na=True, na_values=[""], index_col=False,
-                                usecols=range(n_columns) if n_columns else None)
-        except pd.errors.ParserError as exc:
-            raise InputError(f"the rows do not all have the same number of fields ({' '.join(str(exc).split())})",
-                             str(path), _ROW_HINT) from None
-        except pd.errors.EmptyDataError:
-            raise InputError("the file contains no data", str(path), "export the table again") from None
-        except ValueError as exc:
-            raise InputError(f"cannot read the table ({exc})", str(path),
-                             "check the values of the column named in the message") from None
+    try:  # usecols: empty trailing fields (a separator at the end of some lines) are dropped
+        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str if dtype is None else dtype,
+                            skipinitialspace=True, keep_default_na=False, na_values=[""], index_col=False,
+                            usecols=range(n_columns) if n_columns else None)
+    except pd.errors.ParserError as exc:
+        raise InputError(f"the rows do not all have the same number of fields ({' '.join(str(exc).split())})",
+                         str(path), _ROW_HINT) from None
+    except pd.errors.EmptyDataError:
+        raise InputError("the file contains no data", str(path), "export the table again") from None
+    except ValueError as exc:
+        raise InputError(f"cannot read the table ({exc})", str(path),
+                         "check the values of the column named in the message") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    if dtype is None:
+        table = _number_columns(table, text_columns, path, decimal, thousands)
+    return table, lines
+
+
+def _read_excel(path: Path, dtype: type | dict | None, text_columns: list[str],
+                sheet: str | int | None) -> pd.DataFrame:
+    try:
+        table = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=dtype,
+                              converters={c: _as_text for c in text_columns} or None, engine="openpyxl")
+    except ImportError:
+        raise InputError("reading Excel files needs the 'openpyxl' package", str(path),
+                         "pip install openpyxl, or save the sheet as CSV") from None
+    except (ValueError, KeyError) as exc:
+        raise InputError(f"cannot read the Excel file ({' '.join(str(exc).split())})", str(path),
+                         "check that it is an .xlsx workbook and the sheet name, or save the sheet as CSV") from None
+    except Exception as exc:
+        raise InputError(f"cannot read the Excel file ({type(exc).__name__}: {exc})", str(path),
+                         "check that it is an .xlsx workbook, or save the sheet as CSV") from None
+    for column in table.columns:  # text cells in number columns (e.g. 'k.A.') are left for the consumer
+        if pd.api.types.is_object_dtype(table[column]) and str(column) not in text_columns:
+            table[column] = table[column].map(lambda v: v.strip() if isinstance(v, str) else v)
+    return table
+
+
+def _read_spss(path: Path, text_columns: list[str]) -> pd.DataFrame:
+    """An SPSS file: user-defined missing values become missing; value labels kept in ``attrs``."""
+    try:
+        import pyreadstat
+    except ImportError:  # pragma: no cover - dependency declared in pyproject
+        raise InputError("reading SPSS files needs the 'pyreadstat' package", str(path),
+                         "pip install pyreadstat, or export the data as CSV") from None
+    try:
+        table, meta = pyreadstat.read_sav(str(path), user_missing=False, apply_value_formats=False)
+    except pyreadstat.ReadstatError as exc:
+        raise InputError(f"cannot read the SPSS file ({exc})", str(path),
+                         "check that it is an SPSS .sav file, or export the data as CSV") from None
+    for column in text_columns:
+        if column in table.columns:
+            table[column] = table[column].map(_as_text)
+    table.attrs["value_labels"] = {column: dict(meta.variable_value_labels.get(column, {}))
+                                   for column in meta.variable_value_labels}
+    table.attrs["column_labels"] = dict(zip(meta.column_names, meta.column_labels))
+    return table
+
+
+def read_table(path: str | Path, dtype: type | dict | None = None,
+               required: Iterable[str] = (), text_columns: Iterable[str] = (), *,
+               decimal: str | None = None, thousands: str | None = None,
+               sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a CSV, Excel (.xlsx) or SPSS (.sav) table with clear errors for everything that can go wrong.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv``/``.txt``/``.tsv`` (``,`` ``;`` tab or ``|`` separated; UTF-8, UTF-8 with BOM or
+        cp1252), ``.xlsx`` (first sheet unless ``sheet``) or ``.sav``/``.zsav`` (SPSS; user-defined
+        missing values are read as missing, value labels are kept in ``attrs['value_labels']``).
+    dtype : type or dict, optional
+        Passed to pandas (e.g. ``str`` to keep everything as text, which also skips the number
+        format detection).
+    required : iterable of str
+        Columns that must exist.
+    text_columns : iterable of str
+        Columns always read as text (ids with leading zeros; whole numbers from Excel or SPSS
+        become ``"7"``, not ``"7.0"``).
+    decimal, thousands : str, optional
+        The CSV's number format. By default it is decided per column from all its values
+        (:func:`infer_number_format`): ``1234,5``, ``1.234,5``, ``1,234.5``, ``1 234,5`` … are
+        all read, and a column whose numbers can be read in two ways (``2.069`` next to
+        ``987``) is an error that names the column and asks for these settings. ``thousands=""``
+        declares that there are no thousands separators.
+    sheet : str or int, optional
+        Excel sheet name or 0-based position.
+
+    Returns
+    -------
+    pandas.DataFrame
+        With ``attrs['source']`` set to the path, ``attrs['number_formats']`` (CSV: the format
+        chosen for each numeric column) and a RangeIndex (row ``i`` is file line ``i+2``).
+
+    Raises
+    ------
+    InputError
+        Missing or empty file, undecodable text, ragged rows, ambiguous numbers, duplicate or
+        missing required columns, ids/names (``text_columns``) longer than :data:`MAX_LABEL_CHARS`.
+    """
+    path = Path(path)
+    _check_file(path)
+    text_columns = list(text_columns)
+    lines: list[int] | None = None
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        table = _read_excel(path, dtype, text_columns, sheet)
+    elif suffix in SPSS_SUFFIXES:
+        table = _read_spss(path, text_columns)
+    else:
+        table, lines = _read_csv(path, dtype, text_columns, decimal, thousands)
     table.columns = [str(c).strip() for c in table.columns]
     dupes = sorted({c for c in table.columns if list(table.columns).count(c) > 1})
     if dupes:
@@ -215,6 +313,111 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
         # blank lines or line breaks inside values: remember each row's line for messages
         table.attrs["lines"] = tuple(lines)
     _check_labels(table, text_columns)
+    return table
+
+
+# ---------------------------------------------------------------------------- number formats
+#: Number formats a text column may be written in: (name, decimal mark, thousands separator).
+#: ``None`` as thousands separator means "no grouping".
+NUMBER_FORMATS: tuple[tuple[str, str, str | None], ...] = (
+    ("1234.5", ".", None),
+    ("1234,5", ",", None),
+    ("1.234,5", ",", "."),
+    ("1,234.5", ".", ","),
+    ("1 234,5", ",", " "),
+    ("1 234.5", ".", " "),
+)
+_SIGN = r"[+-]?"
+_EXPONENT = r"(?:[eE][+-]?\d+)?"
+
+
+def _number_pattern(decimal: str, thousands: str | None) -> re.Pattern[str]:
+    """Strict pattern of one number format; thousands groups must have exactly three digits."""
+    dec = re.escape(decimal)
+    if thousands is None:
+        body = rf"(?:\d+(?:{dec}\d*)?|{dec}\d+){_EXPONENT}"
+    else:
+        sep = "[ \u00a0\u202f]" if thousands == " " else re.escape(thousands)
+        body = rf"(?:\d{{1,3}}(?:{sep}\d{{3}})+|\d+)(?:{dec}\d+)?"
+    return re.compile(rf"{_SIGN}{body}")
+
+
+_PATTERNS = {name: _number_pattern(dec, th) for name, dec, th in NUMBER_FORMATS}
+
+
+def _parse(text: pd.Series, decimal: str, thousands: str | None) -> np.ndarray:
+    """Numbers of strings already known to match the format."""
+    if thousands is not None:
+        text = text.str.replace("[ \u00a0\u202f]" if thousands == " " else re.escape(thousands), "", regex=True)
+    if decimal != ".":
+        text = text.str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(text).to_numpy(dtype=float)
+
+
+def infer_number_format(values: pd.Series, decimal: str | None = None,
+                        thousands: str | None = None) -> tuple[str | None, np.ndarray | None]:
+    """Decide how a column of text cells is written as numbers, from all its values.
+
+    Parameters
+    ----------
+    values : Series of str
+        Non-empty cells (stripped).
+    decimal, thousands : str, optional
+        The file's declared decimal mark and thousands separator (``thousands=""`` means none);
+        given, only that format is tried.
+
+    Returns
+    -------
+    format : str or None
+        The name of the one format that reads every cell (see :data:`NUMBER_FORMATS`), ``None``
+        if no format reads them all (a text column), or ``"ambiguous"`` when several formats
+        read every cell but give different numbers (e.g. ``2.069`` next to ``987``: 2.069 or
+        2069?).
+    numbers : ndarray or None
+        The parsed numbers for a unique format.
+    """
+    candidates = [(n, d, t) for n, d, t in NUMBER_FORMATS
+                  if (decimal is None or d == decimal) and (thousands is None or (t or "") == thousands)]
+    results: dict[str, np.ndarray] = {}
+    for name, dec, th in candidates:
+        if values.str.fullmatch(_PATTERNS[name]).all():
+            results[name] = _parse(values, dec, th)
+    if not results:
+        return None, None
+    first_name, first = next(iter(results.items()))
+    if all(np.array_equal(first, other) for other in results.values()):
+        return first_name, first
+    return "ambiguous", None
+
+
+def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decimal: str | None,
+                    thousands: str | None) -> pd.DataFrame:
+    """Convert every text column that is unambiguously numeric; stop on an ambiguous one."""
+    skip = set(skip)
+    formats: dict[str, str] = {}
+    for column in table.columns:
+        if column in skip or pd.api.types.is_numeric_dtype(table[column]):
+            continue
+        cells = table[column].astype("string").str.strip()
+        present = cells.notna() & (cells != "")
+        if not present.any():
+            table[column] = np.nan
+            continue
+        name, numbers = infer_number_format(cells[present].astype(str), decimal, thousands)
+        if name == "ambiguous":
+            examples = ", ".join(repr(v) for v in pd.unique(cells[present])[:4])
+            readings = [n for n, _, _ in NUMBER_FORMATS if cells[present].str.fullmatch(_PATTERNS[n]).all()]
+            raise InputError(f"the numbers in column '{column}' can be read in more than one way ({examples}: "
+                             f"formats {' or '.join(readings)})", str(path),
+                             "declare the table's number format in the project file (e.g. 'decimal: \",\"' and "
+                             "'thousands: \".\"' for German Excel exports), or write all numbers without "
+                             "thousands separators")
+        if name is not None:
+            column_values = np.full(len(table), np.nan)
+            column_values[present.to_numpy()] = numbers
+            table[column] = column_values
+            formats[column] = name
+    table.attrs["number_formats"] = formats
     return table
 
 

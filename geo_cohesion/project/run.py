@@ -90,14 +90,7 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
     level, min_n = project.estimates.level, project.estimates.min_n
     structural = read_structural(city, project)
     if city.survey is None:
-        spec = city.scores
-        table = read_table(project.resolve(spec.path), text_columns=[spec.district_column])
-        districts = estimates_from_table(table, spec.district_column, spec.variable_column, spec.estimate_column,
-                                         spec.se_column, spec.n_column, level=level, min_n=min_n)
-        structural = align_structural(city, structural, districts["district_id"].unique(), spec.path)
-        names = district_names(city, structural)
-        districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
-        return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"})
+        return run_scores_city(city, project, structural)
 
     design = read_survey_design(city, project)
     spec = city.survey
@@ -180,7 +173,20 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
     return written
 
 
-def _tag(city: CityConfig, func, *args):
+def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.DataFrame | None) -> CityResult:
+    """A city given as already weighted district scores (``scores`` in the project file)."""
+    spec = city.scores
+    table = read_table(project.resolve(spec.path), text_columns=[spec.district_column])
+    districts = estimates_from_table(table, spec.district_column, spec.variable_column, spec.estimate_column,
+                                     spec.se_column, spec.n_column, level=project.estimates.level,
+                                     min_n=project.estimates.min_n)
+    structural = align_structural(city, structural, districts["district_id"].unique(), spec.path)
+    names = district_names(city, structural)
+    districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
+    return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"})
+
+
+def tagged(city: CityConfig, func, *args):
     """Run ``func`` and prefix any InputError with the city's name."""
     try:
         return func(*args)
@@ -233,9 +239,9 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
 
     out_dir = Path(out_dir)
     # boundaries first: a broken boundary file stops the run before the estimation
-    boundaries = [_tag(city, read_city_boundaries, city, project) for city in project.cities]
-    results = [_tag(city, run_city, city, project) for city in project.cities]
-    outputs = [_tag(r.city, analyse_city, r, project, maps, b) for r, b in zip(results, boundaries)]
+    boundaries = [tagged(city, read_city_boundaries, city, project) for city in project.cities]
+    results = [tagged(city, run_city, city, project) for city in project.cities]
+    outputs = [tagged(r.city, analyse_city, r, project, maps, b) for r, b in zip(results, boundaries)]
     write_tables(results, project, out_dir)
     write_comparison_tables(outputs, project, out_dir)
     if maps:

@@ -1,0 +1,79 @@
+"""Check a project without computing estimates: every file is read and validated, district keys
+are matched across files and the survey is raked, with exactly the messages ``run`` gives."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from geo_cohesion.errors import InputError
+from geo_cohesion.project.config import ProjectConfig
+from geo_cohesion.project.inputs import align_structural, read_city_boundaries, read_structural, read_survey_design
+from geo_cohesion.project.run import CityResult, align_boundary_districts, run_scores_city, tagged
+
+
+@dataclass
+class CityCheck:
+    """What the check found for one city.
+
+    Attributes
+    ----------
+    city : str
+    districts : int
+        Districts with respondents (or with scores).
+    respondents : int or None
+    boundaries : int or None
+        Polygons in the boundary file.
+    diagnostics : dict
+        Raking diagnostics (microdata only).
+    notes : list of str
+        Repaired geometries and other things worth knowing.
+    """
+
+    city: str
+    districts: int
+    respondents: int | None = None
+    boundaries: int | None = None
+    diagnostics: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        parts = [f"{self.city}: {self.districts} districts"]
+        if self.respondents is not None:
+            deff = self.diagnostics.get("deff_kish")
+            parts.append(f"{self.respondents} respondents" + (f", weighting design effect {deff:.2f}" if deff else ""))
+        if self.boundaries is not None:
+            parts.append(f"{self.boundaries} boundary polygons matched")
+        return ", ".join(parts) + "".join(f"; {n}" for n in self.notes)
+
+
+def _check_city(city, project: ProjectConfig) -> CityCheck:
+    boundaries = read_city_boundaries(city, project)
+    structural = read_structural(city, project)
+    if city.survey is None:
+        result = run_scores_city(city, project, structural)
+        report = CityCheck(city.name, result.district_estimates["district_id"].nunique())
+    else:
+        design = read_survey_design(city, project)
+        districts = design.data[city.survey.district_column].unique()
+        structural = align_structural(city, structural, districts, city.survey.path)
+        result = CityResult(city, design.data[[city.survey.district_column]].drop_duplicates()
+                            .rename(columns={city.survey.district_column: "district_id"}), structural=structural)
+        report = CityCheck(city.name, len(districts), len(design.data), diagnostics=design.diagnostics.as_dict())
+    if boundaries is not None:
+        align_boundary_districts(result, project, boundaries)
+        report.boundaries = len(boundaries)
+        report.notes += [f"boundary repaired: {r}" for r in boundaries.attrs.get("repairs", [])][:5]
+    return report
+
+
+def check_project(project: ProjectConfig) -> list[CityCheck]:
+    """Validate every input of every city as ``run`` would, without estimating.
+
+    Raises
+    ------
+    InputError
+        The first problem found, with the same message (and city prefix) as ``run``.
+    """
+    if not project.cities:  # pragma: no cover - the settings require at least one city
+        raise InputError("the project has no cities")
+    return [tagged(city, _check_city, city, project) for city in project.cities]

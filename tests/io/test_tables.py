@@ -1,0 +1,129 @@
+"""Reading tables: number formats decided per column, Excel and SPSS input, no global side effects."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from geo_cohesion.errors import InputError
+from geo_cohesion.io.tables import infer_number_format, read_table, to_numeric_column
+
+
+def _write(tmp_path, text: str, name: str = "t.csv", encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def test_thousands_separator_next_to_small_numbers_is_ambiguous(tmp_path):
+    """German Excel writes 2069 as '2.069' next to '987': 2.069 or 2069? Never guessed."""
+    path = _write(tmp_path, "bezirk;einwohner\n01;2.069\n02;987\n03;1.204\n")
+    with pytest.raises(InputError) as err:
+        read_table(path, text_columns=["bezirk"])
+    text = str(err.value)
+    assert "einwohner" in text and "'2.069'" in text and "thousands" in text and str(path) in text
+
+
+def test_declared_german_format_resolves_the_ambiguity(tmp_path):
+    path = _write(tmp_path, "bezirk;einwohner\n01;2.069\n02;987\n03;1.204\n")
+    table = read_table(path, text_columns=["bezirk"], decimal=",", thousands=".")
+    assert table["einwohner"].tolist() == [2069.0, 987.0, 1204.0]
+    assert table["bezirk"].tolist() == ["01", "02", "03"]
+
+
+@pytest.mark.parametrize("cells, expected", [
+    (["1.234,5", "12,5"], [1234.5, 12.5]),           # German with grouping
+    (["1,234.5", "3.5"], [1234.5, 3.5]),             # English with grouping
+    (["0,5", "1,25"], [0.5, 1.25]),                  # decimal comma
+    (["0.5", "1.25", "-2"], [0.5, 1.25, -2.0]),      # decimal point
+    (["1 234,5", "7"], [1234.5, 7.0]),               # space grouping
+    (["1e-3", "2"], [0.001, 2.0]),
+])
+def test_unambiguous_formats_are_read(cells, expected):
+    name, numbers = infer_number_format(pd.Series(cells))
+    assert name not in (None, "ambiguous")
+    np.testing.assert_allclose(numbers, expected)
+
+
+@pytest.mark.parametrize("cells", [["12.500", "3.000"], ["1,234", "5,678"]])
+def test_grouping_or_decimal_is_ambiguous(cells):
+    assert infer_number_format(pd.Series(cells))[0] == "ambiguous"
+
+
+def test_comma_separated_file_with_decimal_points(tmp_path):
+    path = _write(tmp_path, "id,share\n1,12.5\n2,3.25\n")
+    table = read_table(path, text_columns=["id"])
+    assert table["share"].tolist() == [12.5, 3.25]
+    assert table.attrs["number_formats"] == {"share": "1234.5"}
+
+
+def test_text_cell_in_number_column_is_reported_not_dropped(tmp_path):
+    """'k.A.' keeps the column as text; converting it names the line and the cell."""
+    path = _write(tmp_path, "bezirk;sgb2\n01;12,5\n02;k.A.\n03;7,25\n")
+    table = read_table(path, text_columns=["bezirk"])
+    with pytest.raises(InputError) as err:
+        to_numeric_column(table, "sgb2", "SGB II share")
+    assert "'k.A.'" in str(err.value) and "line 3" in str(err.value)
+
+
+@given(st.lists(st.floats(min_value=-1e7, max_value=1e7, allow_nan=False).map(lambda v: round(v, 2)),
+                min_size=1, max_size=20))
+def test_german_excel_roundtrip(values):
+    """Whatever the numbers, a declared German format reads back exactly what was written."""
+    def german(v: float) -> str:
+        return f"{v:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
+    cells = pd.Series([german(v) for v in values])
+    name, numbers = infer_number_format(cells, decimal=",", thousands=".")
+    assert name == "1.234,5"
+    np.testing.assert_allclose(numbers, values)
+
+
+def test_reading_leaves_the_csv_field_limit_alone(tmp_path):
+    before = csv.field_size_limit()
+    read_table(_write(tmp_path, "a,b\n1,2\n"))
+    assert csv.field_size_limit() == before
+
+
+def test_excel_ids_stay_text_and_whole_numbers_lose_the_decimal(tmp_path):
+    pytest.importorskip("openpyxl")
+    path = tmp_path / "pop.xlsx"
+    pd.DataFrame({"bezirk": ["011001", "7"], "code": [7.0, 12.0], "einwohner": [2069, 987]}).to_excel(path, index=False)
+    table = read_table(path, required=["einwohner"], text_columns=["bezirk", "code"])
+    assert table["bezirk"].tolist() == ["011001", "7"]
+    assert table["code"].tolist() == ["7", "12"]
+    assert table["einwohner"].tolist() == [2069, 987]
+
+
+def test_broken_excel_file_is_a_clear_error(tmp_path):
+    path = _write(tmp_path, "not a workbook", "x.xlsx")
+    with pytest.raises(InputError, match="cannot read the Excel file"):
+        read_table(path)
+
+
+def test_old_xls_is_refused_with_a_fix(tmp_path):
+    path = _write(tmp_path, "x", "x.xls")
+    with pytest.raises(InputError, match=r"\.xlsx"):
+        read_table(path)
+
+
+def test_spss_user_missing_values_are_missing_and_labels_kept(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    frame = pd.DataFrame({"bezirk": [1.0, 2.0, 12.0], "sn1": [3.0, 8.0, 1.0]})
+    path = tmp_path / "befragung.sav"
+    pyreadstat.write_sav(frame, str(path), variable_value_labels={"sn1": {1.0: "trifft zu", 8.0: "weiß nicht"}},
+                         missing_ranges={"sn1": [8.0]}, column_labels=["Bezirk", "Nachbarn helfen"])
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["bezirk"].tolist() == ["1", "2", "12"]
+    assert np.isnan(table["sn1"].iloc[1]) and table["sn1"].iloc[0] == 3.0
+    assert table.attrs["value_labels"]["sn1"][8.0] == "weiß nicht"
+    assert table.attrs["column_labels"]["sn1"] == "Nachbarn helfen"
+
+
+def test_broken_spss_file_is_a_clear_error(tmp_path):
+    pytest.importorskip("pyreadstat")
+    with pytest.raises(InputError, match="cannot read the SPSS file"):
+        read_table(_write(tmp_path, "garbage", "x.sav"))
