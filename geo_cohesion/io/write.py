@@ -6,13 +6,19 @@ output stays intact until its replacement is complete.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyogrio
+
+from geo_cohesion.errors import InputError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -35,6 +41,9 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         defaults to the destination's suffix.
     """
     path = Path(path)
+    run = _ACTIVE.get()
+    if run is not None:
+        run.claim(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
@@ -125,3 +134,176 @@ def write_gpkg(gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = None
             for extra in ("-journal", "-wal", "-shm"):
                 tmp.with_name(tmp.name + extra).unlink(missing_ok=True)
     return path
+
+
+# ---------------------------------------------------------------------------- whole-run outputs
+#: Hidden names inside an output folder: the lock, the staging folder, the journal of a commit
+#: and the manifest of the files the last complete run wrote.
+LOCK_NAME = ".geo-cohesion.lock"
+STAGING_NAME = ".geo-cohesion-staging"
+JOURNAL_NAME = "COMMIT.json"
+MANIFEST_NAME = ".geo-cohesion-manifest.json"
+_ACTIVE: contextvars.ContextVar[OutputRun | None] = contextvars.ContextVar("geo_cohesion_output_run", default=None)
+
+
+def _lock(handle) -> bool:
+    """Take an exclusive, non-blocking lock on an open file; False if another process holds it."""
+    try:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _files_below(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def _fsync_write(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def recover_output_folder(out_dir: str | Path) -> str | None:
+    """Finish or discard what an interrupted run left in ``out_dir``.
+
+    A run killed while computing or writing leaves a staging folder without a journal: it is
+    deleted (the earlier outputs were never touched). A run killed while moving its finished
+    outputs into place left a journal: the move is completed (rolled forward), so the folder
+    holds the complete new outputs. Returns what was done (``"discarded"``, ``"completed"``) or
+    None when there was nothing to do.
+    """
+    out_dir = Path(out_dir)
+    staging = out_dir / STAGING_NAME
+    if not staging.exists():
+        return None
+    journal = staging / JOURNAL_NAME
+    if not journal.exists():
+        shutil.rmtree(staging)
+        return "discarded"
+    plan = json.loads(journal.read_text(encoding="utf-8"))
+    _apply_commit(out_dir, staging, plan)
+    return "completed"
+
+
+def _apply_commit(out_dir: Path, staging: Path, plan: dict) -> None:
+    for rel in plan["write"]:
+        source = staging / rel
+        if source.exists():  # not yet moved (a rolled-forward commit skips what was done)
+            target = out_dir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+    for rel in plan["delete"]:
+        (out_dir / rel).unlink(missing_ok=True)
+    manifest = out_dir / MANIFEST_NAME
+    tmp = out_dir / (MANIFEST_NAME + ".tmp")
+    files = sorted(set(plan["write"]) | set(plan.get("keep", [])))
+    _fsync_write(tmp, json.dumps({"files": files}, ensure_ascii=False, indent=1) + "\n")
+    os.replace(tmp, manifest)
+    shutil.rmtree(staging)
+
+
+class OutputRun:
+    """Write all outputs of one run, or none: a staging folder, a lock and a journalled commit.
+
+    Use it as a context manager around everything a run writes; writers write below
+    :attr:`root` (the staging folder inside ``out_dir``). When the block succeeds the files are
+    moved into ``out_dir`` (a few renames, journalled so that a run killed in the middle is
+    completed by the next one), and outputs of the previous run that this run did not write
+    again are removed, so that tables, maps and figures always come from one run. When the block
+    fails, the staging folder is deleted and ``out_dir`` is exactly as it was.
+
+    While a run is active, every atomic write checks that its file lies inside the staging
+    folder (no user-derived name can leave ``--out``) and that no two outputs of the run go to
+    the same file (e.g. a city ``x_gruppen`` next to city ``x``'s group map).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The output folder; created if missing.
+    prune : bool
+        Remove outputs of the previous run that this run did not write again (default). A run
+        that deliberately writes only part of the outputs (tables without maps) keeps the rest.
+
+    Raises
+    ------
+    InputError
+        Another run holds the folder's lock; ``out_dir`` is a file.
+    """
+
+    def __init__(self, out_dir: str | Path, prune: bool = True) -> None:
+        self.out_dir = Path(out_dir)
+        self.prune = prune
+        self.root = self.out_dir / STAGING_NAME
+        self.written: dict[str, str] = {}
+        self._lock_handle = None
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> OutputRun:
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise InputError("the output folder is a file", str(self.out_dir), "give a folder with --out")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.out_dir / LOCK_NAME, "a+")
+        if not _lock(handle):
+            handle.close()
+            raise InputError("another geo-cohesion run is writing into this folder", str(self.out_dir),
+                             "wait until it has finished, or write into another folder with --out")
+        self._lock_handle = handle
+        recover_output_folder(self.out_dir)
+        self.root.mkdir()
+        self._token = _ACTIVE.set(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self._token is not None
+        _ACTIVE.reset(self._token)
+        try:
+            if exc_type is None:
+                self.commit()
+            else:
+                shutil.rmtree(self.root, ignore_errors=True)
+        finally:
+            assert self._lock_handle is not None
+            self._lock_handle.close()
+            with contextlib.suppress(OSError):
+                (self.out_dir / LOCK_NAME).unlink()
+
+    def commit(self) -> list[str]:
+        """Move the staged files into place (journalled) and remove stale ones; returns the files."""
+        files = [f for f in _files_below(self.root) if f != JOURNAL_NAME]
+        previous = self.out_dir / MANIFEST_NAME
+        old = json.loads(previous.read_text(encoding="utf-8"))["files"] if previous.exists() else []
+        stale = sorted(set(old) - set(files)) if self.prune else []
+        kept = [] if self.prune else sorted(set(old) - set(files))
+        plan = {"write": files, "delete": stale, "keep": kept}
+        _fsync_write(self.root / JOURNAL_NAME, json.dumps(plan, ensure_ascii=False) + "\n")
+        _apply_commit(self.out_dir, self.root, plan)
+        return files
+
+    def claim(self, path: Path, what: str = "") -> None:
+        """Register that this run writes ``path``; refuse paths outside the run and duplicates."""
+        resolved = path.resolve()
+        root = self.root.resolve()
+        if not resolved.is_relative_to(root):
+            raise InputError(f"an output file would be written outside the output folder: {path}",
+                             str(self.out_dir), "names used in file names must not contain '/' or '..'")
+        rel = resolved.relative_to(root).as_posix()
+        if rel in self.written:
+            raise InputError(f"two outputs of this run would be written to the same file '{rel}'",
+                             str(self.out_dir), "give the cities (or groups) names whose file names differ, "
+                                                "e.g. with 'slug' in the project file")
+        self.written[rel] = what
+
+
+def active_output_run() -> OutputRun | None:
+    """The :class:`OutputRun` currently writing, if any."""
+    return _ACTIVE.get()

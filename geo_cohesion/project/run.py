@@ -16,7 +16,7 @@ import pandas as pd
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table
-from geo_cohesion.io.write import write_csv, write_text
+from geo_cohesion.io.write import OutputRun, write_csv, write_text
 from geo_cohesion.keys import align_keys
 from geo_cohesion.project.config import CityConfig, ProjectConfig
 from geo_cohesion.project.inputs import (
@@ -235,13 +235,21 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
     -------
     list of CityResult
     """
-    from geo_cohesion.project.analysis import write_comparison_figures, write_comparison_tables
-
     out_dir = Path(out_dir)
     # boundaries first: a broken boundary file stops the run before the estimation
     boundaries = [tagged(city, read_city_boundaries, city, project) for city in project.cities]
     results = [tagged(city, run_city, city, project) for city in project.cities]
     outputs = [tagged(r.city, analyse_city, r, project, maps, b) for r, b in zip(results, boundaries)]
+    with OutputRun(out_dir, prune=maps) as run:  # all outputs of the run, or none of them
+        _write_outputs(results, outputs, project, run.root, maps)
+    return results
+
+
+def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], project: ProjectConfig, out_dir: Path,
+                   maps: bool) -> None:
+    """Write every table, map, figure and the metadata of a run below ``out_dir``."""
+    from geo_cohesion.project.analysis import write_comparison_figures, write_comparison_tables
+
     write_tables(results, project, out_dir)
     write_comparison_tables(outputs, project, out_dir)
     if maps:
@@ -256,7 +264,6 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
             "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: "
                                "design-weighted GREG residuals on all raking margins (as R survey::calibrate)"}
     write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
-    return results
 
 
 def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None) -> list[tuple[str, "CityMap"]]:
