@@ -55,7 +55,8 @@ HATCH_COLOUR = "#8c8c8c"
 INK = "#333333"
 #: Fixed style: matplotlib defaults plus our choices, independent of the user's matplotlibrc.
 #: ``svg.fonttype = "none"`` keeps SVG text as searchable, editable text (Inkscape);
-#: ``svg.hashsalt`` makes SVG element ids reproducible; TrueType (42) fonts keep PDF text editable.
+#: ``svg.hashsalt`` makes SVG element ids reproducible; TrueType (42) fonts keep PDF text editable;
+#: ``text.parse_math = False`` renders every text literally.
 STYLE: dict[str, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
@@ -66,6 +67,7 @@ STYLE: dict[str, Any] = {
     "svg.hashsalt": "geo-cohesion",
     "pdf.fonttype": 42,
     "legend.frameon": False,
+    "text.parse_math": False,  # user text ("$x$" in a district name) is shown as typed, never parsed
 }
 #: Metadata entries matplotlib would otherwise fill with a version or a timestamp.
 _METADATA: dict[str, dict[str, None]] = {

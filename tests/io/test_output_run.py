@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.io.write import (LOCK_NAME, MANIFEST_NAME, STAGING_NAME, OutputRun, recover_output_folder,
-                                   write_text)
+from geo_cohesion.io.write import LOCK_NAME, MANIFEST_NAME, STAGING_NAME, OutputRun, recover_output_folder, write_text
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -38,10 +37,9 @@ def test_success_moves_everything_into_place(tmp_path):
 def test_failure_leaves_earlier_outputs_exactly_as_they_were(tmp_path):
     _run(tmp_path, {"tables/a.csv": "old", "figures/x.png": "old"})
     before = _snapshot(tmp_path)
-    with pytest.raises(RuntimeError):
-        with OutputRun(tmp_path) as run:
-            write_text(run.root / "tables/a.csv", "new")
-            raise RuntimeError("figure rendering failed")
+    with pytest.raises(RuntimeError), OutputRun(tmp_path) as run:
+        write_text(run.root / "tables/a.csv", "new")
+        raise RuntimeError("figure rendering failed")
     assert _snapshot(tmp_path) == before
     assert not (tmp_path / STAGING_NAME).exists()
 
@@ -62,26 +60,22 @@ def test_a_partial_run_keeps_the_other_outputs(tmp_path):
 
 
 def test_two_runs_into_one_folder_do_not_interleave(tmp_path):
-    with OutputRun(tmp_path):
-        with pytest.raises(InputError, match="another geo-cohesion run"):
-            with OutputRun(tmp_path):
-                pass
+    with OutputRun(tmp_path), pytest.raises(InputError, match="another geo-cohesion run"), OutputRun(tmp_path):
+        pass
 
 
 def test_two_outputs_with_the_same_file_name_are_an_error(tmp_path):
-    with pytest.raises(InputError, match="same file 'x_gruppen.html'"):
-        with OutputRun(tmp_path) as run:
-            write_text(run.root / "x_gruppen.html", "group map of city x")
-            write_text(run.root / "x_gruppen.html", "district map of city x_gruppen")
+    with pytest.raises(InputError, match="same file 'x_gruppen.html'"), OutputRun(tmp_path) as run:
+        write_text(run.root / "x_gruppen.html", "group map of city x")
+        write_text(run.root / "x_gruppen.html", "district map of city x_gruppen")
     assert _snapshot(tmp_path) == {}
 
 
 @pytest.mark.parametrize("name", ["../escaped.png", "../../escaped.png", "/tmp/escaped.png"])
 def test_no_output_can_leave_the_output_folder(tmp_path, name):
     out = tmp_path / "out"
-    with pytest.raises(InputError, match="outside the output folder"):
-        with OutputRun(out) as run:
-            write_text(run.root / name, "x")
+    with pytest.raises(InputError, match="outside the output folder"), OutputRun(out) as run:
+        write_text(run.root / name, "x")
     assert not (tmp_path / "escaped.png").exists()
 
 

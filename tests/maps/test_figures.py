@@ -301,3 +301,18 @@ def test_association_scatter_labels_every_shown_district(tmp_path):
     assert "r = -0,50" in texts and "nur 11 Bezirke" in texts and "synthetische Demodaten" in texts
     paths = save_figure(fig, tmp_path / "scatter", ("svg",), close=True)
     assert paths[0].exists()
+
+
+def test_user_text_with_dollar_signs_is_printed_literally(tmp_path):
+    """'$...$' in names, notes or titles is shown as typed; mathtext would crash or reformat it."""
+    city = next(c for c in load_cities() if c["name"] == "Lippstadt")
+    boundaries = build_schematic_boundaries(city)
+    boundaries["district_name"] = [f"$\\frac{{{i}}}{{$ Bezirk ^_" for i in range(len(boundaries))]
+    estimates = pd.DataFrame({"district_id": boundaries["district_id"], "variable": "index",
+                              "estimate": np.linspace(50, 70, len(boundaries)), "n": 40, "suppressed": False})
+    city_map = build_city_map("$Stadt$", boundaries, estimates, notes=["Preis: $5 und $6"], title="$\\alpha$",
+                              source="$x^2$")
+    fig = plot_layer(city_map, "index")
+    written = save_figure(fig, tmp_path / "dollar", formats=("svg",), close=True)
+    svg = written[0].read_text(encoding="utf-8")
+    assert "$\\alpha$" in svg and "Preis: $5 und $6" in svg
