@@ -310,9 +310,9 @@ def test_user_text_with_dollar_signs_is_printed_literally(tmp_path):
     boundaries["district_name"] = [f"$\\frac{{{i}}}{{$ Bezirk ^_" for i in range(len(boundaries))]
     estimates = pd.DataFrame({"district_id": boundaries["district_id"], "variable": "index",
                               "estimate": np.linspace(50, 70, len(boundaries)), "n": 40, "suppressed": False})
-    city_map = build_city_map("$Stadt$", boundaries, estimates, notes=["Preis: $5 und $6"], title="$\\alpha$",
-                              source="$x^2$")
+    city_map = build_city_map("$Stadt$", boundaries, estimates, notes=["Preis: $5 und $6"],
+                              title="$\\nosuchcommand{x}$", source="$x^2$")
     fig = plot_layer(city_map, "index")
-    written = save_figure(fig, tmp_path / "dollar", formats=("svg",), close=True)
+    written = save_figure(fig, tmp_path / "dollar", formats=("svg", "png"), close=True)
     svg = written[0].read_text(encoding="utf-8")
-    assert "$\\alpha$" in svg and "Preis: $5 und $6" in svg
+    assert "$\\nosuchcommand{x}$" in svg and "Preis: $5 und $6" in svg
