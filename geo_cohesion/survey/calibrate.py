@@ -39,6 +39,8 @@ class RakeDiagnostics:
         Effective sample size ``n / deff_kish``.
     worst_margin : str
         The margin category with the largest error (for messages).
+    warnings : tuple of str
+        Plain-language warnings about the weights (see :func:`weight_warnings`).
     """
 
     iterations: int
@@ -51,10 +53,13 @@ class RakeDiagnostics:
     deff_kish: float
     n_eff: float
     worst_margin: str = ""
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
-        """Plain dict for tables and JSON."""
-        return dict(self.__dict__)
+        """Plain dict for tables and JSON (warnings joined with ``"; "``)."""
+        out = dict(self.__dict__)
+        out["warnings"] = "; ".join(self.warnings)
+        return out
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,49 @@ def kish_deff(weights: np.ndarray) -> float:
     """Kish's design effect due to weighting, ``n * sum(w^2) / sum(w)^2``."""
     weights = np.asarray(weights, dtype=float)
     return float(weights.size * np.sum(weights**2) / np.sum(weights) ** 2)
+
+
+#: Kish design effect above which the weights are reported as extreme.
+MAX_PLAUSIBLE_DEFF = 3.0
+#: Share of respondents with a g-weight at a bound above which the bounds are reported as binding.
+MAX_SHARE_AT_BOUNDS = 0.05
+
+
+def weight_warnings(design_weights: np.ndarray, weights: np.ndarray,
+                    bounds: tuple[float, float] | None = None) -> tuple[str, ...]:
+    """Warnings about calibrated weights that usually mean a problem with the inputs.
+
+    Parameters
+    ----------
+    design_weights, weights : ndarray (n,)
+        Weights before and after calibration.
+    bounds : (low, high), optional
+        The g-weight bounds used.
+
+    Returns
+    -------
+    tuple of str
+        A warning when Kish's design effect of the calibrated weights exceeds
+        :data:`MAX_PLAUSIBLE_DEFF` (the population table and the sample disagree strongly:
+        misread numbers, wrong categories, a margin from another year), and when more than
+        :data:`MAX_SHARE_AT_BOUNDS` of the respondents have a g-weight at a bound.
+    """
+    d = np.asarray(design_weights, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    out = []
+    deff = kish_deff(w)
+    if deff > MAX_PLAUSIBLE_DEFF:
+        out.append(f"the weights vary very much (design effect {deff:.1f}, effective sample {w.size / deff:.0f} "
+                   f"of {w.size}): check that the population table's numbers were read correctly and that its "
+                   "categories match the survey's")
+    if bounds is not None:
+        g = w / d
+        at_bounds = np.isclose(g, bounds[0], rtol=1e-9) | np.isclose(g, bounds[1], rtol=1e-9)
+        if at_bounds.mean() > MAX_SHARE_AT_BOUNDS:
+            out.append(f"{100 * at_bounds.mean():.0f} % of the respondents have a weight at the bounds "
+                       f"{bounds[0]:g}–{bounds[1]:g}: the sample differs strongly from the population table "
+                       "(check its numbers) or the bounds are too narrow")
+    return tuple(out)
 
 
 def _positive(value) -> bool:
@@ -219,11 +267,13 @@ def rake_weights(design_weights: np.ndarray, cal: Calibration, max_iter: int = 1
         raise InputError(
             f"the weight bounds {low:g}–{high:g} make the margins unreachable: after {iterations} "
             f"iterations {worst} is still off by {100 * error:.2f} %",
-            hint="widen the bounds, collapse sparse categories, or rake without bounds")
+            hint="check the population table's numbers first (margins far from the sample cannot be reached), "
+                 "then widen the bounds, collapse sparse categories, or rake without bounds")
     if not converged:
         raise InputError(f"raking did not converge in {max_iter} iterations ({worst} off by {100 * error:.2g} %)",
                          hint="increase max_iter or collapse sparse categories")
     g = w / d
     deff = kish_deff(w)
+    warnings = weight_warnings(d, w, (low, high) if bounds is not None else None)
     return w, RakeDiagnostics(iterations, converged, float(error), float(w.min()), float(w.max()),
-                              float(g.min()), float(g.max()), deff, len(w) / deff, worst)
+                              float(g.min()), float(g.max()), deff, len(w) / deff, worst, warnings)

@@ -92,3 +92,22 @@ def test_missing_margin_value_names_rows():
     frame.loc[[3, 9], "gender"] = np.nan
     with pytest.raises(InputError, match="rows 3, 9, column 'gender'"):
         SurveyDesign(frame, weight="design_weight").rake(margins)
+
+
+def test_extreme_weights_are_reported_with_the_likely_cause():
+    """A population margin read 1000x too small for one district gives a huge design effect: warned."""
+    from geo_cohesion.survey.calibrate import weight_warnings
+
+    frame, margins = make_survey(n=400, n_districts=5, seed=3)
+    ok = SurveyDesign(frame, weight="design_weight").rake(margins)
+    assert ok.diagnostics.warnings == ()
+    skewed = {k: dict(v) for k, v in margins.items()}
+    total = sum(skewed["district"].values())
+    skewed["district"] = {k: (0.96 * total if k == "D00" else 0.01 * total) for k in skewed["district"]}
+    raked = SurveyDesign(frame, weight="design_weight").rake(skewed)
+    assert raked.diagnostics.deff_kish > 3
+    assert "population table" in raked.diagnostics.warnings[0]
+    assert "population table" in raked.diagnostics.as_dict()["warnings"]
+    d = np.ones(100)
+    assert "at the bounds" in weight_warnings(d, np.r_[np.full(10, 3.0), np.ones(90)], (0.5, 3.0))[0]
+    assert weight_warnings(d, np.r_[np.full(2, 3.0), np.ones(98)], (0.5, 3.0)) == ()
