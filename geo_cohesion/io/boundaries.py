@@ -415,6 +415,7 @@ def _check_geometries(geoms: np.ndarray, ids: pd.Series, source: str) -> None:
         raise InputError(f"district(s) {_id_list(ids[missing])} have no geometry "
                          "(missing, empty or unreadable)", source,
                          "draw or repair these districts, or remove them from the file")
+    _check_coordinates(geoms, ids, source)
     types = shapely.get_type_id(geoms)
     bad = np.flatnonzero(~np.isin(types, (3, 6)))  # 3 Polygon, 6 MultiPolygon
     if len(bad):
@@ -424,6 +425,27 @@ def _check_geometries(geoms: np.ndarray, ids: pd.Series, source: str) -> None:
             f"district boundaries must be polygons, but district {ids.iloc[first]!r} is a "
             f"{geoms[first].geom_type}{total}",
             source, "use the layer with district areas, not points or lines")
+
+
+#: Largest coordinate magnitude accepted in any CRS (metres or degrees): the earth's circumference is
+#: 4e7 m, so anything beyond 1e8 is a broken file, not a place.
+MAX_COORDINATE = 1e8
+
+
+def _check_coordinates(geoms: np.ndarray, ids: pd.Series, source: str) -> None:
+    """Raise for coordinates that are NaN, infinite or absurdly large."""
+    coords = shapely.get_coordinates(geoms)
+    if not coords.size:
+        return
+    counts = shapely.get_num_coordinates(geoms)
+    owner = np.repeat(np.arange(len(geoms)), counts)
+    bad_point = ~np.isfinite(coords).all(axis=1) | (np.abs(coords) > MAX_COORDINATE).any(axis=1)
+    if bad_point.any():
+        districts = np.unique(owner[bad_point])
+        example = coords[bad_point][0]
+        raise InputError(f"district(s) {_id_list(ids.iloc[districts])} have invalid coordinates "
+                         f"(e.g. {example[0]:g}, {example[1]:g}: not a number or far outside the earth)", source,
+                         "repair these geometries (e.g. in QGIS) or export the layer again")
 
 
 def _check_lonlat(gdf: gpd.GeoDataFrame, source: str) -> None:

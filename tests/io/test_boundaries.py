@@ -411,6 +411,16 @@ def test_null_and_empty_geometries(tmp_path: Path, suffix: str) -> None:
     _raises("district(s) '02', '10' have no geometry", tmp_path / f"x{suffix}", id_column="ID")
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e300])
+def test_invalid_coordinates_are_an_input_error(tmp_path: Path, bad: float) -> None:
+    x0, y0 = DORTMUND_XY
+    gdf = _grid()
+    gdf.loc[2, "geometry"] = shapely.Polygon([(x0, y0), (bad, y0), (x0 + 500, y0 + 500), (x0, y0)])
+    gdf.to_file(tmp_path / "x.gpkg", engine="pyogrio")
+    err = _raises("district(s) '03' have invalid coordinates", tmp_path / "x.gpkg", id_column="ID")
+    assert "repair" in err.hint
+
+
 def test_duplicate_ids(tmp_path: Path) -> None:
     path = _write_shp(_grid(ids=["01", "02", "01", "02"]), tmp_path / "x.shp")
     err = _raises("duplicate ids in column 'ID': '01', '02'", path, id_column="ID")
