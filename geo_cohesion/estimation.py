@@ -28,7 +28,7 @@ variables x 200 districts take a fraction of a second (see ``benchmarks/``).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -112,116 +112,323 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
     dict
         ``mean``, ``var``, ``n`` (respondents with a value), ``sum_w``, ``sum_w2``; each an
         array of shape (n_domains, V); with ``contrast`` also ``overall`` and ``var_contrast``.
+
+    Notes
+    -----
+    The variance of domain ``g`` is ``sum_h f_h [sum_{i in h} z_ig^2 - S_hg^2 / n_h]`` with
+    ``f_h = n_h / (n_h - 1)`` and ``S_hg = sum_{i in h} z_ig``. It is never formed as a stratum x
+    domain table: ``sum_i f_h(i) z_ig^2`` is a sum over respondents, and ``S_hg`` is a sparse part
+    (strata the domain meets) plus a rank-``s`` part, so both terms cost O(domains).
+
+    With calibration, the GREG fitted values ``x_i' B_g`` come from :class:`_GregBasis`: the
+    largest margin (usually the districts, ``q`` categories) is absorbed exactly like a fixed
+    effect (its block of ``X'DX`` is diagonal), the ``s`` dummies of the other margins (one
+    category each dropped, spanned by the rest) are demeaned within its categories, and only their
+    ``s x s`` Schur complement is pseudo-inverted. Per domain, the fitted values are
+    ``xt(cell)' gamma_g + m_g[large category]`` with ``gamma_g`` of length ``s`` and ``m_g``
+    nonzero only in the large-margin categories the domain meets; every sum the variance needs is
+    a quadratic form in ``(gamma_g, m_g)`` with small precomputed matrices. Fitted values (hence
+    SEs) are the same as with the pseudo-inverse of the full ``X'DX`` (and R's ``qr.resid``); only
+    the non-unique coefficients differ.
+
+    Cost: O(n V) for the row sums, then per variable O(K s + cells s + G s^2 + nnz(E)) time and
+    O(cells s + G s) memory, with K the (cell, domain) pairs, G domains, and ``nnz(E)`` the
+    (stratum, domain) pairs linked through a large-margin category (<= strata x domains; about
+    2 G when the domains are the districts and there are 2 strata). The factorisation costs
+    O(s^3) once: cheap for age x gender x district (s = 4), but cubic when a second margin is also
+    fine-grained (then ``s`` grows with its size; domains are processed in blocks so memory stays
+    O(cells s + s^2)).
     """
-    n, n_vars = y.shape
-    observed = ~np.isnan(y)
-    y0 = np.where(observed, y, 0.0)
+    n_vars = y.shape[1]
     w = np.asarray(weights, dtype=float)
+    domain = np.asarray(domain, dtype=np.intp)
+    strata = np.asarray(strata, dtype=np.intp)
     n_strata = int(strata.max()) + 1
     stratum_size = np.bincount(strata, minlength=n_strata).astype(float)
-
-    def per_domain(values: np.ndarray) -> np.ndarray:  # (n, V) -> (G, V)
-        return _column_sums(domain, values, n_domains)
-
-    sum_w = per_domain(observed * w[:, None])
-    sum_w2 = per_domain(observed * (w**2)[:, None])
-    count = per_domain(observed.astype(float))
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = per_domain(y0 * w[:, None]) / sum_w
-        # scaled, centred influence values u_iv (0 outside the domain's observed cases)
-        u = np.where(observed, (y0 - mean[domain]) / sum_w[domain], 0.0)
-    u = np.nan_to_num(u)
-    if contrast:
-        total_w = (observed * w[:, None]).sum(axis=0)
-        overall = (y0 * w[:, None]).sum(axis=0) / total_w
-        b = np.where(observed, (y0 - overall) / total_w, 0.0)   # influence of the overall mean
+        factor = stratum_size / (stratum_size - 1.0)          # f_h = n_h / (n_h - 1)
+        per_sum = factor / stratum_size                          # f_h / n_h, multiplies S_hg^2
+    factor[stratum_size == 0] = 0.0
+    per_sum[stratum_size == 0] = 0.0
 
-    # --- aggregate rows to cells (stratum x margins x domain); u-sums per cell and variable
-    cell_codes = [strata, *margin_codes]
-    cellg, first = _group(*cell_codes, domain)
-    n_cellg = first.size
-    g_of = domain[first]
-    h_of = strata[first]
-
-    def per_cellg(values: np.ndarray) -> np.ndarray:  # (n, V) -> (K, V)
-        return _column_sums(cellg, values, n_cellg)
-
-    wu = per_cellg(u * w[:, None])
-    w2u2 = per_cellg(u**2 * (w**2)[:, None])
-    hg = h_of * n_domains + g_of
-    size_hg = n_strata * n_domains
-
-    def to_hg(values: np.ndarray) -> np.ndarray:  # (K, V) -> (H, G, V)
-        return _column_sums(hg, values, size_hg).reshape(n_strata, n_domains, n_vars)
-
-    sum_z = to_hg(wu)          # per stratum: sum of z over respondents in the domain
-    sum_z2 = to_hg(w2u2)
-    if contrast:
-        sum_b = _column_sums(strata, b * w[:, None], n_strata)               # (H, V)
-        sum_b2 = _column_sums(strata, b**2 * (w**2)[:, None], n_strata)      # (H, V)
-        cross_ab = to_hg(per_cellg(u * b * (w**2)[:, None]))  # (H, G, V)
-
+    # cells (stratum x margin categories) and (cell, domain) pairs k
+    cell, cell_first = _group(strata, *margin_codes)
+    n_cell = cell_first.size
+    cellg, first = _group(cell, domain)
+    n_k = first.size
+    k_cell, k_domain, k_stratum = cell[first], domain[first], strata[first]
+    k_factor = factor[k_stratum]
+    h_cell = strata[cell_first]
+    w_cell = np.bincount(cell, weights=w, minlength=n_cell)
+    w2_cell = np.bincount(cell, weights=w**2, minlength=n_cell)
+    basis = None
     if margin_codes:
+        if design_weights is None:
+            raise ValueError("design_weights are needed with margin_codes")
         d = np.asarray(design_weights, dtype=float)
-        sizes = [int(c.max()) + 1 for c in margin_codes]
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        p = int(sum(sizes))
-        # dummy matrix of the cells (stratum x margins), shared by all domains
-        cell, cell_first = _group(*cell_codes)
-        n_cell = cell_first.size
-        cols = np.stack([c[cell_first] + o for c, o in zip(margin_codes, offsets)], axis=1)
-        rows = np.repeat(np.arange(n_cell), len(margin_codes))
-        x_cell = sparse.csr_matrix((np.ones(rows.size), (rows, cols.ravel())), shape=(n_cell, p))
-        d_cell = np.bincount(cell, weights=d, minlength=n_cell)
-        w_cell = np.bincount(cell, weights=w, minlength=n_cell)
-        w2_cell = np.bincount(cell, weights=w**2, minlength=n_cell)
-        h_cell = strata[cell_first]
-        xdx = (x_cell.T @ sparse.diags(d_cell) @ x_cell).toarray()
-        xdx_pinv = np.linalg.pinv(xdx, hermitian=True)
-        # which cell each cellg group belongs to
-        cell_of_cellg = cell[first]
-        x_cellg = x_cell[cell_of_cellg]                       # (K, p)
-        du = per_cellg(u * d[:, None])                        # (K, V)
-        h_onehot_w = sparse.csr_matrix((w_cell, (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
-        h_onehot_w2 = sparse.csr_matrix((w2_cell, (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
-        w2u = per_cellg(u * (w**2)[:, None])
-        if contrast:
-            db_cell = _column_sums(cell, b * d[:, None], n_cell)
-            w2b_cell = _column_sums(cell, b * (w**2)[:, None], n_cell)
-            gamma = xdx_pinv @ (x_cell.T @ db_cell)                          # (p, V)
-            onehot = sparse.csr_matrix((np.ones(n_cell), (h_cell, np.arange(n_cell))), shape=(n_strata, n_cell))
-            fit_b = x_cell @ gamma                                           # (n_cell, V)
-        for v in range(n_vars):
-            # X'Du for every domain at once: (p, G)
-            dom_du = sparse.csr_matrix((du[:, v], (np.arange(n_cellg), g_of)), shape=(n_cellg, n_domains))
-            beta = xdx_pinv @ (x_cellg.T @ dom_du).toarray()          # (p, G)
-            fitted = x_cell @ beta                                     # (n_cell, G)
-            sum_fit_w = h_onehot_w @ fitted                            # (H, G)
-            sum_fit2_w2 = h_onehot_w2 @ (fitted**2)                    # (H, G)
-            cross = np.bincount(hg, weights=w2u[:, v] * fitted[cell_of_cellg, g_of],
-                                minlength=size_hg).reshape(n_strata, n_domains)
-            sum_z[:, :, v] -= sum_fit_w
-            sum_z2[:, :, v] += sum_fit2_w2 - 2.0 * cross
-            if contrast:
-                fb = fit_b[:, v]
-                sum_b[:, v] -= onehot @ (w_cell * fb)
-                sum_b2[:, v] += onehot @ (w2_cell * fb**2) - 2.0 * (onehot @ (w2b_cell[:, v] * fb))
-                term2 = np.bincount(hg, weights=w2u[:, v] * fb[cell_of_cellg], minlength=size_hg)
-                term3 = onehot @ (w2b_cell[:, v][:, None] * fitted)
-                term4 = onehot @ ((w2_cell * fb)[:, None] * fitted)
-                cross_ab[:, :, v] += -term2.reshape(n_strata, n_domains) - term3 + term4
+        basis = _GregBasis.build(margin_codes, cell, cell_first, h_cell, d, w_cell, w2_cell, factor, per_sum)
+    cells = _Cells(k_cell, k_domain, k_stratum, k_factor, h_cell, w_cell, w2_cell, factor, per_sum,
+                   n_domains, n_strata)
 
-    factor = (stratum_size / (stratum_size - 1.0))[:, None, None]
-    centred = sum_z2 - sum_z**2 / stratum_size[:, None, None]
-    var = np.sum(factor * centred, axis=0)
+    shape = (n_domains, n_vars)
+    mean, var, count, sum_w, sum_w2 = (np.zeros(shape) for _ in range(5))
+    overall, var_c = np.zeros(n_vars), np.zeros(shape)
+    for v in range(n_vars):
+        yv = y[:, v]
+        observed = ~np.isnan(yv)
+        y0 = np.where(observed, yv, 0.0)
+        wo = np.where(observed, w, 0.0)
+        sum_w[:, v] = np.bincount(domain, weights=wo, minlength=n_domains)
+        sum_w2[:, v] = np.bincount(domain, weights=wo * w, minlength=n_domains)
+        count[:, v] = np.bincount(domain, weights=observed, minlength=n_domains)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean[:, v] = np.bincount(domain, weights=wo * y0, minlength=n_domains) / sum_w[:, v]
+            # scaled, centred influence values u_i (0 outside the domain's observed cases)
+            u = np.where(observed, (y0 - mean[domain, v]) / sum_w[domain, v], 0.0)
+        u = np.nan_to_num(u)
+        wu = w * u
+        sums = {"wu": np.bincount(cellg, weights=wu, minlength=n_k),
+                "w2u": np.bincount(cellg, weights=wu * w, minlength=n_k),
+                "w2u2": np.bincount(cellg, weights=wu * wu, minlength=n_k)}
+        if basis is not None:
+            sums["du"] = np.bincount(cellg, weights=u * d, minlength=n_k)
+        whole = None
+        if contrast:
+            total_w = wo.sum()
+            overall[v] = (wo * y0).sum() / total_w
+            b = np.where(observed, (y0 - overall[v]) / total_w, 0.0)   # influence of the overall mean
+            wb = w * b
+            sums["w2ub"] = np.bincount(cellg, weights=wu * wb, minlength=n_k)
+            whole = {"wb": np.bincount(cell, weights=wb, minlength=n_cell),
+                     "w2b": np.bincount(cell, weights=wb * w, minlength=n_cell),
+                     "w2b2": np.bincount(strata, weights=wb * wb, minlength=n_strata)}
+            if basis is not None:
+                whole["db"] = np.bincount(cell, weights=b * d, minlength=n_cell)
+        var[:, v], var_c[:, v] = _domain_variances(cells, basis, sums, whole)
+
     out = {"mean": mean, "var": np.maximum(var, 0.0), "n": count, "sum_w": sum_w, "sum_w2": sum_w2}
     if contrast:
-        diff_sum = sum_z - sum_b[:, None, :]
-        diff_sq = sum_z2 + sum_b2[:, None, :] - 2.0 * cross_ab
-        var_c = np.sum(factor * (diff_sq - diff_sum**2 / stratum_size[:, None, None]), axis=0)
         out.update(overall=overall, var_contrast=np.maximum(var_c, 0.0))
     return out
 
+
+class _Cells:
+    """Design bookkeeping shared by all variables: (cell, domain) pairs ``k`` and cells.
+
+    ``k_cell``, ``k_domain``, ``k_stratum``, ``k_factor`` (K,): cell, domain, stratum and its
+    ``f_h = n_h / (n_h - 1)`` of each pair; ``h_cell``, ``w_cell``, ``w2_cell`` (cells,): stratum,
+    sum of ``w`` and of ``w^2`` of each cell; ``factor`` (H,) ``f_h`` and ``per_sum`` (H,)
+    ``f_h / n_h``.
+    """
+
+    __slots__ = ("factor", "h_cell", "k_cell", "k_domain", "k_factor", "k_stratum", "n_domains", "n_strata",
+                 "per_sum", "w2_cell", "w_cell")
+
+    def __init__(self, k_cell: np.ndarray, k_domain: np.ndarray, k_stratum: np.ndarray, k_factor: np.ndarray,
+                 h_cell: np.ndarray, w_cell: np.ndarray, w2_cell: np.ndarray, factor: np.ndarray,
+                 per_sum: np.ndarray, n_domains: int, n_strata: int) -> None:
+        self.k_cell, self.k_domain, self.k_stratum, self.k_factor = k_cell, k_domain, k_stratum, k_factor
+        self.h_cell, self.w_cell, self.w2_cell = h_cell, w_cell, w2_cell
+        self.factor, self.per_sum, self.n_domains, self.n_strata = factor, per_sum, n_domains, n_strata
+
+
+# Eigenvalues of the Schur complement, scaled by the categories' design-weighted sizes, at or
+# below this are treated as zero (collinear dummies, as R's qr(tol = 1e-7) on column norms);
+# the floor grows with the size so rounding noise of the eigensolver stays below it.
+_RANK_TOL = 1e-13
+
+
+class _GregBasis:
+    """The margin dummies ``X`` split for an exact, structured GREG projection.
+
+    With ``L`` the largest margin (``q`` categories) and ``S`` the other margins' dummies less one
+    category each (``s`` columns), ``span(X) = span(X_L) + span(Xt)`` with ``Xt = S - P_L S`` the
+    dummies demeaned (design-weighted) within the categories of ``L``; the two parts are
+    orthogonal in the design-weight metric, so the fitted values of any ``u`` are
+    ``P_L u + Xt T^+ Xt' D u`` with ``T = Xt' D Xt`` (the Schur complement of the diagonal block of
+    ``L`` in ``X'DX``). For domain ``g`` this is ``xt(cell)' gamma_g + m_g[lcat(cell)]``.
+
+    The ``*_sq``, ``r2``, ``qh``, ``al`` members are the small matrices that turn the weighted sums
+    of fitted values the variance needs into quadratic forms in ``(gamma_g, m_g)``.
+    """
+
+    __slots__ = ("al", "fw2_large", "g2_sq", "inv_d_large", "lam", "lcat", "psi_qh", "qh", "qpsi_sq", "r2",
+                 "tpinv", "xt")
+
+    def __init__(self, **parts) -> None:
+        # xt (cells, s): demeaned dummies of the other margins; lam (cells, q): indicator of the
+        # large margin's category, lcat (cells,) that category; inv_d_large (q,): 1 / its
+        # design-weight total (0 if empty); tpinv (s, s): pseudo-inverse of T = Xt' D Xt;
+        # g2_sq (s, s) = Xt' diag(f w2) Xt; r2 (q, s) = Lambda' diag(f w2) Xt; fw2_large (q,):
+        # sum of f_h w^2 per large category; qh (H, s): per stratum sum of w xt; psi_qh = f_h/n_h qh;
+        # qpsi_sq (s, s) = qh' diag(f_h/n_h) qh; al (H, q): per stratum sum of w per large category.
+        for name in self.__slots__:
+            setattr(self, name, parts.pop(name))
+        if parts:
+            raise TypeError(f"unknown parts: {sorted(parts)}")
+
+    @classmethod
+    def build(cls, margin_codes: Sequence[np.ndarray], cell: np.ndarray, cell_first: np.ndarray,
+              h_cell: np.ndarray, d: np.ndarray, w_cell: np.ndarray, w2_cell: np.ndarray,
+              factor: np.ndarray, per_sum: np.ndarray) -> _GregBasis:
+        """Split the margins and precompute the projection (O(cells s + s^3))."""
+        n_cell = cell_first.size
+        d_cell = np.bincount(cell, weights=d, minlength=n_cell)
+        codes = [np.asarray(c, dtype=np.intp)[cell_first] for c in margin_codes]
+        sizes = [int(c.max()) + 1 for c in codes]
+        large = int(np.argmax(sizes))
+        lcat, n_large = codes[large], sizes[large]
+        lam = sparse.csr_matrix((np.ones(n_cell), (np.arange(n_cell), lcat)), shape=(n_cell, n_large))
+        d_large = np.bincount(lcat, weights=d_cell, minlength=n_large)
+        inv_d_large = np.divide(1.0, d_large, out=np.zeros(n_large), where=d_large > 0)
+
+        rows, cols, col_size, offset = [], [], [], 0
+        for m, c in enumerate(codes):
+            if m == large:
+                continue
+            totals = np.bincount(c, weights=d_cell, minlength=sizes[m])
+            reference = int(np.argmax(totals))        # dropped: the best-conditioned choice
+            column = np.full(sizes[m], -1, dtype=np.intp)
+            others = np.delete(np.arange(sizes[m]), reference)
+            column[others] = offset + np.arange(others.size)
+            keep = np.flatnonzero(c != reference)
+            rows.append(keep)
+            cols.append(column[c[keep]])
+            col_size.append(totals[others])
+            offset += others.size
+        s = offset
+        if s:
+            rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
+            x_small = sparse.csr_matrix((np.ones(rows_all.size), (rows_all, cols_all)), shape=(n_cell, s))
+            mu = sparse.diags(inv_d_large) @ (lam.T @ sparse.diags(d_cell) @ x_small)    # (q, s) means
+            xt = (x_small - lam @ mu).tocsr()
+            t = (xt.T @ sparse.diags(d_cell) @ xt).toarray()
+            tpinv = _scaled_pinv(t, np.concatenate(col_size))
+        else:
+            xt = sparse.csr_matrix((n_cell, 0))
+            tpinv = np.zeros((0, 0))
+        fw2 = factor[h_cell] * w2_cell
+        oh_w = sparse.csr_matrix((w_cell, (h_cell, np.arange(n_cell))), shape=(factor.size, n_cell))
+        qh = np.asarray((oh_w @ xt).todense()).reshape(factor.size, s)
+        psi_qh = per_sum[:, None] * qh
+        return cls(xt=xt, lam=lam, lcat=lcat, inv_d_large=inv_d_large, tpinv=tpinv,
+                   g2_sq=(xt.T @ sparse.diags(fw2) @ xt).toarray().reshape(s, s),
+                   r2=(lam.T @ sparse.diags(fw2) @ xt).tocsr(),
+                   fw2_large=np.bincount(lcat, weights=fw2, minlength=n_large),
+                   qh=qh, psi_qh=psi_qh, qpsi_sq=qh.T @ psi_qh, al=(oh_w @ lam).tocsr())
+
+    @property
+    def s(self) -> int:
+        """Columns of the demeaned small-margin dummies."""
+        return self.xt.shape[1]
+
+
+def _scaled_pinv(t: np.ndarray, col_size: np.ndarray) -> np.ndarray:
+    """Pseudo-inverse of the PSD matrix ``t`` after scaling column ``j`` by ``1/sqrt(col_size[j])``.
+
+    The scaling makes the rank decision relative to each dummy's own design-weighted size (like R's
+    ``qr`` tolerance on column norms); the result is still a generalised inverse of ``t``, so
+    ``Xt t^+ Xt' D`` is the exact projector on ``span(Xt)``.
+    """
+    scale = np.divide(1.0, np.sqrt(col_size), out=np.zeros(col_size.size), where=col_size > 0)
+    scaled = t * scale[:, None] * scale[None, :]
+    values, vectors = np.linalg.eigh(scaled)
+    tol = max(_RANK_TOL, 64 * t.shape[0] * np.finfo(float).eps)
+    keep = values > tol
+    inner = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+    return scale[:, None] * inner * scale[None, :]
+
+
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of two (m, s) arrays."""
+    return np.einsum("ij,ij->i", a, b) if a.shape[1] else np.zeros(a.shape[0])
+
+
+def _dense(m) -> np.ndarray:
+    return m.toarray() if sparse.issparse(m) else np.asarray(m)
+
+
+# domains per block so that each (domains, s) array stays below ~16 MB
+_BLOCK_ELEMENTS = 1 << 21
+
+
+def _domain_variances(cells: _Cells, basis: _GregBasis | None, sums: dict[str, np.ndarray],
+                      whole: dict[str, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Variance (and contrast variance) of every domain for one variable from cell sums.
+
+    ``sums`` holds per (cell, domain) pair ``k`` the sums ``wu``, ``w2u``, ``w2u2`` (and ``du``
+    with calibration, ``w2ub`` with a contrast) of ``w u``, ``w^2 u``, ``w^2 u^2``, ``d u`` and
+    ``w^2 u b``. ``whole`` (contrast only) holds per cell ``wb``, ``w2b`` (and ``db``) and per
+    stratum ``w2b2`` for the overall mean's influence values ``b``.
+
+    Writing ``f_g`` for domain ``g``'s fitted values (0 without calibration),
+    ``z_ig = w_i (u_ig - f_g(cell_i))`` and
+    ``var_g = sum_i f_h(i) z_ig^2 - sum_h f_h/n_h S_hg^2`` with
+    ``S_hg = E_hg - qh[h]' gamma_g``, ``E = a - al m'`` sparse; both terms are expanded into sums
+    that cost O(pairs) or O(s^2) per domain.
+    """
+    c = cells
+    n_dom, n_str = c.n_domains, c.n_strata
+    k_fw2u = c.k_factor * sums["w2u"]
+    t1 = np.bincount(c.k_domain, weights=c.k_factor * sums["w2u2"], minlength=n_dom)
+    # a[g, h] = sum of w u over the domain's respondents in stratum h (sparse)
+    a = sparse.csr_matrix((sums["wu"], (c.k_domain, c.k_stratum)), shape=(n_dom, n_str))
+    n_cell = c.h_cell.size
+    fb = np.zeros(n_cell)
+    x1 = x2 = zb2 = sb2 = None
+    if whole is not None:
+        if basis is not None:
+            gamma_b = basis.tpinv @ (basis.xt.T @ whole["db"])
+            m_b = (basis.lam.T @ whole["db"]) * basis.inv_d_large
+            fb = basis.xt @ gamma_b + m_b[basis.lcat]          # fitted values of b per cell
+        fcell = c.factor[c.h_cell]
+        sb = np.bincount(c.h_cell, weights=whole["wb"] - c.w_cell * fb, minlength=n_str)   # S_h of z_b
+        psb = c.per_sum * sb
+        zb2 = (c.factor @ whole["w2b2"] - 2.0 * (fcell * whole["w2b"]) @ fb + (fcell * c.w2_cell) @ fb**2)
+        sb2 = psb @ sb
+        x1 = np.bincount(c.k_domain, weights=c.k_factor * (sums["w2ub"] - sums["w2u"] * fb[c.k_cell]),
+                         minlength=n_dom)
+        cb = fcell * (whole["w2b"] - c.w2_cell * fb)          # sum_i f w^2 (b - fb) f_g = cb' f_g
+    if basis is None:
+        t2 = a.power(2) @ c.per_sum
+        if whole is not None:
+            x2 = a @ psb
+    else:
+        s = basis.s
+        zdu = sparse.csr_matrix((sums["du"], (c.k_domain, c.k_cell)), shape=(n_dom, n_cell))
+        zc = sparse.csr_matrix((k_fw2u, (c.k_domain, c.k_cell)), shape=(n_dom, n_cell))
+        t2 = np.empty(n_dom)
+        if whole is not None:
+            x2 = np.empty(n_dom)
+            xt_cb, lam_cb, qh_psb = basis.xt.T @ cb, basis.lam.T @ cb, basis.qh.T @ psb
+        block = max(1, _BLOCK_ELEMENTS // max(s, 1))
+        for start in range(0, n_dom, block):
+            sl = slice(start, min(start + block, n_dom))
+            zdu_b = zdu[sl]
+            gamma = _dense(zdu_b @ basis.xt) @ basis.tpinv                  # (B, s)
+            mm = ((zdu_b @ basis.lam) @ sparse.diags(basis.inv_d_large)).tocsr()   # (B, q): m_g
+            zc_b = zc[sl]
+            # sum over the domain's pairs of f w^2 u f_g
+            cross = _rowdot(_dense(zc_b @ basis.xt), gamma) + _sparse_rowdot(zc_b @ basis.lam, mm)
+            # sum over all cells of f w^2 f_g^2
+            quad = (_rowdot(gamma @ basis.g2_sq, gamma) + 2.0 * _rowdot(_dense(mm @ basis.r2), gamma)
+                    + mm.power(2) @ basis.fw2_large)
+            t1[sl] += quad - 2.0 * cross
+            e = (a[sl] - mm @ basis.al.T).tocsr()                            # (B, H) sparse part of S
+            t2[sl] = (e.power(2) @ c.per_sum - 2.0 * _rowdot(_dense(e @ basis.psi_qh), gamma)
+                      + _rowdot(gamma @ basis.qpsi_sq, gamma))
+            if whole is not None:
+                x1[sl] -= gamma @ xt_cb + mm @ lam_cb
+                x2[sl] = e @ psb - gamma @ qh_psb
+    var = t1 - t2
+    if whole is None:
+        return var, np.zeros(n_dom)
+    return var, (t1 - 2.0 * x1 + zb2) - (t2 - 2.0 * x2 + sb2)
+
+
+def _sparse_rowdot(a: sparse.spmatrix, b: sparse.spmatrix) -> np.ndarray:
+    """Row-wise dot products of two sparse matrices of the same shape."""
+    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
 def domain_means(design, values: str | Sequence[str], by: str | None, level: float = 0.95,
                  min_n: int = 30) -> pd.DataFrame:
