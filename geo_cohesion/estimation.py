@@ -157,7 +157,6 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
     cellg, first = _group(cell, domain)
     n_k = first.size
     k_cell, k_domain, k_stratum = cell[first], domain[first], strata[first]
-    k_factor = factor[k_stratum]
     h_cell = strata[cell_first]
     w_cell = np.bincount(cell, weights=w, minlength=n_cell)
     w2_cell = np.bincount(cell, weights=w**2, minlength=n_cell)
@@ -167,8 +166,8 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
             raise ValueError("design_weights are needed with margin_codes")
         d = np.asarray(design_weights, dtype=float)
         basis = _GregBasis.build(margin_codes, cell, cell_first, h_cell, d, w_cell, w2_cell, factor, per_sum)
-    cells = _Cells(k_cell, k_domain, k_stratum, k_factor, h_cell, w_cell, w2_cell, factor, per_sum,
-                   n_domains, n_strata)
+    pairs = _Pairs.build(k_cell, k_domain, k_stratum, factor, n_domains, basis)
+    cells = {"h": h_cell, "w": w_cell, "w2": w2_cell, "factor": factor, "per_sum": per_sum}
 
     shape = (n_domains, n_vars)
     mean, var, count, sum_w, sum_w2 = (np.zeros(shape) for _ in range(5))
@@ -204,7 +203,9 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
                      "w2b2": np.bincount(strata, weights=wb * wb, minlength=n_strata)}
             if basis is not None:
                 whole["db"] = np.bincount(cell, weights=b * d, minlength=n_cell)
-        var[:, v], var_c[:, v] = _domain_variances(cells, basis, sums, whole)
+        var[:, v], contrast_var = _domain_variances(pairs, basis, cells, sums, whole)
+        if contrast:
+            var_c[:, v] = contrast_var
 
     out = {"mean": mean, "var": np.maximum(var, 0.0), "n": count, "sum_w": sum_w, "sum_w2": sum_w2}
     if contrast:
@@ -212,24 +213,57 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
     return out
 
 
-class _Cells:
-    """Design bookkeeping shared by all variables: (cell, domain) pairs ``k`` and cells.
+class _Pairs:
+    """Index arrays shared by all variables: every sum the variance needs is a ``bincount`` over them.
 
-    ``k_cell``, ``k_domain``, ``k_stratum``, ``k_factor`` (K,): cell, domain, stratum and its
-    ``f_h = n_h / (n_h - 1)`` of each pair; ``h_cell``, ``w_cell``, ``w2_cell`` (cells,): stratum,
-    sum of ``w`` and of ``w^2`` of each cell; ``factor`` (H,) ``f_h`` and ``per_sum`` (H,)
-    ``f_h / n_h``.
+    * ``k``: (cell, domain) pairs (``k_cell``, ``k_domain``, ``k_stratum``, ``k_factor`` = f_h).
+    * ``e``: (domain, stratum) pairs where ``S_hg`` has a sparse part: strata the domain meets, and
+      with calibration strata that share a large-margin category with it. ``e_of_k`` and
+      ``e_of_trip`` map pairs ``k`` and triples (``q`` pair, stratum) onto them.
+    * ``q`` (calibration only): (domain, large-margin category) pairs, where ``m_g`` is nonzero.
+    * ``*_flat``/``*_row``/``*_data``: nonzeros of ``xt[k_cell]``, ``r2[q_lcat]`` and
+      ``psi_qh[e_stratum]``, with the flat index ``domain * s + column`` of a (domains, s) array.
+
+    Sizes: K pairs <= min(n, cells x domains); the others are O(K) unless strata and domains both
+    cross many large-margin categories (then up to strata x domains).
     """
 
-    __slots__ = ("factor", "h_cell", "k_cell", "k_domain", "k_factor", "k_stratum", "n_domains", "n_strata",
-                 "per_sum", "w2_cell", "w_cell")
+    def __init__(self, **parts: np.ndarray | int) -> None:
+        self.__dict__.update(parts)
 
-    def __init__(self, k_cell: np.ndarray, k_domain: np.ndarray, k_stratum: np.ndarray, k_factor: np.ndarray,
-                 h_cell: np.ndarray, w_cell: np.ndarray, w2_cell: np.ndarray, factor: np.ndarray,
-                 per_sum: np.ndarray, n_domains: int, n_strata: int) -> None:
-        self.k_cell, self.k_domain, self.k_stratum, self.k_factor = k_cell, k_domain, k_stratum, k_factor
-        self.h_cell, self.w_cell, self.w2_cell = h_cell, w_cell, w2_cell
-        self.factor, self.per_sum, self.n_domains, self.n_strata = factor, per_sum, n_domains, n_strata
+    @classmethod
+    def build(cls, k_cell: np.ndarray, k_domain: np.ndarray, k_stratum: np.ndarray, factor: np.ndarray,
+              n_domains: int, basis: _GregBasis | None) -> _Pairs:
+        """Group the pairs (O(K log K) at most)."""
+        parts: dict = {"k_cell": k_cell, "k_domain": k_domain, "k_factor": factor[k_stratum],
+                       "n_domains": n_domains}
+        e_domain, e_stratum = k_domain, k_stratum
+        if basis is not None:
+            s = basis.s
+            q_of_k, q_first = _group(k_domain, basis.lcat[k_cell])
+            q_domain, q_lcat = k_domain[q_first], basis.lcat[k_cell[q_first]]
+            # triples (q pair, stratum h) with al[h, lcat] != 0: the sparse part of S_hg from m_g
+            al = basis.al.tocsc()
+            counts = np.diff(al.indptr)[q_lcat]
+            trip_q = np.repeat(np.arange(q_lcat.size), counts)
+            pos = al.indptr[q_lcat][trip_q] + np.arange(trip_q.size) - np.repeat(np.cumsum(counts) - counts, counts)
+            e_domain = np.concatenate([k_domain, q_domain[trip_q]])
+            e_stratum = np.concatenate([k_stratum, al.indices[pos]])
+            xk = basis.xt[k_cell].tocoo()
+            r2q = basis.r2[q_lcat].tocoo()
+            parts.update(q_of_k=q_of_k, q_domain=q_domain, q_lcat=q_lcat, n_q=q_lcat.size,
+                         q_invd=basis.inv_d_large[q_lcat], q_fw2=basis.fw2_large[q_lcat],
+                         trip_q=trip_q, trip_al=al.data[pos],
+                         xk_row=xk.row, xk_data=xk.data, xk_flat=k_domain[xk.row] * s + xk.col,
+                         r2_row=r2q.row, r2_data=r2q.data, r2_flat=q_domain[r2q.row] * s + r2q.col)
+        e_of, e_first = _group(e_domain, e_stratum)
+        n_k = k_cell.size
+        parts.update(e_of_k=e_of[:n_k], e_of_trip=e_of[n_k:], e_domain=e_domain[e_first],
+                     e_stratum=e_stratum[e_first], n_e=e_first.size)
+        if basis is not None and basis.s:
+            parts.update(e_psi_qh=basis.psi_qh[parts["e_stratum"]].ravel(),
+                         e_flat=(parts["e_domain"][:, None] * basis.s + np.arange(basis.s)).ravel())
+        return cls(**parts)
 
 
 # Eigenvalues of the Schur complement, scaled by the categories' design-weighted sizes, at or
@@ -248,20 +282,20 @@ class _GregBasis:
     ``P_L u + Xt T^+ Xt' D u`` with ``T = Xt' D Xt`` (the Schur complement of the diagonal block of
     ``L`` in ``X'DX``). For domain ``g`` this is ``xt(cell)' gamma_g + m_g[lcat(cell)]``.
 
-    The ``*_sq``, ``r2``, ``qh``, ``al`` members are the small matrices that turn the weighted sums
-    of fitted values the variance needs into quadratic forms in ``(gamma_g, m_g)``.
+    Members: ``xt`` (cells, s) demeaned dummies of the other margins (sparse); ``lam`` (cells, q)
+    indicator of the large margin's category, ``lcat`` (cells,) that category; ``inv_d_large``
+    (q,) 1 / its design-weight total (0 if empty); ``tpinv`` (s, s) pseudo-inverse of ``T``. The
+    small matrices that turn the weighted sums of fitted values the variance needs into quadratic
+    forms in ``(gamma_g, m_g)``: ``g2_sq`` (s, s) ``Xt' diag(f w2) Xt``; ``r2`` (q, s)
+    ``Lambda' diag(f w2) Xt``; ``fw2_large`` (q,) sum of ``f_h w^2`` per large category; ``qh``
+    (H, s) per stratum sum of ``w xt``; ``psi_qh`` = ``f_h / n_h qh``; ``qpsi_sq`` (s, s)
+    ``qh' diag(f_h / n_h) qh``; ``al`` (H, q) per stratum sum of ``w`` per large category.
     """
 
     __slots__ = ("al", "fw2_large", "g2_sq", "inv_d_large", "lam", "lcat", "psi_qh", "qh", "qpsi_sq", "r2",
                  "tpinv", "xt")
 
-    def __init__(self, **parts) -> None:
-        # xt (cells, s): demeaned dummies of the other margins; lam (cells, q): indicator of the
-        # large margin's category, lcat (cells,) that category; inv_d_large (q,): 1 / its
-        # design-weight total (0 if empty); tpinv (s, s): pseudo-inverse of T = Xt' D Xt;
-        # g2_sq (s, s) = Xt' diag(f w2) Xt; r2 (q, s) = Lambda' diag(f w2) Xt; fw2_large (q,):
-        # sum of f_h w^2 per large category; qh (H, s): per stratum sum of w xt; psi_qh = f_h/n_h qh;
-        # qpsi_sq (s, s) = qh' diag(f_h/n_h) qh; al (H, q): per stratum sum of w per large category.
+    def __init__(self, **parts: np.ndarray | sparse.csr_matrix) -> None:
         for name in self.__slots__:
             setattr(self, name, parts.pop(name))
         if parts:
@@ -341,94 +375,77 @@ def _scaled_pinv(t: np.ndarray, col_size: np.ndarray) -> np.ndarray:
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise dot products of two (m, s) arrays."""
-    return np.einsum("ij,ij->i", a, b) if a.shape[1] else np.zeros(a.shape[0])
+    return np.einsum("ij,ij->i", a, b)
 
 
-def _dense(m) -> np.ndarray:
-    return m.toarray() if sparse.issparse(m) else np.asarray(m)
-
-
-# domains per block so that each (domains, s) array stays below ~16 MB
-_BLOCK_ELEMENTS = 1 << 21
-
-
-def _domain_variances(cells: _Cells, basis: _GregBasis | None, sums: dict[str, np.ndarray],
-                      whole: dict[str, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Variance (and contrast variance) of every domain for one variable from cell sums.
+def _domain_variances(p: _Pairs, basis: _GregBasis | None, cells: dict[str, np.ndarray],
+                      sums: dict[str, np.ndarray], whole: dict[str, np.ndarray] | None
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Variance (and contrast variance) of every domain for one variable from pair sums.
 
     ``sums`` holds per (cell, domain) pair ``k`` the sums ``wu``, ``w2u``, ``w2u2`` (and ``du``
     with calibration, ``w2ub`` with a contrast) of ``w u``, ``w^2 u``, ``w^2 u^2``, ``d u`` and
     ``w^2 u b``. ``whole`` (contrast only) holds per cell ``wb``, ``w2b`` (and ``db``) and per
-    stratum ``w2b2`` for the overall mean's influence values ``b``.
+    stratum ``w2b2`` for the overall mean's influence values ``b``. ``cells`` holds per cell
+    ``h`` (stratum), ``w``, ``w2`` and per stratum ``factor`` (f_h) and ``per_sum`` (f_h / n_h).
 
     Writing ``f_g`` for domain ``g``'s fitted values (0 without calibration),
     ``z_ig = w_i (u_ig - f_g(cell_i))`` and
     ``var_g = sum_i f_h(i) z_ig^2 - sum_h f_h/n_h S_hg^2`` with
-    ``S_hg = E_hg - qh[h]' gamma_g``, ``E = a - al m'`` sparse; both terms are expanded into sums
-    that cost O(pairs) or O(s^2) per domain.
+    ``S_hg = e_hg - qh[h]' gamma_g`` (``e`` sparse over the ``e`` pairs); both terms are expanded
+    into bincounts over the pairs and O(s^2) work per domain.
     """
-    c = cells
-    n_dom, n_str = c.n_domains, c.n_strata
-    k_fw2u = c.k_factor * sums["w2u"]
-    t1 = np.bincount(c.k_domain, weights=c.k_factor * sums["w2u2"], minlength=n_dom)
-    # a[g, h] = sum of w u over the domain's respondents in stratum h (sparse)
-    a = sparse.csr_matrix((sums["wu"], (c.k_domain, c.k_stratum)), shape=(n_dom, n_str))
-    n_cell = c.h_cell.size
-    fb = np.zeros(n_cell)
-    x1 = x2 = zb2 = sb2 = None
-    if whole is not None:
-        if basis is not None:
-            gamma_b = basis.tpinv @ (basis.xt.T @ whole["db"])
-            m_b = (basis.lam.T @ whole["db"]) * basis.inv_d_large
-            fb = basis.xt @ gamma_b + m_b[basis.lcat]          # fitted values of b per cell
-        fcell = c.factor[c.h_cell]
-        sb = np.bincount(c.h_cell, weights=whole["wb"] - c.w_cell * fb, minlength=n_str)   # S_h of z_b
-        psb = c.per_sum * sb
-        zb2 = (c.factor @ whole["w2b2"] - 2.0 * (fcell * whole["w2b"]) @ fb + (fcell * c.w2_cell) @ fb**2)
-        sb2 = psb @ sb
-        x1 = np.bincount(c.k_domain, weights=c.k_factor * (sums["w2ub"] - sums["w2u"] * fb[c.k_cell]),
-                         minlength=n_dom)
-        cb = fcell * (whole["w2b"] - c.w2_cell * fb)          # sum_i f w^2 (b - fb) f_g = cb' f_g
-    if basis is None:
-        t2 = a.power(2) @ c.per_sum
-        if whole is not None:
-            x2 = a @ psb
-    else:
+    n_dom = p.n_domains
+
+    def by_domain(codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=weights, minlength=n_dom)
+
+    per_sum = cells["per_sum"]
+    t1 = by_domain(p.k_domain, p.k_factor * sums["w2u2"])
+    e = np.bincount(p.e_of_k, weights=sums["wu"], minlength=p.n_e)   # sum of w u by (domain, stratum)
+    calibrated = basis is not None
+    if calibrated:
         s = basis.s
-        zdu = sparse.csr_matrix((sums["du"], (c.k_domain, c.k_cell)), shape=(n_dom, n_cell))
-        zc = sparse.csr_matrix((k_fw2u, (c.k_domain, c.k_cell)), shape=(n_dom, n_cell))
-        t2 = np.empty(n_dom)
-        if whole is not None:
-            x2 = np.empty(n_dom)
-            xt_cb, lam_cb, qh_psb = basis.xt.T @ cb, basis.lam.T @ cb, basis.qh.T @ psb
-        block = max(1, _BLOCK_ELEMENTS // max(s, 1))
-        for start in range(0, n_dom, block):
-            sl = slice(start, min(start + block, n_dom))
-            zdu_b = zdu[sl]
-            gamma = _dense(zdu_b @ basis.xt) @ basis.tpinv                  # (B, s)
-            mm = ((zdu_b @ basis.lam) @ sparse.diags(basis.inv_d_large)).tocsr()   # (B, q): m_g
-            zc_b = zc[sl]
-            # sum over the domain's pairs of f w^2 u f_g
-            cross = _rowdot(_dense(zc_b @ basis.xt), gamma) + _sparse_rowdot(zc_b @ basis.lam, mm)
-            # sum over all cells of f w^2 f_g^2
-            quad = (_rowdot(gamma @ basis.g2_sq, gamma) + 2.0 * _rowdot(_dense(mm @ basis.r2), gamma)
-                    + mm.power(2) @ basis.fw2_large)
-            t1[sl] += quad - 2.0 * cross
-            e = (a[sl] - mm @ basis.al.T).tocsr()                            # (B, H) sparse part of S
-            t2[sl] = (e.power(2) @ c.per_sum - 2.0 * _rowdot(_dense(e @ basis.psi_qh), gamma)
-                      + _rowdot(gamma @ basis.qpsi_sq, gamma))
-            if whole is not None:
-                x1[sl] -= gamma @ xt_cb + mm @ lam_cb
-                x2[sl] = e @ psb - gamma @ qh_psb
+
+        def flat(index: np.ndarray, weights: np.ndarray) -> np.ndarray:  # (domains, s) sums
+            return np.bincount(index, weights=weights, minlength=n_dom * s).reshape(n_dom, s)
+
+        k_fw2u = p.k_factor * sums["w2u"]
+        m = np.bincount(p.q_of_k, weights=sums["du"], minlength=p.n_q) * p.q_invd   # m_g[l] per q pair
+        gamma = flat(p.xk_flat, p.xk_data * sums["du"][p.xk_row]) @ basis.tpinv     # (G, s)
+        # sum over the domain's pairs of f w^2 u f_g, and over all cells of f w^2 f_g^2
+        cross = (_rowdot(flat(p.xk_flat, p.xk_data * k_fw2u[p.xk_row]), gamma)
+                 + by_domain(p.q_domain, np.bincount(p.q_of_k, weights=k_fw2u, minlength=p.n_q) * m))
+        quad = (_rowdot(gamma @ basis.g2_sq, gamma) + 2.0 * _rowdot(flat(p.r2_flat, p.r2_data * m[p.r2_row]), gamma)
+                + by_domain(p.q_domain, p.q_fw2 * m**2))
+        t1 += quad - 2.0 * cross
+        e -= np.bincount(p.e_of_trip, weights=p.trip_al * m[p.trip_q], minlength=p.n_e)
+        t2 = by_domain(p.e_domain, per_sum[p.e_stratum] * e**2) + _rowdot(gamma @ basis.qpsi_sq, gamma)
+        if s:
+            t2 -= 2.0 * _rowdot(flat(p.e_flat, p.e_psi_qh * np.repeat(e, s)), gamma)
+    else:
+        t2 = by_domain(p.e_domain, per_sum[p.e_stratum] * e**2)
     var = t1 - t2
     if whole is None:
-        return var, np.zeros(n_dom)
-    return var, (t1 - 2.0 * x1 + zb2) - (t2 - 2.0 * x2 + sb2)
+        return var, None
 
+    fb = np.zeros(cells["h"].size)
+    if calibrated:
+        gamma_b = basis.tpinv @ (basis.xt.T @ whole["db"])
+        m_b = (basis.lam.T @ whole["db"]) * basis.inv_d_large
+        fb = basis.xt @ gamma_b + m_b[basis.lcat]          # fitted values of b per cell
+    fcell = cells["factor"][cells["h"]]
+    sb = np.bincount(cells["h"], weights=whole["wb"] - cells["w"] * fb, minlength=per_sum.size)  # S_h of z_b
+    psb = per_sum * sb
+    zb2 = cells["factor"] @ whole["w2b2"] - 2.0 * (fcell * whole["w2b"]) @ fb + (fcell * cells["w2"]) @ fb**2
+    x1 = by_domain(p.k_domain, p.k_factor * (sums["w2ub"] - sums["w2u"] * fb[p.k_cell]))
+    x2 = by_domain(p.e_domain, e * psb[p.e_stratum])
+    if calibrated:
+        cb = fcell * (whole["w2b"] - cells["w2"] * fb)      # sum_i f w^2 (b - fb) f_g = cb' f_g
+        x1 -= gamma @ (basis.xt.T @ cb) + by_domain(p.q_domain, m * (basis.lam.T @ cb)[p.q_lcat])
+        x2 -= gamma @ (basis.qh.T @ psb)
+    return var, (t1 - 2.0 * x1 + zb2) - (t2 - 2.0 * x2 + psb @ sb)
 
-def _sparse_rowdot(a: sparse.spmatrix, b: sparse.spmatrix) -> np.ndarray:
-    """Row-wise dot products of two sparse matrices of the same shape."""
-    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
 def domain_means(design, values: str | Sequence[str], by: str | None, level: float = 0.95,
                  min_n: int = 30) -> pd.DataFrame:

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo_cohesion import estimation
 from geo_cohesion.estimation import linearised_domain_variance
 
 
@@ -162,18 +161,6 @@ def test_category_codes_with_gaps():
     case["margins"][0] = np.where(case["margins"][0] == 1, 3, case["margins"][0])
     case["margins"][2] = np.where(case["margins"][2] == 0, 5, case["margins"][2])
     compare(case, True)
-
-
-def test_domains_processed_in_blocks(monkeypatch):
-    """The block loop over domains (memory bound for a fine second margin) gives the same result."""
-    case = random_design(10, margin_sizes=(4, 2, 12), domain="random", n_domains=11)
-    whole = linearised_domain_variance(case["y"], case["w"], case["domain"], case["n_domains"], case["strata"],
-                                       case["d"], case["margins"], contrast=True)
-    monkeypatch.setattr(estimation, "_BLOCK_ELEMENTS", 5)
-    blocked = linearised_domain_variance(case["y"], case["w"], case["domain"], case["n_domains"],
-                                         case["strata"], case["d"], case["margins"], contrast=True)
-    for key in whole:
-        np.testing.assert_allclose(blocked[key], whole[key], rtol=1e-12, atol=0)
 
 
 def test_thousands_of_districts_stay_fast():
