@@ -131,13 +131,12 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
     SEs) are the same as with the pseudo-inverse of the full ``X'DX`` (and R's ``qr.resid``); only
     the non-unique coefficients differ.
 
-    Cost: O(n V) for the row sums, then per variable O(K s + cells s + G s^2 + nnz(E)) time and
-    O(cells s + G s) memory, with K the (cell, domain) pairs, G domains, and ``nnz(E)`` the
-    (stratum, domain) pairs linked through a large-margin category (<= strata x domains; about
-    2 G when the domains are the districts and there are 2 strata). The factorisation costs
-    O(s^3) once: cheap for age x gender x district (s = 4), but cubic when a second margin is also
-    fine-grained (then ``s`` grows with its size; domains are processed in blocks so memory stays
-    O(cells s + s^2)).
+    Cost: O(n V) for the row sums, then per variable O((K + cells) s + G s^2 + E) time and
+    O((K + cells + E) s + G s) memory, with K the (cell, domain) pairs (<= n), G domains and E the
+    (domain, stratum) pairs linked directly or through a large-margin category (<= G x strata;
+    about 2 G when the domains are the districts and there are 2 strata; G when the strata are the
+    districts). The factorisation costs O(cells s + s^3) once: cheap for age x gender x district
+    (s = 4), cubic in the size of a second fine-grained margin (e.g. s = 2,000 takes seconds).
     """
     n_vars = y.shape[1]
     w = np.asarray(weights, dtype=float)
@@ -270,6 +269,10 @@ class _Pairs:
 # below this are treated as zero (collinear dummies, as R's qr(tol = 1e-7) on column norms);
 # the floor grows with the size so rounding noise of the eigensolver stays below it.
 _RANK_TOL = 1e-13
+# Up to this many demeaned dummy columns, Gram matrices are formed from the demeaned rows
+# (no cancellation); beyond, from the sparse dummies and category means (same accuracy class as
+# R's Householder QR, much cheaper when a second margin is fine-grained).
+_DIRECT_GRAM_MAX = 64
 
 
 class _GregBasis:
@@ -336,17 +339,27 @@ class _GregBasis:
             x_small = sparse.csr_matrix((np.ones(rows_all.size), (rows_all, cols_all)), shape=(n_cell, s))
             mu = sparse.diags(inv_d_large) @ (lam.T @ sparse.diags(d_cell) @ x_small)    # (q, s) means
             xt = (x_small - lam @ mu).tocsr()
-            t = (xt.T @ sparse.diags(d_cell) @ xt).toarray()
-            tpinv = _scaled_pinv(t, np.concatenate(col_size))
         else:
-            xt = sparse.csr_matrix((n_cell, 0))
-            tpinv = np.zeros((0, 0))
+            xt = x_small = sparse.csr_matrix((n_cell, 0))
+            mu = sparse.csr_matrix((n_large, 0))
+
+        def gram(c: np.ndarray) -> np.ndarray:  # Xt' diag(c) Xt, (s, s)
+            if s <= _DIRECT_GRAM_MAX:
+                return (xt.T @ sparse.diags(c) @ xt).toarray().reshape(s, s)
+            # the same from the sparse dummies and the category means: sum over cells is
+            # S'CS - B'mu - mu'B + mu' diag(C_l) mu with B = Lambda'CS, C_l = Lambda'c
+            b = lam.T @ sparse.diags(c) @ x_small
+            cross = (b.T @ mu).toarray()
+            return ((x_small.T @ sparse.diags(c) @ x_small).toarray() - cross - cross.T
+                    + (mu.T @ sparse.diags(lam.T @ c) @ mu).toarray())
+
+        tpinv = _scaled_pinv(gram(d_cell), np.concatenate(col_size)) if s else np.zeros((0, 0))
         fw2 = factor[h_cell] * w2_cell
         oh_w = sparse.csr_matrix((w_cell, (h_cell, np.arange(n_cell))), shape=(factor.size, n_cell))
         qh = np.asarray((oh_w @ xt).todense()).reshape(factor.size, s)
         psi_qh = per_sum[:, None] * qh
         return cls(xt=xt, lam=lam, lcat=lcat, inv_d_large=inv_d_large, tpinv=tpinv,
-                   g2_sq=(xt.T @ sparse.diags(fw2) @ xt).toarray().reshape(s, s),
+                   g2_sq=gram(fw2),
                    r2=(lam.T @ sparse.diags(fw2) @ xt).tocsr(),
                    fw2_large=np.bincount(lcat, weights=fw2, minlength=n_large),
                    qh=qh, psi_qh=psi_qh, qpsi_sq=qh.T @ psi_qh, al=(oh_w @ lam).tocsr())

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from geo_cohesion import estimation
 from geo_cohesion.estimation import linearised_domain_variance
 
 
@@ -197,3 +198,14 @@ def designs(draw) -> tuple[dict, bool]:
 def test_property_fast_path_equals_dense_reference(drawn):
     case, contrast = drawn
     compare(case, contrast)
+
+
+@pytest.mark.parametrize("name", ["four margins, two fine", "four margins, domains cross", "tiny cells"])
+def test_gram_from_sparse_dummies_for_fine_second_margins(name, monkeypatch):
+    """Above _DIRECT_GRAM_MAX columns the Gram matrices come from the sparse dummies and means."""
+    monkeypatch.setattr(estimation, "_DIRECT_GRAM_MAX", 0)
+    for seed in range(2):
+        compare(random_design(seed, **CASES[name]), True)
+    nested = random_design(3, margin_sizes=(4, 2, 12), domain=2)
+    nested["margins"].append(nested["margins"][2] // 4)
+    compare(nested, True)
