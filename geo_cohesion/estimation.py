@@ -181,9 +181,12 @@ def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.nd
         count[:, v] = np.bincount(domain, weights=observed, minlength=n_domains)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean[:, v] = np.bincount(domain, weights=wo * y0, minlength=n_domains) / sum_w[:, v]
-            # scaled, centred influence values u_i (0 outside the domain's observed cases)
-            u = np.where(observed, (y0 - mean[domain, v]) / sum_w[domain, v], 0.0)
-        u = np.nan_to_num(u)
+        # scaled, centred influence values u_i (0 outside the domain's observed cases and in
+        # domains without weight)
+        usable = sum_w[:, v] > 0
+        inv_sum = np.divide(1.0, sum_w[:, v], out=np.zeros(n_domains), where=usable)
+        centre = np.where(usable, mean[:, v], 0.0)
+        u = np.where(observed, (y0 - centre[domain]) * inv_sum[domain], 0.0)
         wu = w * u
         sums = {"wu": np.bincount(cellg, weights=wu, minlength=n_k),
                 "w2u": np.bincount(cellg, weights=wu * w, minlength=n_k),
