@@ -6,7 +6,8 @@ alone: ``python benchmarks/bench_linearise.py --worker --n 100000 --districts 20
 Two sweeps, 9 variables, raked on age (4) x sex (2) x district, 2 strata:
 
 * respondents: 10k / 100k / 1M / 5M at 200 districts;
-* districts: 12 / 200 / 2,000 / 20,000 at 100k respondents.
+* districts: 12 / 200 / 2,000 / 20,000 at 100k respondents;
+* small: 10k respondents x 12 districts, where R finishes quickly (agreement with R).
 
 Every size runs in its own subprocess (so peak memory is that size's alone) for three methods,
 measured in the same run on the same data:
@@ -58,10 +59,12 @@ NEW_TIMEOUT_S = 900.0
 SWEEPS = {
     "respondents": [(10_000, 200), (100_000, 200), (1_000_000, 200), (5_000_000, 200)],
     "districts": [(100_000, 12), (100_000, 200), (100_000, 2_000), (100_000, 20_000)],
+    "small": [(10_000, 12)],     # a size R survey finishes quickly: agreement with R in the same run
 }
 QUICK_SWEEPS = {
     "respondents": [(10_000, 200), (100_000, 200), (1_000_000, 200)],
     "districts": [(100_000, 12), (100_000, 200), (100_000, 2_000), (100_000, 20_000)],
+    "small": [(10_000, 12)],
 }
 QUICK_OLD_BUDGET_S = 15.0
 QUICK_R_BUDGET_S = 30.0
@@ -319,14 +322,24 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], timeout: float) -> tuple[subprocess.CompletedProcess | None, float]:
+def _run(cmd: list[str], timeout: float, partial: dict | None = None
+         ) -> tuple[subprocess.CompletedProcess | None, float]:
+    """Run ``cmd``; None on timeout (then ``partial['stderr']`` holds what it wrote so far)."""
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False,
                               env=child_env())
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as exc:
+        if partial is not None:
+            err = exc.stderr or b""
+            partial["stderr"] = err.decode(errors="replace") if isinstance(err, bytes) else err
         return None, time.perf_counter() - start
     return proc, time.perf_counter() - start
+
+
+def _r_progress(stderr: str) -> dict[str, float]:
+    return {line.split()[1]: float(line.split()[2]) for line in stderr.splitlines()
+            if line.startswith("TIME ") and len(line.split()) == 3}
 
 
 def run_python(n: int, n_districts: int, method: str, folder: Path, timeout: float, repeat: int = 3,
@@ -373,18 +386,29 @@ def run_r(n: int, n_districts: int, folder: Path, timeout: float) -> dict:
     timer = ["/usr/bin/time", "-f", "MAXRSS_KB %M"] if Path("/usr/bin/time").exists() else []
     cmd = [*timer, "Rscript", str(HERE / "bench_r_survey.R"), str(data_dir / "survey.csv"),
            str(data_dir / "margins.csv"), str(out_csv)]
-    proc, wall = _run(cmd, timeout)
+    partial: dict = {}
+    proc, wall = _run(cmd, timeout, partial)
     if proc is None:
-        return {"status": f"did not finish within {timeout:.0f} s", "wall": wall}
+        done = _r_progress(partial.get("stderr", ""))
+        by = [t for k, t in done.items() if k.startswith("svyby_")]
+        if "calibrate" not in done:
+            progress = "calibrate() alone did not finish"
+        elif not by:
+            progress = f"calibrate() took {done['calibrate']:.0f} s, no svyby() finished"
+        else:
+            total = done["calibrate"] + N_VARS * float(np.mean(by))
+            progress = (f"calibrate() {done['calibrate']:.0f} s, svyby() {np.mean(by):.0f} s per variable "
+                        f"({len(by)} of {N_VARS} done): about {total:,.0f} s for all (extrapolated)")
+        return {"status": f"did not finish within {timeout:.0f} s ({progress})", "wall": wall}
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-2:]
         return {"status": f"failed (exit {proc.returncode}): {' | '.join(tail)}", "wall": wall}
-    times = dict(line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("TIME "))
+    times = _r_progress(proc.stderr)
+    svyby_total = sum(t for k, t in times.items() if k.startswith("svyby_"))
     rss = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("MAXRSS_KB ")]
     table = pd.read_csv(out_csv, dtype={"district": str}).sort_values(["district", "variable"])
-    return {"status": "ok", "wall": wall, "calibrate_seconds": float(times["calibrate"]),
-            "svyby_seconds": float(times["svyby"]),
-            "seconds": float(times["calibrate"]) + float(times["svyby"]),
+    return {"status": "ok", "wall": wall, "calibrate_seconds": times["calibrate"],
+            "svyby_seconds": svyby_total, "seconds": times["calibrate"] + svyby_total,
             "maxrss_mb": float(rss[0]) / 1024.0 if rss else float("nan"), "se": table["se"].to_numpy(),
             "district": table["district"].to_numpy(), "variable": table["variable"].to_numpy()}
 

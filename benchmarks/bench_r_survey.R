@@ -5,8 +5,9 @@
 #   calibrate(des, ~age + sex + district, population = pop, calfun = "raking")
 # and estimates every variable by district with svyby(~v, ~district, cal, svymean, na.rm = TRUE)
 # (one call per variable: available cases per variable, as geo-cohesion does).
-# Writes district, variable, mean, se to out.csv and prints the elapsed seconds of calibrate()
-# and of the svyby() calls as "TIME calibrate <s>" and "TIME svyby <s>".
+# Writes district, variable, mean, se to out.csv. Progress goes to stderr as it happens (so a run
+# stopped at the time budget still tells how far it got): "TIME calibrate <s>" and one
+# "TIME svyby_<variable> <s>" per variable (elapsed seconds).
 suppressPackageStartupMessages(library(survey))
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1], colClasses = c(district = "character", age = "character", sex = "character",
@@ -22,12 +23,15 @@ for (v in c("age", "sex", "district")) {
 t_cal <- system.time(
   cal <- calibrate(des, ~age + sex + district, population = pop, calfun = "raking", epsilon = 1e-10, maxit = 1000)
 )[["elapsed"]]
+message(sprintf("TIME calibrate %.6f", t_cal))
 variables <- grep("^v[0-9]+$", names(d), value = TRUE)
 rows <- list()
-t_by <- system.time(for (v in variables) {
-  sb <- svyby(as.formula(paste0("~", v)), ~district, cal, svymean, na.rm = TRUE)
+for (v in variables) {
+  t_v <- system.time(
+    sb <- svyby(as.formula(paste0("~", v)), ~district, cal, svymean, na.rm = TRUE)
+  )[["elapsed"]]
+  message(sprintf("TIME svyby_%s %.6f", v, t_v))
   rows[[v]] <- data.frame(district = as.character(sb$district), variable = v, mean = unname(coef(sb)),
                           se = unname(SE(sb)))
-})[["elapsed"]]
+}
 write.csv(do.call(rbind, rows), args[3], row.names = FALSE)
-cat(sprintf("TIME calibrate %.6f\nTIME svyby %.6f\n", t_cal, t_by))

@@ -113,7 +113,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes and time budgets")
     parser.add_argument("--write", action="store_true", help="with --quick: record in RESULTS.md anyway")
     parser.add_argument("--no-r", action="store_true", help="skip R survey")
+    parser.add_argument("--blas-threads", type=int,
+                        help="set OPENBLAS/OMP/MKL_NUM_THREADS for the measured subprocesses (default: "
+                             "library default); 1 avoids spin-wait slowdowns on a shared, oversubscribed machine")
     args = parser.parse_args()
+    if args.blas_threads:
+        for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[key] = str(args.blas_threads)      # inherited by the worker and R processes
     started = time.perf_counter()
     when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     info = machine()
@@ -156,7 +162,7 @@ def main() -> None:
             "`domain_means` call (tracemalloc), *max RSS* the whole subprocess (data, raking, "
             "estimation).")]
     for name, body in sections:
-        text += ["", f"### {name.capitalize()} sweep", "", body]
+        text += ["", f"### {name.capitalize()} {'sweep' if name != 'small' else 'case'}", "", body]
     if all_notes:
         text += ["", "Skipped or failed:", ""] + [f"- {note}" for note in all_notes]
     text += ["", "Whole-pipeline runs at 200 / 2,000 / 20,000 districts: not measured yet "
