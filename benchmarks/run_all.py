@@ -122,6 +122,7 @@ def main() -> None:
             os.environ[key] = str(args.blas_threads)      # inherited by the worker and R processes
     started = time.perf_counter()
     when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    load_start = os.getloadavg()[0]
     info = machine()
     print("\n".join(info))
     r_reason = "disabled with --no-r" if args.no_r else bench_linearise.r_available()
@@ -161,6 +162,10 @@ def main() -> None:
             "(1 at >= 1M respondents); *est. peak* is the peak of traced allocations during one "
             "`domain_means` call (tracemalloc), *max RSS* the whole subprocess (data, raking, "
             "estimation).")]
+    if max(load_start, load_end) > (os.cpu_count() or 1):
+        text += ["", (f"The machine was shared during this run (load average {load_start:.1f} at start, "
+                 f"{load_end:.1f} at end, on {os.cpu_count()} cores): absolute times are inflated and "
+                 "noisy; the ratios and exponents within the run are the meaningful numbers.")]
     for name, body in sections:
         text += ["", f"### {name.capitalize()} {'sweep' if name != 'small' else 'case'}", "", body]
     if all_notes:
