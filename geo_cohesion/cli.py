@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from geo_cohesion import __version__
 from geo_cohesion.errors import InputError
-from geo_cohesion.spatial.weights import CONTIGUITIES
-from geo_cohesion.stats.multiple_testing import ADJUSTMENTS
+from geo_cohesion.settings import ADJUSTMENTS, CONTIGUITIES, SCHEMES
 
 EXIT_INPUT_ERROR = 2
 
@@ -34,7 +33,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from geo_cohesion.demo.synthetic import write_demo_inputs
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
+    from geo_cohesion.settings import ProjectConfig, check_value
 
+    if args.seed is not None:
+        check_value(ProjectConfig, "seed", args.seed, "--seed")
     out = _check_out(Path(args.out))
     inputs = Path(args.inputs) if args.inputs else out / "demo_inputs"
     project_file = write_demo_inputs(inputs, seed=args.seed)
@@ -45,16 +47,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _run_project_file(config: str, out: str, maps: bool = True, **compare_overrides) -> int:
+    """Run a project file; ``compare_overrides`` (``alpha=...``; None = as in the file) are validated like the file."""
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
+    from geo_cohesion.settings import override
 
     project = load_project(config)
-    alpha = compare_overrides.get("alpha")
-    if alpha is not None and not 0 < alpha < 1:
-        raise InputError(f"--alpha must be between 0 and 1, got {alpha}")
-    for key, value in compare_overrides.items():
-        if value is not None:
-            setattr(project.compare, key, value)
+    updates = {key: value for key, value in compare_overrides.items() if value is not None}
+    if updates:
+        project = override(project, {"compare": updates}, {f"compare.{key}": f"--{key}" for key in updates})
     results = run_project(project, _check_out(Path(out)), maps=maps)
     _summary(results, Path(out), project.estimates.level)
     return 0
@@ -66,7 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     return _run_project_file(args.config, args.out, maps=not args.no_maps, alpha=args.alpha, adjust=args.adjust,
-                             contiguity=args.contiguity)
+                             contiguity=args.contiguity, permutations=args.permutations)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
@@ -95,8 +96,13 @@ def _cmd_map(args: argparse.Namespace) -> int:
     from geo_cohesion.io.tables import read_table
     from geo_cohesion.maps.html import write_html_map
     from geo_cohesion.maps.layers import build_city_map
+    from geo_cohesion.settings import EstimateSpec, MapSpec, validate_section
     from geo_cohesion.survey.estimates import estimates_from_table
 
+    breaks = [b.strip() for b in args.breaks.split(",")] if args.breaks else None
+    settings = validate_section(MapSpec, {"scheme": args.scheme, "k": args.k, "breaks": breaks},
+                                {"scheme": "--scheme", "k": "--k", "breaks": "--breaks"})
+    min_n = validate_section(EstimateSpec, {"min_n": args.min_n}, {"min_n": "--min-n"}).min_n
     boundaries = read_boundaries(args.boundaries, id_column=args.id_column, name_column=args.name_column,
                                  crs=args.crs, layer=args.layer)
     scores = read_table(args.scores, text_columns=[args.scores_id_column])
@@ -111,15 +117,14 @@ def _cmd_map(args: argparse.Namespace) -> int:
         elif len(cities) > 1:
             raise InputError(f"the score table holds several cities ({', '.join(cities)})", args.scores,
                              "choose one with --city")
-    estimates = estimates_from_table(scores, args.scores_id_column, min_n=args.min_n)
+    estimates = estimates_from_table(scores, args.scores_id_column, min_n=min_n)
     structural = None
     if args.structural:
         structural = read_table(args.structural, text_columns=[args.structural_id_column])
-    breaks = [float(b) for b in args.breaks.split(",")] if args.breaks else None
     city_map = build_city_map(args.city or args.title or Path(args.boundaries).stem, boundaries, estimates, structural,
-                              args.structural_id_column, allow_missing=args.allow_missing, scheme=args.scheme,
-                              k=args.k, breaks=breaks, title=args.title or "", notes=args.note or [],
-                              source=args.source or "", min_n=args.min_n)
+                              args.structural_id_column, allow_missing=args.allow_missing, scheme=settings.scheme,
+                              k=settings.k, breaks=settings.breaks, title=args.title or "", notes=args.note or [],
+                              source=args.source or "", min_n=min_n)
     path = write_html_map(city_map, args.out, offline=args.offline)
     print(f"map written to {path} ({len(city_map.layers)} layers, {len(boundaries)} districts)")
     return 0
@@ -131,7 +136,8 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
         line = f"{res.city.name}: {len(res.district_estimates['district_id'].unique())} districts"
         if est is not None:
             index = est.loc[est["variable"] == "index"].iloc[0]
-            line += f", index {index['estimate']:.2f} ({level * 100:g}% CI {index['ci_low']:.2f}–{index['ci_high']:.2f}, n={index['n']})"
+            line += (f", index {index['estimate']:.2f} ({level * 100:g}% CI {index['ci_low']:.2f}–"
+                     f"{index['ci_high']:.2f}, n={index['n']})")
         if res.city.note:
             line += f" [{res.city.note}]"
         print(line)
@@ -140,7 +146,6 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
-    from geo_cohesion.maps.classify import SCHEMES
     parser = argparse.ArgumentParser(
         prog="geo-cohesion",
         description="Weighted district estimates, maps and evidence tables for social cohesion "
@@ -153,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Generate the synthetic demo inputs for Dortmund, Lippstadt, Rostock and "
                                       "Dessau-Roßlau and run them through the same pipeline as a user's own city.")
     demo.add_argument("--out", default="maps", help="output folder (default: maps/)")
-    demo.add_argument("--seed", type=int, default=None, help="random seed of the synthetic data (default: from the assumptions file)")
+    demo.add_argument("--seed", type=int, default=None,
+                      help="random seed of the synthetic data, 0 <= seed < 2**32 (default: from the assumptions file)")
     demo.add_argument("--inputs", default=None, help="folder for the generated inputs (default: OUT/demo_inputs)")
     demo.set_defaults(func=_cmd_demo)
 
@@ -188,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--adjust", choices=ADJUSTMENTS, default=None,
                          help="multiple-testing control across districts (default holm)")
     compare.add_argument("--contiguity", choices=CONTIGUITIES, default=None, help="spatial weights (default queen)")
+    compare.add_argument("--permutations", type=int, default=None,
+                         help="permutations of Moran's I and LISA (at least 99; default 999)")
     compare.add_argument("--no-maps", action="store_true", help="write tables only, no HTML maps or figures")
     compare.set_defaults(func=_cmd_compare)
 

@@ -19,6 +19,7 @@ from geo_cohesion.demo.assumptions import load_assumptions
 from geo_cohesion.demo.shapes import build_schematic_boundaries
 from geo_cohesion.io.write import write_csv, write_gpkg, write_text
 from geo_cohesion.radar.codebook import load_codebook, load_radar
+from geo_cohesion.settings import ProjectConfig, check_value
 
 SYNTHETIC_NOTE = "synthetische Demodaten"
 SCHEMATIC_NOTE = "schematische Grenzen – nicht amtlich"
@@ -176,15 +177,21 @@ def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
     out_dir : str or Path
         Folder for the inputs (created if needed).
     seed : int, optional
-        Random seed; the assumptions' default when None. Same seed -> byte-identical files.
+        Random seed, ``0 <= seed < 2**32``; the assumptions' default when None. Same seed ->
+        byte-identical files.
 
     Returns
     -------
     Path
         The project configuration (``project.yaml``) to run with :func:`geo_cohesion.project.run.run_project`.
+
+    Raises
+    ------
+    InputError
+        A seed out of range.
     """
     assumptions = load_assumptions()
-    seed = int(assumptions["meta"]["seed"] if seed is None else seed)
+    seed = check_value(ProjectConfig, "seed", assumptions["meta"]["seed"] if seed is None else seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cities_cfg = []

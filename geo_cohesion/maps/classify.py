@@ -7,13 +7,14 @@ same classes in the same colours.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import mapclassify
 import numpy as np
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.settings import SCHEMES
 
 #: ColorBrewer sequential palettes (colour-blind safe), 3 to 7 classes (colorbrewer2.org, Brewer 2003).
 SEQUENTIAL = {
@@ -44,7 +45,6 @@ DIVERGING = {
 }
 #: Colour for districts without data and for suppressed estimates.
 NO_DATA_COLOUR = "#d9d9d9"
-SCHEMES = ("quantiles", "natural_breaks", "equal_interval", "fixed", "user")
 #: Fixed bands on the 0-100 Radar scale.
 FIXED_BANDS = (40.0, 50.0, 60.0, 70.0, 80.0, 100.0)
 
@@ -167,7 +167,8 @@ def classify_values(values: Sequence[float], scheme: str = "quantiles", k: int =
     index[valid] = classifier.yb
     colours = _palette(palette or ("PuOr" if diverging else "YlGnBu"), len(bins), diverging)
     edges = [lower, *bins]
-    labels = tuple(f"{format_number(lo, decimals)} – {format_number(hi, decimals)}" for lo, hi in zip(edges[:-1], edges[1:]))
+    labels = tuple(f"{format_number(lo, decimals)} – {format_number(hi, decimals)}"
+                   for lo, hi in zip(edges[:-1], edges[1:]))
     return Classification(bins, lower, index, tuple(colours), labels, "diverging" if diverging else scheme)
 
 

@@ -1,225 +1,141 @@
 """Project configuration: a YAML file describing one or more cities (files + settings).
 
 The demo is such a file (written by :func:`geo_cohesion.demo.synthetic.write_demo_inputs`); a user's own
-city uses the same format and the same pipeline. Unknown keys and wrong types are errors, so a
-typo never silently falls back to a default.
+city uses the same format and the same pipeline. This module turns the file into the validated
+settings of :mod:`geo_cohesion.settings` (the one schema; every key is listed in ``docs/config.md``):
+it reads the YAML safely, resolves relative paths against the file's folder and adds the file and
+line to every message. Unknown keys and wrong types are errors, so a typo never silently falls back
+to a default.
+
+The YAML reader is hardened: anchors and aliases (the "billion laughs" expansion) and duplicate
+keys are refused, nesting is limited to :data:`~geo_cohesion.settings.YAML_MAX_DEPTH` levels, and every
+plain scalar is kept as the text typed (``010`` stays ``"010"``, ``yes`` stays ``"yes"``); numbers
+and ``true``/``false`` are parsed only where a key is numeric or boolean.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
-from geo_cohesion.spatial.weights import CONTIGUITIES
-from geo_cohesion.stats.multiple_testing import ADJUSTMENTS
+from geo_cohesion.settings import (
+    YAML_MAX_DEPTH,
+    BoundariesSpec,
+    CityConfig,
+    CompareSpec,
+    EstimateSpec,
+    IndicatorSpec,
+    MapSpec,
+    PopulationSpec,
+    ProjectConfig,
+    ScoresSpec,
+    SettingsError,
+    StructuralSpec,
+    SurveySpec,
+    WeightingSpec,
+    validate_project,
+)
+
+__all__ = [
+    "BoundariesSpec", "CityConfig", "CompareSpec", "EstimateSpec", "IndicatorSpec", "MapSpec", "PopulationSpec",
+    "ProjectConfig", "ScoresSpec", "StructuralSpec", "SurveySpec", "WeightingSpec", "load_project",
+    "load_yaml_text", "project_from_dict",
+]
 
 
-@dataclass
-class SurveySpec:
-    """Survey microdata file and its columns."""
+class YAMLRefused(yaml.YAMLError):
+    """Valid YAML that a project file must not use (aliases, duplicate keys, deep nesting)."""
 
-    path: str
-    district_column: str = "district_id"
-    age_column: str = "age_group"
-    gender_column: str = "gender"
-    weight_column: str | None = None
-    strata_column: str | None = None
-    codebook: str | None = None
-    min_valid_share: float = 0.5
+    def __init__(self, problem: str, mark: yaml.Mark | None, hint: str) -> None:
+        super().__init__(problem)
+        self.problem, self.problem_mark, self.hint = problem, mark, hint
 
 
-@dataclass
-class ScoresSpec:
-    """Already weighted district scores (for users without microdata)."""
+class _ProjectLoader(yaml.SafeLoader):
+    """SafeLoader that keeps plain scalars as text and refuses aliases, duplicate keys and deep nesting."""
 
-    path: str
-    district_column: str = "district_id"
-    variable_column: str = "variable"
-    estimate_column: str = "estimate"
-    se_column: str | None = "se"
-    n_column: str | None = "n"
+    yaml_implicit_resolvers: dict = {}  # no implicit int/float/bool/timestamp: the text as typed
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
-@dataclass
-class PopulationSpec:
-    """Population by district x age group x gender (long format) for the raking margins."""
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise YAMLRefused("aliases (*name) are not allowed in a project file", self.peek_event().start_mark,
+                              "write the values out in full instead of referring to an anchor")
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            raise YAMLRefused("anchors (&name) are not allowed in a project file", event.start_mark,
+                              "remove the '&' anchor and write every value out in full")
+        self._depth += 1
+        try:
+            if self._depth > YAML_MAX_DEPTH:
+                raise YAMLRefused(f"nested more than {YAML_MAX_DEPTH} levels deep", event.start_mark,
+                                  "a project file needs only a few levels; check the brackets and indentation")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
-    path: str
-    district_column: str = "district_id"
-    age_column: str = "age_group"
-    gender_column: str = "gender"
-    population_column: str = "population"
-
-
-@dataclass
-class StructuralSpec:
-    """District structural indicators (one row per district)."""
-
-    path: str
-    district_column: str = "district_id"
-    name_column: str | None = "district_name"
-
-
-@dataclass
-class WeightingSpec:
-    """Raking settings: survey columns to rake on, optional bounds on g-weights."""
-
-    margins: list[str] = field(default_factory=lambda: ["age_group", "gender", "district_id"])
-    bounds: list[float] | None = None
-    max_iter: int = 1000
-    tol: float = 1e-10
+    def construct_mapping(self, node, deep=False):
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    raise YAMLRefused(f"duplicate key '{key_node.value}' (first on line {seen[key_node.value]})",
+                                      key_node.start_mark, "write each key once; remove or rename one of them")
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
 
 
-@dataclass
-class BoundariesSpec:
-    """District boundary file."""
-
-    path: str
-    id_column: str | None = None
-    name_column: str | None = None
-    layer: str | None = None
-    crs: str | None = None
-    note: str | None = None
+# Only null stays implicit: ~, null and an empty value mean "empty".
+_ProjectLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
+                                     ["~", "n", "N", ""])
 
 
-@dataclass
-class CityConfig:
-    """Everything geo-cohesion needs for one city."""
+def load_yaml_text(text: str) -> tuple[Any, yaml.Node | None]:
+    """Parse a project file's text with the hardened loader.
 
-    name: str
-    slug: str = ""
-    survey: SurveySpec | None = None
-    scores: ScoresSpec | None = None
-    population: PopulationSpec | None = None
-    structural: StructuralSpec | None = None
-    weighting: WeightingSpec | None = None
-    boundaries: BoundariesSpec | None = None
-    groups: dict[str, list[str]] = field(default_factory=dict)
-    note: str | None = None
+    Returns
+    -------
+    data : Any
+        The document; plain scalars are text (``str``), ``None`` for ``~``/``null``/empty.
+    node : yaml.Node or None
+        The composed node tree (for the line numbers of keys).
 
-
-@dataclass
-class EstimateSpec:
-    """Estimation settings shared by all cities."""
-
-    level: float = 0.95
-    min_n: int = 30
-
-
-@dataclass
-class MapSpec:
-    """Map settings shared by all cities."""
-
-    scheme: str = "quantiles"
-    k: int = 5
-    breaks: list[float] | None = None
-    offline: bool = False
-    tolerance_m: float = 5.0
-    allow_missing: bool = False
-    figures: bool = True
-    figure_formats: list[str] = field(default_factory=lambda: ["png", "pdf", "svg"])
-    figure_variables: list[str] = field(default_factory=lambda: [
-        "index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung",
-        "migration_share_pct", "unemployment_pct", "sgb2_share_pct"])
+    Raises
+    ------
+    yaml.YAMLError
+        Invalid YAML, or :class:`YAMLRefused` for aliases, anchors, duplicate keys, deep nesting.
+    """
+    loader = _ProjectLoader(text)
+    try:
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None), node
+    finally:
+        loader.dispose()
 
 
-@dataclass
-class CompareSpec:
-    """Settings of the within-city comparison and spatial statistics."""
-
-    alpha: float = 0.05
-    adjust: str = "holm"
-    contiguity: str = "queen"
-    permutations: int = 999
-    rank_draws: int = 10_000
-    indicators: list[str] = field(default_factory=lambda: ["migration_share_pct", "unemployment_pct", "sgb2_share_pct"])
-
-
-@dataclass
-class ProjectConfig:
-    """A project: cities plus shared settings. ``base_dir`` resolves relative paths."""
-
-    cities: list[CityConfig]
-    title: str = "Radar gesellschaftlicher Zusammenhalt"
-    note: str | None = None
-    seed: int = 0
-    survey_period: str | None = None
-    estimates: EstimateSpec = field(default_factory=EstimateSpec)
-    maps: MapSpec = field(default_factory=MapSpec)
-    compare: CompareSpec = field(default_factory=CompareSpec)
-    base_dir: Path = field(default_factory=Path.cwd)
-
-    def resolve(self, path: str | Path) -> Path:
-        """A config path relative to the config file's folder."""
-        path = Path(path)
-        return path if path.is_absolute() else self.base_dir / path
-
-
-_SECTIONS = {"survey": SurveySpec, "scores": ScoresSpec, "population": PopulationSpec,
-             "structural": StructuralSpec, "weighting": WeightingSpec, "boundaries": BoundariesSpec}
-
-
-_PROJECT_SECTIONS = {"estimates": EstimateSpec, "maps": MapSpec, "compare": CompareSpec}
-
-
-_TYPE_WORDS = (("str", "text"), ("bool", "true or false"), ("int", "a whole number"), ("float", "a number"),
-               ("list", "a list, e.g. [a, b]"), ("dict", "a mapping (key: value)"))
-
-
-def _type_word(annotation: str) -> str:
-    """What a value of ``annotation`` looks like, for messages."""
-    words = [w for t, w in _TYPE_WORDS if annotation.startswith(t)]
-    return (words[0] if words else annotation) + (" or empty" if "None" in annotation else "")
-
-
-def _type_ok(value: Any, annotation: str) -> bool:
-    if value is None:
-        return "None" in annotation
-    if annotation.startswith("str"):
-        return isinstance(value, str)
-    if annotation.startswith("bool"):
-        return isinstance(value, bool)
-    if annotation.startswith("int"):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation.startswith("float"):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if annotation.startswith("list"):
-        return isinstance(value, list)
-    if annotation.startswith("dict"):
-        return isinstance(value, dict)
-    return True
-
-
-def _build(cls, raw: Any, where: str):
-    if not isinstance(raw, dict):
-        raise InputError(f"'{where}' must be a mapping (key: value), got {type(raw).__name__}",
-                         hint="write it as 'key: value' lines indented below its name (see README 'Your own city')")
-    known = {f.name: f for f in fields(cls) if f.init}
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise InputError(f"unknown key(s) {', '.join(repr(k) for k in unknown)} in '{where}'",
-                         hint=f"allowed: {', '.join(sorted(known))}")
-    kwargs = {}
-    for key, value in raw.items():
-        if key in _SECTIONS and cls is CityConfig:
-            kwargs[key] = None if value is None else _build(_SECTIONS[key], value, f"{where}.{key}")
-            continue
-        if key in _PROJECT_SECTIONS and cls is ProjectConfig:
-            kwargs[key] = _build(_PROJECT_SECTIONS[key], value, f"{where}.{key}")
-            continue
-        if key == "cities":
-            kwargs[key] = value
-            continue
-        annotation = str(known[key].type)
-        if not _type_ok(value, annotation):
-            raise InputError(f"'{where}.{key}' has the wrong type ({type(value).__name__}: {value!r:.60}); "
-                             f"expected {annotation}", hint=f"write {key} as {_type_word(annotation)}")
-        kwargs[key] = value
-    return cls(**kwargs)
+def _line_of(node: yaml.Node | None, location: tuple) -> int | None:
+    """Line (1-based) of the deepest key or item of ``location`` found in the YAML node tree."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)),
+                         None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
 
 
 def load_project(path: str | Path) -> ProjectConfig:
@@ -228,7 +144,8 @@ def load_project(path: str | Path) -> ProjectConfig:
     Raises
     ------
     InputError
-        Missing file, invalid YAML, unknown keys, wrong types, a city with neither survey nor scores.
+        Missing file, invalid or refused YAML, unknown keys, wrong types or values out of range, a
+        city with neither survey nor scores; the message names the file and line.
     """
     path = Path(path)
     if path.is_dir():
@@ -236,9 +153,13 @@ def load_project(path: str | Path) -> ProjectConfig:
     if not path.is_file():
         raise InputError("configuration file not found", str(path), "check the path of the project YAML file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw, node = load_yaml_text(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise InputError("the configuration file is not UTF-8 text", str(path), "save it as UTF-8") from None
+    except YAMLRefused as exc:
+        mark = exc.problem_mark
+        raise InputError(exc.problem, f"{path}, line {mark.line + 1}" if mark is not None else str(path),
+                         exc.hint) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
@@ -248,60 +169,32 @@ def load_project(path: str | Path) -> ProjectConfig:
                          "at or just before this line") from None
     try:
         return project_from_dict(raw, base_dir=path.parent)
+    except SettingsError as exc:
+        line = _line_of(node, exc.location)
+        exc.source = exc.source or (f"{path}, line {line}" if line is not None else str(path))
+        raise
     except InputError as exc:
         exc.source = exc.source or str(path)
         raise
 
 
 def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
-    """Build a :class:`ProjectConfig` from parsed YAML (see :func:`load_project`)."""
+    """Build a validated :class:`ProjectConfig` from a parsed project file (see :func:`load_project`).
+
+    Parameters
+    ----------
+    raw : mapping
+        The parsed file; values may be text (as from :func:`load_yaml_text`) or Python numbers.
+    base_dir : Path, optional
+        Folder relative paths are resolved against; the working directory when None.
+
+    Raises
+    ------
+    InputError
+        The first problem, with the key as a path (``cities[0].weighting.bounds``) and a hint.
+    """
     if not isinstance(raw, dict) or not isinstance(raw.get("cities"), list) or not raw["cities"]:
         raise InputError("the configuration needs a non-empty list 'cities'",
-                         hint="list each city under 'cities:' as '- name: ...' with its files (see README 'Your own city')")
-    cities = []
-    for i, city_raw in enumerate(raw["cities"]):
-        city = _build(CityConfig, city_raw, f"cities[{i}]")
-        if not city.name or not city.name.strip():
-            raise InputError(f"cities[{i}] needs a name", hint="add 'name: <city name>'")
-        if city.slug and not (SAFE_SLUG.fullmatch(city.slug) and len(city.slug) <= MAX_SLUG_CHARS):
-            raise InputError(f"city '{city.name}': slug {city.slug!r} is not a safe file name",
-                             hint=f"use only letters, digits, '-' and '_' (at most {MAX_SLUG_CHARS} characters), "
-                                  f"e.g. 'slug: {slugify(city.slug)}', or leave the slug out")
-        city.slug = city.slug or slugify(city.name)
-        if city.survey is None and city.scores is None:
-            raise InputError(f"city '{city.name}' needs 'survey' (microdata) or 'scores' (weighted district scores)",
-                             hint="add one of these sections to the city")
-        if city.survey is not None and city.population is None:
-            raise InputError(f"city '{city.name}' has survey microdata but no 'population' table for weighting",
-                             hint="add a 'population:' section with the table of population by district, "
-                                  "age group and gender")
-        if city.survey is not None and city.weighting is None:
-            city.weighting = WeightingSpec()
-        bounds = city.weighting.bounds if city.weighting is not None else None
-        if bounds is not None and not (len(bounds) == 2 and all(_type_ok(b, "float") for b in bounds)
-                                       and 0 <= bounds[0] < 1 < bounds[1]):
-            raise InputError(f"cities[{i}].weighting.bounds must be [low, high] with 0 <= low < 1 < high, "
-                             f"got {bounds!r}", hint="e.g. 'bounds: [0.3, 3.0]', or leave the bounds out")
-        cities.append(city)
-    slugs = [c.slug for c in cities]
-    if len(set(slugs)) != len(slugs):
-        twice = sorted({s for s in slugs if slugs.count(s) > 1})
-        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})", hint="give each city a unique 'slug'")
-    project = _build(ProjectConfig, {**raw, "cities": cities}, "project")
-    project.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
-    if not 0 < project.estimates.level < 1:
-        raise InputError(f"estimates.level must be between 0 and 1, got {project.estimates.level}",
-                         hint="write the confidence level as a share, e.g. 'level: 0.95'")
-    if project.estimates.min_n < 0:
-        raise InputError(f"estimates.min_n must not be negative, got {project.estimates.min_n}",
-                         hint="write the suppression threshold as a count, e.g. 'min_n: 30'")
-    if not 0 < project.compare.alpha < 1:
-        raise InputError(f"compare.alpha must be between 0 and 1, got {project.compare.alpha}",
-                         hint="write the significance level as a share, e.g. 'alpha: 0.05'")
-    if project.compare.adjust not in ADJUSTMENTS:
-        raise InputError(f"compare.adjust must be holm, fdr_bh or none, got {project.compare.adjust!r}",
-                         hint="write one of these")
-    if project.compare.contiguity not in CONTIGUITIES:
-        raise InputError(f"compare.contiguity must be queen or rook, got {project.compare.contiguity!r}",
-                         hint="write one of these")
-    return project
+                         hint="list each city under 'cities:' as '- name: ...' with its files "
+                              "(see README 'Your own city')")
+    return validate_project(raw, base_dir=base_dir)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import geopandas as gpd
 from libpysal import weights as lpw
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.settings import CONTIGUITIES
 
 
 @dataclass
@@ -47,7 +48,8 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen", attach_islands: bool = True) -> SpatialWeights:
+def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen",
+                       attach_islands: bool = True) -> SpatialWeights:
     """Queen or rook contiguity weights from district polygons.
 
     Parameters
@@ -97,7 +99,3 @@ def _subset(sw: SpatialWeights, keep: Sequence[str]) -> SpatialWeights:
         sub.transform = "r"
     extra = [str(i) for i in sub.islands if str(i) not in sw.islands]
     return SpatialWeights(sub, keep, sw.kind, sw.islands + extra, sw.fallback)
-
-
-#: Contiguity rules for spatial weights (see :mod:`geo_cohesion.spatial.autocorrelation`).
-CONTIGUITIES = ("queen", "rook")

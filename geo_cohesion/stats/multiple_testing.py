@@ -1,12 +1,13 @@
 """Multiple testing: Holm (family-wise error) and Benjamini-Hochberg (false discovery rate)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.settings import ADJUSTMENTS
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -65,7 +66,3 @@ def adjust_p_values(p_values: Sequence[float], method: str = "holm") -> np.ndarr
     if method == "none":
         return np.asarray(p_values, dtype=float)
     raise InputError(f"unknown p-value adjustment {method!r}", hint=f"choose one of {', '.join(ADJUSTMENTS)}")
-
-
-#: Multiple-testing adjustments across districts (see :mod:`geo_cohesion.stats.compare`).
-ADJUSTMENTS = ("holm", "fdr_bh", "none")
