@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from geo_cohesion import __version__
 from geo_cohesion.errors import InputError
@@ -110,7 +110,8 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
         line = f"{res.city.name}: {len(res.district_estimates['district_id'].unique())} districts"
         if est is not None:
             index = est.loc[est["variable"] == "index"].iloc[0]
-            line += f", index {index['estimate']:.2f} ({level * 100:g}% CI {index['ci_low']:.2f}–{index['ci_high']:.2f}, n={index['n']})"
+            line += (f", index {index['estimate']:.2f} ({level * 100:g}% CI {index['ci_low']:.2f}–"
+                     f"{index['ci_high']:.2f}, n={index['n']})")
         if res.city.note:
             line += f" [{res.city.note}]"
         print(line)
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Generate the synthetic demo inputs for Dortmund, Lippstadt, Rostock and "
                                       "Dessau-Roßlau and run them through the same pipeline as a user's own city.")
     demo.add_argument("--out", default="maps", help="output folder (default: maps/)")
-    demo.add_argument("--seed", type=int, default=None, help="random seed of the synthetic data (default: from the assumptions file)")
+    demo.add_argument("--seed", type=int, default=None,
+                      help="random seed of the synthetic data (default: from the assumptions file)")
     demo.add_argument("--inputs", default=None, help="folder for the generated inputs (default: OUT/demo_inputs)")
     demo.set_defaults(func=_cmd_demo)
 

@@ -6,10 +6,11 @@ column.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -24,8 +25,20 @@ _ENCODINGS = ("utf-8-sig", "cp1252")
 _ROW_HINT = ("check for separators inside unquoted values, unclosed quotes, title lines above the "
              "header, or a line break inside a value")
 
-# a single CSV field may be large (free-text answers); the csv module's default limit is 128 KB
-csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+#: Largest CSV field accepted while checking rows: a single field may be large (free-text answers),
+#: and the csv module's default limit is 128 KB.
+MAX_FIELD_CHARS = 2**31 - 1
+
+
+@contextlib.contextmanager
+def _csv_field_size_limit(limit: int) -> Iterator[None]:
+    """Raise the csv module's field size limit (process-wide state) for one read, then restore it."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, limit))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -125,7 +138,7 @@ def _sniff_delimiter(text: str) -> str:
         return csv.Sniffer().sniff(head, delimiters=";,\t|").delimiter
     except csv.Error:
         counts = {d: head.count(d) for d in ";,\t"}
-        return max(counts, key=counts.get) if any(counts.values()) else ","
+        return max(counts, key=counts.__getitem__) if any(counts.values()) else ","
 
 
 def read_table(path: str | Path, dtype: type | dict | None = None,
@@ -157,7 +170,8 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
     """
     path = Path(path)
     if not path.exists():
-        raise InputError("file not found", str(path), "check the path (relative paths start at the project file's folder)")
+        raise InputError("file not found", str(path),
+                         "check the path (relative paths start at the project file's folder)")
     if path.is_dir():
         raise InputError("is a folder, not a table file", str(path), "give the path of the table file (.csv or .xlsx)")
     size = path.stat().st_size
@@ -175,7 +189,11 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
         except ImportError:
             raise InputError("reading Excel files needs the 'openpyxl' package", str(path),
                              "pip install openpyxl, or save the sheet as CSV") from None
-        except Exception as exc:  # noqa: BLE001 - any parser failure is a user file problem
+        # Broad on purpose: pandas hands the workbook to openpyxl (or xlrd/odfpy), which raise many
+        # undocumented types for a damaged file (zipfile.BadZipFile, KeyError for a missing part,
+        # XML parse errors, openpyxl's InvalidFileException, ValueError, ...). Each is a problem of
+        # the user's file and is reported with its text.
+        except Exception as exc:
             raise InputError(f"cannot read the Excel file ({exc})", str(path),
                              "check that it is an Excel workbook, or save the sheet as CSV") from None
     else:
@@ -184,7 +202,8 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
             raise InputError("the file contains no data", str(path), "export the table again")
         sep = _sniff_delimiter(text)
         decimal = "," if sep == ";" else "."
-        n_columns, lines = _check_fields(text, sep, path)
+        with _csv_field_size_limit(MAX_FIELD_CHARS):
+            n_columns, lines = _check_fields(text, sep, path)
         try:  # usecols: empty trailing fields (a separator at the end of some lines) are dropped
             table = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, dtype=dtype,
                                 converters=converters or None, skipinitialspace=True,

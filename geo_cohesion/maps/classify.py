@@ -7,8 +7,8 @@ same classes in the same colours.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import mapclassify
 import numpy as np
@@ -167,7 +167,8 @@ def classify_values(values: Sequence[float], scheme: str = "quantiles", k: int =
     index[valid] = classifier.yb
     colours = _palette(palette or ("PuOr" if diverging else "YlGnBu"), len(bins), diverging)
     edges = [lower, *bins]
-    labels = tuple(f"{format_number(lo, decimals)} – {format_number(hi, decimals)}" for lo, hi in zip(edges[:-1], edges[1:]))
+    labels = tuple(f"{format_number(lo, decimals)} – {format_number(hi, decimals)}"
+                   for lo, hi in zip(edges[:-1], edges[1:]))
     return Classification(bins, lower, index, tuple(colours), labels, "diverging" if diverging else scheme)
 
 

@@ -257,7 +257,8 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     """Build a :class:`ProjectConfig` from parsed YAML (see :func:`load_project`)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("cities"), list) or not raw["cities"]:
         raise InputError("the configuration needs a non-empty list 'cities'",
-                         hint="list each city under 'cities:' as '- name: ...' with its files (see README 'Your own city')")
+                         hint="list each city under 'cities:' as '- name: ...' with its files "
+                              "(see README 'Your own city')")
     cities = []
     for i, city_raw in enumerate(raw["cities"]):
         city = _build(CityConfig, city_raw, f"cities[{i}]")
@@ -286,7 +287,8 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     slugs = [c.slug for c in cities]
     if len(set(slugs)) != len(slugs):
         twice = sorted({s for s in slugs if slugs.count(s) > 1})
-        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})", hint="give each city a unique 'slug'")
+        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})",
+                         hint="give each city a unique 'slug'")
     project = _build(ProjectConfig, {**raw, "cities": cities}, "project")
     project.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     if not 0 < project.estimates.level < 1:

@@ -6,8 +6,9 @@ codes them; :func:`rake_weights` runs IPF with optional bounds on the g-weights.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ class RakeDiagnostics:
     n_eff: float
     worst_margin: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Plain dict for tables and JSON."""
         return dict(self.__dict__)
 
@@ -63,7 +64,7 @@ class Calibration:
 
     columns: tuple[str, ...]
     codes: tuple[np.ndarray, ...]
-    categories: tuple[tuple, ...]
+    categories: tuple[tuple[str, ...], ...]
     totals: tuple[np.ndarray, ...]
 
 
@@ -73,7 +74,7 @@ def kish_deff(weights: np.ndarray) -> float:
     return float(weights.size * np.sum(weights**2) / np.sum(weights) ** 2)
 
 
-def _positive(value) -> bool:
+def _positive(value: Any) -> bool:
     try:
         return float(value) > 0
     except (TypeError, ValueError):
@@ -91,7 +92,7 @@ def _margin_error(w: np.ndarray, cal: Calibration) -> tuple[float, str]:
     return worst_err, worst
 
 
-def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping]) -> Calibration:
+def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]]) -> Calibration:
     """Check one-way population margins against the respondents and code them.
 
     Parameters
@@ -193,7 +194,7 @@ def rake_weights(design_weights: np.ndarray, cal: Calibration, max_iter: int = 1
         Invalid bounds, or margins not reached (with the worst margin named).
     """
     d = np.asarray(design_weights, dtype=float)
-    low = high = None
+    low, high = 0.0, np.inf  # no bounds
     if bounds is not None:
         try:
             low, high = (float(b) for b in bounds)
@@ -205,7 +206,7 @@ def rake_weights(design_weights: np.ndarray, cal: Calibration, max_iter: int = 1
                          hint="e.g. 'bounds: [0.3, 3.0]', or leave the bounds out")
     w = d.copy()
     iterations, error, worst = 0, np.inf, ""
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
         for codes, totals in zip(cal.codes, cal.totals):
             current = np.bincount(codes, weights=w, minlength=totals.size)
             w *= (totals / current)[codes]

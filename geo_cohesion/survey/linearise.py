@@ -28,7 +28,7 @@ variables x 200 districts take a fraction of a second (see ``benchmarks/``).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
@@ -38,7 +38,8 @@ from geo_cohesion.survey.domains import column_sums, group_codes
 
 def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_domains: int,
                                strata: np.ndarray, design_weights: np.ndarray | None = None,
-                               margin_codes: Sequence[np.ndarray] = (), contrast: bool = False) -> dict[str, np.ndarray]:
+                               margin_codes: Sequence[np.ndarray] = (),
+                               contrast: bool = False) -> dict[str, np.ndarray]:
     """Domain means and their linearised variances for many variables at once.
 
     Parameters
