@@ -60,10 +60,23 @@ def test_help_on_every_subcommand(command, capsys):
 
 
 def run_cli(*args):
+    """The command in a fresh interpreter (as a user runs it)."""
     return subprocess.run([sys.executable, "-m", "geo_cohesion.cli", *args], capture_output=True, text=True)
 
 
-def test_bad_config_exit_2_no_traceback_outputs_intact(tmp_path, small_project):
+@pytest.fixture
+def cli(capsys):
+    """The command in this process (``main(argv)``): same exit codes and messages, no interpreter start."""
+    from geo_cohesion.cli import main
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+    return run
+
+
+def test_bad_config_exit_2_no_traceback_outputs_intact(tmp_path, small_project, cli):
     # the small project, with an answer outside the scale, run into a folder holding good results
     shutil.copytree(small_project.inputs, tmp_path / "inputs")
     survey = pd.read_csv(tmp_path / "inputs" / "befragung.csv", dtype=str)
@@ -71,7 +84,7 @@ def test_bad_config_exit_2_no_traceback_outputs_intact(tmp_path, small_project):
     survey.to_csv(tmp_path / "inputs" / "befragung.csv", index=False)
     out = shutil.copytree(small_project.out / "tables", tmp_path / "out" / "tables").parent
     before = (out / "tables" / "district_estimates.csv").read_bytes()
-    result = run_cli("run", str(tmp_path / "inputs" / "project.yaml"), "--out", str(out))
+    result = cli("run", tmp_path / "inputs" / "project.yaml", "--out", out)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "befragung.csv, line 6, column 'vm2'" in result.stderr and "outside its scale" in result.stderr
@@ -79,11 +92,11 @@ def test_bad_config_exit_2_no_traceback_outputs_intact(tmp_path, small_project):
     assert not list((out / "tables").glob(".*"))  # no temporary leftovers
 
 
-def test_unknown_config_key_is_exit_2(tmp_path):
+def test_unknown_config_key_is_exit_2(tmp_path, cli):
     config = tmp_path / "p.yaml"
     config.write_text("cities:\n  - name: X\n    survey: {path: s.csv}\n    population: {path: p.csv}\n"
                       "    colour: red\n", encoding="utf-8")
-    result = run_cli("run", str(config))
+    result = cli("run", config)
     assert result.returncode == 2 and "unknown key(s) 'colour'" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -92,9 +105,8 @@ def test_debug_shows_traceback(tmp_path):
     assert result.returncode != 0 and "Traceback" in result.stderr
 
 
-def test_compare_command_writes_tables_only(tmp_path, small_project):
-    result = run_cli("compare", str(small_project.config), "--out", str(tmp_path),
-                     "--no-maps", "--adjust", "fdr_bh")
+def test_compare_command_writes_tables_only(tmp_path, small_project, cli):
+    result = cli("compare", small_project.config, "--out", tmp_path, "--no-maps", "--adjust", "fdr_bh")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "tables" / "comparison_musterstadt.csv").exists()
     assert not list(tmp_path.glob("*.html"))
@@ -102,15 +114,15 @@ def test_compare_command_writes_tables_only(tmp_path, small_project):
     assert '"adjust": "fdr_bh"' in meta
 
 
-def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, small_project):
+def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, small_project, cli):
     district = small_project.table("district_estimates.csv")
     two_cities = pd.concat([district, district.assign(city="Anderstadt")])
     two_cities.to_csv(tmp_path / "scores.csv", index=False)
     args = [str(small_project.inputs / "bezirke.gpkg"), str(tmp_path / "scores.csv"),
             "--id-column", "bez_id", "--name-column", "bez_name", "--out", str(tmp_path / "m.html")]
-    result = run_cli("map", *args)
+    result = cli("map", *args)
     assert result.returncode == 2 and "choose one with --city" in result.stderr
-    result = run_cli("map", *args, "--city", "Musterstadt", "--offline", "--note", "synthetische Testdaten")
+    result = cli("map", *args, "--city", "Musterstadt", "--offline", "--note", "synthetische Testdaten")
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
     assert "Weißenfeld" in html and "synthetische Testdaten" in html
