@@ -37,7 +37,8 @@ def load_case():
     city = next(c for c in load_cities() if c["slug"] == "dortmund")
     gdf = build_schematic_boundaries(city)
     rng = np.random.default_rng(0)
-    structural = pd.DataFrame({"district_id": gdf["district_id"], **{k: rng.uniform(0, 30, len(gdf)) for k in MSS_LAYERS}})
+    structural = pd.DataFrame({"district_id": gdf["district_id"],
+                               **{k: rng.uniform(0, 30, len(gdf)) for k in MSS_LAYERS}})
     return "Dortmund schematic demo boundaries (shared data absent)", gdf, structural
 
 
@@ -77,7 +78,8 @@ def main() -> None:
     print(f"geo-cohesion, one HTML, 5 m coverage simplification : {ours_size / 1e6:8.2f} MB  {t_ours:6.2f} s")
     print(f"geo-cohesion, one HTML, no simplification           : {exact_size / 1e6:8.2f} MB")
     print(f"baseline explore(), one HTML per layer (total)      : {their_size / 1e6:8.2f} MB  {t_explore:6.2f} s")
-    print(f"size ratio ours / baseline: {ours_size / their_size:.3f} (goal <= 0.1); unsimplified: {exact_size / their_size:.3f}")
+    print(f"size ratio ours / baseline: {ours_size / their_size:.3f} (goal <= 0.1); "
+          f"unsimplified: {exact_size / their_size:.3f}")
     print(f"time ratio baseline / ours: {t_explore / t_ours:.1f}x")
 
 

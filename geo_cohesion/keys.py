@@ -10,7 +10,8 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from geo_cohesion.errors import InputError
 
@@ -47,18 +48,33 @@ def normalise_key(value: object) -> str:
     return text
 
 
+def _by_norm(keys: Iterable[str]) -> dict[str, str]:
+    """Normalised key -> first original spelling with that normalised form."""
+    by_norm: dict[str, str] = {}
+    for key in keys:
+        by_norm.setdefault(normalise_key(key), key)
+    return by_norm
+
+
+def _closest(norm: str, by_norm: dict[str, str], n: int = 3) -> list[str]:
+    """Closest candidates (original spelling) to the normalised key ``norm``."""
+    return [by_norm[c] for c in difflib.get_close_matches(norm, list(by_norm), n=n, cutoff=0.6)]
+
+
 def suggestions(key: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """Closest candidates (original spelling) for an unmatched key."""
-    candidates = list(candidates)
-    by_norm = {}
-    for c in candidates:
-        by_norm.setdefault(normalise_key(c), c)
-    close = difflib.get_close_matches(normalise_key(key), list(by_norm), n=n, cutoff=0.6)
-    return [by_norm[c] for c in close]
+    return _closest(normalise_key(key), _by_norm(candidates), n)
 
 
 #: How to fix unmatched districts when missing districts may be allowed (maps).
 MATCH_HINT = ("fix the spelling, or allow missing districts (--allow-missing) to show them as 'keine Daten'")
+#: Unmatched keys listed (with suggestions) in one error message; the rest are counted.
+MAX_REPORTED = 12
+
+
+def _not_found(key: str, source: str, other: str, close: list[str]) -> str:
+    guess = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"{key!r} from {source} not found in {other}{guess}"
 
 
 def match_keys(left: Iterable, right: Iterable, left_name: str, right_name: str,
@@ -97,31 +113,35 @@ def match_keys(left: Iterable, right: Iterable, left_name: str, right_name: str,
             raise InputError(f"{right_by_norm[norm]!r} and {key!r} are the same district after normalisation",
                              right_name, "make the district keys unique")
         right_by_norm[norm] = key
+    left_norm = {key: normalise_key(key) for key in left}
     mapping: dict[str, str] = {}
-    problems: list[str] = []
+    unmatched_left: list[str] = []
     for key in left:
-        target = right_by_norm.get(normalise_key(key))
+        target = right_by_norm.get(left_norm[key])
         if target is None:
-            close = suggestions(key, right)
-            guess = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            problems.append(f"{key!r} from {left_name} not found in {right_name}{guess}")
+            unmatched_left.append(key)
         else:
             mapping[key] = target
     matched = set(mapping.values())
-    for key in right:
-        if key not in matched:
-            close = suggestions(key, left)
-            guess = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            problems.append(f"{key!r} from {right_name} not found in {left_name}{guess}")
-    if problems and not allow_missing:
-        shown = problems[:12]
-        more = f" (and {len(problems) - 12} more)" if len(problems) > 12 else ""
+    unmatched_right = [key for key in right if key not in matched]
+    n_problems = len(unmatched_left) + len(unmatched_right)
+    if n_problems and not allow_missing:
+        # suggestions (difflib, linear in the candidates each) only for the keys the message shows
+        shown = [_not_found(key, left_name, right_name, _closest(left_norm[key], right_by_norm))
+                 for key in unmatched_left[:MAX_REPORTED]]
+        if len(shown) < MAX_REPORTED:
+            left_by_norm: dict[str, str] = {}
+            for key, norm in left_norm.items():
+                left_by_norm.setdefault(norm, key)
+            shown += [_not_found(key, right_name, left_name, _closest(normalise_key(key), left_by_norm))
+                      for key in unmatched_right[:MAX_REPORTED - len(shown)]]
+        more = f" (and {n_problems - MAX_REPORTED} more)" if n_problems > MAX_REPORTED else ""
         raise InputError("districts do not match: " + "; ".join(shown) + more, hint=hint or MATCH_HINT)
     return mapping
 
 
-def align_keys(values: "pd.Series", canonical: Iterable, left_name: str, right_name: str,
-               allow_missing: bool = False, hint: str | None = None) -> "pd.Series":
+def align_keys(values: pd.Series, canonical: Iterable, left_name: str, right_name: str,
+               allow_missing: bool = False, hint: str | None = None) -> pd.Series:
     """Rewrite ``values`` in the spelling of ``canonical`` (e.g. structural ids "7" -> survey ids "007").
 
     Match once here, then every later step can join on exact text. Unmatched keys raise (see

@@ -13,6 +13,9 @@ forked from a server that has imported numpy, pandas, geopandas & co. once (each
 ``geo_cohesion.cli`` as ``__main__``, as ``-m`` does, with its own working folder, stdout, stderr
 and exit code). ``GEO_COHESION_CORPUS_SUBPROCESS=1`` runs every case in a fresh interpreter.
 
+The corpus runs the CLI ~60 times and is marked ``slow``; the fast loop
+(``-m "not slow and not browser"``) keeps only the checks that need no run.
+
 ``docs/errors.md`` is generated from this corpus::
 
     python tests/test_bad_inputs.py --write-docs docs/errors.md
@@ -30,10 +33,10 @@ import tempfile
 import threading
 import warnings
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -616,7 +619,8 @@ CASES: list[Case] = [
          ("survey.csv", "line 8")),
     Case("survey_huge_cell", "5 MB text in one survey cell", _huge_cell, ok=True, check=_check_tables,
          works="columns geo-cohesion does not use may hold long texts"),
-    Case("structural_huge_name", "5 MB district name in the structural table", _huge_name, ("structural.csv", "line 3")),
+    Case("structural_huge_name", "5 MB district name in the structural table", _huge_name,
+         ("structural.csv", "line 3")),
     # --- survey content
     Case("answer_out_of_scale", "Answer outside the item's scale", _cell("survey", 4, "vm2", 7),
          ("survey.csv", "line 6", "vm2")),
@@ -662,10 +666,10 @@ CASES: list[Case] = [
     Case("codebook_unknown_dimension", "Own codebook with an unknown dimension", _codebook_unknown_dimension,
          ("codebook.csv", "row 6", "vertrauen")),
     # --- project file
-    Case("config_unknown_key", "Unknown key in the project file", _config(lambda c: c["cities"][0].update(colour="red")),
-         ("project.yaml", "colour")),
-    Case("config_wrong_type", "Wrong type of a setting (`min_n: many`)", _config(lambda c: c["estimates"].update(min_n="many")),
-         ("project.yaml", "min_n")),
+    Case("config_unknown_key", "Unknown key in the project file",
+         _config(lambda c: c["cities"][0].update(colour="red")), ("project.yaml", "colour")),
+    Case("config_wrong_type", "Wrong type of a setting (`min_n: many`)",
+         _config(lambda c: c["estimates"].update(min_n="many")), ("project.yaml", "min_n")),
     Case("config_invalid_yaml", "Project file that is not valid YAML", _config_invalid_yaml, ("project.yaml", "line")),
     Case("config_not_a_mapping", "Project file that is a list, not a mapping", _config_text("- Teststadt\n"),
          ("project.yaml", "cities")),
@@ -805,7 +809,7 @@ def run_cli_forked(cwd: Path, logs: Path, *args: str) -> subprocess.CompletedPro
     if proc.is_alive():
         proc.kill()
         proc.join()
-    read = lambda p: p.read_text(encoding="utf-8", errors="replace") if p.exists() else ""  # noqa: E731
+    read = lambda p: p.read_text(encoding="utf-8", errors="replace") if p.exists() else ""
     code = int(read(exit_file)) if exit_file.exists() else proc.exitcode  # killed or crashed: the real status
     return subprocess.CompletedProcess(args, code, read(stdout), read(stderr))
 
@@ -867,6 +871,7 @@ def test_corpus_size_and_unique_ids():
     assert len(set(CASE_IDS)) == len(CASE_IDS)
 
 
+@pytest.mark.slow
 def test_good_project_runs(corpus, corpus_root):
     """The unbroken project works (figures off) and writes tables and the map."""
     out = base_project(corpus_root / "good").out
@@ -875,6 +880,7 @@ def test_good_project_runs(corpus, corpus_root):
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_id", CASE_IDS)
 def test_bad_input(case_id, corpus):
     result = corpus[case_id]
@@ -903,6 +909,7 @@ def test_bad_input(case_id, corpus):
     assert not changed, f"files changed by a failed run: {sorted(changed)}"
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(corpus_root):
     """Only with --debug does a bad input show a traceback (here: an answer outside the scale)."""
     case = next(c for c in CASES if c.id == "answer_out_of_scale")
@@ -918,7 +925,8 @@ def test_debug_shows_the_traceback(corpus_root):
 def test_docs_list_every_case():
     text = DOCS.read_text(encoding="utf-8")
     missing = [c for c in CASE_IDS if f"`{c}`" not in text]
-    assert not missing, f"docs/errors.md lacks {missing}: run python tests/test_bad_inputs.py --write-docs docs/errors.md"
+    assert not missing, (f"docs/errors.md lacks {missing}: "
+                         "run python tests/test_bad_inputs.py --write-docs docs/errors.md")
 
 
 def test_slugify_is_file_name_safe():

@@ -1,12 +1,15 @@
-"""Command line (geo_cohesion.cli): the demo contract, exit codes, nothing half-written."""
+"""Command line (geo_cohesion.cli): the output contract, exit codes, nothing half-written.
+
+Most tests use the small one-city project (``small_project`` in conftest); only the four-city
+check needs the full demo (slow)."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
-import yaml
 
 CITIES = ["Dortmund", "Lippstadt", "Rostock", "Dessau-Roßlau"]
 SLUGS = ["index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung", "soziale_netze",
@@ -15,63 +18,85 @@ SLUGS = ["index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierun
          "gesellschaftliche_teilhabe"]
 
 
-def test_demo_writes_contract_tables(demo_out):
-    district = pd.read_csv(demo_out / "tables" / "district_estimates.csv", dtype={"district_id": str})
+def test_run_writes_contract_tables(small_project):
+    district = small_project.table("district_estimates.csv")
     assert list(district.columns[:11]) == ["city", "district_id", "district_name", "variable", "estimate", "se",
                                            "ci_low", "ci_high", "n", "n_eff", "suppressed"]
-    assert district["city"].unique().tolist() == CITIES
+    assert district["city"].unique().tolist() == ["Musterstadt"]
     assert set(district["variable"]) == set(SLUGS)
-    city = pd.read_csv(demo_out / "tables" / "city_estimates.csv")
+    city = small_project.table("city_estimates.csv")
     assert list(city.columns[:8]) == ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff"]
-    assert len(city) == 4 * 13
+    assert len(city) == 13
     # suppressed rows never carry a number
     hidden = district[district["suppressed"]]
     assert not hidden.empty and hidden[["estimate", "se", "ci_low", "ci_high"]].isna().all().all()
     assert (hidden["n"] < 30).all()
     assert district.loc[~district["suppressed"], "estimate"].between(0, 100).all()
-    excel = (demo_out / "tables" / "excel_de" / "district_estimates.csv").read_bytes()
+    assert (district["note"] == "synthetische Testdaten").all()
+    excel = (small_project.out / "tables" / "excel_de" / "district_estimates.csv").read_bytes()
     assert excel.startswith("\ufeff".encode()) and b";" in excel.splitlines()[0]
 
 
-@pytest.mark.parametrize("command", [["--help"], ["demo", "--help"], ["run", "--help"]])
-def test_help_on_every_subcommand(command):
-    result = subprocess.run([sys.executable, "-m", "geo_cohesion.cli", *command], capture_output=True, text=True)
+def test_demo_writes_four_cities(demo_out):
+    district = pd.read_csv(demo_out / "tables" / "district_estimates.csv", dtype={"district_id": str})
+    assert district["city"].unique().tolist() == CITIES
+    assert set(district["variable"]) == set(SLUGS)
+    assert len(pd.read_csv(demo_out / "tables" / "city_estimates.csv")) == 4 * 13
+
+
+def test_module_entry_point_prints_help():
+    result = subprocess.run([sys.executable, "-m", "geo_cohesion.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "usage:" in result.stdout
 
 
+@pytest.mark.parametrize("command", [["--help"], ["demo", "--help"], ["run", "--help"], ["compare", "--help"],
+                                     ["map", "--help"]])
+def test_help_on_every_subcommand(command, capsys):
+    from geo_cohesion.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(command)
+    assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
 def run_cli(*args):
+    """The command in a fresh interpreter (as a user runs it)."""
     return subprocess.run([sys.executable, "-m", "geo_cohesion.cli", *args], capture_output=True, text=True)
 
 
-def test_bad_config_exit_2_no_traceback_outputs_intact(tmp_path, demo_out):
-    # a project whose survey has an answer outside the scale
-    inputs = demo_out / "demo_inputs"
-    project = yaml.safe_load((inputs / "project.yaml").read_text(encoding="utf-8"))
-    survey = pd.read_csv(inputs / "survey_lippstadt.csv", dtype=str)
+@pytest.fixture
+def cli(capsys):
+    """The command in this process (``main(argv)``): same exit codes and messages, no interpreter start."""
+    from geo_cohesion.cli import main
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+    return run
+
+
+def test_bad_config_exit_2_no_traceback_outputs_intact(tmp_path, small_project, cli):
+    # the small project, with an answer outside the scale, run into a folder holding good results
+    shutil.copytree(small_project.inputs, tmp_path / "inputs")
+    survey = pd.read_csv(tmp_path / "inputs" / "befragung.csv", dtype=str)
     survey.loc[4, "vm2"] = "7"
-    survey.to_csv(tmp_path / "survey_lippstadt.csv", index=False)
-    for city in project["cities"]:
-        for key in ("survey", "population", "structural", "boundaries"):
-            if city["slug"] == "lippstadt" and key == "survey":
-                city[key]["path"] = str(tmp_path / "survey_lippstadt.csv")
-            else:
-                city[key]["path"] = str(inputs / city[key]["path"])
-    config = tmp_path / "project.yaml"
-    config.write_text(yaml.safe_dump(project, allow_unicode=True), encoding="utf-8")
-    before = (demo_out / "tables" / "district_estimates.csv").read_bytes()
-    result = run_cli("run", str(config), "--out", str(demo_out))
+    survey.to_csv(tmp_path / "inputs" / "befragung.csv", index=False)
+    out = shutil.copytree(small_project.out / "tables", tmp_path / "out" / "tables").parent
+    before = (out / "tables" / "district_estimates.csv").read_bytes()
+    result = cli("run", tmp_path / "inputs" / "project.yaml", "--out", out)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "survey_lippstadt.csv, line 6, column 'vm2'" in result.stderr and "outside its scale" in result.stderr
-    assert (demo_out / "tables" / "district_estimates.csv").read_bytes() == before
-    assert not list((demo_out / "tables").glob(".*"))  # no temporary leftovers
+    assert "befragung.csv, line 6, column 'vm2'" in result.stderr and "outside its scale" in result.stderr
+    assert (out / "tables" / "district_estimates.csv").read_bytes() == before
+    assert not list((out / "tables").glob(".*"))  # no temporary leftovers
 
 
-def test_unknown_config_key_is_exit_2(tmp_path):
+def test_unknown_config_key_is_exit_2(tmp_path, cli):
     config = tmp_path / "p.yaml"
-    config.write_text("cities:\n  - name: X\n    survey: {path: s.csv}\n    population: {path: p.csv}\n    colour: red\n",
-                      encoding="utf-8")
-    result = run_cli("run", str(config))
+    config.write_text("cities:\n  - name: X\n    survey: {path: s.csv}\n    population: {path: p.csv}\n"
+                      "    colour: red\n", encoding="utf-8")
+    result = cli("run", config)
     assert result.returncode == 2 and "unknown key(s) 'colour'" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -80,22 +105,24 @@ def test_debug_shows_traceback(tmp_path):
     assert result.returncode != 0 and "Traceback" in result.stderr
 
 
-def test_compare_command_writes_tables_only(tmp_path, demo_out):
-    result = run_cli("compare", str(demo_out / "demo_inputs" / "project.yaml"), "--out", str(tmp_path),
-                     "--no-maps", "--adjust", "fdr_bh")
+def test_compare_command_writes_tables_only(tmp_path, small_project, cli):
+    result = cli("compare", small_project.config, "--out", tmp_path, "--no-maps", "--adjust", "fdr_bh")
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "tables" / "comparison_rostock.csv").exists()
+    assert (tmp_path / "tables" / "comparison_musterstadt.csv").exists()
     assert not list(tmp_path.glob("*.html"))
     meta = (tmp_path / "tables" / "metadata.json").read_text(encoding="utf-8")
     assert '"adjust": "fdr_bh"' in meta
 
 
-def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, demo_out):
-    args = [str(demo_out / "demo_inputs" / "boundaries_rostock.gpkg"), str(demo_out / "tables" / "district_estimates.csv"),
-            "--id-column", "district_id", "--out", str(tmp_path / "r.html")]
-    result = run_cli("map", *args)
+def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, small_project, cli):
+    district = small_project.table("district_estimates.csv")
+    two_cities = pd.concat([district, district.assign(city="Anderstadt")])
+    two_cities.to_csv(tmp_path / "scores.csv", index=False)
+    args = [str(small_project.inputs / "bezirke.gpkg"), str(tmp_path / "scores.csv"),
+            "--id-column", "bez_id", "--name-column", "bez_name", "--out", str(tmp_path / "m.html")]
+    result = cli("map", *args)
     assert result.returncode == 2 and "choose one with --city" in result.stderr
-    result = run_cli("map", *args, "--city", "Rostock", "--offline", "--note", "synthetische Demodaten")
+    result = cli("map", *args, "--city", "Musterstadt", "--offline", "--note", "synthetische Testdaten")
     assert result.returncode == 0, result.stderr
-    html = (tmp_path / "r.html").read_text(encoding="utf-8")
-    assert "Seebad Warnemünde" in html and "synthetische Demodaten" in html
+    html = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "Weißenfeld" in html and "synthetische Testdaten" in html

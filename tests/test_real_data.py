@@ -1,7 +1,8 @@
-"""The whole map path on real official boundaries from ../shared/data (read in place, never
-copied): Berlin's 542 Planungsräume with the MSS 2021 indicators, aggregated to the 143
-Bezirksregionen, and Rostock's 31 Ortsteile dissolved to the study's 19 Ortsbeiratsbereiche with
-the demo's estimates joined by district id. Skipped with a reason when the folder is absent."""
+"""The whole map path on real official boundaries from ../shared/data or GEO_COHESION_SHARED_DATA
+(read in place, never copied): Berlin's 542 Planungsräume with the MSS 2021 indicators, aggregated
+to the 143 Bezirksregionen, and Rostock's 31 Ortsteile dissolved to the study's 19
+Ortsbeiratsbereiche with the demo's estimates joined by district id. Skipped with a reason when
+the folder is absent."""
 from __future__ import annotations
 
 import json
@@ -22,10 +23,11 @@ from geo_cohesion.spatial.regions import aggregate_boundaries
 
 BERLIN = SHARED_DATA / "berlin"
 ROSTOCK = SHARED_DATA / "rostock"
+pytestmark = pytest.mark.real_data
 needs_berlin = pytest.mark.skipif(not (BERLIN / "lor_planungsraeume_2021.shp").exists(),
-                                  reason="real Berlin boundaries not available in ../shared/data/berlin")
+                                  reason=f"real Berlin boundaries not available in {BERLIN}")
 needs_rostock = pytest.mark.skipif(not (ROSTOCK / "ortsteile.geojson").exists(),
-                                   reason="real Rostock Ortsteile not available in ../shared/data/rostock")
+                                   reason=f"real Rostock Ortsteile not available in {ROSTOCK}")
 
 
 def payload(html: str) -> dict:
@@ -65,7 +67,8 @@ def test_berlin_aggregated_to_bezirksregionen(berlin):
     official = read_boundaries(BERLIN / "lor_bezirksregionen_2021.shp", id_column="BZR_ID", name_column="BZR_NAME")
     assert set(bzr["district_id"]) == set(official["district_id"]) and len(bzr) == 143
     # population-weighted unemployment per Bezirksregion from the Planungsräume
-    table = mss.assign(bzr=mss["PLR_ID"].str[:6], S1=pd.to_numeric(mss["S1"]), EW=pd.to_numeric(mss["EW"])).dropna(subset=["S1"])
+    table = mss.assign(bzr=mss["PLR_ID"].str[:6], S1=pd.to_numeric(mss["S1"]),
+                       EW=pd.to_numeric(mss["EW"])).dropna(subset=["S1"])
     s1 = table.groupby("bzr").apply(lambda g: np.average(g["S1"], weights=g["EW"]), include_groups=False)
     structural = s1.rename("unemployment_pct").rename_axis("district_id").reset_index()
     city_map = build_city_map("Berlin", bzr.merge(official[["district_id", "district_name"]], on="district_id",

@@ -32,6 +32,7 @@ import numpy as np
 import shapely
 import yaml
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.write import FIXED_GPKG_DATE, write_gpkg
@@ -185,7 +186,7 @@ def build_schematic_boundaries(city: Mapping[str, Any]) -> gpd.GeoDataFrame:
     label = str(city.get("name", city.get("slug", "?")))
     try:
         crs = CRS.from_user_input(city["crs"])
-    except Exception as exc:  # KeyError or pyproj.exceptions.CRSError
+    except (KeyError, CRSError) as exc:
         raise InputError("missing or invalid 'crs'", source=label) from exc
     if not crs.is_projected:
         raise InputError(f"CRS {city['crs']} is not metric (projected)", source=label)

@@ -62,6 +62,13 @@ _SIDECARS_REQUIRED: tuple[str, ...] = (".shx", ".dbf")
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 _ID_HINT = "name the id column with id_column= / --id-column"
 _FORMAT_HINT = "check that the file is complete and in a supported format"
+#: What pyogrio raises when GDAL cannot open or read a file: its DataSourceError and DataLayerError
+#: (with CRSError, FeatureError, GeometryError, FieldError below it), and OS errors.
+_GDAL_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError)
+#: What shapely's ``shape()`` raises for a malformed GeoJSON geometry: a missing member (KeyError),
+#: a non-object (AttributeError), wrong nesting or non-numbers (TypeError, ValueError, IndexError),
+#: an unknown type or invalid coordinates (shapely.errors.ShapelyError).
+_GEOJSON_GEOMETRY_ERRORS = (KeyError, AttributeError, TypeError, ValueError, IndexError, shapely.errors.ShapelyError)
 
 
 class _GdalError(InputError):
@@ -174,7 +181,7 @@ def _choose_layer(gdal_path: str, layer: str | None, source: str) -> str:
     """The layer to read: ``layer`` if it exists, else the only layer with geometries."""
     try:
         layers = pyogrio.list_layers(gdal_path)
-    except Exception as exc:  # pyogrio.errors.DataSourceError and GDAL I/O errors
+    except _GDAL_ERRORS as exc:
         raise _GdalError(f"cannot be opened as boundary file ({exc})", source, _FORMAT_HINT) from exc
     names = [str(row[0]) for row in layers]
     if layer is not None:
@@ -272,7 +279,7 @@ def _read_layer(gdal_path: str, layer: str, columns: list[str], source: str,
                                       on_invalid="ignore")
     except UnicodeDecodeError:
         raise
-    except Exception as exc:  # pyogrio.errors.* and GDAL I/O errors
+    except _GDAL_ERRORS as exc:
         raise _GdalError(f"cannot read layer '{layer}' ({exc})", source, _FORMAT_HINT) from exc
 
 
@@ -319,7 +326,7 @@ def _read_with_gdal(gdal_path: str, layer: str | None, is_shapefile: bool, id_co
     layer = _choose_layer(gdal_path, layer, source)
     try:
         info = pyogrio.read_info(gdal_path, layer=layer)
-    except Exception as exc:  # pyogrio.errors.* and GDAL I/O errors
+    except _GDAL_ERRORS as exc:
         raise _GdalError(f"cannot read layer '{layer}' ({exc})", source, _FORMAT_HINT) from exc
     id_col, name_col = _resolve_columns([str(f) for f in info["fields"]], id_column, name_column, source)
     columns = list(dict.fromkeys([id_col, name_col]))
@@ -334,7 +341,7 @@ def _geojson_geometry(geometry: object, number: int, source: str) -> shapely.Geo
         return None
     try:
         return shape(geometry)
-    except Exception as exc:  # malformed coordinates, unknown type
+    except _GEOJSON_GEOMETRY_ERRORS as exc:
         raise InputError(f"feature {number}: unreadable geometry ({exc})", source, _FORMAT_HINT) from exc
 
 

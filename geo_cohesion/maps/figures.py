@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import math
 import textwrap
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import matplotlib
 import matplotlib.style
@@ -664,8 +665,9 @@ def plot_association(city_map: CityMap, variable: str, indicator: str, associati
         fig.text(0.08, 0.95, f"{city_map.city}: {y_layer.label} und {x_layer.label}", fontsize=14,
                  fontweight="bold", va="top")
         if association is not None:
+            level = f"{city_map.level * 100:g}".replace(".", ",")  # as CityMap.ci_label
             r_text = (f"gewichtete Korrelation r = {format_number(association['r'], 2)} "
-                      f"(95-%-KI {format_number(association['r_ci_low'], 2)} bis "
+                      f"({level}-%-KI {format_number(association['r_ci_low'], 2)} bis "
                       f"{format_number(association['r_ci_high'], 2)})")
             r_text += f" – {association['note']}" if association.get("note") else \
                 f", {association['n_districts']} Bezirke"

@@ -8,8 +8,8 @@ in a shapefile, and every unmatched district is reported with its closest candid
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -195,7 +195,8 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
     return CityMap(city, boundaries, layers, title=title, notes=list(notes), source=source, min_n=min_n, level=level)
 
 
-def add_deviation_layers(city_map: CityMap, city_values: dict[str, float], variables: Sequence[str] | None = None) -> None:
+def add_deviation_layers(city_map: CityMap, city_values: dict[str, float],
+                         variables: Sequence[str] | None = None) -> None:
     """Add layers "Abweichung vom Stadtwert" (district minus city value) with a diverging palette."""
     for layer in list(city_map.layers):
         if layer.kind != "cohesion" or (variables is not None and layer.variable not in variables):
@@ -225,7 +226,8 @@ def _tertiles(values: np.ndarray) -> np.ndarray:
     return classify_values(values, "quantiles", k=3).class_index
 
 
-def add_bivariate_layer(city_map: CityMap, cohesion: str = "index", deprivation: str = "sgb2_share_pct") -> MapLayer | None:
+def add_bivariate_layer(city_map: CityMap, cohesion: str = "index",
+                        deprivation: str = "sgb2_share_pct") -> MapLayer | None:
     """Add a bivariate 3 x 3 layer: cohesion tertile x deprivation tertile.
 
     Districts with low cohesion and high deprivation (red) are where "Sozialer Zusammenhalt"

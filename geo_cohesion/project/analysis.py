@@ -50,7 +50,7 @@ def _score_columns(variables: list[str]) -> list[str]:
 
 def _with_ranks(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
     parts = []
-    for variable, group in table.groupby("variable", sort=False):
+    for _, group in table.groupby("variable", sort=False):
         group = group.reset_index(drop=True)
         estimate = group["estimate"].where(~group["suppressed"])
         # rank uncertainty of the district means; the city value is common to all and cancels
@@ -71,7 +71,8 @@ def compare_design(design: SurveyDesign, by: str, project: ProjectConfig, names:
     table["district_name"] = table["district_id"].map(lambda d: names.get(d, d))
     table = _with_ranks(table, project)
     hidden = table["suppressed"]
-    table.loc[hidden, ["estimate", "deviation", "se", "p_value", "p_adjusted", "rank", "rank_low", "rank_high"]] = np.nan
+    table.loc[hidden, ["estimate", "deviation", "se", "p_value", "p_adjusted", "rank", "rank_low",
+                       "rank_high"]] = np.nan
     order = {v: i for i, v in enumerate(variables)}
     table = table.sort_values(["variable", "district_id"], key=lambda s: s.map(order) if s.name == "variable" else s,
                               kind="stable")

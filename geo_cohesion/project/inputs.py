@@ -88,7 +88,8 @@ def read_survey_design(city: CityConfig, project: ProjectConfig) -> SurveyDesign
                                                   spec.gender_column) if c])
     blank = survey[spec.district_column].isna() | (survey[spec.district_column].astype("string").str.strip() == "")
     if blank.any():
-        raise InputError("respondents without a district code", row_ref(survey, survey.index[blank], spec.district_column),
+        raise InputError("respondents without a district code",
+                         row_ref(survey, survey.index[blank], spec.district_column),
                          "fill in the district or remove these rows")
     survey[spec.district_column] = survey[spec.district_column].astype(str).str.strip()
     codebook = load_codebook(project.resolve(spec.codebook) if spec.codebook else None, spec.min_valid_share)

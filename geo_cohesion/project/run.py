@@ -200,8 +200,8 @@ class CityOutputs:
     """Everything written for one city besides the estimate tables."""
 
     result: CityResult
-    boundaries: "gpd.GeoDataFrame | None"
-    comparison: "CityComparison | None"
+    boundaries: gpd.GeoDataFrame | None
+    comparison: CityComparison | None
     maps: list = field(default_factory=list)
 
 
@@ -266,7 +266,7 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
     write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
 
 
-def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None) -> list[tuple[str, "CityMap"]]:
+def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None) -> list[tuple[str, CityMap]]:
     """The maps of one city: district level and, if groups are configured, group level.
 
     Returns ``[(file stem, CityMap), ...]``.
@@ -309,7 +309,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     return maps
 
 
-def write_maps(built: list[tuple[str, "CityMap"]], project: ProjectConfig, out_dir: Path) -> list[Path]:
+def write_maps(built: list[tuple[str, CityMap]], project: ProjectConfig, out_dir: Path) -> list[Path]:
     """Write HTML maps (``OUT/<stem>.html``) and print figures (``OUT/figures/``) atomically."""
     from geo_cohesion.maps.figures import write_city_figures
     from geo_cohesion.maps.html import write_html_map

@@ -9,19 +9,69 @@ test has little power instead of printing a verdict.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
 
 import esda
 import numpy as np
 import pandas as pd
 
-from geo_cohesion.spatial.weights import SpatialWeights, _quiet, _subset
+from geo_cohesion.spatial.weights import SpatialWeights, _subset
 from geo_cohesion.stats.multiple_testing import benjamini_hochberg
 
 #: Below this many districts a Moran test has little power; results carry a note instead of a verdict.
 MIN_DISTRICTS_FOR_VERDICT = 10
 CLUSTER_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 LOW_POWER_NOTE = "geringe Teststärke: weniger als 10 Bezirke – kein Urteil"
+#: esda warns on every ``Moran_Local`` call that the default alternative hypothesis of its
+#: conditional randomisation will change; we keep the documented (directed) p-values.
+_ESDA_ALTERNATIVE_WARNING = r"The alternative hypothesis for conditional randomization is changing"
+
+
+@contextlib.contextmanager
+def _esda_call() -> Iterator[None]:
+    """Around an esda statistic: keep the caller's NumPy global random state and hide only esda's
+    known noise.
+
+    esda's conditional randomisation (``Moran_Local(seed=...)``) seeds NumPy's *global* generator
+    with the seed it is given (``esda.crand.vec_permutations``); the state is restored afterwards,
+    so calling these functions never changes the random numbers a user's own code draws.
+    Districts with a constant neighbourhood give 0/0 in esda's simulated z-values (reported as
+    NaN), hence the scoped ``np.errstate``.
+    """
+    state = np.random.get_state()
+    try:
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            warnings.filterwarnings("ignore", message=_ESDA_ALTERNATIVE_WARNING, category=DeprecationWarning)
+            yield
+    finally:
+        np.random.set_state(state)
+
+
+def _permutation_test(y: np.ndarray, sw: SpatialWeights, permutations: int, seed: int) -> dict[str, float]:
+    """Moran's I with a permutation test drawn from a local generator.
+
+    ``esda.Moran`` draws its permutations from NumPy's global generator and takes no seed, so
+    the statistic comes from esda (``permutations=0``) and the permutations from
+    ``np.random.RandomState(seed)``, a generator of our own: the permutations, pseudo p-value,
+    ``EI_sim`` and ``z_sim`` are exactly those of ``np.random.seed(seed); esda.Moran(y, w)``,
+    without touching the global state.
+    """
+    with _esda_call():
+        result = esda.Moran(y, sw.w, permutations=0)
+    z = y - y.mean()
+    z2ss = float(z @ z)
+    scale = len(y) / sw.w.s0 / z2ss
+    lag = sw.w.sparse
+    rng = np.random.RandomState(seed)
+    sim = np.array([scale * (zp * (lag @ zp)).sum() for zp in (rng.permutation(z) for _ in range(permutations))])
+    larger = int((sim >= result.I).sum())
+    larger = min(larger, permutations - larger)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_sim = (result.I - sim.sum() / permutations) / sim.std()
+    return {"moran_i": float(result.I), "expected_i": float(result.EI), "z_sim": float(z_sim),
+            "p_value": (larger + 1.0) / (permutations + 1.0)}
 
 
 def global_moran(values: Sequence[float], sw: SpatialWeights, permutations: int = 999, seed: int = 0) -> dict:
@@ -46,15 +96,8 @@ def global_moran(values: Sequence[float], sw: SpatialWeights, permutations: int 
     if n < 3 or np.ptp(present.to_numpy()) == 0:
         return {"moran_i": np.nan, "expected_i": np.nan, "z_sim": np.nan, "p_value": np.nan, **base,
                 "note": "zu wenige Bezirke oder keine Streuung"}
-    state = np.random.get_state()
-    try:
-        np.random.seed(seed)  # esda.Moran draws its permutations from numpy's global generator
-        with _quiet():
-            result = esda.Moran(present.loc[sub.ids].to_numpy(), sub.w, permutations=permutations)
-    finally:
-        np.random.set_state(state)
-    return {"moran_i": float(result.I), "expected_i": float(result.EI), "z_sim": float(result.z_sim),
-            "p_value": float(result.p_sim), **base, "note": note}
+    test = _permutation_test(present.loc[sub.ids].to_numpy(), sub, permutations, seed)
+    return {**test, **base, "note": note}
 
 
 def local_moran(values: Sequence[float], sw: SpatialWeights, permutations: int = 999, seed: int = 0,
@@ -77,7 +120,7 @@ def local_moran(values: Sequence[float], sw: SpatialWeights, permutations: int =
     sub = _subset(sw, present.index)
     if len(present) < 3 or np.ptp(present.to_numpy()) == 0:
         return out
-    with _quiet():
+    with _esda_call():
         result = esda.Moran_Local(present.loc[sub.ids].to_numpy(), sub.w, permutations=permutations, seed=seed)
     q_values = benjamini_hochberg(result.p_sim)
     quadrant = [CLUSTER_LABELS.get(int(q), "") for q in result.q]

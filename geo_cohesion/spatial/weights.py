@@ -2,10 +2,7 @@
 their nearest neighbour."""
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -40,12 +37,11 @@ class SpatialWeights:
     fallback: str = "none"
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence libpysal's island warnings (it prints them); islands are reported in the results."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
+#: Passed to every libpysal ``W`` we build: libpysal warns about disconnected components and
+#: *prints* "is an island" lines when row-standardising. Islands are reported in our results
+#: (``SpatialWeights.islands``, the ``islands`` column and a map note) instead. This switches off
+#: only those libpysal messages; every other warning stays visible.
+_SILENT = {"silence_warnings": True}
 
 
 def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen",
@@ -72,19 +68,16 @@ def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen",
     ids = boundaries["district_id"].astype(str).tolist()
     frame = boundaries.reset_index(drop=True)
     builder = lpw.Queen if kind == "queen" else lpw.Rook
-    with _quiet():
-        w = builder.from_dataframe(frame, ids=ids, use_index=False)
+    w = builder.from_dataframe(frame, ids=ids, use_index=False, **_SILENT)
     islands = [str(i) for i in w.islands]
     fallback = "none"
     if islands and attach_islands:
         centroids = frame.geometry.centroid
         points = gpd.GeoDataFrame(geometry=centroids, crs=frame.crs)
-        with _quiet():
-            knn = lpw.KNN.from_dataframe(points, k=1, ids=ids, use_index=False)
-            w = lpw.attach_islands(w, knn)
+        knn = lpw.KNN.from_dataframe(points, k=1, ids=ids, use_index=False, **_SILENT)
+        w = lpw.attach_islands(w, knn, **_SILENT)
         fallback = "nearest neighbour attached"
-    with _quiet():
-        w.transform = "r"
+    w.transform = "r"
     return SpatialWeights(w, ids, kind, islands, fallback)
 
 
@@ -94,8 +87,8 @@ def _subset(sw: SpatialWeights, keep: Sequence[str]) -> SpatialWeights:
     keep = [i for i in sw.ids if i in wanted]
     if len(keep) == len(sw.ids):
         return sw
-    with _quiet():
-        sub = lpw.w_subset(sw.w, keep)
-        sub.transform = "r"
+    sub = lpw.w_subset(sw.w, keep, **_SILENT)
+    sub.transform = "r"
     extra = [str(i) for i in sub.islands if str(i) not in sw.islands]
     return SpatialWeights(sub, keep, sw.kind, sw.islands + extra, sw.fallback)
+

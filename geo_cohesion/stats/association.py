@@ -2,7 +2,7 @@
 (Fisher-z interval) and weighted regression across the districts of a city."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,7 +10,7 @@ from scipy import stats
 
 
 def weighted_correlation(x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None,
-                         level: float = 0.95) -> dict:
+                         level: float = 0.95) -> dict[str, float]:
     """Weighted Pearson correlation with a Fisher-z interval based on the number of units.
 
     Returns
@@ -37,7 +37,7 @@ def weighted_correlation(x: Sequence[float], y: Sequence[float], weights: Sequen
 
 
 def weighted_regression(x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None,
-                        level: float = 0.95) -> dict:
+                        level: float = 0.95) -> dict[str, float]:
     """Weighted least squares ``y = a + b x`` across districts with a t interval for the slope.
 
     Returns

@@ -195,8 +195,8 @@ def change_between_waves(estimates_from: pd.DataFrame, estimates_to: pd.DataFram
     return out
 
 
-def _degrees_of_freedom(df: None | str | float | Sequence[float] | np.ndarray, frame: pd.DataFrame, first: pd.DataFrame, second: pd.DataFrame,
-                        v1: np.ndarray, v2: np.ndarray) -> np.ndarray:
+def _degrees_of_freedom(df: None | str | float | Sequence[float] | np.ndarray, frame: pd.DataFrame,
+                        first: pd.DataFrame, second: pd.DataFrame, v1: np.ndarray, v2: np.ndarray) -> np.ndarray:
     rows = len(frame)
     if df is None:
         if "df" in first.columns and "df" in second.columns:

@@ -1,16 +1,15 @@
 """Multiple testing: Holm (family-wise error) and Benjamini-Hochberg (false discovery rate)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.settings import ADJUSTMENTS
 
 
-def holm(p_values: Sequence[float]) -> np.ndarray:
+def holm(p_values: ArrayLike) -> np.ndarray:
     """Holm's step-down adjusted p-values (family-wise error rate); NaN stays NaN.
 
     Same as R ``p.adjust(p, "holm")``.
@@ -27,7 +26,7 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
-def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
+def benjamini_hochberg(p_values: ArrayLike) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (false discovery rate); NaN stays NaN.
 
     Uses :func:`scipy.stats.false_discovery_control`; same as R ``p.adjust(p, "BH")``.
@@ -40,7 +39,7 @@ def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
-def adjust_p_values(p_values: Sequence[float], method: str = "holm") -> np.ndarray:
+def adjust_p_values(p_values: ArrayLike, method: str = "holm") -> np.ndarray:
     """Adjusted p-values for one family of tests; ``NaN`` is not a test and stays ``NaN``.
 
     Parameters

@@ -49,7 +49,7 @@ Uncertainty
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,7 @@ _CHUNK_FLOATS = 4_000_000
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_breaks(class_breaks: Sequence[float], class_labels: Sequence[int] | None,
+def _check_breaks(class_breaks: Sequence[float] | np.ndarray, class_labels: Sequence[int] | np.ndarray | None,
                   closed: str) -> tuple[np.ndarray, np.ndarray]:
     breaks = np.asarray(class_breaks, dtype=float).ravel()
     if breaks.size == 0 or not np.all(np.isfinite(breaks)) or np.any(np.diff(breaks) <= 0):
@@ -110,15 +110,15 @@ def _numeric_column(table: pd.DataFrame, column: str, ids: pd.Series, what: str)
         examples = ", ".join(f"{i!s}: {v!r}" for i, v in zip(ids[bad].head(3), raw[bad].head(3)))
         raise InputError(f"{what} column {column!r} has values that are not numbers ({examples})",
                          hint="use a decimal point and leave missing values empty")
-    values = values.to_numpy(dtype=float)
-    if np.isinf(values).any():
+    array: np.ndarray = values.to_numpy(dtype=float)
+    if np.isinf(array).any():
         raise InputError(f"{what} column {column!r} has infinite values",
                          hint="leave the value empty if it is not available")
-    return values
+    return array
 
 
 def _prepare(table: pd.DataFrame, indicators: Mapping[str, float], id_column: str,
-             ddof: int) -> dict:
+             ddof: int) -> dict[str, Any]:
     """Validate input and return ids, the indicator matrix, weights and the complete-row mask."""
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(table).__name__}")
@@ -194,8 +194,8 @@ def _exclusion_note(ids: pd.Series, values: np.ndarray, names: list[str], comple
 
 
 def need_index(table: pd.DataFrame, indicators: Mapping[str, float], *, id_column: str,
-               class_breaks: Sequence[float] = MSS_STATUS_BREAKS, ddof: int = 0,
-               closed: Closed = "left", class_labels: Sequence[int] | None = None) -> pd.DataFrame:
+               class_breaks: Sequence[float] | np.ndarray = MSS_STATUS_BREAKS, ddof: int = 0,
+               closed: Closed = "left", class_labels: Sequence[int] | np.ndarray | None = None) -> pd.DataFrame:
     """Composite need index with MSS-style double standardisation and SD-threshold classes.
 
     Parameters
@@ -348,7 +348,7 @@ def status_dynamics(need_class: int | Sequence[int] | pd.Series,
     return out
 
 
-def _whole(value) -> int:
+def _whole(value: Any) -> int:
     try:
         number = float(value)
     except (TypeError, ValueError) as err:
@@ -529,7 +529,7 @@ def _standard_errors(standard_errors: pd.DataFrame | None, simulated: list[str],
     se = np.zeros((len(ids), len(names)))
     if not simulated:
         return se
-    table = standard_errors
+    table: pd.DataFrame = standard_errors  # not None once an indicator is simulated (_split_simulated)
     if table[id_column].duplicated().any():
         raise InputError(f"standard_errors has duplicate ids in {id_column!r}")
     position = pd.Index(table[id_column]).get_indexer(ids)
@@ -648,7 +648,7 @@ def weight_sensitivity(table: pd.DataFrame, indicators: Mapping[str, float], *, 
 
     total = len(table)
 
-    def _fill(values_c, dtype=float):
+    def _fill(values_c: np.ndarray, dtype: object = float) -> Any:
         if dtype == "Int64":
             full = pd.array([pd.NA] * total, dtype="Int64")
         elif dtype == "boolean":

@@ -6,8 +6,9 @@ codes them; :func:`rake_weights` runs IPF with optional bounds on the g-weights.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,7 @@ class RakeDiagnostics:
     worst_margin: str = ""
     warnings: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Plain dict for tables and JSON (warnings joined with ``"; "``)."""
         out = dict(self.__dict__)
         out["warnings"] = "; ".join(self.warnings)
@@ -68,7 +69,7 @@ class Calibration:
 
     columns: tuple[str, ...]
     codes: tuple[np.ndarray, ...]
-    categories: tuple[tuple, ...]
+    categories: tuple[tuple[str, ...], ...]
     totals: tuple[np.ndarray, ...]
 
 
@@ -105,7 +106,7 @@ def weight_warnings(design_weights: np.ndarray, weights: np.ndarray,
     """
     d = np.asarray(design_weights, dtype=float)
     w = np.asarray(weights, dtype=float)
-    out = []
+    out: list[str] = []
     deff = kish_deff(w)
     if deff > MAX_PLAUSIBLE_DEFF:
         out.append(f"the weights vary very much (design effect {deff:.1f}, effective sample {w.size / deff:.0f} "
@@ -121,7 +122,7 @@ def weight_warnings(design_weights: np.ndarray, weights: np.ndarray,
     return tuple(out)
 
 
-def _positive(value) -> bool:
+def _positive(value: Any) -> bool:
     try:
         return float(value) > 0
     except (TypeError, ValueError):
@@ -139,7 +140,7 @@ def _margin_error(w: np.ndarray, cal: Calibration) -> tuple[float, str]:
     return worst_err, worst
 
 
-def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping]) -> Calibration:
+def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]]) -> Calibration:
     """Check one-way population margins against the respondents and code them.
 
     Parameters
@@ -241,7 +242,7 @@ def rake_weights(design_weights: np.ndarray, cal: Calibration, max_iter: int = 1
         Invalid bounds, or margins not reached (with the worst margin named).
     """
     d = np.asarray(design_weights, dtype=float)
-    low = high = None
+    low, high = 0.0, np.inf  # no bounds
     if bounds is not None:
         try:
             low, high = (float(b) for b in bounds)
@@ -253,7 +254,7 @@ def rake_weights(design_weights: np.ndarray, cal: Calibration, max_iter: int = 1
                          hint="e.g. 'bounds: [0.3, 3.0]', or leave the bounds out")
     w = d.copy()
     iterations, error, worst = 0, np.inf, ""
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
         for codes, totals in zip(cal.codes, cal.totals):
             current = np.bincount(codes, weights=w, minlength=totals.size)
             w *= (totals / current)[codes]

@@ -8,8 +8,9 @@ standard errors (see :mod:`geo_cohesion.survey.estimates`).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,12 +89,12 @@ class SurveyDesign:
         self.design_weights = pd.Series(values, index=self.data.index, name="design_weight")
         self.weights = self.design_weights.rename("weight")
 
-    def _copy(self) -> "SurveyDesign":
+    def _copy(self) -> SurveyDesign:
         out = SurveyDesign.__new__(SurveyDesign)
         out.__dict__.update(self.__dict__)
         return out
 
-    def with_columns(self, **columns) -> "SurveyDesign":
+    def with_columns(self, **columns: Any) -> SurveyDesign:
         """The same design (weights, strata, calibration) with extra data columns, e.g. a grouping."""
         out = self._copy()
         data = self.data.assign(**columns)
@@ -102,15 +103,15 @@ class SurveyDesign:
         return out
 
     # ------------------------------------------------------------------ strata
-    def strata_codes(self) -> tuple[np.ndarray, list]:
+    def strata_codes(self) -> tuple[np.ndarray, list[str]]:
         """Integer stratum code per respondent and the stratum labels."""
         if self.strata is None:
             return np.zeros(len(self.data), dtype=np.intp), ["(alle)"]
         return category_codes(self.data[self.strata])
 
     # ------------------------------------------------------------------ raking
-    def rake(self, margins: Mapping[str, Mapping], max_iter: int = 1000, tol: float = 1e-10,
-             bounds: Sequence[float] | None = None) -> "SurveyDesign":
+    def rake(self, margins: Mapping[str, Mapping[Any, float]], max_iter: int = 1000, tol: float = 1e-10,
+             bounds: Sequence[float] | None = None) -> SurveyDesign:
         """Rake the weights to one-way population margins.
 
         Parameters

@@ -37,7 +37,7 @@ def column_sums(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
                             for v in range(values.shape[1])]) if values.shape[1] else np.empty((size, 0))
 
 
-def category_codes(values: pd.Series) -> tuple[np.ndarray, list]:
+def category_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes (categories sorted as text) and the category list; one place for all coding."""
     codes, categories = pd.factorize(values.astype(str), sort=True)
     return codes.astype(np.intp), list(categories)

@@ -6,7 +6,8 @@ weighted district scores from users without microdata.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 ESTIMATE_COLUMNS = ["variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
 
 
-def values_matrix(design: "SurveyDesign", values: Sequence[str]) -> np.ndarray:
+def values_matrix(design: SurveyDesign, values: Sequence[str]) -> np.ndarray:
     data = design.data
     missing = [v for v in values if v not in data.columns]
     if missing:
@@ -32,7 +33,7 @@ def values_matrix(design: "SurveyDesign", values: Sequence[str]) -> np.ndarray:
     return np.column_stack([to_numeric_column(data, v, f"value of '{v}'") for v in values])
 
 
-def domain_means(design: "SurveyDesign", values: str | Sequence[str], by: str | None, level: float = 0.95,
+def domain_means(design: SurveyDesign, values: str | Sequence[str], by: str | None, level: float = 0.95,
                  min_n: int = 30) -> pd.DataFrame:
     """Weighted domain means with linearised standard errors for a :class:`SurveyDesign`.
 
@@ -62,7 +63,7 @@ def domain_means(design: "SurveyDesign", values: str | Sequence[str], by: str | 
     data = design.data
     if by is None:
         domain = np.zeros(len(data), dtype=np.intp)
-        labels: list = []
+        labels: list[str] = []
     else:
         if by not in data.columns:
             raise InputError(f"domain column '{by}' not found", data.attrs.get("source"))
@@ -135,7 +136,7 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
         raise InputError("missing district code", row_ref(table, table.index[blank], district_column))
     out["estimate"] = to_numeric_column(table, estimate_column, "estimate")
     has_se = se_column is not None and se_column in table.columns
-    out["se"] = to_numeric_column(table, se_column, "standard error") if has_se else np.nan
+    out["se"] = to_numeric_column(table, se_column, "standard error") if has_se and se_column is not None else np.nan
     if has_se and (out["se"] < 0).any():
         bad = table.index[(out["se"] < 0).to_numpy()]
         raise InputError("negative standard error", row_ref(table, bad, se_column))
@@ -150,7 +151,7 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
     out["ci_high"] = (to_numeric_column(table, "ci_high", "ci_high") if "ci_high" in table.columns
                       else out["estimate"] + z * out["se"])
     has_n = n_column is not None and n_column in table.columns
-    out["n"] = to_numeric_column(table, n_column, "n") if has_n else np.nan
+    out["n"] = to_numeric_column(table, n_column, "n") if has_n and n_column is not None else np.nan
     out["n_eff"] = to_numeric_column(table, "n_eff", "n_eff") if "n_eff" in table.columns else out["n"]
     flagged = table["suppressed"].astype(str).str.lower().isin({"true", "1", "ja", "yes"}) \
         if "suppressed" in table.columns else pd.Series(False, index=table.index)

@@ -38,7 +38,8 @@ from geo_cohesion.survey.domains import group_codes
 
 def linearised_domain_variance(y: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_domains: int,
                                strata: np.ndarray, design_weights: np.ndarray | None = None,
-                               margin_codes: Sequence[np.ndarray] = (), contrast: bool = False) -> dict[str, np.ndarray]:
+                               margin_codes: Sequence[np.ndarray] = (),
+                               contrast: bool = False) -> dict[str, np.ndarray]:
     """Domain means and their linearised variances for many variables at once.
 
     Parameters

@@ -161,6 +161,18 @@ def test_rejects_bad_input() -> None:
         )
 
 
+def test_bad_crs_is_an_input_error_other_exceptions_propagate(monkeypatch) -> None:
+    import geo_cohesion.demo.shapes as shapes
+
+    districts = [{"id": "1", "name": "A", "centre": [7.0, 51.0]}, {"id": "2", "name": "B", "centre": [7.1, 51.0]}]
+    for city in ({"name": "X", "districts": districts}, {"name": "X", "crs": "EPSG:99999", "districts": districts}):
+        with pytest.raises(InputError, match="missing or invalid 'crs'"):
+            build_schematic_boundaries(city)
+    monkeypatch.setattr(shapes.CRS, "from_user_input", lambda value: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        build_schematic_boundaries({"name": "X", "crs": "EPSG:25832", "districts": districts})
+
+
 def test_shipped_shapes_are_what_the_generator_builds(tmp_path):
     """shapes/*.gpkg in the repository must be reproducible by `python -m geo_cohesion.demo.shapes`."""
     from geo_cohesion.demo.shapes import write_schematic_boundaries

@@ -1,11 +1,13 @@
 """Tests for geo_cohesion.io.boundaries: read & validate boundaries, dissolve them into areas.
 
 All test files are built in code from shapely boxes; the real Berlin and Rostock boundaries are
-read from ``../shared/data`` (never copied into the repository) and skipped when absent.
+read from ``../shared/data`` or ``GEO_COHESION_SHARED_DATA`` (never copied into the repository),
+marked ``real_data`` and skipped when absent.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import warnings
 import zipfile
 from pathlib import Path
@@ -17,6 +19,7 @@ import pyogrio
 import pytest
 import shapely
 import yaml
+from conftest import SHARED_DATA
 
 from geo_cohesion.demo.shapes import ASSUMPTIONS_PATH
 from geo_cohesion.errors import InputError
@@ -26,7 +29,6 @@ from geo_cohesion.io.write import write_gpkg
 from geo_cohesion.keys import match_keys, normalise_key
 from geo_cohesion.spatial.regions import aggregate_boundaries
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 BERLIN = SHARED_DATA / "berlin"
 ROSTOCK = SHARED_DATA / "rostock"
 
@@ -523,12 +525,47 @@ def test_write_gpkg_roundtrip_and_deterministic(fine: gpd.GeoDataFrame, tmp_path
 
 
 # ---------------------------------------------------------------------------------------------
+# Only file problems become InputError; a bug (any other exception) is not disguised as one
+
+
+@pytest.mark.parametrize("reader", ["list_layers", "read_info", "read_dataframe"])
+def test_gdal_errors_are_input_errors_other_exceptions_propagate(shp: Path, monkeypatch, reader: str) -> None:
+    def gdal_fails(*args, **kwargs):
+        raise pyogrio.errors.DataSourceError("GDAL cannot read this")
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug, not a file problem")
+
+    monkeypatch.setattr(pyogrio, reader, gdal_fails)
+    _raises("GDAL cannot read this", shp, id_column="ID")
+    monkeypatch.setattr(pyogrio, reader, bug)
+    with pytest.raises(ZeroDivisionError):
+        read_boundaries(shp, id_column="ID")
+
+
+def test_malformed_geojson_geometries_are_input_errors_bugs_propagate(tmp_path: Path, monkeypatch) -> None:
+    import geo_cohesion.io.boundaries as boundaries_module
+
+    path = tmp_path / "kaputt.geojson"
+    feature = {"type": "Feature", "properties": {"id": "a"}, "geometry": {"type": "Polygon", "coordinates": [[1, 2]]}}
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8")
+    def gdal_gives_up(*args, **kwargs):  # as for a GeoJSON too large for GDAL: the Python reader takes over
+        raise pyogrio.errors.DataSourceError("too large for GDAL")
+
+    monkeypatch.setattr(pyogrio, "list_layers", gdal_gives_up)
+    _raises("feature 1: unreadable geometry", path, id_column="id")
+    monkeypatch.setattr(boundaries_module, "shape", lambda geometry: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        read_boundaries(path, id_column="id")
+
+
+# ---------------------------------------------------------------------------------------------
 # Real data (../shared/data), skipped when absent
 
 
 def _need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"real boundary data not available: {path} (see ../shared/data/README.md)")
+        pytest.skip(f"real boundary data not available: {path} (set GEO_COHESION_SHARED_DATA)")
     return path
 
 
@@ -538,6 +575,7 @@ def berlin_plr() -> gpd.GeoDataFrame:
     return read_boundaries(path, id_column="PLR_ID", name_column="PLR_NAME")
 
 
+@pytest.mark.real_data
 def test_berlin_planungsraeume(berlin_plr: gpd.GeoDataFrame) -> None:
     gdf = berlin_plr
     assert len(gdf) == 542
@@ -551,6 +589,7 @@ def test_berlin_planungsraeume(berlin_plr: gpd.GeoDataFrame) -> None:
     assert gdf.geometry.is_valid.all() and gdf.attrs["repairs"] == []
 
 
+@pytest.mark.real_data
 def test_berlin_bezirksregionen_from_planungsraeume(berlin_plr: gpd.GeoDataFrame) -> None:
     bzr = read_boundaries(_need(BERLIN / "lor_bezirksregionen_2021.shp"), id_column="BZR_ID",
                           name_column="BZR_NAME")
@@ -564,6 +603,7 @@ def test_berlin_bezirksregionen_from_planungsraeume(berlin_plr: gpd.GeoDataFrame
     np.testing.assert_allclose(ratio, 1.0, rtol=1e-3)  # every region, not only the total
 
 
+@pytest.mark.real_data
 def test_berlin_mss_matches_boundaries(berlin_plr: gpd.GeoDataFrame) -> None:
     mss = read_table(_need(BERLIN / "mss_2021.csv"), text_columns=["PLR_ID"])
     assert mss["PLR_ID"].str.fullmatch(r"\d{8}").all()
@@ -572,6 +612,7 @@ def test_berlin_mss_matches_boundaries(berlin_plr: gpd.GeoDataFrame) -> None:
     assert len(mapping) == 542 and all(k == v for k, v in mapping.items())  # identical text ids
 
 
+@pytest.mark.real_data
 def test_rostock_ortsteile_to_ortsbeiratsbereiche() -> None:
     gdf = read_boundaries(_need(ROSTOCK / "ortsteile.geojson"), id_column="name", name_column="name")
     assert len(gdf) == 31

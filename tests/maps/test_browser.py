@@ -30,6 +30,7 @@ from geo_cohesion.io.htmlsafe import escape_html
 from geo_cohesion.maps.html import map_payload, render_html_map
 from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
 
+pytestmark = pytest.mark.browser
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROME_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -94,7 +95,8 @@ XSS = [
 ]
 #: Elements and attributes none of the payloads may create.
 INJECTED = ("iframe, object, embed, base, meta[http-equiv]:not([http-equiv='content-type']), img, math, "
-            "input:not([name='gc-layer']):not([name='gc-side']), details:not(.gc-panel > details), a[href^='javascript'], "
+            "input:not([name='gc-layer']):not([name='gc-side']), details:not(.gc-panel > details), "
+            "a[href^='javascript'], "
             "body [onload], [onerror], [onmouseover], [onfocus], [ontoggle]")
 
 
@@ -444,7 +446,7 @@ def test_hostile_text_stays_text(driver, spec, tmp_path):
     assert driver.execute_script("return document.scripts.length") == len(re.findall(r"<script\b", html))
     assert driver.execute_script("return document.title") == expected["title"]
     assert re.search(r"<title>(.*?)</title>", html, re.S).group(1) == escape_html(expected["title"])
-    text = lambda selector: driver.execute_script(  # noqa: E731
+    text = lambda selector: driver.execute_script(
         "return Array.prototype.map.call(document.querySelectorAll(arguments[0]), function (e) {"
         " return e.textContent; });", selector)
     assert text(".gc-title") == [expected["title"]]

@@ -316,3 +316,25 @@ def test_user_text_with_dollar_signs_is_printed_literally(tmp_path):
     written = save_figure(fig, tmp_path / "dollar", formats=("svg", "png"), close=True)
     svg = written[0].read_text(encoding="utf-8")
     assert "$\\nosuchcommand{x}$" in svg and "Preis: $5 und $6" in svg
+
+
+@pytest.mark.parametrize("level, label", [(0.9, "90-%-KI"), (0.95, "95-%-KI"), (0.995, "99,5-%-KI")])
+def test_association_scatter_states_the_confidence_level(level, label):
+    """The interval of r is printed with the project's confidence level, not always 95 %."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geo_cohesion.maps.figures import plot_association
+
+    boxes = [box(i * 1000, 0, (i + 1) * 1000, 1000) for i in range(4)]
+    b = gpd.GeoDataFrame({"district_id": list("abcd"), "district_name": list("ABCD")}, geometry=boxes,
+                         crs="EPSG:25832")
+    est = pd.DataFrame({"district_id": list("abcd"), "variable": "index", "estimate": [60.0, 62, 58, 65],
+                        "ci_low": 55.0, "ci_high": 70.0, "n": 60, "suppressed": False})
+    structural = pd.DataFrame({"district_id": list("abcd"), "sgb2_share_pct": [10.0, 8, 15, 5]})
+    cm = build_city_map("X", b, est, structural, level=level)
+    row = {"r": -0.9, "r_ci_low": -0.99, "r_ci_high": -0.2, "intercept": 68.0, "slope": -0.5, "n_districts": 4,
+           "note": ""}
+    fig = plot_association(cm, "index", "sgb2_share_pct", row)
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert f"({label} " in texts and (level == 0.95 or "95-%" not in texts)

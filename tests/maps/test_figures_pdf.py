@@ -22,6 +22,7 @@ from geo_cohesion.maps.figures import A4_INCHES, plot_layer, save_figure
 from geo_cohesion.maps.layers import build_city_map
 from geo_cohesion.radar.codebook import load_radar
 
+pytestmark = pytest.mark.browser  # rasterises PDFs with poppler's pdftoppm, like the browser tests
 DPI = 100
 NOTES = ["synthetische Demodaten", "schematische Grenzen – nicht amtlich"]
 SUPPRESSED = {1, 6}

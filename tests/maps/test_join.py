@@ -20,7 +20,8 @@ def boundaries(names=("Innenstadt-West", "Hörde", "Sankt Georg", "Eving")) -> g
 
 @pytest.mark.parametrize("a, b", [("Innenstadt West", "Innenstadt-West"), ("Hoerde", "Hörde"),
                                   ("St. Georg", "Sankt Georg"), ("STRASSE", "Straße"), ("007", "7"),
-                                  ("  Dessau-Roßlau ", "dessau rosslau"), ("Dierkow-Ost/Dierkow-West", "Dierkow Ost Dierkow West")])
+                                  ("  Dessau-Roßlau ", "dessau rosslau"),
+                                  ("Dierkow-Ost/Dierkow-West", "Dierkow Ost Dierkow West")])
 def test_normalise_key_variants(a, b):
     assert normalise_key(a) == normalise_key(b)
 
@@ -56,7 +57,8 @@ def test_scores_join_by_name_variants_and_suppression():
 
 
 def test_structural_layers_and_deviation():
-    scores = pd.DataFrame({"district_id": ["01", "02", "03", "04"], "variable": "index", "estimate": [60.0, 55.0, 50.0, 45.0]})
+    scores = pd.DataFrame({"district_id": ["01", "02", "03", "04"], "variable": "index",
+                           "estimate": [60.0, 55.0, 50.0, 45.0]})
     structural = pd.DataFrame({"district_id": ["1", "2", "3", "4"], "migration_share_pct": [10, 20, 30, 40],
                                "sgb2_share_pct": [5, 6, 7, 8]})
     city_map = build_city_map("X", boundaries(), scores, structural)

@@ -1,5 +1,5 @@
-"""Comparison and spatial outputs of the demo (geo_cohesion.project.analysis): contracts and the seed's
-qualitative findings, reproduced from the computed (synthetic) data."""
+"""Comparison and spatial outputs (geo_cohesion.project.analysis): the table contracts on the small
+one-city project, and the seed's qualitative findings reproduced from the full (synthetic) demo (slow)."""
 from __future__ import annotations
 
 import json
@@ -15,19 +15,38 @@ def table(demo_out, name):
     return pd.read_csv(demo_out / "tables" / name, dtype={"district_id": str})
 
 
-@pytest.mark.parametrize("slug", CITIES)
-def test_comparison_spatial_and_lisa_tables_follow_the_contract(demo_out, slug):
-    comp = table(demo_out, f"comparison_{slug}.csv")
+def test_comparison_spatial_and_lisa_tables_follow_the_contract(small_project):
+    comp = small_project.table("comparison_musterstadt.csv")
     assert list(comp.columns[:9]) == ["district_id", "variable", "estimate", "deviation", "p_value", "significant",
                                       "rank", "rank_low", "rank_high"]
-    spatial = table(demo_out, f"spatial_{slug}.csv")
+    spatial = small_project.table("spatial_musterstadt.csv")
     assert list(spatial.columns[:5]) == ["variable", "moran_i", "p_value", "n_districts", "islands"]
-    lisa = table(demo_out, f"lisa_{slug}.csv")
+    lisa = small_project.table("lisa_musterstadt.csv")
     assert list(lisa.columns[:6]) == ["district_id", "variable", "local_i", "p_value", "q_value", "cluster"]
     shown = comp.dropna(subset=["rank"])
     assert ((shown["rank_low"] <= shown["rank"]) & (shown["rank"] <= shown["rank_high"])).all()
+    assert comp["suppressed"].any()
     assert not comp.loc[comp["suppressed"], ["estimate", "deviation", "p_value"]].notna().any().any()
-    assert (comp["note"].str.contains("synthetische Demodaten")).all()
+    assert (comp["note"].str.contains("synthetische Testdaten")).all()
+    groups = small_project.table("comparison_groups_musterstadt.csv")
+    assert set(groups["group"]) == {"Nord", "Mitte", "Süd"}
+
+
+@pytest.mark.parametrize("slug", CITIES)
+def test_demo_comparison_tables_exist_for_every_city(demo_out, slug):
+    for name in (f"comparison_{slug}.csv", f"spatial_{slug}.csv", f"lisa_{slug}.csv"):
+        assert not table(demo_out, name).empty
+
+
+def test_small_city_gradient_is_found(small_project):
+    """The small city's cohesion falls from north-west to south-east: Moran's I is positive and
+    cohesion goes down with deprivation (the association table carries the few-districts note)."""
+    spatial = small_project.table("spatial_musterstadt.csv").set_index("variable")
+    assert spatial.loc["index", "moran_i"] > 0 and spatial.loc["index", "n_districts"] == 11
+    assoc = small_project.table("association_musterstadt.csv")
+    row = assoc[(assoc["variable"] == "index") & (assoc["indicator"] == "sgb2_share_pct")].iloc[0]
+    assert row["r"] < 0 and row["r_ci_low"] < row["r"] < row["r_ci_high"]
+    assert "nur 11 Bezirke" in row["note"]
 
 
 def index_rows(demo_out, slug):
@@ -81,40 +100,49 @@ def test_association_with_deprivation_is_negative_with_an_honest_note(demo_out):
     assert "nur 12 Bezirke" in row["note"]
 
 
-def test_html_map_has_deviation_and_cluster_layers(demo_out):
-    html = (demo_out / "dortmund.html").read_text(encoding="utf-8")
+def test_html_map_has_deviation_and_cluster_layers(small_project):
+    out = small_project.out
+    html = (out / "musterstadt.html").read_text(encoding="utf-8")
     payload = json.loads(re.search(r"var DATA = (\{.*?\});\n", html).group(1))
     kinds = {layer["kind"] for layer in payload["layers"]}
     assert {"cohesion", "deviation", "structural", "cluster"} <= kinds
+    assert "synthetische Testdaten" in payload["notes"]
+    assert (out / "musterstadt_gruppen.html").exists()
+    assert (out / "figures" / "musterstadt_index.svg").exists()
+    assert (out / "figures" / "musterstadt_dimensionen.svg").exists()
+    assert not list((out / "figures").glob("*.png"))  # maps.figure_formats is honoured
+
+
+def test_demo_maps_and_figures(demo_out):
+    html = (demo_out / "dortmund.html").read_text(encoding="utf-8")
+    payload = json.loads(re.search(r"var DATA = (\{.*?\});\n", html).group(1))
     assert "synthetische Demodaten" in payload["notes"] and "schematische Grenzen – nicht amtlich" in payload["notes"]
     assert (demo_out / "dessau-rosslau_gruppen.html").exists()
     assert (demo_out / "figures" / "dortmund_index.pdf").exists()
     assert (demo_out / "figures" / "rostock_dimensionen.svg").exists()
 
 
-def test_structural_ids_spelled_differently_still_join_everywhere(demo_out, tmp_path):
-    """Structural ids without leading zeros ("10" for "010") and group members given as numbers
-    are matched once by the key normaliser; the association then uses all 12 districts."""
+def test_structural_ids_spelled_differently_still_join_everywhere(small_project, tmp_path):
+    """Structural ids without leading zeros ("7" for "07") and group members given as numbers
+    are matched once by the key normaliser; the association then uses all 11 shown districts."""
     import yaml
 
     from geo_cohesion.project.analysis import compare_city
     from geo_cohesion.project.config import project_from_dict
     from geo_cohesion.project.run import run_city
 
-    inputs = demo_out / "demo_inputs"
-    raw = yaml.safe_load((inputs / "project.yaml").read_text(encoding="utf-8"))
-    city = next(c for c in raw["cities"] if c["name"] == "Dortmund")
-    structural = pd.read_csv(inputs / "structural_dortmund.csv", dtype={"district_id": str})
-    structural["district_id"] = structural["district_id"].str.lstrip("0")
+    inputs = small_project.inputs
+    raw = yaml.safe_load(small_project.config.read_text(encoding="utf-8"))
+    city = raw["cities"][0]
+    structural = pd.read_csv(inputs / "strukturdaten.csv", dtype={"bezirk": str})
+    structural["bezirk"] = structural["bezirk"].str.lstrip("0")
     structural.to_csv(tmp_path / "structural.csv", index=False)
     city["structural"]["path"] = str(tmp_path / "structural.csv")
-    city["groups"] = {"Nord": [20, 40, 50], "Süd": [70, 80]}
-    for key in ("survey", "population", "boundaries"):
-        city[key]["path"] = str(inputs / city[key]["path"])
-    project = project_from_dict({**raw, "cities": [city]}, base_dir=inputs)
+    city["groups"] = {"Nord": [1, 2, 3], "Süd": [10, 11]}
+    project = project_from_dict(raw, base_dir=inputs)
     result = run_city(project.cities[0], project)
-    assert result.district_estimates["district_name"].str.contains("Eving").any()  # names found despite "40"
+    assert result.district_estimates["district_name"].str.contains("Weißenfeld").any()  # names found despite "7"
     comparison = compare_city(result, project)
     row = comparison.association.query("variable == 'index' and indicator == 'sgb2_share_pct'").iloc[0]
-    assert row["n_districts"] == 12
+    assert row["n_districts"] == 11
     assert set(result.group_estimates["group"]) == {"Nord", "Süd"}

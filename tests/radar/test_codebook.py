@@ -44,7 +44,8 @@ def full_rows(extra: str = "") -> str:
 
 def test_user_codebook_with_semicolons_and_reversed_items(tmp_path):
     text = full_rows().replace(",", ";").replace("8;9", "8|9").replace("|", ",")
-    text = text.replace("gesellschaftliche_teilhabe_0;gesellschaftliche_teilhabe;x;1;5;no", "gesellschaftliche_teilhabe_0;gesellschaftliche_teilhabe;x;1;5;ja")
+    text = text.replace("gesellschaftliche_teilhabe_0;gesellschaftliche_teilhabe;x;1;5;no",
+                        "gesellschaftliche_teilhabe_0;gesellschaftliche_teilhabe;x;1;5;ja")
     codebook = load_codebook(write(tmp_path, text))
     item = {it.item: it for it in codebook.items}["gesellschaftliche_teilhabe_0"]
     assert item.reversed and item.missing_codes == {8.0, 9.0}

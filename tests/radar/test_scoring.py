@@ -55,7 +55,8 @@ def test_missing_codes_and_min_valid_rule():
 def test_scores_stay_within_0_100_on_packaged_codebook():
     codebook = load_codebook()
     rng = np.random.default_rng(3)
-    frame = pd.DataFrame({it.item: rng.integers(int(it.scale_min), int(it.scale_max) + 1, 200) for it in codebook.items})
+    frame = pd.DataFrame({it.item: rng.integers(int(it.scale_min), int(it.scale_max) + 1, 200)
+                          for it in codebook.items})
     result = score_respondents(frame, codebook)
     values = result.to_numpy()
     assert np.nanmin(values) >= 0 and np.nanmax(values) <= 100

@@ -78,3 +78,55 @@ def test_missing_values_are_left_out_with_their_links():
     assert result["n_districts"] == 15
     lisa = local_moran(values, sw, seed=0)
     assert lisa.loc[5, "cluster"] == "keine Daten" and np.isnan(lisa.loc[5, "local_i"])
+
+
+# --------------------------------------------------------------------------- no global side effects
+
+
+def _islands_and_gaps():
+    """A 4 x 4 grid plus an island, with one missing value (so weights are subset as well)."""
+    gdf = grid(4, extra_island=True)
+    values = np.r_[np.arange(16, dtype=float), 3.0]
+    values[5] = np.nan
+    return gdf, values
+
+
+def test_numpy_global_random_state_is_left_alone():
+    gdf, values = _islands_and_gaps()
+    np.random.seed(12345)
+    before = np.random.get_state()
+    sw = contiguity_weights(gdf)
+    first = global_moran(values, sw, permutations=99, seed=4)
+    lisa = local_moran(values, sw, permutations=99, seed=4)
+    after = np.random.get_state()
+    assert after[0] == before[0] and np.array_equal(after[1], before[1]) and after[2:] == before[2:]
+    # still reproducible from the seed alone, whatever the global state is
+    np.random.seed(999)
+    assert global_moran(values, sw, permutations=99, seed=4) == first
+    assert local_moran(values, sw, permutations=99, seed=4).equals(lisa)
+
+
+def test_other_warnings_stay_visible_island_messages_do_not(monkeypatch, capsys):
+    import warnings
+
+    gdf, values = _islands_and_gaps()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sw = contiguity_weights(gdf)
+        global_moran(values, sw, permutations=19, seed=1)
+        local_moran(values, sw, permutations=19, seed=1)
+    assert [str(w.message) for w in caught] == []        # libpysal's island warnings are reported as data
+    assert capsys.readouterr().out == ""                  # ... and its island prints do not reach stdout
+    assert sw.islands == ["island"]
+
+    real_moran = esda.Moran
+
+    def noisy_moran(*args, **kwargs):
+        warnings.warn("a warning from inside esda", UserWarning, stacklevel=2)
+        print("printed by esda")
+        return real_moran(*args, **kwargs)
+
+    monkeypatch.setattr(esda, "Moran", noisy_moran)
+    with pytest.warns(UserWarning, match="a warning from inside esda"):
+        global_moran(values, sw, permutations=19, seed=1)
+    assert "printed by esda" in capsys.readouterr().out

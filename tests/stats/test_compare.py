@@ -82,7 +82,8 @@ def test_rank_intervals_by_analytic_probabilities():
     assert (wide["rank_low"] == 1).all() and (wide["rank_high"] == 5).all()
     missing = rank_intervals([50.0, np.nan], [1.0, 1.0])
     assert np.isnan(missing.loc[1, "rank"])
-    assert rank_intervals([60.0, 50.0, 59.0], [1, 1, 1], seed=5).equals(rank_intervals([60.0, 50.0, 59.0], [1, 1, 1], seed=5))
+    again = rank_intervals([60.0, 50.0, 59.0], [1, 1, 1], seed=5)
+    assert rank_intervals([60.0, 50.0, 59.0], [1, 1, 1], seed=5).equals(again)
 
 
 def test_spread_names_the_spanning_districts():

@@ -1,19 +1,18 @@
 """Need index (MSS method), its class stability under sampling error, and weight sensitivity.
 
 The key test reproduces the published Berlin MSS 2021 status and dynamics classes of every
-Planungsraum from ``../shared/data/berlin/mss_2021.csv`` (read in place, never copied; skipped
-when absent). ``GEO_COHESION_SHARED_DATA`` may point elsewhere (e.g. from a git worktree, whose
-``../shared/data`` is not the project's).
+Planungsraum from ``../shared/data/berlin/mss_2021.csv`` (read in place, never copied; marked
+``real_data`` and skipped when absent). ``GEO_COHESION_SHARED_DATA`` may point elsewhere (e.g. from
+a git worktree, whose ``../shared/data`` is not the project's; see tests/conftest.py).
 """
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED_DATA
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -25,11 +24,14 @@ from geo_cohesion.stats.need import (
     weight_sensitivity,
 )
 
-SHARED_DATA = Path(os.environ.get("GEO_COHESION_SHARED_DATA",
-                                  Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 MSS_CSV = SHARED_DATA / "berlin" / "mss_2021.csv"
-needs_mss = pytest.mark.skipif(not MSS_CSV.exists(),
-                               reason=f"MSS 2021 data not available: {MSS_CSV} (see ../shared/data/README.md)")
+
+
+def needs_mss(test):
+    """Real data: marked ``real_data`` and skipped when the MSS table is absent."""
+    skip = pytest.mark.skipif(not MSS_CSV.exists(), reason=f"MSS 2021 data not available: {MSS_CSV} "
+                              "(set GEO_COHESION_SHARED_DATA)")
+    return pytest.mark.real_data(skip(test))
 
 STATUS = {"S1": 1, "S3": 1, "S4": 1}
 DYNAMICS = {"D1": 1, "D3": 1, "D4": 1}

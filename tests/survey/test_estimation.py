@@ -92,6 +92,7 @@ def test_suppression_flag_uses_respondents_with_a_value():
         assert row["suppressed"] == (n_obs < 48)
 
 
+@pytest.mark.slow
 def test_raked_se_agrees_with_simulation():
     """Monte-Carlo check: repeated samples from a fixed population, raked to its margins."""
     rng = np.random.default_rng(2024)

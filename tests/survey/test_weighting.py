@@ -51,7 +51,7 @@ def test_raking_reproduces_every_margin_and_reports_diagnostics():
     diag = raked.diagnostics
     assert diag.converged and diag.max_margin_error < 1e-10 and diag.iterations >= 2
     assert diag.weight_min == pytest.approx(raked.weights.min())
-    assert 1.0 <= diag.deff_kish and diag.n_eff == pytest.approx(len(frame) / diag.deff_kish)
+    assert diag.deff_kish >= 1.0 and diag.n_eff == pytest.approx(len(frame) / diag.deff_kish)
     # the original design is unchanged
     assert raked.design_weights.equals(SurveyDesign(frame, weight="design_weight").weights.rename("design_weight"))
 
