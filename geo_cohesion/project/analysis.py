@@ -22,7 +22,8 @@ from geo_cohesion.stats.compare import deviations_from_city, rank_intervals, spr
 from geo_cohesion.survey.design import SurveyDesign
 
 COMPARISON_COLUMNS = ["district_id", "variable", "estimate", "deviation", "p_value", "significant", "rank",
-                      "rank_low", "rank_high", "district_name", "city_value", "se", "p_adjusted", "n", "suppressed"]
+                      "rank_low", "rank_high", "district_name", "city_value", "se", "p_adjusted", "n", "suppressed",
+                      "df"]
 SPATIAL_COLUMNS = ["variable", "moran_i", "p_value", "n_districts", "islands", "expected_i", "z_sim", "weights",
                    "island_fallback", "permutations", "note"]
 LISA_COLUMNS = ["district_id", "variable", "local_i", "p_value", "q_value", "cluster", "quadrant"]
@@ -53,9 +54,10 @@ def _with_ranks(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
     for _, group in table.groupby("variable", sort=False):
         group = group.reset_index(drop=True)
         estimate = group["estimate"].where(~group["suppressed"])
-        # rank uncertainty of the district means; the city value is common to all and cancels
+        # rank uncertainty of the district means (t with the district's df, as its interval);
+        # the city value is common to all and cancels
         ranks = rank_intervals(estimate.to_numpy(), group["se_mean"].to_numpy(), project.estimates.level,
-                               project.compare.rank_draws, seed=project.seed)
+                               project.compare.rank_draws, seed=project.seed, df=group["df"].to_numpy())
         parts.append(pd.concat([group, ranks], axis=1))
     return pd.concat(parts, ignore_index=True)
 
@@ -100,7 +102,8 @@ def compare_city(result, project: ProjectConfig, boundaries=None) -> CityCompari
     if city.groups:
         from geo_cohesion.project.inputs import group_labels
 
-        labels = group_labels(city, design.data[district_col].astype(str)).fillna("(ohne Gruppe)")
+        unsampled = list(design.collapsed.merged) if design.collapsed else []
+        labels = group_labels(city, design.data[district_col].astype(str), unsampled).fillna("(ohne Gruppe)")
         grouped = compare_design(design.with_columns(__group__=labels), "__group__", project, {})
         group_comparison = grouped[grouped["district_id"] != "(ohne Gruppe)"].rename(
             columns={"district_id": "group"}).drop(columns=["district_name"]).reset_index(drop=True)

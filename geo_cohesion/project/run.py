@@ -38,9 +38,11 @@ if TYPE_CHECKING:  # imported for annotations only: the map stage is loaded when
     from geo_cohesion.project.analysis import CityComparison
 
 DISTRICT_COLUMNS = ["city", "district_id", "district_name", "variable", "estimate", "se", "ci_low", "ci_high",
-                    "n", "n_eff", "suppressed"]
-CITY_COLUMNS = ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff"]
-GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
+                    "n", "n_eff", "suppressed", "df"]
+CITY_COLUMNS = ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "df"]
+GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed", "df"]
+#: Note of a district without respondents (merged into a neighbour for the weighting).
+NO_RESPONDENTS_NOTE = "keine Befragten – Wert aus Modell"
 
 
 @dataclass
@@ -51,7 +53,8 @@ class CityResult:
     ----------
     city : CityConfig
     district_estimates : DataFrame
-        ``district_id, district_name, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed``.
+        ``district_id, district_name, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed, df``
+        and, where a district has no respondents, a ``note`` (:data:`NO_RESPONDENTS_NOTE`).
     city_estimates : DataFrame or None
         City-wide values (microdata only).
     group_estimates : DataFrame or None
@@ -73,14 +76,21 @@ class CityResult:
     design: SurveyDesign | None = None
 
 
-def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
+def run_city(city: CityConfig, project: ProjectConfig, boundaries=None) -> CityResult:
     """Compute district (and city and group) estimates for one city.
+
+    Districts with population but no respondents are merged into a partner for the weighting
+    (:func:`~geo_cohesion.project.inputs.read_survey_design`) and still listed in the district
+    estimates: no direct estimate (NaN), ``n = 0``, ``suppressed`` and the note
+    :data:`NO_RESPONDENTS_NOTE`.
 
     Parameters
     ----------
     city : CityConfig
     project : ProjectConfig
         Shared settings and the base folder for relative paths.
+    boundaries : GeoDataFrame, optional
+        The city's boundaries if already read (to choose merge partners of empty districts).
 
     Returns
     -------
@@ -92,21 +102,24 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
     if city.survey is None:
         return run_scores_city(city, project, structural)
 
-    design = read_survey_design(city, project)
+    design = read_survey_design(city, project, boundaries)
     spec = city.survey
     variables = [f"score__{v}" for v in radar.variables]
     district_col = spec.district_column
-    structural = align_structural(city, structural, design.data[district_col].unique(), spec.path)
+    unsampled = list(design.collapsed.merged) if design.collapsed else []
+    structural = align_structural(city, structural, [*design.data[district_col].unique(), *unsampled], spec.path)
     names = district_names(city, structural)
     est = design.domain_means(variables, district_col, level=level, min_n=min_n)
     est = est.rename(columns={district_col: "district_id"})
     est["variable"] = est["variable"].str.removeprefix("score__")
+    if unsampled:
+        est = pd.concat([est, _unsampled_rows(unsampled, radar.variables, est.columns)], ignore_index=True)
     est.insert(1, "district_name", est["district_id"].map(names).fillna(est["district_id"]))
     city_est = design.means(variables, level=level)
     city_est["variable"] = city_est["variable"].str.removeprefix("score__")
     group_est = None
     if city.groups:
-        labels = group_labels(city, design.data[district_col].astype(str)).fillna("(ohne Gruppe)")
+        labels = group_labels(city, design.data[district_col].astype(str), unsampled).fillna("(ohne Gruppe)")
         design_g = design.with_columns(__group__=labels)
         group_est = design_g.domain_means(variables, "__group__", level=level, min_n=min_n)
         group_est = group_est.rename(columns={"__group__": "group"})
@@ -116,8 +129,21 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
     return CityResult(city, est, city_est, group_est, structural, diagnostics, design)
 
 
+def _unsampled_rows(districts: list[str], variables: list[str], columns) -> pd.DataFrame:
+    """Rows of districts without respondents: no direct estimate, n = 0, suppressed, with a note."""
+    rows = pd.DataFrame({"district_id": np.repeat(districts, len(variables)),
+                         "variable": np.tile(variables, len(districts))})
+    for column in columns:
+        if column not in rows:
+            rows[column] = np.nan
+    rows["n"], rows["n_eff"], rows["suppressed"] = 0, 0.0, True
+    rows["note"] = NO_RESPONDENTS_NOTE
+    return rows
+
+
 def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> pd.DataFrame:
-    """Order columns, blank suppressed numbers, round for humans, add the data note."""
+    """Order columns, blank suppressed numbers, round for humans, add the data note (after a
+    row's own ``note``, e.g. :data:`NO_RESPONDENTS_NOTE`)."""
     out = frame[columns].copy()
     if "suppressed" in out.columns:
         hidden = out["suppressed"].astype(bool)
@@ -126,8 +152,9 @@ def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> 
         out[col] = out[col].astype(float).round(4)
     if "n_eff" in out.columns:
         out["n_eff"] = out["n_eff"].astype(float).round(1)
-    if note:
-        out["note"] = note
+    own = frame["note"].fillna("").astype(str) if "note" in frame.columns else pd.Series("", index=frame.index)
+    if note or own.ne("").any():
+        out["note"] = ["; ".join(t for t in (a, note) if t) for a in own]
     return out
 
 
@@ -238,7 +265,7 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
     out_dir = Path(out_dir)
     # boundaries first: a broken boundary file stops the run before the estimation
     boundaries = [tagged(city, read_city_boundaries, city, project) for city in project.cities]
-    results = [tagged(city, run_city, city, project) for city in project.cities]
+    results = [tagged(city, run_city, city, project, b) for city, b in zip(project.cities, boundaries)]
     outputs = [tagged(r.city, analyse_city, r, project, maps, b) for r, b in zip(results, boundaries)]
     with OutputRun(out_dir, prune=maps) as run:  # all outputs of the run, or none of them
         _write_outputs(results, outputs, project, run.root, maps)
@@ -262,7 +289,13 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
             "compare": {"alpha": project.compare.alpha, "adjust": project.compare.adjust,
                         "contiguity": project.compare.contiguity, "permutations": project.compare.permutations},
             "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: "
-                               "design-weighted GREG residuals on all raking margins (as R survey::calibrate)"}
+                               "design-weighted GREG residuals on all raking margins (as R survey::calibrate)",
+            "intervals_and_tests": "Student t; df = respondents of the district with a value minus the strata they "
+                                   "lie in (Korn & Graubard), city: respondents minus strata; SE missing (not 0) "
+                                   "with fewer than two respondents",
+            "districts_without_respondents": "merged into the neighbouring district (else the district of the same "
+                                             "group) with the fewest respondents for the weighting; see "
+                                             "weighting_diagnostics.csv, column collapsed"}
     write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
 
 

@@ -4,10 +4,12 @@ and the association of cohesion with structural indicators.
 Everything here is a pure function on a :class:`~geo_cohesion.survey.design.SurveyDesign` or on
 estimate tables.
 
-* :func:`deviations_from_city`: district minus city with a design-based z-test whose variance
+* :func:`deviations_from_city`: district minus city with a design-based t-test whose variance
   includes the covariance between a district and the city it belongs to (checked against R
   ``svycontrast`` in the tests), and Holm or Benjamini-Hochberg control across the districts
-  of a city.
+  of a city. The reference is Student t with the district's degrees of freedom
+  (:func:`~geo_cohesion.survey.estimates.domain_degrees_of_freedom`): with the normal reference
+  Holm's family-wise error exceeds alpha for small districts (``benchmarks/fwer_simulation.py``).
 * :func:`rank_intervals`: simulation intervals for ranks (Goldstein & Spiegelhalter 1996).
 * :func:`spread` and :func:`variance_decomposition`: how different districts are, with the
   sampling noise of district means removed before comparing with differences between cities.
@@ -22,15 +24,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from geo_cohesion.errors import InputError
 from geo_cohesion.stats.multiple_testing import adjust_p_values
 from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.domains import category_codes
-from geo_cohesion.survey.estimates import values_matrix
+from geo_cohesion.survey.estimates import REFERENCES, domain_degrees_of_freedom, values_matrix
 from geo_cohesion.survey.linearise import linearised_domain_variance
 
 
 def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: str, alpha: float = 0.05,
-                         adjust: str = "holm", min_n: int = 30) -> pd.DataFrame:
+                         adjust: str = "holm", min_n: int = 30, reference: str = "t") -> pd.DataFrame:
     """Deviation of every domain (district, group) from the overall (city) value, with a test.
 
     Parameters
@@ -48,14 +51,23 @@ def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: 
         tested (they never count as significant and do not enter the family).
     min_n : int
         Suppression threshold.
+    reference : {"t", "normal"}
+        Reference distribution of ``z = deviation / se``: Student t with the domain's degrees
+        of freedom ``df = n_d - H_d`` (respondents of the domain with a value minus their
+        strata; the district's df bounds that of the difference, because a small district's
+        variance dominates it), or the standard normal (as R ``svycontrast``).
 
     Returns
     -------
     DataFrame
         ``<by>, variable, estimate, city_value, deviation, se, se_mean, z, p_value, p_adjusted,
-        significant, n, suppressed``. ``se`` is the standard error of the deviation, ``se_mean``
-        that of the domain mean itself.
+        significant, n, suppressed, df``. ``se`` is the standard error of the deviation,
+        ``se_mean`` that of the domain mean itself, ``z`` the test statistic. A domain with fewer
+        than two respondents with a value has ``se``, ``se_mean``, ``z``, ``p_value`` and ``df``
+        NaN and is never significant, whatever ``min_n`` is.
     """
+    if reference not in REFERENCES:
+        raise InputError(f"unknown reference distribution {reference!r}", hint="use 't' or 'normal'")
     values = [values] if isinstance(values, str) else list(values)
     y = values_matrix(design, values)
     domain, labels = category_codes(design.data[by])
@@ -65,11 +77,12 @@ def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: 
                                      design.design_weights.to_numpy(dtype=float),
                                      cal.codes if cal is not None else (), contrast=True)
     deviation = res["mean"] - res["overall"][None, :]
-    se = np.sqrt(res["var_contrast"])
+    df = domain_degrees_of_freedom(~np.isnan(y), domain, len(labels), strata)
+    se = np.where(np.isnan(df), np.nan, np.sqrt(res["var_contrast"]))   # < 2 values: no variance, no test
     suppressed = res["n"] < min_n
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, deviation / se, np.nan)
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = 2.0 * (stats.norm.sf(np.abs(z)) if reference == "normal" else stats.t.sf(np.abs(z), df))
     p = np.where(suppressed, np.nan, p)
     p_adj = np.column_stack([adjust_p_values(p[:, v], adjust) for v in range(len(values))])
     frame = pd.DataFrame({
@@ -79,38 +92,53 @@ def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: 
         "city_value": np.tile(res["overall"], len(labels)),
         "deviation": deviation.ravel(),
         "se": se.ravel(),
-        "se_mean": np.sqrt(res["var"]).ravel(),
+        "se_mean": np.where(np.isnan(df), np.nan, np.sqrt(res["var"])).ravel(),
         "z": z.ravel(),
         "p_value": p.ravel(),
         "p_adjusted": p_adj.ravel(),
         "n": res["n"].ravel().astype(int),
         "suppressed": suppressed.ravel(),
+        "df": df.ravel(),
     })
     frame["significant"] = (frame["p_adjusted"] < alpha).fillna(False) & ~frame["suppressed"]
     return frame
 
 
 def rank_intervals(estimates: Sequence[float], se: Sequence[float], level: float = 0.95, n_draws: int = 10_000,
-                   seed: int = 0) -> pd.DataFrame:
+                   seed: int = 0, df: Sequence[float] | None = None) -> pd.DataFrame:
     """Ranks (1 = highest) with simulation intervals.
 
-    Draws every estimate independently from ``Normal(estimate, se)`` ``n_draws`` times, ranks each
+    Draws every estimate independently from ``estimate + se * T`` ``n_draws`` times, ranks each
     draw, and reports the ``(1-level)/2`` and ``(1+level)/2`` quantiles of each district's rank.
-    Districts with a missing estimate get no rank.
+    ``T`` is standard normal, or Student t with the district's ``df`` when ``df`` is given (the
+    same reference as the district's confidence interval; ``inf`` = normal). Districts with a
+    missing estimate, a missing SE or (when ``df`` is given) missing df get no rank and do not
+    enter the ranking of the others.
 
     Returns
     -------
     DataFrame
-        ``rank, rank_low, rank_high`` aligned to the input order (float, NaN where no estimate).
+        ``rank, rank_low, rank_high`` aligned to the input order (float, NaN where no rank).
     """
     est = np.asarray(estimates, dtype=float)
-    sd = np.nan_to_num(np.asarray(se, dtype=float), nan=0.0)
-    valid = np.flatnonzero(~np.isnan(est))
+    sd = np.asarray(se, dtype=float)
+    ok = ~np.isnan(est) & ~np.isnan(sd)
+    if df is not None:
+        nu = np.asarray(df, dtype=float)
+        ok &= ~np.isnan(nu) & (nu > 0)
+    valid = np.flatnonzero(ok)
     out = pd.DataFrame({"rank": np.nan, "rank_low": np.nan, "rank_high": np.nan}, index=range(est.size))
     if valid.size == 0:
         return out
     rng = np.random.default_rng(seed)
-    draws = rng.normal(est[valid], sd[valid], size=(n_draws, valid.size))
+    if df is None:
+        draws = rng.normal(est[valid], sd[valid], size=(n_draws, valid.size))
+    else:
+        noise = rng.standard_normal((n_draws, valid.size))
+        finite = np.isfinite(nu[valid])
+        if finite.any():
+            noise[:, finite] = rng.standard_t(nu[valid][finite], size=(n_draws, int(finite.sum())))
+        draws = est[valid] + sd[valid] * noise
     ranks = (-draws).argsort(axis=1, kind="stable").argsort(axis=1, kind="stable") + 1
     tail = (1.0 - level) / 2.0
     out.loc[valid, "rank"] = pd.Series(est[valid]).rank(ascending=False, method="min").to_numpy()

@@ -2,12 +2,14 @@
 
 Pure functions on arrays: :func:`prepare_margins` checks the margins against the respondents and
 codes them; :func:`rake_weights` runs IPF with optional bounds on the g-weights.
-:meth:`geo_cohesion.survey.design.SurveyDesign.rake` wraps both.
+:meth:`geo_cohesion.survey.design.SurveyDesign.rake` wraps both. :func:`collapse_empty_categories`
+merges margin categories that have population but no respondents (e.g. a small district nobody
+in the sample lives in) into a partner category before raking.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,9 @@ class RakeDiagnostics:
         The margin category with the largest error (for messages).
     warnings : tuple of str
         Plain-language warnings about the weights (see :func:`weight_warnings`).
+    collapsed : str
+        Margin categories without respondents merged into a partner before raking
+        (``"A→B; C→B (über A)"``, see :class:`CollapseReport`); empty if none.
     """
 
     iterations: int
@@ -55,6 +60,7 @@ class RakeDiagnostics:
     n_eff: float
     worst_margin: str = ""
     warnings: tuple[str, ...] = ()
+    collapsed: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for tables and JSON (warnings joined with ``"; "``)."""
@@ -71,6 +77,131 @@ class Calibration:
     codes: tuple[np.ndarray, ...]
     categories: tuple[tuple[str, ...], ...]
     totals: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class CollapseReport:
+    """Margin categories without respondents and the categories they were merged into.
+
+    Attributes
+    ----------
+    merged : dict
+        ``{empty category: category with respondents}``: the population of the empty category is
+        added to that category's total, whose respondents then represent both.
+    via : dict
+        ``{empty category: chosen partner}``; differs from ``merged`` when the partner had no
+        respondents itself and was merged first (a chain ``A → B → C``).
+    unresolved : tuple
+        Empty categories without any partner leading to respondents (only with ``strict=False``;
+        they stay in the totals, so raking still fails on them).
+    """
+
+    merged: dict = field(default_factory=dict)
+    via: dict = field(default_factory=dict)
+    unresolved: tuple = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.merged)
+
+    def pairs(self) -> list[str]:
+        """``["A→B", "C→B (über A)", ...]`` in the order the categories were merged."""
+        return [f"{e}→{t}" + (f" (über {self.via[e]})" if self.via.get(e, t) != t else "")
+                for e, t in self.merged.items()]
+
+    def describe(self) -> str:
+        """One line for tables: the pairs joined by ``"; "`` (empty if nothing was merged)."""
+        return "; ".join(self.pairs())
+
+
+def collapse_empty_categories(totals: Mapping, observed_counts: Mapping,
+                              partners: Mapping[str, Sequence] | Sequence[Mapping[str, Sequence]],
+                              strict: bool = True) -> tuple[dict, CollapseReport]:
+    """Merge margin categories that have population but no respondents into a partner category.
+
+    Raking cannot give weight to a category nobody in the sample belongs to; in a city with
+    districts of a few hundred inhabitants that is the normal case, not an error. The rule:
+
+    1. An empty category is merged into the candidate partner with the **fewest respondents**
+       (ties: the first in text order). Candidates are the partners that have respondents, or
+       that are empty themselves but already merged (then the population goes to the category
+       *they* were merged into: chains ``A → B → C`` when all of A's partners are empty).
+    2. Merging proceeds in rounds, like a breadth-first search: in each round every still empty
+       category that has a candidate is merged, so an empty category next to a category with
+       respondents is always merged directly, never through another empty one.
+    3. ``partners`` may be a list of partner mappings tried in order (e.g. neighbours in the same
+       district group, then all neighbours, then the group): a later mapping is used only for
+       categories the earlier ones cannot resolve, and after every merge the first mapping is
+       tried again.
+
+    The total population is unchanged; categories with respondents or without population pass
+    through unchanged.
+
+    Parameters
+    ----------
+    totals : mapping
+        ``{category: population total}`` of one margin.
+    observed_counts : mapping
+        ``{category: respondents}``; missing categories have none.
+    partners : mapping or sequence of mappings
+        ``{category: candidate partner categories}``, e.g. the districts sharing a boundary
+        (chosen by the caller, see :func:`geo_cohesion.project.inputs.district_partners`).
+    strict : bool
+        Raise if an empty category cannot be merged; with False, report it in
+        ``report.unresolved`` instead (for callers that explain it in their own words).
+
+    Returns
+    -------
+    totals : dict
+        The margin without the empty categories, their population added to their partners.
+    report : CollapseReport
+
+    Raises
+    ------
+    InputError
+        An empty category with no partner that has (or leads to) respondents.
+
+    Examples
+    --------
+    >>> totals, report = collapse_empty_categories({"a": 100, "b": 50, "c": 20}, {"a": 9, "b": 3},
+    ...                                            {"c": ["a", "b"]})
+    >>> totals, report.describe()
+    ({'a': 100.0, 'b': 70.0}, 'c→b')
+    """
+    tiers = [partners] if isinstance(partners, Mapping) else list(partners)
+    counts = {str(k): int(v) for k, v in observed_counts.items() if v}
+    out = {str(k): float(v) for k, v in totals.items()}
+    empty = [k for k, v in out.items() if _positive(v) and counts.get(k, 0) == 0]
+    target = {k: k for k in out if counts.get(k, 0) > 0}
+    merged: dict = {}
+    via: dict = {}
+    pending = sorted(empty)
+    tier = 0
+    while pending and tier < len(tiers):
+        chosen = {}
+        for category in pending:
+            candidates = {str(p) for p in tiers[tier].get(category, ())} - {category}
+            candidates = sorted(c for c in candidates if c in target)
+            if candidates:
+                chosen[category] = min(candidates, key=lambda c: (counts[target[c]], c))
+        if not chosen:
+            tier += 1
+            continue
+        for category, partner in chosen.items():      # all of one round at once (breadth-first)
+            target[category] = target[partner]
+            merged[category] = target[partner]
+            via[category] = partner
+        pending = [c for c in pending if c not in chosen]
+        tier = 0
+    if pending and strict:
+        shown = ", ".join(repr(c) for c in pending[:10]) + (" …" if len(pending) > 10 else "")
+        raise InputError(f"margin categor{'y' if len(pending) == 1 else 'ies'} {shown} "
+                         f"{'has' if len(pending) == 1 else 'have'} population but no respondents, "
+                         "and no partner category with respondents to merge into",
+                         hint="name partners for them (neighbouring districts or a district group), merge them "
+                              "with a neighbouring category in both files, or remove them from the margins")
+    for category, partner in merged.items():
+        out[partner] += out.pop(category)
+    return out, CollapseReport(merged, via, tuple(pending))
 
 
 def kish_deff(weights: np.ndarray) -> float:
@@ -199,7 +330,8 @@ def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping[Any, float
             raise InputError(f"margin category {empty[0]!r} of '{column}' has population "
                              f"{float(pop[empty[0]]):g} but no respondents"
                              + (f" (also: {', '.join(empty[1:6])})" if len(empty) > 1 else ""),
-                             source, "collapse it with a neighbouring category or remove it from the margins")
+                             source, "collapse it with a neighbouring category (collapse_empty_categories) "
+                             "or remove it from the margins")
         total_all = sum(float(v) for v in pop.values() if _positive(v))
         sums[column] = total_all
         columns.append(column)

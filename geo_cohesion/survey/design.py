@@ -9,7 +9,7 @@ standard errors (see :mod:`geo_cohesion.survey.estimates`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,13 @@ import pandas as pd
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import row_ref, to_numeric_column
-from geo_cohesion.survey.calibrate import Calibration, RakeDiagnostics, prepare_margins, rake_weights
+from geo_cohesion.survey.calibrate import (
+    Calibration,
+    CollapseReport,
+    RakeDiagnostics,
+    prepare_margins,
+    rake_weights,
+)
 from geo_cohesion.survey.domains import category_codes
 from geo_cohesion.survey.estimates import domain_means
 
@@ -45,6 +51,9 @@ class SurveyDesign:
         Set by :meth:`rake`.
     diagnostics : RakeDiagnostics or None
         Set by :meth:`rake`.
+    collapsed : CollapseReport or None
+        Margin categories without respondents that were merged before raking (set by
+        :meth:`rake` when given).
     """
 
     data: pd.DataFrame
@@ -54,6 +63,7 @@ class SurveyDesign:
     design_weights: pd.Series = field(init=False)
     calibration: Calibration | None = field(default=None, init=False)
     diagnostics: RakeDiagnostics | None = field(default=None, init=False)
+    collapsed: CollapseReport | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if len(self.data) == 0:
@@ -111,7 +121,7 @@ class SurveyDesign:
 
     # ------------------------------------------------------------------ raking
     def rake(self, margins: Mapping[str, Mapping[Any, float]], max_iter: int = 1000, tol: float = 1e-10,
-             bounds: Sequence[float] | None = None) -> SurveyDesign:
+             bounds: Sequence[float] | None = None, collapsed: CollapseReport | None = None) -> SurveyDesign:
         """Rake the weights to one-way population margins.
 
         Parameters
@@ -126,6 +136,10 @@ class SurveyDesign:
             Bounds on the adjustment factor ``g = calibrated / design weight`` (trimming inside the
             iteration). If the bounds make the margins unreachable, an InputError explains which
             margin fails.
+        collapsed : CollapseReport, optional
+            Categories without respondents already merged in ``margins`` (by
+            :func:`~geo_cohesion.survey.calibrate.collapse_empty_categories`); recorded in
+            ``collapsed`` and ``diagnostics.collapsed``.
 
         Returns
         -------
@@ -143,12 +157,13 @@ class SurveyDesign:
         out = self._copy()
         out.weights = pd.Series(w, index=self.data.index, name="weight")
         out.calibration = cal
-        out.diagnostics = diagnostics
+        out.diagnostics = replace(diagnostics, collapsed=collapsed.describe()) if collapsed else diagnostics
+        out.collapsed = collapsed
         return out
 
     # ------------------------------------------------------------------ estimates
     def domain_means(self, values: str | Sequence[str], by: str, level: float = 0.95,
-                     min_n: int = 30) -> pd.DataFrame:
+                     min_n: int = 30, reference: str = "t") -> pd.DataFrame:
         """Weighted means of ``values`` within each category of ``by``, with linearised SEs.
 
         Parameters
@@ -161,11 +176,15 @@ class SurveyDesign:
             Confidence level of ``ci_low``/``ci_high``.
         min_n : int
             Estimates with fewer respondents are flagged ``suppressed``.
+        reference : {"t", "normal"}
+            Intervals from Student t with ``df`` degrees of freedom (default) or the normal.
 
         Returns
         -------
         DataFrame
-            Columns ``<by>, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed``.
+            Columns ``<by>, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed, df``;
+            ``df = n_d - H_d`` (respondents of the domain with a value minus their strata); ``se``
+            and interval are NaN (never 0) with fewer than two values.
 
         See Also
         --------
@@ -173,14 +192,15 @@ class SurveyDesign:
         """
 
 
-        return domain_means(self, values, by, level=level, min_n=min_n)
+        return domain_means(self, values, by, level=level, min_n=min_n, reference=reference)
 
-    def means(self, values: str | Sequence[str], level: float = 0.95) -> pd.DataFrame:
+    def means(self, values: str | Sequence[str], level: float = 0.95, reference: str = "t") -> pd.DataFrame:
         """Weighted means over all respondents (e.g. city totals); columns as :meth:`domain_means`
-        without ``<by>`` and ``suppressed``."""
+        without ``<by>`` and ``suppressed``; ``df`` is the design df ``n - H`` (respondents with a
+        value minus strata, as R ``degf()``)."""
 
 
-        out = domain_means(self, values, None, level=level, min_n=0)
+        out = domain_means(self, values, None, level=level, min_n=0, reference=reference)
         return out.drop(columns=["suppressed"])
 
 

@@ -3,6 +3,23 @@
 :func:`domain_means` runs the variance engine (:mod:`geo_cohesion.survey.linearise`) on a
 :class:`~geo_cohesion.survey.design.SurveyDesign`; :func:`estimates_from_table` accepts already
 weighted district scores from users without microdata.
+
+Degrees of freedom
+------------------
+A linearised variance from few respondents is itself uncertain, so intervals and tests use a
+Student t reference with the degrees of freedom of :func:`domain_degrees_of_freedom` (Korn &
+Graubard 1999, *Analysis of Health Surveys*, sec. 5.2): for domain ``d`` and variable ``v``,
+``df = n_dv - H_dv``, the respondents of the domain with a value minus the number of strata they
+lie in (``n_dv - 1`` in an unstratified design or when a district is its own stratum), at least 1.
+It never exceeds the design df ``n_v - H_v`` of the whole sample (R ``degf()`` of the design
+restricted to respondents with a value), which is what the city value (all respondents as one
+domain) gets. Raking uses up a few more degrees of freedom; that is ignored, as in R.
+
+Missing, not zero
+-----------------
+A domain with fewer than two respondents with a value has no variance estimate: ``se``, ``df``
+and the interval are NaN (one respondent gives a linearised variance of exactly 0, which is not
+certainty). A domain without any respondent with a value also has no estimate.
 """
 from __future__ import annotations
 
@@ -12,17 +29,69 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import row_ref, to_numeric_column
-from geo_cohesion.survey.domains import category_codes
+from geo_cohesion.survey.domains import category_codes, column_sums
 from geo_cohesion.survey.linearise import linearised_domain_variance
 
 if TYPE_CHECKING:
     from geo_cohesion.survey.design import SurveyDesign
 
 
-ESTIMATE_COLUMNS = ["variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
+ESTIMATE_COLUMNS = ["variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed", "df"]
+
+#: Reference distributions of intervals and tests: Student t with the documented df, or normal.
+REFERENCES = ("t", "normal")
+
+
+def domain_degrees_of_freedom(observed: np.ndarray, domain: np.ndarray, n_domains: int,
+                              strata: np.ndarray) -> np.ndarray:
+    """Degrees of freedom of each domain's linearised variance (Korn & Graubard 1999, sec. 5.2).
+
+    Parameters
+    ----------
+    observed : ndarray (n, V) of bool
+        Whether respondent ``i`` has a value of variable ``v``.
+    domain : ndarray (n,) of int
+        Domain code ``0..n_domains-1`` per respondent.
+    n_domains : int
+        Number of domains.
+    strata : ndarray (n,) of int
+        Stratum code per respondent.
+
+    Returns
+    -------
+    ndarray (n_domains, V)
+        ``n_dv - H_dv`` (respondents of the domain with a value minus the strata they lie in), at
+        least 1 and at most the design df ``n_v - H_v`` of all respondents with a value (if that
+        is positive); NaN where the domain has fewer than two respondents with a value.
+    """
+    observed = np.asarray(observed, dtype=float).reshape(len(domain), -1)
+    n_vars = observed.shape[1]
+    n_strata = int(strata.max()) + 1 if strata.size else 1
+    counts = column_sums(strata * n_domains + domain, observed, n_strata * n_domains)
+    counts = counts.reshape(n_strata, n_domains, n_vars)
+    n_d = counts.sum(axis=0)
+    df = np.maximum(n_d - (counts > 0).sum(axis=0), 1.0)
+    n_h = counts.sum(axis=1)                                   # (H, V): respondents with a value per stratum
+    design_df = n_h.sum(axis=0) - (n_h > 0).sum(axis=0)        # (V,)
+    df = np.where(design_df[None, :] >= 1, np.minimum(df, design_df[None, :]), df)
+    return np.where(n_d >= 2, df, np.nan)
+
+
+def quantile(level: float, df: np.ndarray | float, reference: str = "t") -> np.ndarray:
+    """Two-sided quantile ``q`` with ``P(|T| <= q) = level``: Student t with ``df`` (``inf`` or
+    ``reference="normal"`` gives the normal quantile; NaN df gives NaN)."""
+    if reference not in REFERENCES:
+        raise InputError(f"unknown reference distribution {reference!r}", hint="use 't' or 'normal'")
+    df = np.asarray(df, dtype=float)
+    if reference == "normal":
+        return np.where(np.isnan(df), np.nan, norm.ppf(0.5 + level / 2.0))
+    with np.errstate(invalid="ignore"):
+        finite = student_t.ppf(0.5 + level / 2.0, np.where(df > 0, df, np.nan))
+    return np.where(np.isinf(df), norm.ppf(0.5 + level / 2.0), finite)
 
 
 def values_matrix(design: SurveyDesign, values: Sequence[str]) -> np.ndarray:
@@ -34,7 +103,7 @@ def values_matrix(design: SurveyDesign, values: Sequence[str]) -> np.ndarray:
 
 
 def domain_means(design: SurveyDesign, values: str | Sequence[str], by: str | None, level: float = 0.95,
-                 min_n: int = 30) -> pd.DataFrame:
+                 min_n: int = 30, reference: str = "t") -> pd.DataFrame:
     """Weighted domain means with linearised standard errors for a :class:`SurveyDesign`.
 
     Parameters
@@ -45,16 +114,22 @@ def domain_means(design: SurveyDesign, values: str | Sequence[str], by: str | No
     by : str or None
         Domain column; None for one estimate over all respondents.
     level : float
-        Confidence level; intervals are ``estimate ± z * se`` (normal quantile, as R's ``confint``).
+        Confidence level; intervals are ``estimate ± q * se`` with ``q`` the Student t quantile
+        with ``df`` degrees of freedom (see the module docstring).
     min_n : int
         Estimates from fewer than ``min_n`` respondents are flagged ``suppressed``.
+    reference : {"t", "normal"}
+        ``"normal"`` gives ``estimate ± z * se`` as R's ``confint`` does by default; ``df`` is
+        reported either way.
 
     Returns
     -------
     DataFrame
-        ``[<by>,] variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed`` with domains in
-        sorted order and variables in the given order. ``n_eff`` is Kish's effective sample size
-        ``(sum w)^2 / sum w^2`` of the domain's respondents with a value.
+        ``[<by>,] variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed, df`` with domains
+        in sorted order and variables in the given order. ``n_eff`` is Kish's effective sample size
+        ``(sum w)^2 / sum w^2`` of the domain's respondents with a value; ``df`` the degrees of
+        freedom of ``se`` (:func:`domain_degrees_of_freedom`). Domains with fewer than two
+        respondents with a value have ``se``, ``df`` and interval NaN, never 0.
     """
     if not 0 < level < 1:
         raise InputError(f"confidence level must be between 0 and 1, got {level}")
@@ -79,8 +154,9 @@ def domain_means(design: SurveyDesign, values: str | Sequence[str], by: str | No
     result = linearised_domain_variance(
         y, design.weights.to_numpy(dtype=float), domain, n_domains, strata,
         design.design_weights.to_numpy(dtype=float), cal.codes if cal is not None else ())
-    z = norm.ppf(0.5 + level / 2.0)
-    se = np.sqrt(result["var"])
+    df = domain_degrees_of_freedom(~np.isnan(y), domain, n_domains, strata)
+    se = np.where(np.isnan(df), np.nan, np.sqrt(result["var"]))   # fewer than 2 values: missing, not 0
+    q = quantile(level, df, reference)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = result["sum_w"] ** 2 / result["sum_w2"]
     frame = pd.DataFrame({
@@ -89,9 +165,10 @@ def domain_means(design: SurveyDesign, values: str | Sequence[str], by: str | No
         "se": se.ravel(),
         "n": result["n"].ravel().astype(int),
         "n_eff": np.nan_to_num(n_eff.ravel()),
+        "df": df.ravel(),
     })
-    frame["ci_low"] = frame["estimate"] - z * frame["se"]
-    frame["ci_high"] = frame["estimate"] + z * frame["se"]
+    frame["ci_low"] = frame["estimate"] - q.ravel() * frame["se"]
+    frame["ci_high"] = frame["estimate"] + q.ravel() * frame["se"]
     frame["suppressed"] = frame["n"] < min_n
     if by is not None:
         frame.insert(0, by, np.repeat(labels, len(values)))
@@ -122,7 +199,11 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
     Returns
     -------
     DataFrame
-        ``district_id, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed``.
+        ``district_id, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed, df``.
+        ``df`` is taken from a column ``df`` if the table has one, else ``n - 1`` where ``n >= 2``
+        is known (the rule of :func:`domain_degrees_of_freedom` for one stratum), else missing.
+        Intervals not given in the table are ``estimate ± q * se`` with ``q`` the Student t
+        quantile with ``df`` degrees of freedom (the normal quantile where ``df`` is missing).
     """
     for col in (district_column, variable_column, estimate_column):
         if col not in table.columns:
@@ -145,15 +226,23 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
         raise InputError("district and variable appear more than once",
                          row_ref(table, table.index[dupes.to_numpy()], district_column),
                          "give one row per district and variable")
-    z = norm.ppf(0.5 + level / 2.0)
-    out["ci_low"] = (to_numeric_column(table, "ci_low", "ci_low") if "ci_low" in table.columns
-                     else out["estimate"] - z * out["se"])
-    out["ci_high"] = (to_numeric_column(table, "ci_high", "ci_high") if "ci_high" in table.columns
-                      else out["estimate"] + z * out["se"])
     has_n = n_column is not None and n_column in table.columns
     out["n"] = to_numeric_column(table, n_column, "n") if has_n and n_column is not None else np.nan
+    if "df" in table.columns:
+        out["df"] = to_numeric_column(table, "df", "degrees of freedom")
+        if (out["df"] <= 0).any():
+            raise InputError("degrees of freedom must be positive",
+                             row_ref(table, table.index[(out["df"] <= 0).to_numpy()], "df"),
+                             "leave the cell empty when they are not known")
+    else:
+        out["df"] = np.where(out["n"] >= 2, out["n"] - 1, np.nan)
+    q = quantile(level, out["df"].fillna(np.inf).to_numpy())
+    out["ci_low"] = (to_numeric_column(table, "ci_low", "ci_low") if "ci_low" in table.columns
+                     else out["estimate"] - q * out["se"])
+    out["ci_high"] = (to_numeric_column(table, "ci_high", "ci_high") if "ci_high" in table.columns
+                      else out["estimate"] + q * out["se"])
     out["n_eff"] = to_numeric_column(table, "n_eff", "n_eff") if "n_eff" in table.columns else out["n"]
     flagged = table["suppressed"].astype(str).str.lower().isin({"true", "1", "ja", "yes"}) \
         if "suppressed" in table.columns else pd.Series(False, index=table.index)
     out["suppressed"] = flagged.to_numpy() | (out["n"].to_numpy() < min_n if has_n else False)
-    return out.reset_index(drop=True)
+    return out[["district_id", *ESTIMATE_COLUMNS]].reset_index(drop=True)

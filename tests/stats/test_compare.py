@@ -41,13 +41,21 @@ def test_deviation_from_city_matches_r_svycontrast(design_name, small_survey, sm
     if design_name == "calibrate":
         design = design.rake(small_margins, tol=1e-13)
     table = deviations_from_city(design, ["y1", "y3"], "district", min_n=0)
+    normal = deviations_from_city(design, ["y1", "y3"], "district", min_n=0, reference="normal")
     rows = [r for r in ref["rows"] if r["design"] == design_name]
     assert len(rows) == 12
     for r in rows:
-        ours = table[(table["district"] == r["district"]) & (table["variable"] == r["variable"])].iloc[0]
+        pick = (table["district"] == r["district"]) & (table["variable"] == r["variable"])
+        ours = table[pick].iloc[0]
         assert ours["deviation"] == pytest.approx(r["deviation"], rel=1e-8)
         assert ours["se"] == pytest.approx(r["se"], rel=1e-6)
-        assert ours["p_value"] == pytest.approx(2 * stats.norm.sf(abs(r["deviation"] / r["se"])), rel=1e-6)
+        z = abs(r["deviation"] / r["se"])
+        assert normal[pick].iloc[0]["p_value"] == pytest.approx(2 * stats.norm.sf(z), rel=1e-6)
+        # t reference with the district's df: respondents of the district minus the strata they lie in
+        rows_d = small_survey[small_survey["district"] == r["district"]]
+        df = len(rows_d) - rows_d["stratum"].nunique()
+        assert ours["df"] == df
+        assert ours["p_value"] == pytest.approx(2 * stats.t.sf(z, df), rel=1e-6)
 
 
 def test_deviation_se_smaller_than_naive_sum_because_district_is_part_of_city():
@@ -132,3 +140,44 @@ def test_structural_association_says_when_few_districts():
     # the same correlation from ten times as many districts gives a much narrower interval
     many = weighted_correlation(np.tile(structural["sgb2_share_pct"], 10), np.tile(est["estimate"], 10))
     assert (many["ci_high"] - many["ci_low"]) < 0.5 * (out["r_ci_high"] - out["r_ci_low"])
+
+
+@pytest.mark.parametrize("min_n", [0, 1, 2])
+def test_one_respondent_district_is_never_significant(min_n):
+    """A district with a single (extreme) respondent has no variance estimate: its SE, z, p and df
+    are missing whatever min_n is, and it does not enter the Holm family of the others."""
+    frame, margins = make_survey(n=400, n_districts=4, seed=12)
+    frame.loc[frame["district"] == "D03", "district"] = "D02"
+    frame.loc[0, ["district", "y"]] = ["D03", 100.0]
+    dev = deviations_from_city(SurveyDesign(frame, weight="design_weight"), "y", "district", min_n=min_n)
+    one = dev.set_index("district").loc["D03"]
+    assert one["n"] == 1 and one["deviation"] > 40
+    assert np.isnan(one["se"]) and np.isnan(one["se_mean"]) and np.isnan(one["z"]) and np.isnan(one["df"])
+    assert np.isnan(one["p_value"]) and np.isnan(one["p_adjusted"]) and not one["significant"]
+    others = dev[dev["district"] != "D03"]
+    np.testing.assert_allclose(others["p_adjusted"], holm(others["p_value"]))
+
+
+def test_deviation_test_uses_t_with_the_districts_df():
+    frame, _ = make_survey(n=60, n_districts=4, seed=13)
+    frame.loc[frame["district"] == "D00", "y"] += 15
+    design = SurveyDesign(frame, weight="design_weight")
+    t_ref = deviations_from_city(design, "y", "district", min_n=0)
+    z_ref = deviations_from_city(design, "y", "district", min_n=0, reference="normal")
+    counts = frame["district"].value_counts()
+    assert t_ref.set_index("district")["df"].to_dict() == (counts - 1).to_dict()
+    np.testing.assert_allclose(t_ref["p_value"], 2 * stats.t.sf(np.abs(t_ref["z"]), t_ref["df"]), rtol=1e-12)
+    np.testing.assert_allclose(z_ref["p_value"], 2 * stats.norm.sf(np.abs(z_ref["z"])), rtol=1e-12)
+    assert (t_ref["p_value"] > z_ref["p_value"]).all()
+
+
+def test_rank_intervals_with_t_draws_and_missing_se():
+    # t with 2 df has much heavier tails than the normal: the rank intervals widen
+    normal = rank_intervals([60.0, 55.0, 50.0], [1.5, 1.5, 1.5], n_draws=20_000, seed=3)
+    heavy = rank_intervals([60.0, 55.0, 50.0], [1.5, 1.5, 1.5], n_draws=20_000, seed=3, df=[2, 2, 2])
+    assert normal["rank_high"].tolist() == [1, 2, 3] and heavy["rank_high"].tolist() == [2, 3, 3]
+    # df = inf is the normal; a district without SE (one respondent) gets no rank and is not ranked against
+    inf = rank_intervals([60.0, 55.0, 50.0], [1.5, 1.5, 1.5], n_draws=20_000, seed=3, df=[np.inf] * 3)
+    assert inf[["rank_low", "rank_high"]].equals(normal[["rank_low", "rank_high"]])
+    missing = rank_intervals([60.0, 99.0, 50.0], [1.0, np.nan, 1.0], df=[10, np.nan, 10])
+    assert missing["rank"].tolist()[0::2] == [1, 2] and missing.loc[1].isna().all()

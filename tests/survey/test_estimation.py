@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_survey
+from scipy import stats
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.survey.design import SurveyDesign
@@ -71,7 +72,12 @@ def test_srs_textbook_formula():
     assert est.loc[0, "estimate"] == pytest.approx(y.mean())
     assert est.loc[0, "se"] == pytest.approx(y.std(ddof=1) / np.sqrt(y.size), rel=1e-10)
     assert est.loc[0, "n"] == 150 and est.loc[0, "n_eff"] == pytest.approx(150)
-    assert est.loc[0, "ci_high"] - est.loc[0, "estimate"] == pytest.approx(1.959964 * est.loc[0, "se"], rel=1e-6)
+    # the textbook one-sample t interval: ybar ± t(0.975; n - 1) * s / sqrt(n)
+    assert est.loc[0, "df"] == 149
+    low, high = stats.t.interval(0.95, 149, loc=y.mean(), scale=y.std(ddof=1) / np.sqrt(y.size))
+    assert est.loc[0, ["ci_low", "ci_high"]].tolist() == pytest.approx([low, high], rel=1e-10)
+    normal = SurveyDesign(pd.DataFrame({"y": y})).means("y", reference="normal")
+    assert normal.loc[0, "ci_high"] - normal.loc[0, "estimate"] == pytest.approx(1.959964 * est.loc[0, "se"], rel=1e-6)
 
 
 def test_confidence_level_changes_interval_width():
@@ -79,6 +85,10 @@ def test_confidence_level_changes_interval_width():
     design = SurveyDesign(frame, weight="design_weight")
     a = design.domain_means("y", "district", level=0.95)
     b = design.domain_means("y", "district", level=0.90)
+    ratio = (b["ci_high"] - b["ci_low"]) / (a["ci_high"] - a["ci_low"])
+    np.testing.assert_allclose(ratio, stats.t.ppf(0.95, a["df"]) / stats.t.ppf(0.975, a["df"]), rtol=1e-10)
+    a = design.domain_means("y", "district", level=0.95, reference="normal")
+    b = design.domain_means("y", "district", level=0.90, reference="normal")
     ratio = (b["ci_high"] - b["ci_low"]) / (a["ci_high"] - a["ci_low"])
     np.testing.assert_allclose(ratio, 1.644854 / 1.959964, rtol=1e-6)
 
@@ -126,9 +136,16 @@ def test_estimates_from_weighted_score_table():
                           "estimate": [61.0, 58.5, 80.0], "se": [1.0, 2.0, 1.5], "n": [120, 25, 25]})
     out = estimates_from_table(table, "Bezirk", min_n=30)
     assert list(out.columns) == ["district_id", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff",
-                                 "suppressed"]
+                                 "suppressed", "df"]
     assert out["district_id"].tolist() == ["010", "020", "020"]
-    assert out.loc[0, "ci_low"] == pytest.approx(61.0 - 1.959964)
+    assert out["df"].tolist() == [119, 24, 24]   # n - 1, as for microdata from one stratum
+    assert out.loc[0, "ci_low"] == pytest.approx(61.0 - stats.t.ppf(0.975, 119))
+    given = estimates_from_table(table.assign(df=[40, 20, 20]).drop(columns="n"), "Bezirk")
+    assert given.loc[0, "ci_low"] == pytest.approx(61.0 - stats.t.ppf(0.975, 40))
+    unknown = estimates_from_table(table.drop(columns="n"), "Bezirk")   # neither n nor df: normal
+    assert unknown["df"].isna().all() and unknown.loc[0, "ci_low"] == pytest.approx(61.0 - 1.959964)
+    with pytest.raises(InputError, match="degrees of freedom must be positive"):
+        estimates_from_table(table.assign(df=[0, 1, 1]), "Bezirk")
     assert out["suppressed"].tolist() == [False, True, True]
     table.loc[1, "variable"] = "identifikation"
     with pytest.raises(InputError, match="more than once"):

@@ -24,6 +24,7 @@
     box.appendChild(el("b", DATA.names[i]));
     box.appendChild(el("div", l.label));
     if (l.suppressed[i]) {
+      if (l.n[i] === 0) { box.appendChild(el("div", "keine Befragten")); return box; }
       box.appendChild(el("div", "zu wenige Befragte (n < " + DATA.min_n + ")"));
       if (l.n[i] !== null) { box.appendChild(el("div", "n = " + l.n[i])); }
       return box;
@@ -32,6 +33,8 @@
     box.appendChild(el("div", "Wert: " + fmt(l.values[i]) + (l.unit ? " " + l.unit : "")));
     if (l.ci_low[i] !== null && l.ci_high[i] !== null) {
       box.appendChild(el("div", DATA.ci_label + ": " + fmt(l.ci_low[i]) + " – " + fmt(l.ci_high[i])));
+    } else if (l.kind === "cohesion" || l.kind === "deviation") {  // no SE (fewer than 2 answers)
+      box.appendChild(el("div", DATA.ci_label + ": –"));
     }
     if (l.n[i] !== null) { box.appendChild(el("div", "Befragte: n = " + l.n[i])); }
     if (l.rank[i] !== null) { box.appendChild(el("div", "Rang " + l.rank[i] + " von " + l.n_ranked + " in der Stadt")); }
