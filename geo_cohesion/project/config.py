@@ -108,6 +108,8 @@ class EstimateSpec:
 
     level: float = 0.95
     min_n: int = 30
+    merge_small: bool = False
+    merge_min_n: int = 30
 
 
 @dataclass
@@ -257,7 +259,8 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     """Build a :class:`ProjectConfig` from parsed YAML (see :func:`load_project`)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("cities"), list) or not raw["cities"]:
         raise InputError("the configuration needs a non-empty list 'cities'",
-                         hint="list each city under 'cities:' as '- name: ...' with its files (see README 'Your own city')")
+                         hint="list each city under 'cities:' as '- name: ...' with its files "
+                              "(see README 'Your own city')")
     cities = []
     for i, city_raw in enumerate(raw["cities"]):
         city = _build(CityConfig, city_raw, f"cities[{i}]")
@@ -286,7 +289,8 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     slugs = [c.slug for c in cities]
     if len(set(slugs)) != len(slugs):
         twice = sorted({s for s in slugs if slugs.count(s) > 1})
-        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})", hint="give each city a unique 'slug'")
+        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})",
+                         hint="give each city a unique 'slug'")
     project = _build(ProjectConfig, {**raw, "cities": cities}, "project")
     project.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     if not 0 < project.estimates.level < 1:
@@ -295,6 +299,9 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     if project.estimates.min_n < 0:
         raise InputError(f"estimates.min_n must not be negative, got {project.estimates.min_n}",
                          hint="write the suppression threshold as a count, e.g. 'min_n: 30'")
+    if project.estimates.merge_min_n < 1:
+        raise InputError(f"estimates.merge_min_n must be at least 1, got {project.estimates.merge_min_n}",
+                         hint="write the minimum number of respondents per merged area, e.g. 'merge_min_n: 30'")
     if not 0 < project.compare.alpha < 1:
         raise InputError(f"compare.alpha must be between 0 and 1, got {project.compare.alpha}",
                          hint="write the significance level as a share, e.g. 'alpha: 0.05'")
