@@ -53,7 +53,7 @@ def _check_city(city, project: ProjectConfig) -> CityCheck:
         result = run_scores_city(city, project, structural)
         report = CityCheck(city.name, result.district_estimates["district_id"].nunique())
     else:
-        design = read_survey_design(city, project)
+        design = read_survey_design(city, project, boundaries)
         districts = design.data[city.survey.district_column].unique()
         structural = align_structural(city, structural, districts, city.survey.path)
         result = CityResult(city, design.data[[city.survey.district_column]].drop_duplicates()

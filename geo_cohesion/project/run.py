@@ -18,6 +18,7 @@ from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table
 from geo_cohesion.io.write import OutputRun, write_csv, write_text
 from geo_cohesion.keys import align_keys
+from geo_cohesion.project.areas import MAPPING_COLUMNS, MERGED_COLUMNS, area_estimates, merge_city, merged_map
 from geo_cohesion.project.config import CityConfig, ProjectConfig
 from geo_cohesion.project.inputs import (
     align_structural,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # imported for annotations only: the map stage is loaded when
 
     from geo_cohesion.maps.layers import CityMap
     from geo_cohesion.project.analysis import CityComparison
+    from geo_cohesion.project.areas import MergedAreas
 
 DISTRICT_COLUMNS = ["city", "district_id", "district_name", "variable", "estimate", "se", "ci_low", "ci_high",
                     "n", "n_eff", "suppressed", "df"]
@@ -120,11 +122,8 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None) -> CityR
     group_est = None
     if city.groups:
         labels = group_labels(city, design.data[district_col].astype(str), unsampled).fillna("(ohne Gruppe)")
-        design_g = design.with_columns(__group__=labels)
-        group_est = design_g.domain_means(variables, "__group__", level=level, min_n=min_n)
-        group_est = group_est.rename(columns={"__group__": "group"})
-        group_est["variable"] = group_est["variable"].str.removeprefix("score__")
-        group_est = group_est[group_est["group"] != "(ohne Gruppe)"].reset_index(drop=True)
+        group_est = area_estimates(design, labels, variables, "group", level=level, min_n=min_n,
+                                   drop="(ohne Gruppe)")
     diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
     return CityResult(city, est, city_est, group_est, structural, diagnostics, design)
 
@@ -200,6 +199,42 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
     return written
 
 
+def write_merged_tables(outputs: list, project: ProjectConfig, out_dir: Path) -> list[Path]:
+    """Write the merged areas of all cities under ``OUT/tables``.
+
+    Files: ``merged_estimates.csv`` (all cities; also for German Excel under ``excel_de/``),
+    and per city ``merged_areas_<city>.csv`` (district → area), ``merged_areas_<city>.gpkg``
+    (the dissolved areas with their members and respondents) and ``comparison_merged_<city>.csv``.
+    Suppressed estimates are written as empty cells.
+    """
+    from geo_cohesion.io.write import write_gpkg
+    from geo_cohesion.project.analysis import _rounded
+
+    tables = Path(out_dir) / "tables"
+    written, frames = [], []
+    for out in outputs:
+        merged = getattr(out, "merged", None)
+        if merged is None:
+            continue
+        city = out.result.city
+        note = city.note or project.note
+        frames.append(_export_frame(merged.estimates.assign(city=city.name), MERGED_COLUMNS, note))
+        written.append(write_csv(merged.mapping[MAPPING_COLUMNS], tables / f"merged_areas_{city.slug}.csv"))
+        areas = merged.mapping.drop_duplicates("area_id").set_index("area_id")
+        members = merged.mapping.groupby("area_id")["district_id"].agg(";".join)
+        gdf = merged.boundaries.rename(columns={"district_id": "area_id", "district_name": "area_name"})
+        gdf.insert(2, "members", gdf["area_id"].map(members))
+        gdf.insert(3, "respondents", gdf["area_id"].map(areas["area_respondents"]).astype(float))
+        written.append(write_gpkg(gdf, tables / f"merged_areas_{city.slug}.gpkg", layer="merged_areas"))
+        if merged.comparison is not None:
+            written.append(write_csv(_rounded(merged.comparison, note), tables / f"comparison_merged_{city.slug}.csv"))
+    if frames:
+        table = pd.concat(frames, ignore_index=True)
+        written.append(write_csv(table, tables / "merged_estimates.csv"))
+        written.append(write_csv(table, tables / "excel_de" / "merged_estimates.csv", excel_de=True))
+    return written
+
+
 def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.DataFrame | None) -> CityResult:
     """A city given as already weighted district scores (``scores`` in the project file)."""
     spec = city.scores
@@ -230,6 +265,7 @@ class CityOutputs:
     boundaries: gpd.GeoDataFrame | None
     comparison: CityComparison | None
     maps: list = field(default_factory=list)
+    merged: MergedAreas | None = None
 
 
 def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = True,
@@ -241,8 +277,9 @@ def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = T
         boundaries = read_city_boundaries(result.city, project)
     boundaries = align_boundary_districts(result, project, boundaries)
     comparison = compare_city(result, project, boundaries)
-    maps = city_maps(result, project, boundaries, comparison) if with_maps and boundaries is not None else []
-    return CityOutputs(result, boundaries, comparison, maps)
+    merged = merge_city(result, project, boundaries)
+    maps = city_maps(result, project, boundaries, comparison, merged) if with_maps and boundaries is not None else []
+    return CityOutputs(result, boundaries, comparison, maps, merged)
 
 
 def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) -> list[CityResult]:
@@ -279,13 +316,15 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
 
     write_tables(results, project, out_dir)
     write_comparison_tables(outputs, project, out_dir)
+    write_merged_tables(outputs, project, out_dir)
     if maps:
         write_maps([m for o in outputs for m in o.maps], project, out_dir)
         if project.maps.figures:
             write_comparison_figures(outputs, project, out_dir)
     meta = {"title": project.title, "note": project.note, "survey_period": project.survey_period,
             "seed": project.seed, "cities": [r.city.name for r in results],
-            "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n},
+            "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n,
+                          "merge_small": project.estimates.merge_small, "merge_min_n": project.estimates.merge_min_n},
             "compare": {"alpha": project.compare.alpha, "adjust": project.compare.adjust,
                         "contiguity": project.compare.contiguity, "permutations": project.compare.permutations},
             "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: "
@@ -299,8 +338,9 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
     write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
 
 
-def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None) -> list[tuple[str, CityMap]]:
-    """The maps of one city: district level and, if groups are configured, group level.
+def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None,
+              merged: MergedAreas | None = None) -> list[tuple[str, CityMap]]:
+    """The maps of one city: district level and, if configured, group level and merged areas.
 
     Returns ``[(file stem, CityMap), ...]``.
     """
@@ -339,6 +379,8 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
         if city_values:
             add_deviation_layers(group_map, city_values)
         maps.append((f"{city.slug}_gruppen", group_map))
+    if merged is not None:
+        maps.append((f"{city.slug}_zusammengefasst", merged_map(city.name, merged, city_values, **common)))
     return maps
 
 
