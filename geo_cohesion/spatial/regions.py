@@ -15,7 +15,7 @@ import shapely
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.boundaries import _polygonal, _to_text
 from geo_cohesion.keys import suggestions
-from geo_cohesion.spatial.weights import CONTIGUITIES, _quiet, contiguity_weights
+from geo_cohesion.spatial.weights import _SILENT, CONTIGUITIES, contiguity_weights
 
 
 def _mapping_dict(mapping: Mapping[str, str] | pd.Series) -> dict[str, str | None]:
@@ -317,14 +317,13 @@ def _max_p(neighbours: dict[int, list[int]], centroids: np.ndarray, counts: np.n
     frame = pd.DataFrame({"x_km": centroids[:, 0] / 1000.0, "y_km": centroids[:, 1] / 1000.0, "n": counts})
     state = np.random.get_state()
     try:
-        with _quiet():
-            w = lpw.W({i: list(neighbours[i]) for i in range(n)}, id_order=list(range(n)))
-            np.random.seed(seed)
-            model = MaxPHeuristic(frame, w, ["x_km", "y_km"], "n", min_n, top_n=2,
-                                  max_iterations_construction=MAXP_CONSTRUCTION_ITERATIONS,
-                                  max_iterations_sa=MAXP_SA_ITERATIONS, policy="keep")
-            with _fixed_spopt_maxp():
-                model.solve()
+        w = lpw.W({i: list(neighbours[i]) for i in range(n)}, id_order=list(range(n)), **_SILENT)
+        np.random.seed(seed)
+        model = MaxPHeuristic(frame, w, ["x_km", "y_km"], "n", min_n, top_n=2,
+                              max_iterations_construction=MAXP_CONSTRUCTION_ITERATIONS,
+                              max_iterations_sa=MAXP_SA_ITERATIONS, policy="keep")
+        with _fixed_spopt_maxp():
+            model.solve()
     finally:
         np.random.set_state(state)
     labels = np.asarray(model.labels_)
