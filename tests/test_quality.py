@@ -67,7 +67,7 @@ def test_no_module_is_longer_than_700_lines():
 
 def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    command = next(line for line in readme.splitlines() if "pytest" in line and line.startswith("python3 -m pip"))
+    command = next(line for line in readme.splitlines() if "pytest" in line and line.startswith("python3 -m venv"))
     ci = [line for line in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
           if line.strip() and not line.startswith("#")]
     assert ci[-1] == command
