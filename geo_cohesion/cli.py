@@ -141,6 +141,14 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
         if res.city.note:
             line += f" [{res.city.note}]"
         print(line)
+        districts = res.district_estimates[res.district_estimates["variable"] == "index"]
+        hidden = int(districts["suppressed"].astype(bool).sum()) if "suppressed" in districts else 0
+        if hidden:
+            print(f"  note: {hidden} of {len(districts)} districts have no published index estimate "
+                  "(below the reliability rule; see the 'suppressed' and 'note' columns)")
+        for warning in str(res.diagnostics.get("warnings") or "").split("; "):
+            if warning:
+                print(f"  warning: {warning}")
     print(f"tables written to {out / 'tables'}")
 
 

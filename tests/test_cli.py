@@ -126,3 +126,18 @@ def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, small_project,
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
     assert "Weißenfeld" in html and "synthetische Testdaten" in html
+
+
+def test_summary_reports_suppressed_districts_and_weight_warnings(capsys):
+    """A city whose districts are all below the reliability rule finishes and says so."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from geo_cohesion.cli import _summary
+
+    districts = pd.DataFrame({"district_id": ["1", "2"], "variable": "index", "suppressed": [True, True]})
+    result = SimpleNamespace(city=SimpleNamespace(name="X", note=None), district_estimates=districts,
+                             city_estimates=None, diagnostics={"warnings": "the weights vary very much"})
+    _summary([result], Path("out"))
+    out = capsys.readouterr().out
+    assert "2 of 2 districts have no published index estimate" in out and "warning: the weights vary" in out

@@ -67,6 +67,11 @@ def weighted_regression(x: Sequence[float], y: Sequence[float], weights: Sequenc
             "slope_ci_low": float(coef[1] - t * se), "slope_ci_high": float(coef[1] + t * se), "n": n}
 
 
+#: Columns of :func:`structural_association` (also when no district can be used).
+ASSOCIATION_COLUMNS = ["variable", "indicator", "r", "r_ci_low", "r_ci_high", "intercept", "slope", "slope_se",
+                       "slope_ci_low", "slope_ci_high", "n_districts", "note"]
+
+
 def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, indicators: Sequence[str],
                            weights_column: str | None = "population_total", level: float = 0.95) -> pd.DataFrame:
     """Correlation and regression of every cohesion variable on every structural indicator.
@@ -112,4 +117,4 @@ def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, in
                          "slope_se": reg["slope_se"],
                          "slope_ci_low": reg["slope_ci_low"], "slope_ci_high": reg["slope_ci_high"],
                          "n_districts": n, "note": note})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=ASSOCIATION_COLUMNS)

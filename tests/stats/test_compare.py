@@ -181,3 +181,12 @@ def test_rank_intervals_with_t_draws_and_missing_se():
     assert inf[["rank_low", "rank_high"]].equals(normal[["rank_low", "rank_high"]])
     missing = rank_intervals([60.0, 99.0, 50.0], [1.0, np.nan, 1.0], df=[10, np.nan, 10])
     assert missing["rank"].tolist()[0::2] == [1, 2] and missing.loc[1].isna().all()
+
+
+def test_association_without_usable_districts_keeps_its_columns():
+    """Every district suppressed (a city below the reliability threshold): an empty table, not a crash."""
+    estimates = pd.DataFrame({"district_id": ["1", "2"], "variable": "index", "estimate": [60.0, 61.0],
+                              "suppressed": True})
+    structural = pd.DataFrame({"district_id": ["1", "2"], "sgb2_share_pct": [5.0, 9.0]})
+    out = structural_association(estimates, structural, ["sgb2_share_pct"])
+    assert out.empty and {"variable", "indicator", "r"} <= set(out.columns)
