@@ -44,6 +44,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+if __name__ == "__main__" and str(REPO) not in sys.path:  # `python tests/test_bad_inputs.py`: test this checkout
+    sys.path.insert(0, str(REPO))
 DOCS = REPO / "docs" / "errors.md"
 PREFIX = "geo-cohesion: error: "
 OUT_PARTS = ("run", "results", "out")  # OUT lies 3 levels below the case folder: escapes stay visible
@@ -739,9 +741,11 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python -m geo_cohesion.cli ARGS`` in a fresh interpreter."""
+    """``python -m geo_cohesion.cli ARGS`` in a fresh interpreter, importing this checkout's package
+    (the child runs in the case folder, where ``-m`` would find an installed copy instead)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "geo_cohesion.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", errors="replace", timeout=TIMEOUT)
+                          text=True, encoding="utf-8", errors="replace", timeout=TIMEOUT, env=env)
 
 
 #: Modules the fork server imports once, so that a case does not pay ~1.5 s of imports. The CLI

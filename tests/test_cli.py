@@ -4,13 +4,16 @@ Most tests use the small one-city project (``small_project`` in conftest); only 
 check needs the full demo (slow)."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
 CITIES = ["Dortmund", "Lippstadt", "Rostock", "Dessau-Roßlau"]
 SLUGS = ["index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung", "soziale_netze",
          "vertrauen_in_mitmenschen", "akzeptanz_von_diversitaet", "identifikation", "vertrauen_in_institutionen",
@@ -60,8 +63,9 @@ def test_help_on_every_subcommand(command, capsys):
 
 
 def run_cli(*args):
-    """The command in a fresh interpreter (as a user runs it)."""
-    return subprocess.run([sys.executable, "-m", "geo_cohesion.cli", *args], capture_output=True, text=True)
+    """The command in a fresh interpreter (as a user runs it), importing this checkout's package."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "geo_cohesion.cli", *args], capture_output=True, text=True, env=env)
 
 
 @pytest.fixture
