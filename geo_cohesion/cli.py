@@ -40,11 +40,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     project_file = write_demo_inputs(inputs, seed=args.seed)
     project = load_project(project_file)
     results = run_project(project, out)
-    _summary(results, out, project.estimates.level)
+    _summary(results, out, project.estimates.level, reports=True)
     return 0
 
 
-def _run_project_file(config: str, out: str, maps: bool = True, **compare_overrides) -> int:
+def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = True, **compare_overrides) -> int:
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
 
@@ -55,8 +55,8 @@ def _run_project_file(config: str, out: str, maps: bool = True, **compare_overri
     for key, value in compare_overrides.items():
         if value is not None:
             setattr(project.compare, key, value)
-    results = run_project(project, _check_out(Path(out)), maps=maps)
-    _summary(results, Path(out), project.estimates.level)
+    results = run_project(project, _check_out(Path(out)), maps=maps, reports=reports)
+    _summary(results, Path(out), project.estimates.level, reports=reports)
     return 0
 
 
@@ -65,8 +65,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, maps=not args.no_maps, alpha=args.alpha, adjust=args.adjust,
-                             contiguity=args.contiguity)
+    return _run_project_file(args.config, args.out, maps=not args.no_maps, reports=False, alpha=args.alpha,
+                             adjust=args.adjust, contiguity=args.contiguity)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    return _run_project_file(args.config, args.out, maps=False, reports=True)
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
@@ -104,7 +108,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(results, out: Path, level: float = 0.95) -> None:
+def _summary(results, out: Path, level: float = 0.95, reports: bool = False) -> None:
     for res in results:
         est = res.city_estimates
         line = f"{res.city.name}: {len(res.district_estimates['district_id'].unique())} districts"
@@ -115,6 +119,8 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
             line += f" [{res.city.note}]"
         print(line)
     print(f"tables written to {out / 'tables'}")
+    if reports:
+        print(f"reports written to {out / 'report'} (city reports and district profiles, HTML and PDF)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="project configuration (YAML)")
     run.add_argument("--out", default="maps", help="output folder (default: maps/)")
     run.set_defaults(func=_cmd_run)
+
+    report = sub.add_parser("report", help="city reports and district profiles (HTML and PDF) of a project",
+                            description="Run a project and write, next to the tables and exports (German CSVs, "
+                                        "workbook, GeoPackage), one report per city (OUT/report/<city>.html/.pdf) "
+                                        "and one profile per district (OUT/report/profiles/<city>/<id>.html/.pdf). "
+                                        "No interactive maps or figure files (use 'run' for everything).")
+    report.add_argument("config", help="project configuration (YAML)")
+    report.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    report.set_defaults(func=_cmd_report)
 
     compare = sub.add_parser("compare", help="compare districts within each city and run spatial statistics",
                              description="Run a project and write the within-city comparison (deviations with "
