@@ -42,11 +42,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     project_file = write_demo_inputs(inputs, seed=args.seed)
     project = load_project(project_file)
     results = run_project(project, out)
-    _summary(results, out, project.estimates.level)
+    _summary(results, out, project.estimates.level, reports=True)
     return 0
 
 
-def _run_project_file(config: str, out: str, maps: bool = True, **compare_overrides) -> int:
+def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = True,
+                      **compare_overrides) -> int:
     """Run a project file; ``compare_overrides`` (``alpha=...``; None = as in the file) are validated like the file."""
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
@@ -56,8 +57,8 @@ def _run_project_file(config: str, out: str, maps: bool = True, **compare_overri
     updates = {key: value for key, value in compare_overrides.items() if value is not None}
     if updates:
         project = override(project, {"compare": updates}, {f"compare.{key}": f"--{key}" for key in updates})
-    results = run_project(project, _check_out(Path(out)), maps=maps)
-    _summary(results, Path(out), project.estimates.level)
+    results = run_project(project, _check_out(Path(out)), maps=maps, reports=reports)
+    _summary(results, Path(out), project.estimates.level, reports=reports)
     return 0
 
 
@@ -66,8 +67,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, maps=not args.no_maps, alpha=args.alpha, adjust=args.adjust,
-                             contiguity=args.contiguity, permutations=args.permutations)
+    return _run_project_file(args.config, args.out, maps=not args.no_maps, reports=False, alpha=args.alpha,
+                             adjust=args.adjust, contiguity=args.contiguity, permutations=args.permutations)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
@@ -89,6 +90,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(report.summary())
     print(f"{args.config}: all inputs are valid; 'geo-cohesion run {args.config}' will compute the results")
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    return _run_project_file(args.config, args.out, maps=False, reports=True)
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
@@ -130,7 +135,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(results, out: Path, level: float = 0.95) -> None:
+def _summary(results, out: Path, level: float = 0.95, reports: bool = False) -> None:
     for res in results:
         est = res.city_estimates
         line = f"{res.city.name}: {len(res.district_estimates['district_id'].unique())} districts"
@@ -150,6 +155,8 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
             if warning:
                 print(f"  warning: {warning}")
     print(f"tables written to {out / 'tables'}")
+    if reports:
+        print(f"reports written to {out / 'report'} (city reports and district profiles, HTML and PDF)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        "across files and rake the survey, with the same messages as 'run'.")
     check.add_argument("config", help="project configuration (YAML)")
     check.set_defaults(func=_cmd_check)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    return _run_project_file(args.config, args.out, maps=False, reports=True)
 
     compare = sub.add_parser("compare", help="compare districts within each city and run spatial statistics",
                              description="Run a project and write the within-city comparison (deviations with "

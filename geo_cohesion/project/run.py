@@ -161,8 +161,8 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
     """Write the estimate tables of all cities (atomically) under ``out_dir/tables``.
 
     Files: ``district_estimates.csv``, ``city_estimates.csv``, ``group_estimates.csv``,
-    ``weighting_diagnostics.csv`` (machine-readable: UTF-8, comma, decimal point) and the same
-    tables for German Excel under ``tables/excel_de/`` (semicolon, decimal comma, BOM).
+    ``weighting_diagnostics.csv`` (machine-readable: UTF-8, comma, decimal point); the versions for
+    German Excel are written with all other tables by :func:`geo_cohesion.project.reporting.write_deliverables`.
     Suppressed estimates (n below ``min_n``) are written as empty cells with ``suppressed=True``.
     """
     tables = out_dir / "tables"
@@ -195,7 +195,6 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
         if frame is None:
             continue
         written.append(write_csv(frame, tables / name))
-        written.append(write_csv(frame, tables / "excel_de" / name, excel_de=True))
     return written
 
 
@@ -282,8 +281,9 @@ def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = T
     return CityOutputs(result, boundaries, comparison, maps, merged)
 
 
-def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) -> list[CityResult]:
-    """Run every city of the project and write tables, comparisons, maps and figures.
+def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
+                reports: bool = True) -> list[CityResult]:
+    """Run every city of the project and write tables, comparisons, maps, figures, exports and reports.
 
     All cities are computed, compared and mapped before anything is written, so a bad input in
     one city leaves the previous outputs of all cities untouched.
@@ -294,6 +294,9 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
     out_dir : str or Path
     maps : bool
         Also write HTML maps and print figures (``geo-cohesion compare`` skips them).
+    reports : bool
+        Also write the city reports and district profiles (``OUT/report/``); the exports (German
+        CSVs, workbook, GeoPackage) are always written.
 
     Returns
     -------
@@ -305,18 +308,18 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
     results = [tagged(city, run_city, city, project, b) for city, b in zip(project.cities, boundaries)]
     outputs = [tagged(r.city, analyse_city, r, project, maps, b) for r, b in zip(results, boundaries)]
     with OutputRun(out_dir, prune=maps) as run:  # all outputs of the run, or none of them
-        _write_outputs(results, outputs, project, run.root, maps)
+        _write_outputs(results, outputs, project, run.root, maps, reports)
     return results
 
 
 def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], project: ProjectConfig, out_dir: Path,
-                   maps: bool) -> None:
+                   maps: bool, reports: bool) -> None:
     """Write every table, map, figure and the metadata of a run below ``out_dir``."""
     from geo_cohesion.project.analysis import write_comparison_figures, write_comparison_tables
 
-    write_tables(results, project, out_dir)
-    write_comparison_tables(outputs, project, out_dir)
-    write_merged_tables(outputs, project, out_dir)
+    table_paths = write_tables(results, project, out_dir)
+    table_paths += write_comparison_tables(outputs, project, out_dir)
+    table_paths += write_merged_tables(outputs, project, out_dir)
     if maps:
         write_maps([m for o in outputs for m in o.maps], project, out_dir)
         if project.maps.figures:
@@ -336,6 +339,9 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
                                              "group) with the fewest respondents for the weighting; see "
                                              "weighting_diagnostics.csv, column collapsed"}
     write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
+    from geo_cohesion.project.reporting import write_deliverables
+
+    write_deliverables(outputs, project, out_dir, table_paths, reports=reports)
 
 
 def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None,

@@ -1,0 +1,93 @@
+"""From pipeline results to reports and exports: the glue between the project and the report stage.
+
+:func:`report_inputs` turns each city's :class:`~geo_cohesion.project.run.CityOutputs` into the
+plain data object the report stage takes (:class:`~geo_cohesion.report.model.CityReportInput`),
+adding a need index (:func:`geo_cohesion.report.need.default_need`) when the pipeline did not
+compute one; :func:`write_deliverables` writes the exports (German CSVs, workbook, GeoPackage,
+GeoJSON) and the reports.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from geo_cohesion.project.config import ProjectConfig
+from geo_cohesion.report.model import CityReportInput, ReportSettings
+
+
+def report_settings(project: ProjectConfig) -> ReportSettings:
+    """The settings the reports state, from the project configuration."""
+    return ReportSettings(title=project.title, note=project.note, survey_period=project.survey_period,
+                          level=project.estimates.level, min_n=project.estimates.min_n,
+                          alpha=project.compare.alpha, adjust=project.compare.adjust,
+                          contiguity=project.compare.contiguity, permutations=project.compare.permutations,
+                          rank_draws=project.compare.rank_draws, seed=project.seed)
+
+
+def report_inputs(outputs: list, project: ProjectConfig) -> list[CityReportInput]:
+    """One :class:`CityReportInput` per city of the run.
+
+    Parameters
+    ----------
+    outputs : list of CityOutputs
+        Results, boundaries, comparisons and maps of every city (:func:`geo_cohesion.project.run.analyse_city`).
+    project : ProjectConfig
+    """
+    from geo_cohesion.project.run import city_maps
+    from geo_cohesion.report.need import default_need
+
+    cities = []
+    for out in outputs:
+        result, comparison = out.result, out.comparison
+        city = result.city
+        structural = None
+        if result.structural is not None and city.structural is not None:
+            structural = result.structural.rename(columns={city.structural.district_column: "district_id"})
+            structural["district_id"] = structural["district_id"].astype(str)
+        city_map = out.maps[0][1] if out.maps else None
+        if city_map is None and out.boundaries is not None:
+            city_map = city_maps(result, project, out.boundaries, comparison)[0][1]
+        need = getattr(result, "need", None)
+        if need is None:
+            need = default_need(result.district_estimates, structural, seed=project.seed)
+        notes = list(city_map.notes) if city_map is not None else [n for n in (city.note or project.note,) if n]
+        weighting = {"margins": list(city.weighting.margins), "bounds": city.weighting.bounds} \
+            if city.weighting is not None else {}
+        cities.append(CityReportInput(
+            name=city.name, slug=city.slug, district_estimates=result.district_estimates,
+            city_estimates=result.city_estimates, structural=structural,
+            comparison=comparison.comparison if comparison is not None else None,
+            spatial=comparison.spatial if comparison is not None else None,
+            lisa=comparison.lisa if comparison is not None else None,
+            association=comparison.association if comparison is not None else None,
+            spread=comparison.spread if comparison is not None else None,
+            variance=comparison.variance if comparison is not None else None,
+            city_map=city_map, boundaries=out.boundaries, need=need, change=getattr(result, "change", None),
+            diagnostics=dict(result.diagnostics), weighting=weighting, notes=notes,
+            data_note=city.note or project.note))
+    return cities
+
+
+def write_deliverables(outputs: list, project: ProjectConfig, out_dir: str | Path, tables: list[Path],
+                       reports: bool = True) -> list[Path]:
+    """Write the exports (always) and the reports (if ``reports``) of a run.
+
+    Parameters
+    ----------
+    outputs : list of CityOutputs
+    project : ProjectConfig
+    out_dir : str or Path
+    tables : list of Path
+        The machine-readable tables the run wrote (``tables/*.csv``): the German CSVs and the
+        workbook hold exactly these.
+    reports : bool
+        Also write the city reports and district profiles.
+    """
+    from geo_cohesion.report.build import write_reports
+    from geo_cohesion.report.exports import write_exports
+
+    settings = report_settings(project)
+    cities = report_inputs(outputs, project)
+    written = write_exports(cities, settings, out_dir, tables)
+    if reports:
+        written += write_reports(cities, settings, out_dir)
+    return written

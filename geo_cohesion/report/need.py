@@ -1,0 +1,108 @@
+"""Need evidence for the reports when the pipeline supplies no need index of its own.
+
+:func:`default_need` builds the need index the way Berlin's *Monitoring Soziale
+Stadtentwicklung* does (:func:`geo_cohesion.stats.need.need_index`: z-standardise, sum, standardise
+again, classes at -1, +1, +1.5 SD) from the deprivation indicators of the structural data and the
+district's cohesion index (a low index adds need), and its class stability under the survey
+error of the index (:func:`geo_cohesion.stats.need.class_stability`; the register indicators are
+fixed). The reports say which indicators and weights were used.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geo_cohesion.errors import InputError
+from geo_cohesion.stats.need import class_stability, need_index
+
+#: Indicators of the default need index -> weight (+1: more is more need; -1: less is more need).
+DEFAULT_INDICATORS: dict[str, float] = {"sgb2_share_pct": 1.0, "unemployment_pct": 1.0, "index": -1.0}
+#: Simulation draws of the class stability.
+DEFAULT_DRAWS = 2000
+
+
+def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | None, seed: int = 0,
+                 indicators: dict[str, float] | None = None, draws: int = DEFAULT_DRAWS) -> pd.DataFrame | None:
+    """Need index with class stability per district, or None when the data cannot carry one.
+
+    Parameters
+    ----------
+    district_estimates : DataFrame
+        ``district_id, variable, estimate, se, suppressed``.
+    structural : DataFrame, optional
+        ``district_id`` plus indicator columns.
+    seed : int
+        Seed of the stability simulation.
+    indicators : dict, optional
+        Column -> weight; Radar variables (``index``) come from the estimates with their SE;
+        default :data:`DEFAULT_INDICATORS`. Indicators missing from the data are left out.
+    draws : int
+        Simulation draws.
+
+    Returns
+    -------
+    DataFrame or None
+        :func:`~geo_cohesion.stats.need.class_stability` output keyed by ``district_id`` plus the
+        ``contribution_*`` columns of :func:`~geo_cohesion.stats.need.need_index`;
+        ``.attrs["indicators"]`` holds the weights used. None without structural data, with fewer
+        than 2 usable indicators or fewer than 4 districts with all values.
+    """
+    if structural is None or "district_id" not in structural.columns:
+        return None
+    wanted = dict(indicators or DEFAULT_INDICATORS)
+    estimates = district_estimates.copy()
+    estimates["district_id"] = estimates["district_id"].astype(str)
+    table = pd.DataFrame({"district_id": structural["district_id"].astype(str)})
+    se_table = pd.DataFrame({"district_id": table["district_id"]})
+    used: dict[str, float] = {}
+    variables = set(estimates["variable"])
+    for column, weight in wanted.items():
+        if column in variables:
+            rows = estimates[estimates["variable"] == column].set_index("district_id")
+            hidden = rows["suppressed"].astype(bool) if "suppressed" in rows else False
+            table[column] = table["district_id"].map(rows["estimate"].astype(float).where(~hidden))
+            se_table[column] = table["district_id"].map(rows["se"].astype(float).where(~hidden)) \
+                if "se" in rows else 0.0
+            used[column] = weight
+        elif column in structural.columns:
+            table[column] = pd.to_numeric(structural[column], errors="coerce").to_numpy()
+            used[column] = weight
+    if len(used) < 2 or table[list(used)].notna().all(axis=1).sum() < 4:
+        return None
+    simulated = [c for c in used if c in variables]
+    try:
+        result = class_stability(table, se_table[["district_id", *simulated]] if simulated else None, used,
+                                 id_column="district_id", draws=draws, seed=seed)
+    except InputError:
+        return None  # e.g. a constant indicator: no need index rather than a failed report
+    point = need_index(table, used, id_column="district_id")
+    for column in point.columns:
+        if column.startswith("contribution_"):
+            result[column] = point[column].to_numpy()
+    for column in used:
+        result[f"value_{column}"] = table[column].to_numpy()
+    result.attrs["indicators"] = used
+    result.attrs["simulated"] = simulated
+    result.attrs["method"] = "MSS"
+    return result.reset_index(drop=True)
+
+
+def need_classes(need: pd.DataFrame) -> list[int]:
+    """Class codes of a need table (lowest need first)."""
+    labels = need.attrs.get("class_labels")
+    if labels:
+        return [int(c) for c in labels]
+    values = pd.to_numeric(need["need_class"], errors="coerce").dropna()
+    return sorted({int(v) for v in values}) or [1]
+
+
+def main_drivers(need: pd.DataFrame, district_id: str, top: int = 3) -> list[tuple[str, float]]:
+    """The indicators that push a district's need score up most: ``[(indicator, contribution), ...]``."""
+    row = need[need["district_id"].astype(str) == str(district_id)]
+    if row.empty:
+        return []
+    row = row.iloc[0]
+    items = [(c.removeprefix("contribution_"), float(row[c])) for c in need.columns
+             if c.startswith("contribution_") and np.isfinite(row[c])]
+    items.sort(key=lambda item: -item[1])
+    return [item for item in items[:top] if item[1] > 0]

@@ -1,0 +1,115 @@
+"""The plain-German paragraphs: numbers in German format, and only claims the data support."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from report_fixtures import make_city
+
+from geo_cohesion.report import text as t
+from geo_cohesion.report.city import city_summary, cross_city, priority_sentence
+from geo_cohesion.report.need import default_need
+from geo_cohesion.report.profile import profile_context
+
+
+def test_german_numbers():
+    assert t.num(58.14) == "58,1" and t.num(-2.69) == "\u22122,7" and t.num(None) == "–"
+    assert t.signed(2.76) == "+2,8" and t.signed(-0.04) == "0,0"
+    assert t.interval(54.0, 62.2) == "54,0–62,2"
+    assert t.percent(0.97) == "97\u00a0%"
+    assert t.p_text(0.0004) == "p < 0,001" and t.p_text(0.056115) == "p = 0,056"
+    assert t.period("2017-03-27/2017-05-23") == "27.03.2017–23.05.2017"
+    assert t.ci_label(0.9) == "90-%-KI" and t.join(["a", "b", "c"]) == "a, b und c"
+    assert t.missing(pd.NA) and t.missing(np.nan) and not t.missing(0)
+
+
+def test_significant_deviation_is_claimed_from_the_table(settings):
+    city = make_city(index=[55.0, 58.0, 62.0, 65.0], significant=[True, False, False, True])
+    text = profile_context(city, "01", settings)["summary"]
+    assert "Im Gebiet Altstadt (Teststadt) liegt der Zusammenhaltsindex bei 55,0 Punkten (95-%-KI 52,1–57,9)" in text
+    assert "signifikant unter dem Stadtwert von 60,0 Punkten" in text
+    assert "Abweichung \u22125,0 Punkte, p = 0,004 nach Holm-Korrektur" in text
+    assert "Rang 4" in text and "Rangintervall 3 bis 4" in text
+    assert "Achtung" in text and "synthetischen Demodaten" in text
+    assert "Grundlage sind 80 Befragte im Gebiet (Erhebung 27.03.2017–23.05.2017)." in text
+    high = profile_context(city, "04", settings)["summary"]
+    assert "signifikant über dem Stadtwert" in high
+
+
+def test_no_significance_claim_without_the_table_verdict_even_if_intervals_do_not_overlap(settings):
+    # district 2: 58,0 (55,1-60,9) vs city 60 -> table says not significant: the text must say so
+    # district 3 is made far away from the city value but the table's verdict stays "not significant"
+    city = make_city(index=[55.0, 58.0, 70.0, 65.0], significant=[True, False, False, True])
+    text = profile_context(city, "03", settings)["summary"]
+    assert "statistisch nicht gesichert" in text
+    assert "signifikant über" not in text and "signifikant unter dem Stadtwert von" not in text
+
+
+def test_without_microdata_no_test_is_claimed(settings):
+    city = make_city(comparison=False)
+    context = profile_context(city, "01", settings)
+    assert "signifikant" not in context["summary"]
+    assert "Rang" not in context["summary"]
+    assert context["scores"]["header"] == ["Merkmal", "Gebiet", "95-%-KI", "Stadt", "Abweichung"]
+
+
+def test_suppressed_district_gets_no_numbers(settings):
+    city = make_city(suppressed=1)
+    context = profile_context(city, "02", settings)
+    assert "zu wenige Befragte" in context["summary"] and "n = 12" in context["summary"]
+    assert "Zusammenhaltsindex bei" not in context["summary"]
+    assert context["key"][0]["value"] == "–"
+
+
+def test_significant_dimensions_are_listed(settings):
+    city = make_city(significant=[True, False, False, True])
+    text = profile_context(city, "01", settings)["summary"]
+    assert "Signifikant unter dem Stadtwert liegen die Dimensionen" in text
+    city = make_city(significant=[False, False, False, False])
+    assert "Keine der neun Dimensionen weicht signifikant vom Stadtwert ab." in \
+        profile_context(city, "01", settings)["summary"]
+
+
+def test_need_evidence_in_profile_and_summary(settings):
+    city = make_city()
+    city.need = default_need(city.district_estimates, city.structural, seed=1, draws=200)
+    assert city.need is not None and city.need.attrs["indicators"] == {"sgb2_share_pct": 1.0,
+                                                                         "unemployment_pct": 1.0, "index": -1.0}
+    context = profile_context(city, "01", settings)
+    assert "Im Bedarfsindex" in context["summary"] and "Klasse" in context["summary"]
+    assert context["need"]["need_class"] == str(int(city.need.loc[0, "need_class"]))
+    assert "SGB-II-Quote" in " ".join(" ".join(r["cells"]) for r in context["need"]["table"]["rows"])
+    assert priority_sentence(city).startswith("Vorranggebiete nach dem Bedarfsindex") or \
+        "kein Gebiet" in priority_sentence(city)
+
+
+def test_city_summary_names_significant_districts(settings):
+    city = make_city(significant=[True, False, False, True])
+    city.spread = pd.DataFrame([{"variable": "index", "min": 55.0, "max": 65.0, "range": 10.0, "lowest": "Altstadt",
+                                 "highest": "Weißenburg", "n_districts": 4}])
+    text = " ".join(city_summary(city, settings))
+    assert "In Teststadt liegt der Zusammenhaltsindex bei 60,0 Punkten (95-%-KI 59,0–61,0" in text
+    assert "1 Gebiet liegt signifikant über dem Stadtwert (Weißenburg)" in text
+    assert "1 Gebiet liegt signifikant darunter (Altstadt)" in text
+    assert "bei 2 weiteren ist der Unterschied statistisch nicht gesichert" in text
+    assert "Deutschland 61,37" in text and "kein Test" not in text.replace("ein Test ist deshalb nicht möglich", "")
+
+
+@pytest.mark.parametrize("name, land", [("Dortmund", "Nordrhein-Westfalen 60,71"),
+                                        ("Rostock", "Mecklenburg-Vorpommern 59,34"),
+                                        ("Dessau-Roßlau", "Sachsen-Anhalt 58,76")])
+def test_study_cities_are_compared_with_their_land(settings, name, land):
+    city = make_city(name=name)
+    assert land in " ".join(city_summary(city, settings))
+
+
+def test_cross_city_page_has_the_reference_values(settings):
+    cities = [make_city(name="Dortmund"), make_city(name="Lippstadt")]
+    cross = cross_city(cities, settings)
+    refs = {row["cells"][0]: row["cells"][1] for row in cross["references"]["rows"]}
+    assert refs == {"Deutschland": "61,37", "Nordrhein-Westfalen": "60,71", "Mecklenburg-Vorpommern": "59,34",
+                    "Sachsen-Anhalt": "58,76"}
+    assert cross["table"]["header"] == ["Merkmal", "Dortmund", "Lippstadt"]
+    assert len(cross["table"]["rows"]) == 11  # index + 9 dimensions + published study index
+    assert cross["table"]["rows"][-1]["cells"] == ["Index laut Studie (veröffentlicht)", "63,43", "64,07"]
+    assert "Bertelsmann Stiftung (2017)" in cross["source"] and "III.1" in cross["source"]
