@@ -199,9 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", help="project configuration (YAML)")
     check.set_defaults(func=_cmd_check)
 
-
-def _cmd_report(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, maps=False, reports=True)
+    report = sub.add_parser("report", help="city reports and district profiles (HTML and PDF) of a project",
+                            description="Run a project and write, next to the tables and exports (German CSVs, "
+                                        "workbook, GeoPackage), one report per city (OUT/report/<city>.html/.pdf) "
+                                        "and one profile per district (OUT/report/profiles/<city>/<id>.html/.pdf). "
+                                        "No interactive maps or figure files (use 'run' for everything).")
+    report.add_argument("config", help="project configuration (YAML)")
+    report.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    report.set_defaults(func=_cmd_report)
 
     compare = sub.add_parser("compare", help="compare districts within each city and run spatial statistics",
                              description="Run a project and write the within-city comparison (deviations with "
