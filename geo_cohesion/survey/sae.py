@@ -513,7 +513,10 @@ class _SpatialState:
         all_in = s_idx.size == w.shape[0]
         c = _sar(w, rho)
         d_r = (2.0 * rho * wtw - w - w.T).tocsr()  # d[(I - rho W')(I - rho W)] / d rho (sparse)
-        sub = (lambda mat: mat) if all_in else (lambda mat: mat[np.ix_(s_idx, s_idx)])
+
+        def sub(mat: np.ndarray) -> np.ndarray:
+            return mat if all_in else mat[np.ix_(s_idx, s_idx)]
+
         if full:  # everything over all areas (for prediction and MSE)
             self.c = c
             self.c_r = -(c @ (d_r @ c))  # dC/d rho
