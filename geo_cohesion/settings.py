@@ -521,8 +521,9 @@ def check_value(model: type[Settings], key: str, value: Any, name: str | None = 
     7
     """
     field = model.model_fields[key]
-    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation,
-                          config=None if _is_model(field.annotation) else ConfigDict(allow_inf_nan=False))
+    annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    adapter: TypeAdapter[Any] = TypeAdapter(
+        annotation, config=None if _is_model(field.annotation) else ConfigDict(allow_inf_nan=False))
     try:
         return adapter.validate_python(value)
     except ValidationError as exc:
