@@ -727,12 +727,12 @@ def _describe(error: dict, model: type[BaseModel], names: Mapping[str, str]) -> 
     ctx = error.get("ctx") or {}
     name = _name(loc, names)
     if error["type"] == "missing":
-        key = str(loc[-1])
+        missing = str(loc[-1])
         _, _, _, field = _at(model, loc)
         parent = _path(loc[:-1])
-        example = _extra(field, "example") or "..."
-        return (f"required key '{key}' is missing" + (f" in '{parent}'" if parent else ""),
-                f"add '{key}: {example}'")
+        placeholder = _extra(field, "example") or "..."
+        return (f"required key '{missing}' is missing" + (f" in '{parent}'" if parent else ""),
+                f"add '{missing}: {placeholder}'")
     if "hint" in ctx:  # our own checks
         return (f"{name}: {error['msg']}" if name else error["msg"]), ctx["hint"]
     annotation, metadata, _, field = _at(model, loc)
