@@ -514,13 +514,15 @@ def report(sweep: dict) -> tuple[str, list[str]]:
             notes.append(f"new at n={row['n']:,}, districts={row['districts']:,}: {new.get('status')}")
             continue
         ok_old, ok_r = old.get("status") == "ok", r.get("status") == "ok"
+        r_time = (_fmt(r['seconds'], '.2f') + ' (' + _fmt(r['calibrate_seconds'], '.2f') + ' + '
+                  + _fmt(r['svyby_seconds'], '.2f') + ')') if ok_r else '–'
         lines.append(
             f"| {row['n']:,} | {row['districts']:,} | {_fmt(new['seconds'])} | {_fmt(new['contrast_seconds'])} "
             f"| {_fmt(new.get('traced_peak_mb'), ',.0f')} | {_fmt(new['maxrss_mb'], ',.0f')} "
             f"| {_fmt(old['seconds']) if ok_old else '–'} | {_fmt(old['contrast_seconds']) if ok_old else '–'} "
             f"| {_fmt(old['maxrss_mb'], ',.0f') if ok_old else '–'} "
             f"| {_fmt(old['seconds'] / new['seconds'], '.1f') + '×' if ok_old else '–'} "
-            f"| {_fmt(r['seconds'], '.2f') + ' (' + _fmt(r['calibrate_seconds'], '.2f') + ' + ' + _fmt(r['svyby_seconds'], '.2f') + ')' if ok_r else '–'} "
+            f"| {r_time} "
             f"| {_fmt(r['maxrss_mb'], ',.0f') if ok_r else '–'} "
             f"| {_fmt(r['seconds'] / new['seconds'], '.0f') + '×' if ok_r else '–'} "
             f"| {_fmt(row.get('diff_old'), '.1e')}, {_fmt(row.get('diff_r'), '.1e')} |")

@@ -55,14 +55,15 @@ def machine() -> list[str]:
     try:
         blas_info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         blas = f"{blas_info.get('name')} {blas_info.get('version')}"
-    except Exception:  # noqa: BLE001 - older numpy: no dict mode
+    except Exception:  # older numpy: no dict mode
         blas = "unknown"
     threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
                if k in os.environ}
+    r_line = bench_linearise.r_version() if bench_linearise.r_available() is None else bench_linearise.r_available()
     return [f"nproc {os.cpu_count()}, RAM {mem_kb / 2**20:.1f} GiB, CPU {cpu}",
             (f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
             f"BLAS {blas} (threads: {threads or 'library default'})"),
-            f"R: {bench_linearise.r_version() if bench_linearise.r_available() is None else bench_linearise.r_available()}",
+            f"R: {r_line}",
             f"load average at start {os.getloadavg()[0]:.1f} (1 min)"]
 
 

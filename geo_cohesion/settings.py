@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import re
 import sys
 import types
@@ -40,6 +41,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from geo_cohesion.errors import InputError
@@ -50,32 +52,33 @@ from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
 
 #: Versions of the project-file schema this geo-cohesion reads.
 SCHEMA_VERSIONS = (1,)
+# (the values are written once, in the Literal types; the tuples are their arguments)
+Adjustment = Literal["holm", "fdr_bh", "none"]
+Contiguity = Literal["queen", "rook"]
+Scheme = Literal["quantiles", "natural_breaks", "equal_interval", "fixed", "user"]
+FigureFormat = Literal["png", "pdf", "svg"]
+Estimator = Literal["direct", "fay_herriot", "spatial_fay_herriot"]
+Direction = Literal["higher_is_worse", "higher_is_better", "neutral"]
+Role = Literal["deprivation", "population", "context"]
+
 #: Multiple-testing adjustments across districts (:mod:`geo_cohesion.stats.multiple_testing`).
-ADJUSTMENTS = ("holm", "fdr_bh", "none")
+ADJUSTMENTS: tuple[str, ...] = typing.get_args(Adjustment)
 #: Contiguity rules for spatial weights (:mod:`geo_cohesion.spatial.weights`).
-CONTIGUITIES = ("queen", "rook")
+CONTIGUITIES: tuple[str, ...] = typing.get_args(Contiguity)
 #: Map classification schemes (:mod:`geo_cohesion.maps.classify`).
-SCHEMES = ("quantiles", "natural_breaks", "equal_interval", "fixed", "user")
+SCHEMES: tuple[str, ...] = typing.get_args(Scheme)
 #: Formats of the print figures.
-FIGURE_FORMATS = ("png", "pdf", "svg")
+FIGURE_FORMATS: tuple[str, ...] = typing.get_args(FigureFormat)
 #: District estimators.
-ESTIMATORS = ("direct", "fay_herriot", "spatial_fay_herriot")
+ESTIMATORS: tuple[str, ...] = typing.get_args(Estimator)
 #: Direction of a structural indicator.
-DIRECTIONS = ("higher_is_worse", "higher_is_better", "neutral")
+DIRECTIONS: tuple[str, ...] = typing.get_args(Direction)
 #: Role of a structural indicator.
-ROLES = ("deprivation", "population", "context")
+ROLES: tuple[str, ...] = typing.get_args(Role)
 #: Seeds are unsigned 32-bit integers (``0 <= seed < SEED_LIMIT``).
 SEED_LIMIT = 2**32
 #: Deepest nesting a project file may have (the YAML loader refuses deeper files).
 YAML_MAX_DEPTH = 20
-
-Adjustment = Literal[ADJUSTMENTS]
-Contiguity = Literal[CONTIGUITIES]
-Scheme = Literal[SCHEMES]
-FigureFormat = Literal[FIGURE_FORMATS]
-Estimator = Literal[ESTIMATORS]
-Direction = Literal[DIRECTIONS]
-Role = Literal[ROLES]
 
 # ---------------------------------------------------------------------------------------------
 # Value types. A YAML file gives every plain scalar as text (see project.config); numbers and
@@ -115,7 +118,7 @@ def _custom(kind: str, message: str, hint: str, **context: Any) -> PydanticCusto
 def _key(description: str, default: Any = ..., *, example: str | None = None, hint: str | None = None,
          **constraints: Any) -> Any:
     """A documented key: ``description`` goes to docs/config.md, ``example``/``hint`` into messages."""
-    extra = {k: v for k, v in (("example", example), ("hint", hint)) if v is not None}
+    extra: JsonDict = {k: v for k, v in (("example", example), ("hint", hint)) if v is not None}
     factory = constraints.pop("default_factory", None)
     if factory is not None:
         return Field(default_factory=factory, description=description, json_schema_extra=extra or None, **constraints)
@@ -518,8 +521,9 @@ def check_value(model: type[Settings], key: str, value: Any, name: str | None = 
     7
     """
     field = model.model_fields[key]
-    adapter = TypeAdapter(Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation,
-                          config=None if _is_model(field.annotation) else ConfigDict(allow_inf_nan=False))
+    annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    adapter: TypeAdapter[Any] = TypeAdapter(
+        annotation, config=None if _is_model(field.annotation) else ConfigDict(allow_inf_nan=False))
     try:
         return adapter.validate_python(value)
     except ValidationError as exc:
@@ -540,7 +544,7 @@ def settings_error(exc: ValidationError, model: type[BaseModel], names: Mapping[
                    prefix: tuple = ()) -> SettingsError:
     """One readable :class:`SettingsError` for a pydantic ValidationError (never a pydantic dump)."""
     names = dict(names or {})
-    errors = [dict(e, loc=prefix + tuple(e["loc"])) for e in exc.errors(include_url=False)]
+    errors: list[dict[str, Any]] = [dict(e, loc=prefix + tuple(e["loc"])) for e in exc.errors(include_url=False)]
     # a list whose items failed is also reported as too short: only the items are the problem
     errors = [e for e in errors if not (e["type"] == "too_short" and any(
         len(o["loc"]) > len(e["loc"]) and o["loc"][:len(e["loc"])] == e["loc"] for o in errors))] or errors
@@ -621,11 +625,11 @@ def _strip(annotation: Any) -> tuple[Any, list, bool]:
             args = typing.get_args(annotation)
             annotation, metadata = args[0], metadata + list(args[1:])
         elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            optional = optional or len(args) < len(typing.get_args(annotation))
-            if len(args) != 1:
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            optional = optional or len(members) < len(typing.get_args(annotation))
+            if len(members) != 1:
                 return annotation, metadata, optional
-            annotation = args[0]
+            annotation = members[0]
         else:
             return annotation, metadata, optional
 
@@ -723,12 +727,12 @@ def _describe(error: dict, model: type[BaseModel], names: Mapping[str, str]) -> 
     ctx = error.get("ctx") or {}
     name = _name(loc, names)
     if error["type"] == "missing":
-        key = str(loc[-1])
+        missing = str(loc[-1])
         _, _, _, field = _at(model, loc)
         parent = _path(loc[:-1])
-        example = _extra(field, "example") or "..."
-        return (f"required key '{key}' is missing" + (f" in '{parent}'" if parent else ""),
-                f"add '{key}: {example}'")
+        placeholder = _extra(field, "example") or "..."
+        return (f"required key '{missing}' is missing" + (f" in '{parent}'" if parent else ""),
+                f"add '{missing}: {placeholder}'")
     if "hint" in ctx:  # our own checks
         return (f"{name}: {error['msg']}" if name else error["msg"]), ctx["hint"]
     annotation, metadata, _, field = _at(model, loc)
@@ -738,8 +742,7 @@ def _describe(error: dict, model: type[BaseModel], names: Mapping[str, str]) -> 
     if error["type"] == "literal_error":
         message = f"{name} must be {expected}, got {_shown(error['input'])}"
         close = difflib.get_close_matches(str(error["input"]), [str(v) for v in typing.get_args(annotation)], n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "write one of these"
-        return message, hint
+        return message, f"did you mean '{close[0]}'?" if close else "write one of these"
     message = f"{name} must be {expected}, got {_shown(error['input'])}"
     if _is_model(annotation):
         return message, "write it as 'key: value' lines indented below its name (see docs/config.md)"
@@ -849,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.markdown:
         parser.print_help()
         return 0
-    sys.stdout.reconfigure(encoding="utf-8")
+    typing.cast(io.TextIOWrapper, sys.stdout).reconfigure(encoding="utf-8")
     sys.stdout.write(markdown())
     return 0
 

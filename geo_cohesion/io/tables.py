@@ -139,7 +139,7 @@ def _sniff_delimiter(text: str) -> str:
         return csv.Sniffer().sniff(head, delimiters=";,\t|").delimiter
     except csv.Error:
         counts = {d: head.count(d) for d in ";,\t"}
-        return max(counts, key=counts.get) if any(counts.values()) else ","
+        return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
 #: File endings read as spreadsheets and as SPSS files.

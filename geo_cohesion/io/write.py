@@ -11,10 +11,11 @@ import datetime as dt
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 import pyogrio
@@ -221,10 +222,10 @@ MANIFEST_NAME = ".geo-cohesion-manifest.json"
 _ACTIVE: contextvars.ContextVar[OutputRun | None] = contextvars.ContextVar("geo_cohesion_output_run", default=None)
 
 
-def _lock(handle) -> bool:
+def _lock(handle: IO[str]) -> bool:
     """Take an exclusive, non-blocking lock on an open file; False if another process holds it."""
     try:
-        if os.name == "nt":  # pragma: no cover - Windows
+        if sys.platform == "win32":  # pragma: no cover - Windows (os.name == "nt"; mypy checks this form)
             import msvcrt
 
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
@@ -320,7 +321,7 @@ class OutputRun:
         self.prune = prune
         self.root = self.out_dir / STAGING_NAME
         self.written: dict[str, str] = {}
-        self._lock_handle = None
+        self._lock_handle: IO[str] | None = None
         self._token: contextvars.Token | None = None
 
     def __enter__(self) -> OutputRun:

@@ -168,7 +168,7 @@ def _connect_small_components(neighbours: dict[int, list[int]], centroids: np.nd
     groups of districts cut off from the rest (e.g. two neighbouring districts across a river, or
     parts of a user group that do not touch). Adds symmetric links in place; returns them.
     """
-    added = []
+    added: list[tuple[int, int]] = []
     while True:
         labels = _components(neighbours, len(counts))
         sums = np.bincount(labels, weights=counts)
@@ -178,8 +178,8 @@ def _connect_small_components(neighbours: dict[int, list[int]], centroids: np.nd
         inside = labels == small[0]
         inner, outer = np.flatnonzero(inside), np.flatnonzero(~inside)
         dist = np.hypot(*(centroids[inner][:, None, :] - centroids[outer][None, :, :]).transpose(2, 0, 1))
-        a, b = np.unravel_index(np.argmin(dist), dist.shape)
-        a, b = int(inner[a]), int(outer[b])
+        ia, ib = np.unravel_index(np.argmin(dist), dist.shape)
+        a, b = int(inner[ia]), int(outer[ib])
         neighbours[a] = sorted({*neighbours[a], b})
         neighbours[b] = sorted({*neighbours[b], a})
         added.append((a, b))
@@ -236,7 +236,7 @@ def _keep_large_alone(regions: list[list[int]], neighbours: dict[int, list[int]]
         for k, region in enumerate(regions):
             large = sorted((i for i in region if counts[i] >= min_n), key=lambda i: (-counts[i], i))
             for d in large if len(region) > 1 else []:
-                plan = []
+                plan: list[tuple[list[int], int | None]] = []
                 for piece in _pieces([i for i in region if i != d], neighbours):
                     if counts[piece].sum() >= min_n:
                         plan.append((piece, None))

@@ -14,7 +14,8 @@ import pandas as pd
 from scipy import stats
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.stats.multiple_testing import ADJUSTMENTS, adjust_p_values
+from geo_cohesion.settings import ADJUSTMENTS
+from geo_cohesion.stats.multiple_testing import adjust_p_values
 
 _REQUIRED = ("variable", "estimate", "se")
 

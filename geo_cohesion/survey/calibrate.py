@@ -96,9 +96,9 @@ class CollapseReport:
         they stay in the totals, so raking still fails on them).
     """
 
-    merged: dict = field(default_factory=dict)
-    via: dict = field(default_factory=dict)
-    unresolved: tuple = ()
+    merged: dict[str, str] = field(default_factory=dict)
+    via: dict[str, str] = field(default_factory=dict)
+    unresolved: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.merged)
@@ -113,9 +113,9 @@ class CollapseReport:
         return "; ".join(self.pairs())
 
 
-def collapse_empty_categories(totals: Mapping, observed_counts: Mapping,
-                              partners: Mapping[str, Sequence] | Sequence[Mapping[str, Sequence]],
-                              strict: bool = True) -> tuple[dict, CollapseReport]:
+def collapse_empty_categories(totals: Mapping[Any, float], observed_counts: Mapping[Any, int],
+                              partners: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Sequence[Any]]],
+                              strict: bool = True) -> tuple[dict[str, float], CollapseReport]:
     """Merge margin categories that have population but no respondents into a partner category.
 
     Raking cannot give weight to a category nobody in the sample belongs to; in a city with
@@ -172,12 +172,12 @@ def collapse_empty_categories(totals: Mapping, observed_counts: Mapping,
     out = {str(k): float(v) for k, v in totals.items()}
     empty = [k for k, v in out.items() if _positive(v) and counts.get(k, 0) == 0]
     target = {k: k for k in out if counts.get(k, 0) > 0}
-    merged: dict = {}
-    via: dict = {}
+    merged: dict[str, str] = {}
+    via: dict[str, str] = {}
     pending = sorted(empty)
     tier = 0
     while pending and tier < len(tiers):
-        chosen = {}
+        chosen: dict[str, str] = {}
         for category in pending:
             candidates = {str(p) for p in tiers[tier].get(category, ())} - {category}
             candidates = sorted(c for c in candidates if c in target)

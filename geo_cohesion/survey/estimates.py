@@ -91,7 +91,8 @@ def quantile(level: float, df: np.ndarray | float, reference: str = "t") -> np.n
         return np.where(np.isnan(df), np.nan, norm.ppf(0.5 + level / 2.0))
     with np.errstate(invalid="ignore"):
         finite = student_t.ppf(0.5 + level / 2.0, np.where(df > 0, df, np.nan))
-    return np.where(np.isinf(df), norm.ppf(0.5 + level / 2.0), finite)
+    quantile: np.ndarray = np.where(np.isinf(df), norm.ppf(0.5 + level / 2.0), finite)
+    return quantile
 
 
 def values_matrix(design: SurveyDesign, values: Sequence[str]) -> np.ndarray:

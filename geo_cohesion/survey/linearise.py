@@ -186,6 +186,34 @@ class _Pairs:
     cross many large-margin categories (then up to strata x domains).
     """
 
+    # set by build(); the q_*, trip_*, xk_*, r2_* parts only with calibration, e_psi_qh/e_flat only
+    # when the basis has small-margin columns
+    n_domains: int
+    k_cell: np.ndarray
+    k_domain: np.ndarray
+    k_factor: np.ndarray
+    e_of_k: np.ndarray
+    e_of_trip: np.ndarray
+    e_domain: np.ndarray
+    e_stratum: np.ndarray
+    n_e: int
+    q_of_k: np.ndarray
+    q_domain: np.ndarray
+    q_lcat: np.ndarray
+    n_q: int
+    q_invd: np.ndarray
+    q_fw2: np.ndarray
+    trip_q: np.ndarray
+    trip_al: np.ndarray
+    xk_row: np.ndarray
+    xk_data: np.ndarray
+    xk_flat: np.ndarray
+    r2_row: np.ndarray
+    r2_data: np.ndarray
+    r2_flat: np.ndarray
+    e_psi_qh: np.ndarray
+    e_flat: np.ndarray
+
     def __init__(self, **parts: np.ndarray | int) -> None:
         self.__dict__.update(parts)
 
@@ -193,7 +221,7 @@ class _Pairs:
     def build(cls, k_cell: np.ndarray, k_domain: np.ndarray, k_stratum: np.ndarray, factor: np.ndarray,
               n_domains: int, basis: _GregBasis | None) -> _Pairs:
         """Group the pairs (O(K log K) at most)."""
-        parts: dict = {"k_cell": k_cell, "k_domain": k_domain, "k_factor": factor[k_stratum],
+        parts: dict[str, np.ndarray | int] = {"k_cell": k_cell, "k_domain": k_domain, "k_factor": factor[k_stratum],
                        "n_domains": n_domains}
         e_domain, e_stratum = k_domain, k_stratum
         if basis is not None:
@@ -216,11 +244,12 @@ class _Pairs:
                          r2_row=r2q.row, r2_data=r2q.data, r2_flat=q_domain[r2q.row] * s + r2q.col)
         e_of, e_first = group_codes(e_domain, e_stratum)
         n_k = k_cell.size
-        parts.update(e_of_k=e_of[:n_k], e_of_trip=e_of[n_k:], e_domain=e_domain[e_first],
-                     e_stratum=e_stratum[e_first], n_e=e_first.size)
+        e_domain, e_stratum = e_domain[e_first], e_stratum[e_first]
+        parts.update(e_of_k=e_of[:n_k], e_of_trip=e_of[n_k:], e_domain=e_domain,
+                     e_stratum=e_stratum, n_e=e_first.size)
         if basis is not None and basis.s:
-            parts.update(e_psi_qh=basis.psi_qh[parts["e_stratum"]].ravel(),
-                         e_flat=(parts["e_domain"][:, None] * basis.s + np.arange(basis.s)).ravel())
+            parts.update(e_psi_qh=basis.psi_qh[e_stratum].ravel(),
+                         e_flat=(e_domain[:, None] * basis.s + np.arange(basis.s)).ravel())
         return cls(**parts)
 
 
@@ -256,6 +285,18 @@ class _GregBasis:
 
     __slots__ = ("al", "fw2_large", "g2_sq", "inv_d_large", "lam", "lcat", "psi_qh", "qh", "qpsi_sq", "r2",
                  "tpinv", "xt")
+    al: sparse.csr_matrix
+    fw2_large: np.ndarray
+    g2_sq: np.ndarray
+    inv_d_large: np.ndarray
+    lam: sparse.csr_matrix
+    lcat: np.ndarray
+    psi_qh: np.ndarray
+    qh: np.ndarray
+    qpsi_sq: np.ndarray
+    r2: sparse.csr_matrix
+    tpinv: np.ndarray
+    xt: sparse.csr_matrix
 
     def __init__(self, **parts: np.ndarray | sparse.csr_matrix) -> None:
         for name in self.__slots__:
@@ -303,14 +344,17 @@ class _GregBasis:
             mu = sparse.csr_matrix((n_large, 0))
 
         def gram(c: np.ndarray) -> np.ndarray:  # Xt' diag(c) Xt, (s, s)
+            g: np.ndarray
             if s <= _DIRECT_GRAM_MAX:
-                return (xt.T @ sparse.diags(c) @ xt).toarray().reshape(s, s)
+                g = (xt.T @ sparse.diags(c) @ xt).toarray().reshape(s, s)
+                return g
             # the same from the sparse dummies and the category means: sum over cells is
             # S'CS - B'mu - mu'B + mu' diag(C_l) mu with B = Lambda'CS, C_l = Lambda'c
             b = lam.T @ sparse.diags(c) @ x_small
             cross = (b.T @ mu).toarray()
-            return ((x_small.T @ sparse.diags(c) @ x_small).toarray() - cross - cross.T
-                    + (mu.T @ sparse.diags(lam.T @ c) @ mu).toarray())
+            g = ((x_small.T @ sparse.diags(c) @ x_small).toarray() - cross - cross.T
+                 + (mu.T @ sparse.diags(lam.T @ c) @ mu).toarray())
+            return g
 
         tpinv = _scaled_pinv(gram(d_cell), np.concatenate(col_size)) if s else np.zeros((0, 0))
         fw2 = factor[h_cell] * w2_cell
@@ -326,7 +370,8 @@ class _GregBasis:
     @property
     def s(self) -> int:
         """Columns of the demeaned small-margin dummies."""
-        return self.xt.shape[1]
+        s: int = self.xt.shape[1]
+        return s
 
 
 def _scaled_pinv(t: np.ndarray, col_size: np.ndarray) -> np.ndarray:
@@ -342,12 +387,14 @@ def _scaled_pinv(t: np.ndarray, col_size: np.ndarray) -> np.ndarray:
     tol = max(_RANK_TOL, 64 * t.shape[0] * np.finfo(float).eps)
     keep = values > tol
     inner = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
-    return scale[:, None] * inner * scale[None, :]
+    pinv: np.ndarray = scale[:, None] * inner * scale[None, :]
+    return pinv
 
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise dot products of two (m, s) arrays."""
-    return np.einsum("ij,ij->i", a, b)
+    dots: np.ndarray = np.einsum("ij,ij->i", a, b)
+    return dots
 
 
 def _domain_variances(p: _Pairs, basis: _GregBasis | None, cells: dict[str, np.ndarray],
@@ -375,8 +422,7 @@ def _domain_variances(p: _Pairs, basis: _GregBasis | None, cells: dict[str, np.n
     per_sum = cells["per_sum"]
     t1 = by_domain(p.k_domain, p.k_factor * sums["w2u2"])
     e = np.bincount(p.e_of_k, weights=sums["wu"], minlength=p.n_e)   # sum of w u by (domain, stratum)
-    calibrated = basis is not None
-    if calibrated:
+    if basis is not None:
         s = basis.s
 
         def flat(index: np.ndarray, weights: np.ndarray) -> np.ndarray:  # (domains, s) sums
@@ -402,7 +448,7 @@ def _domain_variances(p: _Pairs, basis: _GregBasis | None, cells: dict[str, np.n
         return var, None
 
     fb = np.zeros(cells["h"].size)
-    if calibrated:
+    if basis is not None:
         gamma_b = basis.tpinv @ (basis.xt.T @ whole["db"])
         m_b = (basis.lam.T @ whole["db"]) * basis.inv_d_large
         fb = basis.xt @ gamma_b + m_b[basis.lcat]          # fitted values of b per cell
@@ -412,7 +458,7 @@ def _domain_variances(p: _Pairs, basis: _GregBasis | None, cells: dict[str, np.n
     zb2 = cells["factor"] @ whole["w2b2"] - 2.0 * (fcell * whole["w2b"]) @ fb + (fcell * cells["w2"]) @ fb**2
     x1 = by_domain(p.k_domain, p.k_factor * (sums["w2ub"] - sums["w2u"] * fb[p.k_cell]))
     x2 = by_domain(p.e_domain, e * psb[p.e_stratum])
-    if calibrated:
+    if basis is not None:
         cb = fcell * (whole["w2b"] - cells["w2"] * fb)      # sum_i f w^2 (b - fb) f_g = cb' f_g
         x1 -= gamma @ (basis.xt.T @ cb) + by_domain(p.q_domain, m * (basis.lam.T @ cb)[p.q_lcat])
         x2 -= gamma @ (basis.qh.T @ psb)

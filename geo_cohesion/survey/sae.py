@@ -404,7 +404,8 @@ def _weights(spatial_weights: Any, m: int) -> tuple[sparse.csr_matrix, list[str]
 # --------------------------------------------------------------------------------------------
 # non-spatial Fay-Herriot: O(m p^2) per iteration, no m x m matrices
 # --------------------------------------------------------------------------------------------
-def _gls(a: float, y: np.ndarray, psi: np.ndarray, x: np.ndarray):
+def _gls(a: float, y: np.ndarray, psi: np.ndarray, x: np.ndarray
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """GLS pieces for V = diag(a + psi): 1/V, Q = (X'V^-1 X)^-1, beta, residual y - X beta."""
     v = 1.0 / (a + psi)
     q = np.linalg.inv(x.T @ (x * v[:, None]))
@@ -427,7 +428,8 @@ def _fh_score(a: float, y: np.ndarray, psi: np.ndarray, x: np.ndarray, method: s
     return float(-0.5 * tr_p + 0.5 * py @ py), float(0.5 * tr_pp)
 
 
-def _fit_fh(y, psi, x, method, max_iter, tol) -> tuple[float, bool, int, bool]:
+def _fit_fh(y: np.ndarray, psi: np.ndarray, x: np.ndarray, method: str, max_iter: int,
+            tol: float) -> tuple[float, bool, int, bool]:
     """Fisher scoring for sigma2_u as sae::eblupFH; returns (sigma2_u, converged, iterations, boundary)."""
     a = float(np.median(psi))
     for k in range(1, max_iter + 1):
@@ -446,7 +448,8 @@ def _fit_fh(y, psi, x, method, max_iter, tol) -> tuple[float, bool, int, bool]:
     return max(a, 0.0), False, max_iter, False
 
 
-def _fay_herriot_plain(y, psi, x, in_sample, method, max_iter, tol) -> dict:
+def _fay_herriot_plain(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sample: np.ndarray, method: str,
+                       max_iter: int, tol: float) -> dict[str, Any]:
     ys, ps, xs = y[in_sample], psi[in_sample], x[in_sample]
     n, p = xs.shape
     a, converged, iterations, _ = _fit_fh(ys, ps, xs, method, max_iter, tol)
@@ -493,21 +496,27 @@ def _sar(w: sparse.csr_matrix, rho: float) -> np.ndarray:
 
 
 def _spd_inv(v: np.ndarray) -> np.ndarray:
+    inverse: np.ndarray
     try:
-        return linalg.cho_solve(linalg.cho_factor(v), np.eye(v.shape[0]))
+        inverse = linalg.cho_solve(linalg.cho_factor(v), np.eye(v.shape[0]))
     except linalg.LinAlgError:
-        return linalg.inv(v)
+        inverse = linalg.inv(v)
+    return inverse
 
 
 class _SpatialState:
     """All quantities of the spatial model at (sigma2, rho) needed by scoring and MSE."""
 
-    def __init__(self, sigma2, rho, w, wtw, s_idx, y, psi, x, full=False):
+    def __init__(self, sigma2: float, rho: float, w: sparse.csr_matrix, wtw: sparse.csr_matrix, s_idx: np.ndarray,
+                 y: np.ndarray, psi: np.ndarray, x: np.ndarray, full: bool = False) -> None:
         self.sigma2, self.rho = sigma2, rho
         all_in = s_idx.size == w.shape[0]
         c = _sar(w, rho)
         d_r = (2.0 * rho * wtw - w - w.T).tocsr()  # d[(I - rho W')(I - rho W)] / d rho (sparse)
-        sub = (lambda mat: mat) if all_in else (lambda mat: mat[np.ix_(s_idx, s_idx)])
+
+        def sub(mat: np.ndarray) -> np.ndarray:
+            return mat if all_in else mat[np.ix_(s_idx, s_idx)]
+
         if full:  # everything over all areas (for prediction and MSE)
             self.c = c
             self.c_r = -(c @ (d_r @ c))  # dC/d rho
@@ -539,7 +548,8 @@ class _SpatialState:
         return score, info
 
 
-def _fit_sfh(w, y, psi, x, s_idx, method, max_iter, tol) -> tuple[float, float, bool, int, bool]:
+def _fit_sfh(w: sparse.csr_matrix, y: np.ndarray, psi: np.ndarray, x: np.ndarray, s_idx: np.ndarray, method: str,
+             max_iter: int, tol: float) -> tuple[float, float, bool, int, bool]:
     """Fisher scoring for (sigma2_u, rho) as sae::eblupSFH."""
     wtw = (w.T @ w).tocsr()
     theta = np.array([float(np.median(psi)), 0.5])
@@ -567,7 +577,8 @@ def _fit_sfh(w, y, psi, x, s_idx, method, max_iter, tol) -> tuple[float, float, 
     return max(theta[0], 0.0), theta[1], False, max_iter, False
 
 
-def _fay_herriot_spatial(y, psi, x, in_sample, w, method, max_iter, tol) -> dict:
+def _fay_herriot_spatial(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sample: np.ndarray,
+                         w: sparse.csr_matrix, method: str, max_iter: int, tol: float) -> dict[str, Any]:
     s_idx = np.flatnonzero(in_sample)
     ys, ps, xs = y[s_idx], psi[s_idx], x[s_idx]
     n, p = xs.shape
@@ -598,7 +609,9 @@ def _fay_herriot_spatial(y, psi, x, in_sample, w, method, max_iter, tol) -> dict
 
     def d_g1_part(mat: np.ndarray) -> np.ndarray:
         """diag(M) - 2 M_{i,s} b_i + b_i' M_ss b_i for a derivative M of G."""
-        return np.diag(mat) - 2.0 * np.sum(mat[s_idx] * bmat, axis=0) + np.sum(bmat * (mat[np.ix_(s_idx, s_idx)] @ bmat), axis=0)
+        part: np.ndarray = (np.diag(mat) - 2.0 * np.sum(mat[s_idx] * bmat, axis=0)
+                            + np.sum(bmat * (mat[np.ix_(s_idx, s_idx)] @ bmat), axis=0))
+        return part
 
     q01, q11 = d_g1_part(g_kl[(0, 1)]), d_g1_part(g_kl[(1, 1)])
     g4 = 0.5 * ((iinv[0, 1] + iinv[1, 0]) * q01 + iinv[1, 1] * q11)
@@ -615,14 +628,15 @@ def _fay_herriot_spatial(y, psi, x, in_sample, w, method, max_iter, tol) -> dict
     resid[s_idx] = st.r / np.sqrt(np.diag(st.v))
     _, logdet = np.linalg.slogdet(st.v)
     loglik = -0.5 * float(n * np.log(2.0 * np.pi) + logdet + st.r @ st.vi @ st.r)
-    notes = []
+    notes: list[str] = []
     if abs(rho) >= _RHO_BOUND and not boundary:
         notes.append(
             f"The spatial autocorrelation estimate is at the boundary (rho = {rho:+.3f}); "
             "estimates and MSEs near rho = +-1 are unstable."
         )
     if boundary:
-        notes.append("With sigma2_u = 0 the spatial parameter rho is not identified; it is reported as its last iterate.")
+        notes.append("With sigma2_u = 0 the spatial parameter rho is not identified; "
+                     "it is reported as its last iterate.")
     return {
         "estimate": estimate, "mse": mse, "sigma2_u": sigma2, "rho": float(rho), "beta": st.beta,
         "beta_cov": st.q, "gamma": gamma, "residuals": resid, "loglik": loglik, "k": p + 2,
