@@ -1,0 +1,255 @@
+"""Fitting the Fay-Herriot models: Fisher scoring for REML/ML, the Fay-Herriot moment estimator,
+and the spatial (SAR) model with its EBLUP and MSE (as R ``sae`` ``eblupFH``/``mseFH`` and
+``eblupSFH``/``mseSFH``). Private numerics behind :func:`geo_cohesion.survey.sae.fay_herriot`,
+which validates the inputs and documents the model."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import linalg, sparse
+
+_RHO_BOUND = 0.999  # sae::eblupSFH sets a Fisher-scoring step past +-1 to +-0.999
+
+
+# --------------------------------------------------------------------------------------------
+# non-spatial Fay-Herriot: O(m p^2) per iteration, no m x m matrices
+# --------------------------------------------------------------------------------------------
+def _gls(a: float, y: np.ndarray, psi: np.ndarray, x: np.ndarray
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """GLS pieces for V = diag(a + psi): 1/V, Q = (X'V^-1 X)^-1, beta, residual y - X beta."""
+    v = 1.0 / (a + psi)
+    q = np.linalg.inv(x.T @ (x * v[:, None]))
+    beta = q @ (x.T @ (v * y))
+    return v, q, beta, y - x @ beta
+
+
+def _fh_score(a: float, y: np.ndarray, psi: np.ndarray, x: np.ndarray, method: str) -> tuple[float, float]:
+    """Score (or estimating function) and Fisher information for sigma2_u at ``a``."""
+    n, p = x.shape
+    v, q, _, r = _gls(a, y, psi, x)
+    py = v * r  # P y
+    if method == "FH":  # Fay-Herriot moment equation sum r^2/V - (n-p) = 0
+        return float(np.sum(r * py) - (n - p)), float(v.sum())
+    if method == "ML":
+        return float(-0.5 * v.sum() + 0.5 * py @ py), float(0.5 * np.sum(v * v))
+    qx2 = q @ (x.T @ (x * (v * v)[:, None]))  # Q X'V^-2 X
+    tr_p = v.sum() - np.trace(qx2)
+    tr_pp = np.sum(v * v) - 2.0 * np.trace(q @ (x.T @ (x * (v**3)[:, None]))) + np.sum(qx2 * qx2.T)
+    return float(-0.5 * tr_p + 0.5 * py @ py), float(0.5 * tr_pp)
+
+
+def _fit_fh(y: np.ndarray, psi: np.ndarray, x: np.ndarray, method: str, max_iter: int,
+            tol: float) -> tuple[float, bool, int, bool]:
+    """Fisher scoring for sigma2_u as sae::eblupFH; returns (sigma2_u, converged, iterations, boundary)."""
+    a = float(np.median(psi))
+    for k in range(1, max_iter + 1):
+        s, f = _fh_score(a, y, psi, x, method)
+        new = a + s / f
+        if new < 0.0:
+            # sae iterates on and truncates the limit at 0. Equivalent and safer: if the score at 0
+            # points down, 0 is the (boundary) solution; otherwise halve towards it.
+            if _fh_score(0.0, y, psi, x, method)[0] <= 0.0:
+                return 0.0, True, k, True
+            new = a / 2.0
+        step = abs(new - a) / a
+        a = new
+        if step <= tol:
+            return a, True, k, False
+    return max(a, 0.0), False, max_iter, False
+
+
+def fit_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sample: np.ndarray, method: str,
+                       max_iter: int, tol: float) -> dict[str, Any]:
+    ys, ps, xs = y[in_sample], psi[in_sample], x[in_sample]
+    n, p = xs.shape
+    a, converged, iterations, _ = _fit_fh(ys, ps, xs, method, max_iter, tol)
+    v, q, beta, r = _gls(a, ys, ps, xs)
+
+    # MSE of sae::mseFH (Prasad-Rao / Datta-Lahiri / Datta-Rao-Smith)
+    b = ps * v  # psi/(A+psi)
+    g1 = a * ps * v  # = psi (1 - b), written without cancellation for large psi
+    g2 = b**2 * np.einsum("ij,jk,ik->i", xs, q, xs)
+    sum_v2 = np.sum(v * v)
+    if method == "FH":
+        sum_v = v.sum()
+        var_a = 2.0 * n / sum_v**2
+        bias = 2.0 * (n * sum_v2 - sum_v**2) / sum_v**3
+    else:
+        var_a = 2.0 / sum_v2
+        bias = 0.0 if method == "REML" else -np.trace(q @ (xs.T @ (xs * (v * v)[:, None]))) / sum_v2
+    g3 = b**2 * var_a * v
+    mse_s = g1 + g2 + 2.0 * g3 - bias * b**2
+
+    m = y.size
+    xb = x @ beta
+    estimate, mse = xb.copy(), a + np.einsum("ij,jk,ik->i", x, q, x)  # out-of-sample: synthetic
+    estimate[in_sample] = xb[in_sample] + a * v * r
+    mse[in_sample] = mse_s
+    gamma, resid = np.zeros(m), np.full(m, np.nan)
+    gamma[in_sample] = a * v
+    resid[in_sample] = r * np.sqrt(v)
+    loglik = -0.5 * float(np.sum(np.log(2.0 * np.pi / v) + r * r * v))
+    return {
+        "estimate": estimate, "mse": mse, "sigma2_u": a, "rho": np.nan, "beta": beta, "beta_cov": q,
+        "gamma": gamma, "residuals": resid, "loglik": loglik, "k": p + 1, "converged": converged,
+        "iterations": iterations, "notes": [],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# spatial Fay-Herriot (SAR area effects): dense, O(m^3) per iteration
+# --------------------------------------------------------------------------------------------
+def _sar(w: sparse.csr_matrix, rho: float) -> np.ndarray:
+    """C = [(I - rho W)'(I - rho W)]^-1 over all areas (dense)."""
+    a = sparse.identity(w.shape[0], format="csr") - rho * w
+    return _spd_inv((a.T @ a).toarray())
+
+
+def _spd_inv(v: np.ndarray) -> np.ndarray:
+    inverse: np.ndarray
+    try:
+        inverse = linalg.cho_solve(linalg.cho_factor(v), np.eye(v.shape[0]))
+    except linalg.LinAlgError:
+        inverse = linalg.inv(v)
+    return inverse
+
+
+class _SpatialState:
+    """All quantities of the spatial model at (sigma2, rho) needed by scoring and MSE."""
+
+    def __init__(self, sigma2: float, rho: float, w: sparse.csr_matrix, wtw: sparse.csr_matrix, s_idx: np.ndarray,
+                 y: np.ndarray, psi: np.ndarray, x: np.ndarray, full: bool = False) -> None:
+        self.sigma2, self.rho = sigma2, rho
+        all_in = s_idx.size == w.shape[0]
+        c = _sar(w, rho)
+        d_r = (2.0 * rho * wtw - w - w.T).tocsr()  # d[(I - rho W')(I - rho W)] / d rho (sparse)
+
+        def sub(mat: np.ndarray) -> np.ndarray:
+            return mat if all_in else mat[np.ix_(s_idx, s_idx)]
+
+        if full:  # everything over all areas (for prediction and MSE)
+            self.c = c
+            self.c_r = -(c @ (d_r @ c))  # dC/d rho
+            self.c_rr = -2.0 * (self.c_r @ (d_r @ c) + c @ (wtw @ c))  # d2C/d rho2
+            self.cs, self.crs = sub(c), sub(self.c_r)
+        else:
+            self.cs = sub(c)
+            self.crs = -(c @ (d_r @ c)) if all_in else -(c[s_idx] @ (d_r @ c[:, s_idx]))
+        self.vk = (self.cs, sigma2 * self.crs)  # dV/d sigma2, dV/d rho
+        self.v = sigma2 * self.cs + np.diag(psi)
+        self.vi = _spd_inv(self.v)
+        vix = self.vi @ x
+        self.q = np.linalg.inv(x.T @ vix)
+        self.beta = self.q @ (vix.T @ y)
+        self.r = y - x @ self.beta
+        self.p = self.vi - vix @ self.q @ vix.T
+        self.py = self.p @ y
+        self.vix = vix
+
+    def reml_info(self) -> np.ndarray:
+        pv = [self.p @ vk for vk in self.vk]
+        return np.array([[0.5 * np.sum(pv[k] * pv[j].T) for j in range(2)] for k in range(2)])
+
+    def score_info(self, method: str) -> tuple[np.ndarray, np.ndarray]:
+        quad = np.array([self.py @ vk @ self.py for vk in self.vk])
+        left = [(self.p if method == "REML" else self.vi) @ vk for vk in self.vk]
+        score = -0.5 * np.array([np.trace(lk) for lk in left]) + 0.5 * quad
+        info = np.array([[0.5 * np.sum(left[k] * left[j].T) for j in range(2)] for k in range(2)])
+        return score, info
+
+
+def _fit_sfh(w: sparse.csr_matrix, y: np.ndarray, psi: np.ndarray, x: np.ndarray, s_idx: np.ndarray, method: str,
+             max_iter: int, tol: float) -> tuple[float, float, bool, int, bool]:
+    """Fisher scoring for (sigma2_u, rho) as sae::eblupSFH."""
+    wtw = (w.T @ w).tocsr()
+    theta = np.array([float(np.median(psi)), 0.5])
+    for k in range(1, max_iter + 1):
+        state = _SpatialState(theta[0], theta[1], w, wtw, s_idx, y, psi, x)
+        score, info = state.score_info(method)
+        try:
+            new = theta + np.linalg.solve(info, score)
+        except np.linalg.LinAlgError:
+            return max(theta[0], 0.0), theta[1], False, k, False
+        if new[1] <= -1.0:
+            new[1] = -_RHO_BOUND
+        elif new[1] >= 1.0:
+            new[1] = _RHO_BOUND
+        if new[0] < 0.0:
+            # As in the non-spatial case: stop at the boundary if the sigma2 score at 0 points down.
+            at0 = _SpatialState(0.0, theta[1], w, wtw, s_idx, y, psi, x)
+            if at0.score_info(method)[0][0] <= 0.0:
+                return 0.0, theta[1], True, k, True
+            new[0] = theta[0] / 2.0
+        step = np.abs(new - theta) / np.maximum(np.abs(theta), np.finfo(float).tiny)
+        theta = new
+        if step.max() <= tol:
+            return theta[0], theta[1], True, k, False
+    return max(theta[0], 0.0), theta[1], False, max_iter, False
+
+
+def fit_spatial_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sample: np.ndarray,
+                         w: sparse.csr_matrix, method: str, max_iter: int, tol: float) -> dict[str, Any]:
+    s_idx = np.flatnonzero(in_sample)
+    ys, ps, xs = y[s_idx], psi[s_idx], x[s_idx]
+    n, p = xs.shape
+    wtw = (w.T @ w).tocsr()
+    sigma2, rho, converged, iterations, boundary = _fit_sfh(w, ys, ps, xs, s_idx, method, max_iter, tol)
+    st = _SpatialState(sigma2, rho, w, wtw, s_idx, ys, ps, xs, full=True)
+
+    # Derivatives of G = sigma2 * C over all areas (rows) and sampled areas (columns).
+    g = sigma2 * st.c
+    g_k = (st.c, sigma2 * st.c_r)  # dG/d sigma2, dG/d rho
+    g_kl = {(0, 1): st.c_r, (1, 1): sigma2 * st.c_rr}  # d2G (d2G/d sigma2^2 = 0)
+    gs = g[s_idx]  # n x m: Cov(u_s, u_all)
+    bmat = st.vi @ gs  # column i: b_i = V^-1 G_{s,i}, the BLUP weights for area i
+    estimate = x @ st.beta + bmat.T @ st.r
+
+    g1 = np.diag(g) - np.sum(gs * bmat, axis=0)
+    dx = x - bmat.T @ xs
+    g2 = np.einsum("ij,jk,ik->i", dx, st.q, dx)
+
+    info = st.reml_info()  # sae::mseSFH uses the REML information for both methods
+    if sigma2 > 0.0:
+        iinv = np.linalg.inv(info)
+    else:  # rho is not identified when sigma2 = 0: treat it as fixed
+        iinv = np.zeros((2, 2))
+        iinv[0, 0] = 1.0 / info[0, 0]
+    lk = [st.vi @ (g_k[k][s_idx] - st.vk[k] @ bmat) for k in range(2)]  # d b_i / d theta_k
+    g3 = sum(iinv[k, j] * np.sum(lk[k] * (st.v @ lk[j]), axis=0) for k in range(2) for j in range(2))
+
+    def d_g1_part(mat: np.ndarray) -> np.ndarray:
+        """diag(M) - 2 M_{i,s} b_i + b_i' M_ss b_i for a derivative M of G."""
+        part: np.ndarray = (np.diag(mat) - 2.0 * np.sum(mat[s_idx] * bmat, axis=0)
+                            + np.sum(bmat * (mat[np.ix_(s_idx, s_idx)] @ bmat), axis=0))
+        return part
+
+    q01, q11 = d_g1_part(g_kl[(0, 1)]), d_g1_part(g_kl[(1, 1)])
+    g4 = 0.5 * ((iinv[0, 1] + iinv[1, 0]) * q01 + iinv[1, 1] * q11)
+    mse = g1 + g2 + 2.0 * g3 - g4
+    if method == "ML":  # minus b_ML' grad g1 (bias of the ML estimator), as mseSFH
+        qxv = st.q @ st.vix.T
+        h = np.array([-np.trace(qxv @ st.vk[k] @ st.vix) for k in range(2)])
+        b_ml = iinv @ h / 2.0
+        mse = mse - (b_ml[0] * d_g1_part(g_k[0]) + b_ml[1] * d_g1_part(g_k[1]))
+
+    m = y.size
+    gamma, resid = np.zeros(m), np.full(m, np.nan)
+    gamma[s_idx] = 1.0 - ps * np.diag(st.vi)
+    resid[s_idx] = st.r / np.sqrt(np.diag(st.v))
+    _, logdet = np.linalg.slogdet(st.v)
+    loglik = -0.5 * float(n * np.log(2.0 * np.pi) + logdet + st.r @ st.vi @ st.r)
+    notes: list[str] = []
+    if abs(rho) >= _RHO_BOUND and not boundary:
+        notes.append(
+            f"The spatial autocorrelation estimate is at the boundary (rho = {rho:+.3f}); "
+            "estimates and MSEs near rho = +-1 are unstable."
+        )
+    if boundary:
+        notes.append("With sigma2_u = 0 the spatial parameter rho is not identified; "
+                     "it is reported as its last iterate.")
+    return {
+        "estimate": estimate, "mse": mse, "sigma2_u": sigma2, "rho": float(rho), "beta": st.beta,
+        "beta_cov": st.q, "gamma": gamma, "residuals": resid, "loglik": loglik, "k": p + 2,
+        "converged": converged, "iterations": iterations, "notes": notes,
+    }
