@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from geo_cohesion import __version__
 from geo_cohesion.errors import InputError
@@ -101,6 +101,8 @@ def _cmd_map(args: argparse.Namespace) -> int:
                               source=args.source or "", min_n=args.min_n)
     path = write_html_map(city_map, args.out, offline=args.offline)
     print(f"map written to {path} ({len(city_map.layers)} layers, {len(boundaries)} districts)")
+    for message in city_map.messages:
+        print(f"  note: {message}")
     return 0
 
 
@@ -110,10 +112,13 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
         line = f"{res.city.name}: {len(res.district_estimates['district_id'].unique())} districts"
         if est is not None:
             index = est.loc[est["variable"] == "index"].iloc[0]
-            line += f", index {index['estimate']:.2f} ({level * 100:g}% CI {index['ci_low']:.2f}–{index['ci_high']:.2f}, n={index['n']})"
+            line += (f", index {index['estimate']:.2f} ({level * 100:g}% CI {index['ci_low']:.2f}–"
+                     f"{index['ci_high']:.2f}, n={index['n']})")
         if res.city.note:
             line += f" [{res.city.note}]"
         print(line)
+        for note in res.indicators.notes if getattr(res, "indicators", None) is not None else ():
+            print(f"  note: {note}")
     print(f"tables written to {out / 'tables'}")
 
 
@@ -132,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Generate the synthetic demo inputs for Dortmund, Lippstadt, Rostock and "
                                       "Dessau-Roßlau and run them through the same pipeline as a user's own city.")
     demo.add_argument("--out", default="maps", help="output folder (default: maps/)")
-    demo.add_argument("--seed", type=int, default=None, help="random seed of the synthetic data (default: from the assumptions file)")
+    demo.add_argument("--seed", type=int, default=None,
+                      help="random seed of the synthetic data (default: from the assumptions file)")
     demo.add_argument("--inputs", default=None, help="folder for the generated inputs (default: OUT/demo_inputs)")
     demo.set_defaults(func=_cmd_demo)
 

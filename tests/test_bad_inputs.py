@@ -30,10 +30,10 @@ import tempfile
 import threading
 import warnings
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -419,6 +419,30 @@ def _codebook_unknown_dimension(p: Project) -> None:
     p.write_config()
 
 
+def _structural_own_columns(p: Project) -> None:
+    """Own column names, one of them unsafe as a file name, declared with labels; figures on."""
+    frame = p.structural.rename(columns={"sgb2_share_pct": "Anteil SGB II/XII %", "unemployment_pct": "arbeitslose"})
+    frame.to_csv(p.path("structural.csv"), index=False)
+    p.city["structural"]["indicators"] = {
+        "Anteil SGB II/XII %": {"label": "<b>Transferbezug</b>", "unit": "%", "role": "deprivation"},
+        "arbeitslose": {"label": "Arbeitslose", "unit": "%", "direction": "higher_is_worse"}}
+    p.config["maps"] = {"figures": True, "figure_formats": ["svg"]}
+    p.write_config()
+
+
+def _check_own_columns(p: Project, result) -> None:
+    html = _html(p)
+    assert "<b>Transferbezug" not in html and "Transferbezug" in html
+    assert (p.out / "figures" / "teststadt_anteil-sgb-ii-xii.svg").exists()
+    assert (p.out / "figures" / "teststadt_index_vs_anteil-sgb-ii-xii.svg").exists()
+    assoc = pd.read_csv(p.out / "tables" / "association_teststadt.csv")
+    assert set(assoc["indicator"]) == {"migration_share_pct", "arbeitslose", "Anteil SGB II/XII %"}
+
+
+def _declare(column: str, spec: dict) -> Callable[[dict], None]:
+    return lambda c: c["cities"][0]["structural"].update(indicators={column: spec})
+
+
 def _config(edit: Callable[[dict], None]) -> Callable[[Project], None]:
     def mutate(p: Project) -> None:
         edit(p.config)
@@ -616,7 +640,8 @@ CASES: list[Case] = [
          ("survey.csv", "line 8")),
     Case("survey_huge_cell", "5 MB text in one survey cell", _huge_cell, ok=True, check=_check_tables,
          works="columns geo-cohesion does not use may hold long texts"),
-    Case("structural_huge_name", "5 MB district name in the structural table", _huge_name, ("structural.csv", "line 3")),
+    Case("structural_huge_name", "5 MB district name in the structural table", _huge_name,
+         ("structural.csv", "line 3")),
     # --- survey content
     Case("answer_out_of_scale", "Answer outside the item's scale", _cell("survey", 4, "vm2", 7),
          ("survey.csv", "line 6", "vm2")),
@@ -662,9 +687,10 @@ CASES: list[Case] = [
     Case("codebook_unknown_dimension", "Own codebook with an unknown dimension", _codebook_unknown_dimension,
          ("codebook.csv", "row 6", "vertrauen")),
     # --- project file
-    Case("config_unknown_key", "Unknown key in the project file", _config(lambda c: c["cities"][0].update(colour="red")),
-         ("project.yaml", "colour")),
-    Case("config_wrong_type", "Wrong type of a setting (`min_n: many`)", _config(lambda c: c["estimates"].update(min_n="many")),
+    Case("config_unknown_key", "Unknown key in the project file",
+         _config(lambda c: c["cities"][0].update(colour="red")), ("project.yaml", "colour")),
+    Case("config_wrong_type", "Wrong type of a setting (`min_n: many`)",
+         _config(lambda c: c["estimates"].update(min_n="many")),
          ("project.yaml", "min_n")),
     Case("config_invalid_yaml", "Project file that is not valid YAML", _config_invalid_yaml, ("project.yaml", "line")),
     Case("config_not_a_mapping", "Project file that is a list, not a mapping", _config_text("- Teststadt\n"),
@@ -693,6 +719,19 @@ CASES: list[Case] = [
          out="/".join(OUT_PARTS) + "/tables/metadata.json"),
     Case("config_unsafe_slug", "City slug (used for file names) with a path in it",
          _config(lambda c: c["cities"][0].update(slug="../../etc/passwd")), ("project.yaml", "slug")),
+    # --- structural indicators
+    Case("indicator_not_in_table", "Declared indicator that is no column of the structural table",
+         _config(_declare("arbeitslosenquote", {"label": "Arbeitslose"})), ("structural.csv", "'arbeitslosenquote'")),
+    Case("indicator_bad_direction", "Declared indicator with an unknown direction",
+         _config(_declare("unemployment_pct", {"direction": "hoch"})), ("project.yaml", "direction")),
+    Case("compare_unknown_indicator", "`compare.indicators` lists a column the city does not have",
+         _config(lambda c: c["compare"].update(indicators=["sgb2_quote"])), ("compare.indicators", "'sgb2_quote'")),
+    Case("figure_variable_unknown", "`maps.figure_variables` names a layer that does not exist",
+         _config(lambda c: c["maps"].update(figure_variables=["index", "sgb2_quote"])),
+         ("maps.figure_variables", "'sgb2_quote'")),
+    Case("structural_own_columns", "Structural columns with own names (one unsafe as a file name), declared",
+         _structural_own_columns, ok=True, check=_check_own_columns,
+         works="each declared column becomes a labelled layer, association row and figure (file name slugified)"),
     # --- hostile names
     Case("hostile_district_names", "District names with markup, quotes, newlines and `../`", _hostile_names,
          ok=True, check=_check_hostile, works="names are shown as text, never as HTML; no file name comes from them"),
@@ -805,7 +844,7 @@ def run_cli_forked(cwd: Path, logs: Path, *args: str) -> subprocess.CompletedPro
     if proc.is_alive():
         proc.kill()
         proc.join()
-    read = lambda p: p.read_text(encoding="utf-8", errors="replace") if p.exists() else ""  # noqa: E731
+    read = lambda p: p.read_text(encoding="utf-8", errors="replace") if p.exists() else ""
     code = int(read(exit_file)) if exit_file.exists() else proc.exitcode  # killed or crashed: the real status
     return subprocess.CompletedProcess(args, code, read(stdout), read(stderr))
 
@@ -918,7 +957,8 @@ def test_debug_shows_the_traceback(corpus_root):
 def test_docs_list_every_case():
     text = DOCS.read_text(encoding="utf-8")
     missing = [c for c in CASE_IDS if f"`{c}`" not in text]
-    assert not missing, f"docs/errors.md lacks {missing}: run python tests/test_bad_inputs.py --write-docs docs/errors.md"
+    assert not missing, (f"docs/errors.md lacks {missing}: "
+                         "run python tests/test_bad_inputs.py --write-docs docs/errors.md")
 
 
 def test_slugify_is_file_name_safe():

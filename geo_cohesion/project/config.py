@@ -14,6 +14,7 @@ import yaml
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
+from geo_cohesion.radar.indicators import check_declared
 from geo_cohesion.spatial.weights import CONTIGUITIES
 from geo_cohesion.stats.multiple_testing import ADJUSTMENTS
 
@@ -57,11 +58,17 @@ class PopulationSpec:
 
 @dataclass
 class StructuralSpec:
-    """District structural indicators (one row per district)."""
+    """District structural indicators (one row per district).
+
+    ``indicators`` describes columns: ``{column: {label, unit, direction, role}}`` (any field may
+    be left out; see :func:`geo_cohesion.radar.indicators.indicator_registry`). Numeric columns
+    not listed are still used, with the known catalogue's label or their column name.
+    """
 
     path: str
     district_column: str = "district_id"
     name_column: str | None = "district_name"
+    indicators: dict[str, dict] | None = None
 
 
 @dataclass
@@ -122,9 +129,8 @@ class MapSpec:
     allow_missing: bool = False
     figures: bool = True
     figure_formats: list[str] = field(default_factory=lambda: ["png", "pdf", "svg"])
-    figure_variables: list[str] = field(default_factory=lambda: [
-        "index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung",
-        "migration_share_pct", "unemployment_pct", "sgb2_share_pct"])
+    #: Layers to print; None: the index, the 3 domains and every mapped structural indicator.
+    figure_variables: list[str] | None = None
 
 
 @dataclass
@@ -136,7 +142,8 @@ class CompareSpec:
     contiguity: str = "queen"
     permutations: int = 999
     rank_draws: int = 10_000
-    indicators: list[str] = field(default_factory=lambda: ["migration_share_pct", "unemployment_pct", "sgb2_share_pct"])
+    #: Structural columns to correlate with the scores; None: every indicator except the population.
+    indicators: list[str] | None = None
 
 
 @dataclass
@@ -257,7 +264,8 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     """Build a :class:`ProjectConfig` from parsed YAML (see :func:`load_project`)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("cities"), list) or not raw["cities"]:
         raise InputError("the configuration needs a non-empty list 'cities'",
-                         hint="list each city under 'cities:' as '- name: ...' with its files (see README 'Your own city')")
+                         hint="list each city under 'cities:' as '- name: ...' with its files "
+                              "(see README 'Your own city')")
     cities = []
     for i, city_raw in enumerate(raw["cities"]):
         city = _build(CityConfig, city_raw, f"cities[{i}]")
@@ -275,6 +283,8 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
             raise InputError(f"city '{city.name}' has survey microdata but no 'population' table for weighting",
                              hint="add a 'population:' section with the table of population by district, "
                                   "age group and gender")
+        if city.structural is not None:
+            check_declared(city.structural.indicators, f"cities[{i}].structural.indicators")
         if city.survey is not None and city.weighting is None:
             city.weighting = WeightingSpec()
         bounds = city.weighting.bounds if city.weighting is not None else None
@@ -286,7 +296,8 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     slugs = [c.slug for c in cities]
     if len(set(slugs)) != len(slugs):
         twice = sorted({s for s in slugs if slugs.count(s) > 1})
-        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})", hint="give each city a unique 'slug'")
+        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})",
+                         hint="give each city a unique 'slug'")
     project = _build(ProjectConfig, {**raw, "cities": cities}, "project")
     project.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     if not 0 < project.estimates.level < 1:

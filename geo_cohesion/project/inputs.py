@@ -10,8 +10,10 @@ import pandas as pd
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table, row_ref, to_numeric_column
 from geo_cohesion.keys import align_keys, match_keys, normalise_key
+from geo_cohesion.labels import DEFAULT_LANG
 from geo_cohesion.project.config import CityConfig, ProjectConfig
 from geo_cohesion.radar.codebook import load_codebook
+from geo_cohesion.radar.indicators import IndicatorRegistry, indicator_registry, indicator_table
 from geo_cohesion.radar.scoring import score_respondents
 from geo_cohesion.survey.design import SurveyDesign
 
@@ -72,6 +74,22 @@ def read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame | 
     return table
 
 
+def structural_indicators(city: CityConfig, structural: pd.DataFrame | None, lang: str = DEFAULT_LANG
+                          ) -> tuple[IndicatorRegistry | None, pd.DataFrame | None]:
+    """The city's indicator registry and its structural table with numeric indicator columns.
+
+    Built once per city from the table as read and the project's ``structural.indicators``
+    (see :func:`geo_cohesion.radar.indicators.indicator_registry`); ``(None, None)`` without a
+    structural table.
+    """
+    if structural is None:
+        return None, None
+    spec = city.structural
+    registry = indicator_registry(structural, spec.indicators, lang,
+                                  exclude=[spec.district_column, spec.name_column])
+    return registry, indicator_table(structural, registry)
+
+
 def district_names(city: CityConfig, structural: pd.DataFrame | None) -> dict[str, str]:
     if structural is None or city.structural.name_column not in structural.columns:
         return {}
@@ -88,7 +106,8 @@ def read_survey_design(city: CityConfig, project: ProjectConfig) -> SurveyDesign
                                                   spec.gender_column) if c])
     blank = survey[spec.district_column].isna() | (survey[spec.district_column].astype("string").str.strip() == "")
     if blank.any():
-        raise InputError("respondents without a district code", row_ref(survey, survey.index[blank], spec.district_column),
+        raise InputError("respondents without a district code",
+                         row_ref(survey, survey.index[blank], spec.district_column),
                          "fill in the district or remove these rows")
     survey[spec.district_column] = survey[spec.district_column].astype(str).str.strip()
     codebook = load_codebook(project.resolve(spec.codebook) if spec.codebook else None, spec.min_valid_share)

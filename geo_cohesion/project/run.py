@@ -18,6 +18,7 @@ from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table
 from geo_cohesion.io.write import write_csv, write_text
 from geo_cohesion.keys import align_keys
+from geo_cohesion.labels import DEFAULT_LANG, label
 from geo_cohesion.project.config import CityConfig, ProjectConfig
 from geo_cohesion.project.inputs import (
     align_structural,
@@ -26,8 +27,10 @@ from geo_cohesion.project.inputs import (
     read_city_boundaries,
     read_structural,
     read_survey_design,
+    structural_indicators,
 )
 from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.radar.indicators import IndicatorRegistry
 from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.estimates import estimates_from_table
 
@@ -57,11 +60,14 @@ class CityResult:
     group_estimates : DataFrame or None
         Estimates for the configured district groups, computed from the microdata.
     structural : DataFrame or None
-        District structural indicators as read.
+        District structural indicators as read (indicator columns as numbers).
     diagnostics : dict
         Weighting diagnostics and counts.
     design : SurveyDesign or None
         The raked design with the ``score__*`` columns (microdata only), for comparisons.
+    indicators : IndicatorRegistry or None
+        What each structural column is (label, unit, direction, role), built once from the
+        structural table and ``structural.indicators``; its ``notes`` say what had to be guessed.
     """
 
     city: CityConfig
@@ -71,9 +77,10 @@ class CityResult:
     structural: pd.DataFrame | None = None
     diagnostics: dict = field(default_factory=dict)
     design: SurveyDesign | None = None
+    indicators: IndicatorRegistry | None = None
 
 
-def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
+def run_city(city: CityConfig, project: ProjectConfig, lang: str = DEFAULT_LANG) -> CityResult:
     """Compute district (and city and group) estimates for one city.
 
     Parameters
@@ -81,6 +88,8 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
     city : CityConfig
     project : ProjectConfig
         Shared settings and the base folder for relative paths.
+    lang : {"de", "en"}
+        Language of the indicator labels.
 
     Returns
     -------
@@ -88,7 +97,7 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
     """
     radar = load_radar()
     level, min_n = project.estimates.level, project.estimates.min_n
-    structural = read_structural(city, project)
+    registry, structural = structural_indicators(city, read_structural(city, project), lang)
     if city.survey is None:
         spec = city.scores
         table = read_table(project.resolve(spec.path), text_columns=[spec.district_column])
@@ -97,7 +106,8 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
         structural = align_structural(city, structural, districts["district_id"].unique(), spec.path)
         names = district_names(city, structural)
         districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
-        return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"})
+        return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"},
+                          indicators=registry)
 
     design = read_survey_design(city, project)
     spec = city.survey
@@ -120,7 +130,7 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
         group_est["variable"] = group_est["variable"].str.removeprefix("score__")
         group_est = group_est[group_est["group"] != "(ohne Gruppe)"].reset_index(drop=True)
     diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
-    return CityResult(city, est, city_est, group_est, structural, diagnostics, design)
+    return CityResult(city, est, city_est, group_est, structural, diagnostics, design, registry)
 
 
 def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> pd.DataFrame:
@@ -194,25 +204,26 @@ class CityOutputs:
     """Everything written for one city besides the estimate tables."""
 
     result: CityResult
-    boundaries: "gpd.GeoDataFrame | None"
-    comparison: "CityComparison | None"
+    boundaries: gpd.GeoDataFrame | None
+    comparison: CityComparison | None
     maps: list = field(default_factory=list)
 
 
 def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = True,
-                 boundaries=None) -> CityOutputs:
+                 boundaries=None, lang: str = DEFAULT_LANG) -> CityOutputs:
     """Read boundaries (unless given), compare districts, run spatial statistics and build the maps of one city."""
     from geo_cohesion.project.analysis import compare_city
 
     if boundaries is None:
         boundaries = read_city_boundaries(result.city, project)
     boundaries = align_boundary_districts(result, project, boundaries)
-    comparison = compare_city(result, project, boundaries)
-    maps = city_maps(result, project, boundaries, comparison) if with_maps and boundaries is not None else []
+    comparison = compare_city(result, project, boundaries, lang)
+    maps = city_maps(result, project, boundaries, comparison, lang) if with_maps and boundaries is not None else []
     return CityOutputs(result, boundaries, comparison, maps)
 
 
-def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) -> list[CityResult]:
+def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
+                lang: str = DEFAULT_LANG) -> list[CityResult]:
     """Run every city of the project and write tables, comparisons, maps and figures.
 
     All cities are computed, compared and mapped before anything is written, so a bad input in
@@ -224,18 +235,23 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
     out_dir : str or Path
     maps : bool
         Also write HTML maps and print figures (``geo-cohesion compare`` skips them).
+    lang : {"de", "en"}
+        Language of labels and notes on maps, figures and tables.
 
     Returns
     -------
     list of CityResult
+        Each with its indicator registry; ``result.indicators.notes`` say which structural
+        columns had no declared label and why a bivariate map is missing (also in
+        ``tables/metadata.json``).
     """
     from geo_cohesion.project.analysis import write_comparison_figures, write_comparison_tables
 
     out_dir = Path(out_dir)
     # boundaries first: a broken boundary file stops the run before the estimation
     boundaries = [_tag(city, read_city_boundaries, city, project) for city in project.cities]
-    results = [_tag(city, run_city, city, project) for city in project.cities]
-    outputs = [_tag(r.city, analyse_city, r, project, maps, b) for r, b in zip(results, boundaries)]
+    results = [_tag(city, run_city, city, project, lang) for city in project.cities]
+    outputs = [_tag(r.city, analyse_city, r, project, maps, b, lang) for r, b in zip(results, boundaries)]
     write_tables(results, project, out_dir)
     write_comparison_tables(outputs, project, out_dir)
     if maps:
@@ -248,15 +264,30 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
             "compare": {"alpha": project.compare.alpha, "adjust": project.compare.adjust,
                         "contiguity": project.compare.contiguity, "permutations": project.compare.permutations},
             "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: "
-                               "design-weighted GREG residuals on all raking margins (as R survey::calibrate)"}
+                               "design-weighted GREG residuals on all raking margins (as R survey::calibrate)",
+            "structural_indicators": {r.city.name: _registry_record(r.indicators) for r in results
+                                      if r.indicators is not None}}
     write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
     return results
 
 
-def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None) -> list[tuple[str, "CityMap"]]:
+def _registry_record(registry: IndicatorRegistry) -> dict:
+    """The registry for ``metadata.json``: every indicator and every note."""
+    return {"indicators": [{"column": i.column, "label": i.label, "unit": i.unit, "direction": i.direction,
+                            "role": i.role, "origin": i.origin} for i in registry],
+            "notes": list(registry.notes)}
+
+
+def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None,
+              lang: str = DEFAULT_LANG) -> list[tuple[str, CityMap]]:
     """The maps of one city: district level and, if groups are configured, group level.
 
     Returns ``[(file stem, CityMap), ...]``.
+
+    Raises
+    ------
+    InputError
+        If ``maps.figure_variables`` names a layer the city does not have.
     """
     from geo_cohesion.maps.layers import add_bivariate_layer, add_deviation_layers, build_city_map
     from geo_cohesion.project.analysis import add_comparison_layers
@@ -265,38 +296,64 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     city = result.city
     spec = city.boundaries
     notes = [n for n in (city.note or project.note, spec.note) if n]
-    notes += [f"Hinweis zu den Grenzen: {r}" for r in boundaries.attrs.get("repairs", [])][:3]
+    notes += [label("note.boundary_repair", lang, repair=r) for r in boundaries.attrs.get("repairs", [])][:3]
     if comparison is not None:
         notes += comparison.notes
     source = project.title + (f", {project.survey_period}" if project.survey_period else "")
     settings = project.maps
     structural_id = city.structural.district_column if city.structural is not None else "district_id"
     common = dict(scheme=settings.scheme, k=settings.k, breaks=settings.breaks, source=source, notes=notes,
-                  min_n=project.estimates.min_n, level=project.estimates.level)
+                  min_n=project.estimates.min_n, level=project.estimates.level, lang=lang)
     city_values = (dict(zip(result.city_estimates["variable"], result.city_estimates["estimate"]))
                    if result.city_estimates is not None else None)
     district_map = build_city_map(city.name, boundaries, result.district_estimates, result.structural, structural_id,
-                                  allow_missing=settings.allow_missing,
-                                  title=f"{city.name}: Sozialer Zusammenhalt nach Gebieten", **common)
+                                  allow_missing=settings.allow_missing, indicators=result.indicators,
+                                  title=label("map.title_districts", lang, city=city.name), **common)
     if city_values:
         add_deviation_layers(district_map, city_values)
-    add_bivariate_layer(district_map, "index", "sgb2_share_pct")
+    add_bivariate_layer(district_map)  # the registry's deprivation indicator; skipped (with a note) without one
     if comparison is not None:
         add_comparison_layers(district_map, comparison)
+    check_figure_variables(district_map, settings.figure_variables)
     maps = [(city.slug, district_map)]
     if city.groups and result.group_estimates is not None:
         mapping = {str(d): g for g, members in city.groups.items() for d in members}
         grouped = aggregate_boundaries(boundaries[boundaries["district_id"].isin(mapping)], mapping)
         group_est = result.group_estimates.rename(columns={"group": "district_id"})
         group_map = build_city_map(city.name, grouped, group_est, None,
-                                   title=f"{city.name}: Sozialer Zusammenhalt nach Gebietsgruppen", **common)
+                                   title=label("map.title_groups", lang, city=city.name), **common)
         if city_values:
             add_deviation_layers(group_map, city_values)
         maps.append((f"{city.slug}_gruppen", group_map))
     return maps
 
 
-def write_maps(built: list[tuple[str, "CityMap"]], project: ProjectConfig, out_dir: Path) -> list[Path]:
+def figure_variables(city_map: CityMap, requested: list[str] | None) -> list[str]:
+    """Layers of ``city_map`` to print: ``requested`` where the map has them (a group map has no
+    structural layers), or by default the index, the 3 domains and every structural layer."""
+    present = [layer.variable for layer in city_map.layers]
+    if requested is not None:
+        return [v for v in requested if v in present]
+    radar = load_radar()
+    default = [radar.index_slug, *radar.domains]
+    return [v for v in default if v in present] + [layer.variable for layer in city_map.layers
+                                                    if layer.kind == "structural"]
+
+
+def check_figure_variables(city_map: CityMap, requested: list[str] | None) -> None:
+    """Raise if ``maps.figure_variables`` names something that is neither a Radar variable nor a
+    layer of the city's (district) map."""
+    if requested is None:
+        return
+    available = list(dict.fromkeys([*load_radar().variables, *(layer.variable for layer in city_map.layers)]))
+    unknown = [v for v in requested if v not in available]
+    if unknown:
+        raise InputError(f"maps.figure_variables: unknown variable(s) {', '.join(repr(v) for v in unknown)}",
+                         hint=f"available: {', '.join(available)}; or leave the setting out for the index, the "
+                              "domains and every structural indicator")
+
+
+def write_maps(built: list[tuple[str, CityMap]], project: ProjectConfig, out_dir: Path) -> list[Path]:
     """Write HTML maps (``OUT/<stem>.html``) and print figures (``OUT/figures/``) atomically."""
     from geo_cohesion.maps.figures import write_city_figures
     from geo_cohesion.maps.html import write_html_map
@@ -306,7 +363,7 @@ def write_maps(built: list[tuple[str, "CityMap"]], project: ProjectConfig, out_d
     for stem, city_map in built:
         written.append(write_html_map(city_map, out_dir / f"{stem}.html", settings.tolerance_m, settings.offline))
         if settings.figures:
-            variables = [v for v in settings.figure_variables if any(layer.variable == v for layer in city_map.layers)]
+            variables = figure_variables(city_map, settings.figure_variables)
             written.extend(write_city_figures(city_map, out_dir / "figures", variables=variables,
                                               formats=tuple(settings.figure_formats), stem=stem))
     return written
@@ -326,6 +383,6 @@ def align_boundary_districts(result: CityResult, project: ProjectConfig, boundar
         boundaries["district_id"], result.district_estimates["district_id"].unique(),
         Path(city.boundaries.path).name, Path(data.path).name, allow_missing=project.maps.allow_missing,
         hint="use the same district ids in both files (see boundaries 'id_column'), or set "
-             "'allow_missing: true' under 'maps' to show missing districts as 'keine Daten'")
+             f"'allow_missing: true' under 'maps' to show missing districts as '{label('note.no_data')}'")
     aligned.attrs = boundaries.attrs
     return aligned
