@@ -9,7 +9,9 @@ The public API follows the pipeline, top to bottom::
     run a city       -> geo_cohesion.project.run.run_city
 """
 from geo_cohesion.errors import InputError
+from geo_cohesion.labels import label, labels
 from geo_cohesion.radar.codebook import Codebook, load_codebook, load_radar
+from geo_cohesion.radar.indicators import Indicator, IndicatorRegistry, indicator_registry
 from geo_cohesion.radar.scoring import item_scores, score_respondents
 from geo_cohesion.survey.calibrate import RakeDiagnostics, kish_deff
 from geo_cohesion.survey.design import SurveyDesign
@@ -18,6 +20,7 @@ from geo_cohesion.survey.estimates import domain_means, estimates_from_table
 __version__ = "0.1.0"
 
 __all__ = [
-    "Codebook", "InputError", "RakeDiagnostics", "SurveyDesign", "domain_means", "estimates_from_table",
-    "item_scores", "kish_deff", "load_codebook", "load_radar", "score_respondents", "__version__",
+    "Codebook", "Indicator", "IndicatorRegistry", "InputError", "RakeDiagnostics", "SurveyDesign", "domain_means",
+    "estimates_from_table", "indicator_registry", "item_scores", "kish_deff", "label", "labels", "load_codebook",
+    "load_radar", "score_respondents", "__version__",
 ]

@@ -132,6 +132,8 @@ def _cmd_map(args: argparse.Namespace) -> int:
                               source=args.source or "", min_n=min_n)
     path = write_html_map(city_map, args.out, offline=args.offline)
     print(f"map written to {path} ({len(city_map.layers)} layers, {len(boundaries)} districts)")
+    for message in city_map.messages:
+        print(f"  note: {message}")
     return 0
 
 
@@ -154,6 +156,8 @@ def _summary(results, out: Path, level: float = 0.95, reports: bool = False) -> 
         for warning in str(res.diagnostics.get("warnings") or "").split("; "):
             if warning:
                 print(f"  warning: {warning}")
+        for note in res.indicators.notes if getattr(res, "indicators", None) is not None else ():
+            print(f"  note: {note}")
     print(f"tables written to {out / 'tables'}")
     if reports:
         print(f"reports written to {out / 'report'} (city reports and district profiles, HTML and PDF)")

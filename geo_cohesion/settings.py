@@ -333,10 +333,10 @@ class MapSpec(Settings):
     figure_formats: tuple[FigureFormat, ...] = _key(
         "Formats of the print figures: a non-empty list of png, pdf, svg.",
         default_factory=lambda: FIGURE_FORMATS, example="[png, pdf]", min_length=1)
-    figure_variables: tuple[Text, ...] = _key(
-        "Variables (score slugs or structural indicator columns) drawn as print figures.",
-        default_factory=lambda: ("index", "soziale_beziehungen", "verbundenheit", "gemeinwohlorientierung",
-                                 "migration_share_pct", "unemployment_pct", "sgb2_share_pct"))
+    figure_variables: tuple[Text, ...] | None = _key(
+        "Variables (score slugs or structural indicator columns) drawn as print figures; empty: the "
+        "index, the 3 domains and every structural indicator. An unknown name is an error.", None,
+        example="[index, sgb2_share_pct]")
 
     @field_validator("breaks")
     @classmethod
@@ -380,9 +380,10 @@ class CompareSpec(Settings):
     permutations: Int = _key("Permutations of Moran's I and LISA (at least 99).", 999, example="999", ge=99)
     rank_draws: Int = _key("Simulation draws of the rank intervals (at least 100).", 10_000, example="10000",
                            ge=100)
-    indicators: tuple[Text, ...] = _key(
-        "Structural indicator columns the scores are correlated with across districts.",
-        default_factory=lambda: ("migration_share_pct", "unemployment_pct", "sgb2_share_pct"))
+    indicators: tuple[Text, ...] | None = _key(
+        "Structural indicator columns the scores are correlated with across districts; empty: every "
+        "registered indicator except the population. An unknown name is an error.", None,
+        example="[unemployment_pct, sgb2_share_pct]")
 
 
 class ProjectConfig(Settings):

@@ -424,6 +424,30 @@ def _codebook_unknown_dimension(p: Project) -> None:
     p.write_config()
 
 
+def _structural_own_columns(p: Project) -> None:
+    """Own column names, one of them unsafe as a file name, declared with labels; figures on."""
+    frame = p.structural.rename(columns={"sgb2_share_pct": "Anteil SGB II/XII %", "unemployment_pct": "arbeitslose"})
+    frame.to_csv(p.path("structural.csv"), index=False)
+    p.city["structural"]["indicators"] = {
+        "Anteil SGB II/XII %": {"label": "<b>Transferbezug</b>", "unit": "%", "role": "deprivation"},
+        "arbeitslose": {"label": "Arbeitslose", "unit": "%", "direction": "higher_is_worse"}}
+    p.config["maps"] = {"figures": True, "figure_formats": ["svg"]}
+    p.write_config()
+
+
+def _check_own_columns(p: Project, result) -> None:
+    html = _html(p)
+    assert "<b>Transferbezug" not in html and "Transferbezug" in html
+    assert (p.out / "figures" / "teststadt_anteil-sgb-ii-xii.svg").exists()
+    assert (p.out / "figures" / "teststadt_index_vs_anteil-sgb-ii-xii.svg").exists()
+    assoc = pd.read_csv(p.out / "tables" / "association_teststadt.csv")
+    assert set(assoc["indicator"]) == {"migration_share_pct", "arbeitslose", "Anteil SGB II/XII %"}
+
+
+def _declare(column: str, spec: dict) -> Callable[[dict], None]:
+    return lambda c: c["cities"][0]["structural"].update(indicators={column: spec})
+
+
 def _config(edit: Callable[[dict], None]) -> Callable[[Project], None]:
     def mutate(p: Project) -> None:
         edit(p.config)
@@ -699,6 +723,19 @@ CASES: list[Case] = [
          out="/".join(OUT_PARTS) + "/tables/metadata.json"),
     Case("config_unsafe_slug", "City slug (used for file names) with a path in it",
          _config(lambda c: c["cities"][0].update(slug="../../etc/passwd")), ("project.yaml", "slug")),
+    # --- structural indicators
+    Case("indicator_not_in_table", "Declared indicator that is no column of the structural table",
+         _config(_declare("arbeitslosenquote", {"label": "Arbeitslose"})), ("structural.csv", "'arbeitslosenquote'")),
+    Case("indicator_bad_direction", "Declared indicator with an unknown direction",
+         _config(_declare("unemployment_pct", {"direction": "hoch"})), ("project.yaml", "direction")),
+    Case("compare_unknown_indicator", "`compare.indicators` lists a column the city does not have",
+         _config(lambda c: c["compare"].update(indicators=["sgb2_quote"])), ("compare.indicators", "'sgb2_quote'")),
+    Case("figure_variable_unknown", "`maps.figure_variables` names a layer that does not exist",
+         _config(lambda c: c["maps"].update(figure_variables=["index", "sgb2_quote"])),
+         ("maps.figure_variables", "'sgb2_quote'")),
+    Case("structural_own_columns", "Structural columns with own names (one unsafe as a file name), declared",
+         _structural_own_columns, ok=True, check=_check_own_columns,
+         works="each declared column becomes a labelled layer, association row and figure (file name slugified)"),
     # --- hostile names
     Case("hostile_district_names", "District names with markup, quotes, newlines and `../`", _hostile_names,
          ok=True, check=_check_hostile, works="names are shown as text, never as HTML; no file name comes from them"),

@@ -36,6 +36,7 @@ from pyproj.exceptions import CRSError
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.write import FIXED_GPKG_DATE, write_gpkg
+from geo_cohesion.labels import label
 
 __all__ = [
     "ASSUMPTIONS_PATH",
@@ -55,7 +56,7 @@ ASSUMPTIONS_PATH: Path = Path(__file__).resolve().parent / "assumptions.yaml"
 #: Default output folder of ``python -m geo_cohesion.demo.shapes``: the repository's ``shapes/``.
 DEFAULT_OUT_DIR: Path = Path(__file__).resolve().parents[1] / "shapes"
 #: Label stored with every feature so it travels with the data.
-NOTE: str = "schematische Grenzen – nicht amtlich"
+NOTE: str = label("note.schematic")
 #: Coordinate grid in metres; all output vertices lie on it.
 GRID_SIZE: float = 0.1
 #: Outline = convex hull of the centres buffered by this factor × median nearest-neighbour distance.

@@ -101,7 +101,7 @@ def _palette(name: str, k: int, diverging: bool) -> list[str]:
 
 def classify_values(values: Sequence[float], scheme: str = "quantiles", k: int = 5,
                     breaks: Sequence[float] | None = None, palette: str | None = None,
-                    diverging: bool = False, decimals: int = 1) -> Classification:
+                    diverging: bool = False, decimals: int = 1, reverse: bool = False) -> Classification:
     """Classify map values and assign colours.
 
     Parameters
@@ -121,6 +121,9 @@ def classify_values(values: Sequence[float], scheme: str = "quantiles", k: int =
         Symmetric classes around 0 with a diverging palette (for deviations from the city value).
     decimals : int
         Decimals in legend labels.
+    reverse : bool
+        Reverse the palette (the darkest colour on the lowest class), e.g. for indicators
+        where lower values are worse.
 
     Returns
     -------
@@ -166,6 +169,8 @@ def classify_values(values: Sequence[float], scheme: str = "quantiles", k: int =
     index = np.full(values.size, -1, dtype=int)
     index[valid] = classifier.yb
     colours = _palette(palette or ("PuOr" if diverging else "YlGnBu"), len(bins), diverging)
+    if reverse:
+        colours = colours[::-1]
     edges = [lower, *bins]
     labels = tuple(f"{format_number(lo, decimals)} – {format_number(hi, decimals)}"
                    for lo, hi in zip(edges[:-1], edges[1:]))

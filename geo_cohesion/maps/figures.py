@@ -30,7 +30,8 @@ from matplotlib.patches import Patch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 
 from geo_cohesion.io.write import atomic_path
-from geo_cohesion.keys import slugify
+from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
+from geo_cohesion.labels import format_level, has_label, label
 from geo_cohesion.maps.classify import NO_DATA_COLOUR, format_number
 from geo_cohesion.maps.layers import CityMap, MapLayer
 from geo_cohesion.radar.codebook import load_radar
@@ -38,6 +39,7 @@ from geo_cohesion.radar.codebook import load_radar
 __all__ = [
     "A4_INCHES",
     "DEFAULT_FORMATS",
+    "file_part",
     "plot_layer",
     "plot_small_multiples",
     "save_figure",
@@ -75,16 +77,6 @@ _METADATA: dict[str, dict[str, None]] = {
     "png": {"Software": None},
     "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
     "svg": {"Date": None, "Creator": None},
-}
-_SCHEME_NAMES = {
-    "quantiles": "Quantile",
-    "natural_breaks": "natürliche Brüche (Fisher-Jenks)",
-    "equal_interval": "gleiche Intervalle",
-    "fixed": "feste Stufen",
-    "user": "eigene Grenzen",
-    "diverging": "symmetrisch um 0",
-    "categorical": "Kategorien",
-    "bivariate": "Terzile × Terzile",
 }
 
 
@@ -320,7 +312,7 @@ def draw_north_arrow(ax: Axes, size: float = 0.07, fontsize: float = 10, right: 
 
 def no_data_label(city_map: CityMap) -> str:
     """Legend text of the grey, hatched districts."""
-    return f"keine Daten / zu wenige Befragte (n < {city_map.min_n})"
+    return label("legend.no_data_long", city_map.lang, min_n=city_map.min_n)
 
 
 def legend_entries(city_map: CityMap, layer: MapLayer, short: bool = False) -> tuple[list[Patch], list[str]]:
@@ -343,7 +335,8 @@ def legend_entries(city_map: CityMap, layer: MapLayer, short: bool = False) -> t
     labels = list(cls.labels)
     if _no_data_mask(layer).any():
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor=HATCH_COLOUR, linewidth=0, hatch=HATCH))
-        labels.append(f"keine Daten / n < {city_map.min_n}" if short else no_data_label(city_map))
+        labels.append(label("legend.no_data_short", city_map.lang, min_n=city_map.min_n) if short
+                      else no_data_label(city_map))
     return handles, labels
 
 
@@ -355,7 +348,7 @@ def legend_title(layer: MapLayer, width: int = 34) -> str:
 
 def footer_text(city_map: CityMap, extra: Sequence[str] = (), width: int = 150) -> str:
     """Footer: source, every note of the city map, and ``extra`` lines, wrapped to ``width``."""
-    parts = [f"Quelle: {city_map.source}"] if city_map.source else []
+    parts = [label("figure.source", city_map.lang, source=city_map.source)] if city_map.source else []
     parts.extend(str(n) for n in city_map.notes)
     lines = [" · ".join(parts)] if parts else []
     lines.extend(extra)
@@ -370,10 +363,11 @@ def _add_footer(fig: Figure, city_map: CityMap, extra: Sequence[str] = (), width
              color="#555555", gid="footer", linespacing=1.4)
 
 
-def _classification_note(layer: MapLayer) -> str:
-    scheme = _SCHEME_NAMES.get(layer.classification.scheme, layer.classification.scheme)
+def _classification_note(layer: MapLayer, lang: str) -> str:
+    name = layer.classification.scheme
+    scheme = label(f"scheme.{name}", lang) if has_label(f"scheme.{name}") else name
     k = len(layer.classification.colours)
-    return f"Klassierung: {scheme}, {k} {'Klasse' if k == 1 else 'Klassen'}"
+    return label("figure.classification_one" if k == 1 else "figure.classification_many", lang, scheme=scheme, k=k)
 
 
 def _draw_map(ax: Axes, city_map: CityMap, layer: MapLayer, linewidth: float = 0.5,
@@ -438,7 +432,7 @@ def plot_layer(city_map: CityMap, variable: str, ax: Axes | None = None) -> Figu
                             bbox_to_anchor=legend_anchor, fontsize=9, title_fontsize=10, handlelength=2.4,
                             handleheight=1.4, alignment="left", borderaxespad=0)
         legend.set_gid("legend")
-        _add_footer(fig, city_map, [_classification_note(layer)], wrap)
+        _add_footer(fig, city_map, [_classification_note(layer, city_map.lang)], wrap)
     return fig
 
 
@@ -489,10 +483,11 @@ def plot_small_multiples(city_map: CityMap, variables: Sequence[str] | None = No
     layers = [city_map.layer(v) for v in variables]
     with _style():
         fig = Figure(figsize=A4_INCHES, dpi=100)
-        fig.text(0.04, 0.975, f"{city_map.city}: Dimensionen des Zusammenhalts", ha="left", va="top",
+        lang = city_map.lang
+        fig.text(0.04, 0.975, label("figure.dimensions_title", lang, city=city_map.city), ha="left", va="top",
                  fontsize=15, fontweight="bold", gid="title")
         unit = layers[0].unit
-        sub = "Jede Karte hat eigene Klassen (siehe Legende); Farben sind nicht zwischen Karten vergleichbar."
+        sub = label("figure.own_classes", lang)
         if city_map.title:
             sub = f"{city_map.title} · {sub}"
         fig.text(0.04, 0.952, sub, ha="left", va="top", fontsize=7.5, color="#555555", gid="subtitle")
@@ -516,8 +511,8 @@ def plot_small_multiples(city_map: CityMap, variables: Sequence[str] | None = No
                                 ncol=2, fontsize=6, handlelength=1.6, handleheight=1.0, columnspacing=0.8,
                                 labelspacing=0.3, handletextpad=0.4, borderaxespad=0)
             legend.set_gid(f"legend_{layer.variable}")
-        extra = [f"Werte in {unit}. Grau schraffiert: {no_data_label(city_map)}." if unit else
-                 f"Grau schraffiert: {no_data_label(city_map)}.", _classification_note(layers[0])]
+        extra = [label("figure.values_hatched", lang, unit=unit, no_data=no_data_label(city_map)) if unit else
+                 label("figure.hatched", lang, no_data=no_data_label(city_map)), _classification_note(layers[0], lang)]
         _add_footer(fig, city_map, extra, 140)
     return fig
 
@@ -583,6 +578,15 @@ def save_figure(fig: Figure, path_stem: Path, formats: Sequence[str] = DEFAULT_F
     return paths
 
 
+def file_part(variable: str) -> str:
+    """A layer key as part of a file name: unchanged when it is a safe slug (``sgb2_share_pct``),
+    else :func:`geo_cohesion.keys.slugify` of it (a user's column ``"Anteil SGB II %"`` ->
+    ``"anteil-sgb-ii"``), so no column name can leave the output folder."""
+    if SAFE_SLUG.fullmatch(variable) and len(variable) <= MAX_SLUG_CHARS:
+        return variable
+    return slugify(variable)
+
+
 def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str] | None = None,
                        formats: Sequence[str] = DEFAULT_FORMATS, dpi: int = 300, stem: str | None = None) -> list[Path]:
     """Write one map per layer plus the small multiples of the 9 dimensions.
@@ -602,9 +606,9 @@ def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str
     Returns
     -------
     list of Path
-        ``{slug}_{variable}.{ext}`` for every variable and ``{slug}_dimensionen.{ext}`` (when
-        the city map has Radar dimension layers), where ``slug`` is
-        :func:`geo_cohesion.keys.slugify` of the city name.
+        ``{slug}_{variable}.{ext}`` for every variable (through :func:`file_part`) and
+        ``{slug}_dimensionen.{ext}`` (when the city map has Radar dimension layers), where
+        ``slug`` is :func:`geo_cohesion.keys.slugify` of the city name.
     """
     out_dir = Path(out_dir)
     slug = stem or slugify(city_map.city)
@@ -614,7 +618,7 @@ def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str
     written: list[Path] = []
     for variable in variables:
         fig = plot_layer(city_map, variable)
-        written += save_figure(fig, out_dir / f"{slug}_{variable}", formats, dpi, close=True)
+        written += save_figure(fig, out_dir / f"{slug}_{file_part(variable)}", formats, dpi, close=True)
     if dimension_variables(city_map):
         fig = plot_small_multiples(city_map)
         written += save_figure(fig, out_dir / f"{slug}_dimensionen", formats, dpi, close=True)
@@ -662,16 +666,16 @@ def plot_association(city_map: CityMap, variable: str, indicator: str, associati
         ax.set_xlabel(f"{x_layer.label}{unit_x}")
         ax.set_ylabel(f"{y_layer.label} ({y_layer.unit})")
         ax.spines[["top", "right"]].set_visible(False)
-        fig.text(0.08, 0.95, f"{city_map.city}: {y_layer.label} und {x_layer.label}", fontsize=14,
-                 fontweight="bold", va="top")
+        lang = city_map.lang
+        fig.text(0.08, 0.95, label("figure.association_title", lang, city=city_map.city, score=y_layer.label,
+                                   indicator=x_layer.label), fontsize=14, fontweight="bold", va="top")
         if association is not None:
-            level = f"{city_map.level * 100:g}".replace(".", ",")  # as CityMap.ci_label
-            r_text = (f"gewichtete Korrelation r = {format_number(association['r'], 2)} "
-                      f"({level}-%-KI {format_number(association['r_ci_low'], 2)} bis "
-                      f"{format_number(association['r_ci_high'], 2)})")
+            r_text = label("figure.correlation", lang, r=format_number(association["r"], 2),
+                           level=format_level(city_map.level, lang), low=format_number(association["r_ci_low"], 2),
+                           high=format_number(association["r_ci_high"], 2))
             r_text += f" – {association['note']}" if association.get("note") else \
-                f", {association['n_districts']} Bezirke"
+                ", " + label("figure.n_districts", lang, n=association["n_districts"])
             fig.text(0.08, 0.905, r_text, fontsize=9, va="top", color="#555555")
-        _add_footer(fig, city_map, ["Punkte: Bezirke mit mindestens "
-                                    f"{city_map.min_n} Befragten; Linien: {city_map.ci_label}e."])
+        _add_footer(fig, city_map, [label("figure.association_footer", lang, min_n=city_map.min_n,
+                                          ci=city_map.ci_label_plural)])
     return fig

@@ -21,13 +21,14 @@ from jinja2 import Template
 
 from geo_cohesion.io.htmlsafe import escape_html, script_json
 from geo_cohesion.io.write import write_text
+from geo_cohesion.labels import label
 from geo_cohesion.maps.classify import NO_DATA_COLOUR
 from geo_cohesion.maps.layers import CityMap, MapLayer
 
 LEAFLET_JS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
 LEAFLET_CSS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
-KIND_TITLES = {"cohesion": "Zusammenhalt", "deviation": "Abweichung vom Stadtwert", "structural": "Strukturdaten",
-               "bivariate": "Zusammenhalt und Benachteiligung", "cluster": "Räumliche Cluster"}
+#: Layer kinds in the order of the layer panel; their titles are the catalogue's ``kind.<kind>``.
+KINDS = ("cohesion", "deviation", "structural", "bivariate", "cluster")
 
 
 class _LeafletOnlyMap(folium.Map):
@@ -81,16 +82,30 @@ def _layer_payload(layer: MapLayer) -> dict:
     }
 
 
+def page_text(city_map: CityMap) -> dict[str, str]:
+    """The words the page script writes (tooltips, legend, side view), in the map's language.
+
+    ``rank`` keeps its ``{rank}`` and ``{n}`` placeholders; the script fills them per district.
+    """
+    lang = city_map.lang
+    return {"no_data": label("note.no_data", lang), "no_respondents": label("note.no_respondents", lang),
+            "too_few": label("note.too_few", lang, min_n=city_map.min_n),
+            "value": label("map.value", lang), "respondents": label("map.respondents", lang),
+            "rank": label("map.rank", lang), "side_view": label("map.side_view", lang),
+            "side_second": label("map.side_second", lang)}
+
+
 def map_payload(city_map: CityMap, tolerance_m: float = 5.0) -> dict:
     """Everything the page script needs, as plain data (geometry once, values per layer)."""
     names = city_map.boundaries["district_name"].astype(str).tolist()
     groups = []
-    for kind in KIND_TITLES:
+    for kind in KINDS:
         keys = [layer.variable for layer in city_map.layers if layer.kind == kind]
         if keys:
-            groups.append({"title": KIND_TITLES[kind], "keys": keys})
+            groups.append({"title": label(f"kind.{kind}", city_map.lang), "keys": keys})
     return {
-        "city": city_map.city, "title": city_map.title or f"{city_map.city}: Sozialer Zusammenhalt",
+        "city": city_map.city, "title": city_map.title or label("map.title", city_map.lang, city=city_map.city),
+        "lang": city_map.lang, "text": page_text(city_map),
         "notes": [n for n in [city_map.source, *city_map.notes] if n],
         "names": names, "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR, "ci_label": city_map.ci_label,
         "groups": groups, "layers": [_layer_payload(layer) for layer in city_map.layers],

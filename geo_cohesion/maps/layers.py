@@ -5,6 +5,15 @@
 in a shapefile, and every unmatched district is reported with its closest candidates — unless
 ``allow_missing`` is set, in which case it shows as "keine Daten". The resulting
 :class:`CityMap` is what the HTML map and the print figures render.
+
+Structural layers come from the city's indicator registry
+(:func:`geo_cohesion.radar.indicators.indicator_registry`): one layer per indicator except the
+population, labelled with the indicator's label and unit. The indicator's direction chooses the
+palette so that "bad" always looks the same (:data:`STRUCTURAL_PALETTES`): the dark red end of
+ColorBrewer OrRd is the disadvantaged end — high values for ``higher_is_worse``, low values
+(palette reversed) for ``higher_is_better`` — and ``neutral`` indicators (e.g. the share with a
+migration background) get a palette without that connotation (Purples). All texts come from the
+label catalogue (:mod:`geo_cohesion.labels`) in the map's language.
 """
 from __future__ import annotations
 
@@ -17,16 +26,17 @@ import pandas as pd
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.keys import match_keys
+from geo_cohesion.labels import DEFAULT_LANG, check_lang, format_level, label
 from geo_cohesion.maps.classify import Classification, categorical, classify_values
 from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.radar.indicators import Indicator, IndicatorRegistry, describe_column, indicator_registry
 
-#: German labels and units of the structural indicators geo-cohesion knows by name.
-STRUCTURAL_LABELS = {
-    "migration_share_pct": ("Anteil mit Migrationshintergrund", "%"),
-    "unemployment_pct": ("Arbeitslosenquote", "%"),
-    "sgb2_share_pct": ("SGB-II-Quote", "%"),
-    "foreigners_pct": ("Ausländeranteil", "%"),
-    "population_total": ("Einwohner", ""),
+#: Palette of a structural layer by the indicator's direction: (ColorBrewer name, reversed). The
+#: dark red end of OrRd always marks disadvantage; neutral indicators get a neutral hue.
+STRUCTURAL_PALETTES: dict[str, tuple[str, bool]] = {
+    "higher_is_worse": ("OrRd", False),
+    "higher_is_better": ("OrRd", True),
+    "neutral": ("Purples", False),
 }
 
 
@@ -39,9 +49,10 @@ class MapLayer:
     variable : str
         Stable slug (``index``, ``soziale_netze``, ``migration_share_pct`` ...).
     label : str
-        German label shown to users.
+        Label shown to users (in the map's language).
     kind : str
-        ``"cohesion"`` (Radar scores with CI and n), ``"structural"`` or ``"deviation"``.
+        ``"cohesion"`` (Radar scores with CI and n), ``"structural"``, ``"deviation"``,
+        ``"bivariate"`` or ``"cluster"``.
     values : ndarray
         One value per district; NaN where missing or suppressed.
     ci_low, ci_high, n : ndarray
@@ -53,6 +64,8 @@ class MapLayer:
     classification : Classification
     unit : str
         ``"Punkte"`` or ``"%"`` etc.
+    indicator : Indicator, optional
+        The structural indicator of a ``"structural"`` layer (direction, role).
     """
 
     variable: str
@@ -66,11 +79,17 @@ class MapLayer:
     rank: np.ndarray
     classification: Classification
     unit: str = "Punkte"
+    indicator: Indicator | None = None
 
 
 @dataclass
 class CityMap:
-    """Boundaries of one city plus its layers and the notes every map must show."""
+    """Boundaries of one city plus its layers and the notes every map must show.
+
+    ``lang`` is the language of every text the HTML map and the figures add; ``indicators`` the
+    registry the structural layers came from; ``messages`` what the analyst should know but the
+    map does not show (e.g. columns without a declared label).
+    """
 
     city: str
     boundaries: gpd.GeoDataFrame
@@ -80,11 +99,19 @@ class CityMap:
     source: str = ""
     min_n: int = 30
     level: float = 0.95
+    lang: str = DEFAULT_LANG
+    indicators: IndicatorRegistry | None = None
+    messages: list[str] = field(default_factory=list)
 
     @property
     def ci_label(self) -> str:
-        """German label of the confidence intervals, e.g. ``"95-%-Konfidenzintervall"``."""
-        return f"{self.level * 100:g}-%-Konfidenzintervall".replace(".", ",")
+        """Label of the confidence intervals, e.g. ``"95-%-Konfidenzintervall"``."""
+        return label("ci.label", self.lang, level=format_level(self.level, self.lang))
+
+    @property
+    def ci_label_plural(self) -> str:
+        """Plural of :attr:`ci_label` (``"95-%-Konfidenzintervalle"``)."""
+        return label("ci.label_plural", self.lang, level=format_level(self.level, self.lang))
 
     def layer(self, variable: str) -> MapLayer:
         """The layer of ``variable``."""
@@ -106,12 +133,23 @@ def _aligned(table: pd.DataFrame, mapping: dict[str, str], ids: Sequence[str], c
     return np.array([lookup.get(inverse.get(i), np.nan) for i in ids], dtype=float)
 
 
+def structural_layer(indicator: Indicator, values: np.ndarray, k: int = 5) -> MapLayer:
+    """A structural layer: quantile classes in the palette of the indicator's direction."""
+    palette, reverse = STRUCTURAL_PALETTES[indicator.direction]
+    nan = np.full(values.size, np.nan)
+    return MapLayer(indicator.column, indicator.label, "structural", values, nan, nan, nan,
+                    np.zeros(values.size, dtype=bool), _rank(values),
+                    classify_values(values, "quantiles", k, palette=palette, reverse=reverse), indicator.unit,
+                    indicator)
+
+
 def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFrame | None = None,
                    structural: pd.DataFrame | None = None, structural_id_column: str = "district_id",
                    structural_variables: Sequence[str] | None = None, allow_missing: bool = False,
                    scheme: str = "quantiles", k: int = 5, breaks: Sequence[float] | None = None,
                    title: str = "", notes: Sequence[str] = (), source: str = "", min_n: int = 30,
-                   level: float = 0.95) -> CityMap:
+                   level: float = 0.95, indicators: IndicatorRegistry | None = None,
+                   lang: str = DEFAULT_LANG) -> CityMap:
     """Join estimates and structural data onto boundaries and classify every layer.
 
     Parameters
@@ -127,23 +165,32 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
     structural_id_column : str
         District key column of ``structural``.
     structural_variables : sequence of str, optional
-        Indicator columns to map; by default every known indicator present
-        (:data:`STRUCTURAL_LABELS`) plus any other numeric column except ids.
+        Indicator columns to map; by default every indicator of the registry except the
+        population (:meth:`~geo_cohesion.radar.indicators.IndicatorRegistry.for_maps`).
     allow_missing : bool
         Districts without data show as "keine Daten" instead of raising.
     scheme, k, breaks :
-        Classification (see :func:`geo_cohesion.maps.classify.classify_values`).
+        Classification of the Radar layers (see :func:`geo_cohesion.maps.classify.classify_values`);
+        structural layers use ``k`` quantile classes.
     title, notes, source : str
         Shown on every map ("synthetische Demodaten", "schematische Grenzen – nicht amtlich").
     min_n : int
         Suppression threshold, for the tooltip text.
     level : float
         Confidence level of ``ci_low``/``ci_high``, for labels.
+    indicators : IndicatorRegistry, optional
+        The city's indicator registry (labels, units, directions, roles of the structural
+        columns); built from ``structural`` when None.
+    lang : {"de", "en"}
+        Language of the Radar labels and of every text the map and figures add.
 
     Returns
     -------
     CityMap
+        ``messages`` holds the registry's notes (columns without a label, no deprivation
+        indicator ...).
     """
+    check_lang(lang)
     ids = boundaries["district_id"].astype(str).tolist()
     radar = load_radar()
     layers: list[MapLayer] = []
@@ -151,9 +198,10 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
         est = estimates.copy()
         est["district_id"] = est["district_id"].astype(str)
         mapping = match_keys(est["district_id"].unique(), ids, "the score table", "the boundaries", allow_missing)
-        labels = radar.labels
+        labels = radar.labels_in(lang)
         order = {v: i for i, v in enumerate(radar.variables)}
         variables = sorted(est["variable"].unique(), key=lambda v: (order.get(v, len(order)), v))
+        points = label("unit.points", lang)
         for variable in variables:
             rows = est[est["variable"] == variable].set_index("district_id")
             suppressed = rows["suppressed"].astype(bool) if "suppressed" in rows else pd.Series(False, index=rows.index)
@@ -170,29 +218,42 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
                 variable, labels.get(variable, variable), "cohesion", values,
                 _aligned(table, mapping, ids, "ci_low"), _aligned(table, mapping, ids, "ci_high"),
                 _aligned(table, mapping, ids, "n"), _aligned(table, mapping, ids, "suppressed") == 1,
-                _rank(values), classify_values(values, scheme, k, breaks), "Punkte"))
+                _rank(values), classify_values(values, scheme, k, breaks), points))
+    registry = indicators
     if structural is not None:
         if structural_id_column not in structural.columns:
             raise InputError(f"district column '{structural_id_column}' not in the structural table",
                              structural.attrs.get("source"))
+        if registry is None:
+            registry = indicator_registry(structural, lang=lang, exclude=[structural_id_column])
         table = structural.copy()
         table.index = table[structural_id_column].astype(str)
         mapping = match_keys(table.index, ids, "the structural table", "the boundaries", allow_missing)
         if structural_variables is None:
-            structural_variables = [c for c in STRUCTURAL_LABELS if c in table.columns and c != "population_total"]
-        for variable in structural_variables:
-            if variable not in table.columns:
-                raise InputError(f"structural indicator '{variable}' not found", structural.attrs.get("source"))
-            values = _aligned(table.assign(**{variable: pd.to_numeric(table[variable], errors="coerce")}),
-                              mapping, ids, variable)
-            label, unit = STRUCTURAL_LABELS.get(variable, (variable, ""))
-            nan = np.full(len(ids), np.nan)
-            layers.append(MapLayer(variable, label, "structural", values, nan, nan, nan,
-                                   np.zeros(len(ids), dtype=bool), _rank(values),
-                                   classify_values(values, "quantiles", k, palette="OrRd"), unit))
+            chosen = registry.for_maps()
+        else:
+            missing = [v for v in structural_variables if v not in table.columns]
+            if missing:
+                raise InputError(f"structural indicator(s) {', '.join(repr(v) for v in missing)} not found",
+                                 structural.attrs.get("source"),
+                                 f"the table has: {', '.join(map(str, table.columns[:40]))}")
+            chosen = [registry.get(v) or describe_column(v, lang) for v in structural_variables]
+        for indicator in chosen:
+            numeric = _numbers(table[indicator.column])
+            values = _aligned(table.assign(**{indicator.column: numeric}), mapping, ids, indicator.column)
+            layers.append(structural_layer(indicator, values, k))
     if not layers:
         raise InputError("nothing to map: give estimates and/or structural indicators")
-    return CityMap(city, boundaries, layers, title=title, notes=list(notes), source=source, min_n=min_n, level=level)
+    return CityMap(city, boundaries, layers, title=title, notes=list(notes), source=source, min_n=min_n, level=level,
+                   lang=lang, indicators=registry, messages=list(registry.notes) if registry is not None else [])
+
+
+def _numbers(series: pd.Series) -> pd.Series:
+    """A column as floats; text cells (also decimal commas) are read like numbers or become NaN."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.astype(float)
+    text = series.astype("string").str.strip().str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce").astype(float)
 
 
 def add_deviation_layers(city_map: CityMap, city_values: dict[str, float],
@@ -205,9 +266,9 @@ def add_deviation_layers(city_map: CityMap, city_values: dict[str, float],
             continue
         deviation = layer.values - city_values[layer.variable]
         city_map.layers.append(MapLayer(
-            f"{layer.variable}__deviation", f"{layer.label}: Abweichung vom Stadtwert", "deviation", deviation,
-            layer.ci_low - city_values[layer.variable], layer.ci_high - city_values[layer.variable], layer.n,
-            layer.suppressed, _rank(deviation), classify_values(deviation, diverging=True), "Punkte"))
+            f"{layer.variable}__deviation", label("layer.deviation", city_map.lang, label=layer.label), "deviation",
+            deviation, layer.ci_low - city_values[layer.variable], layer.ci_high - city_values[layer.variable],
+            layer.n, layer.suppressed, _rank(deviation), classify_values(deviation, diverging=True), layer.unit))
 
 
 #: Bivariate 3 x 3 palette (Stevens' blue-red scheme, colour-blind friendly): rows = cohesion
@@ -215,7 +276,8 @@ def add_deviation_layers(city_map: CityMap, city_values: dict[str, float],
 BIVARIATE_COLOURS = (("#e8e8e8", "#e4acac", "#c85a5a"),
                      ("#b0d5df", "#ad9ea5", "#985356"),
                      ("#64acbe", "#627f8c", "#574249"))
-_TERTILE_LABELS = ("niedrig", "mittel", "hoch")
+#: Catalogue keys of the tertile words, low -> high.
+TERTILE_KEYS = ("class.low", "class.mid", "class.high")
 
 
 def _tertiles(values: np.ndarray) -> np.ndarray:
@@ -226,26 +288,58 @@ def _tertiles(values: np.ndarray) -> np.ndarray:
     return classify_values(values, "quantiles", k=3).class_index
 
 
-def add_bivariate_layer(city_map: CityMap, cohesion: str = "index",
-                        deprivation: str = "sgb2_share_pct") -> MapLayer | None:
+def add_bivariate_layer(city_map: CityMap, cohesion: str = "index", deprivation: str | None = None) -> MapLayer | None:
     """Add a bivariate 3 x 3 layer: cohesion tertile x deprivation tertile.
 
     Districts with low cohesion and high deprivation (red) are where "Sozialer Zusammenhalt"
-    funding argues most strongly. Returns the layer, or None if either variable is absent.
+    funding argues most strongly.
+
+    Parameters
+    ----------
+    city_map : CityMap
+    cohesion : str
+        Cohesion layer (default the index).
+    deprivation : str, optional
+        Structural layer whose high values mean deprivation; by default the deprivation
+        indicator of the city's registry (:meth:`~geo_cohesion.radar.indicators.IndicatorRegistry.deprivation`,
+        declared with ``role: deprivation``).
+
+    Returns
+    -------
+    MapLayer or None
+        None if either layer is absent; without a deprivation indicator the registry's notes
+        (``city_map.messages``) say why and how to declare one.
+
+    Raises
+    ------
+    InputError
+        If ``deprivation`` is an indicator whose high values are better (the axis would be upside down).
     """
+    if deprivation is None:
+        chosen = city_map.indicators.deprivation() if city_map.indicators is not None else None
+        if chosen is None:
+            return None
+        deprivation = chosen.column
     names = {layer.variable: layer for layer in city_map.layers}
     if cohesion not in names or deprivation not in names:
         return None
     c_layer, d_layer = names[cohesion], names[deprivation]
+    if d_layer.indicator is not None and d_layer.indicator.direction == "higher_is_better":
+        raise InputError(f"'{deprivation}' is an indicator where higher is better; the bivariate map needs one "
+                         "where a high value means more deprivation", hint="choose another deprivation indicator")
+    lang = city_map.lang
+    words = [label(key, lang) for key in TERTILE_KEYS]
     c_class, d_class = _tertiles(c_layer.values), _tertiles(d_layer.values)
     index = np.where((c_class >= 0) & (d_class >= 0), 3 * (2 - c_class) + d_class, -1)
     colours, labels = [], []
     for row in range(3):          # cohesion high -> low (legend top to bottom)
         for col in range(3):
             colours.append(BIVARIATE_COLOURS[2 - row][col])
-            labels.append(f"Zusammenhalt {_TERTILE_LABELS[2 - row]} · {d_layer.label} {_TERTILE_LABELS[col]}")
+            labels.append(label("legend.bivariate", lang, cohesion_class=words[2 - row], indicator=d_layer.label,
+                                indicator_class=words[col]))
     classification = categorical(index, labels, colours, "bivariate")
-    layer = MapLayer(f"{cohesion}__x__{deprivation}", f"{c_layer.label} × {d_layer.label}", "bivariate",
+    layer = MapLayer(f"{cohesion}__x__{deprivation}",
+                     label("layer.bivariate", lang, cohesion=c_layer.label, indicator=d_layer.label), "bivariate",
                      c_layer.values, c_layer.ci_low, c_layer.ci_high, c_layer.n, c_layer.suppressed, c_layer.rank,
                      classification, c_layer.unit)
     city_map.layers.append(layer)

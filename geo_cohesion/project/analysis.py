@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from geo_cohesion.labels import DEFAULT_LANG, LANGUAGES, label
 from geo_cohesion.maps.classify import categorical
 from geo_cohesion.maps.layers import CityMap, MapLayer
 from geo_cohesion.project.config import ProjectConfig
 from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.radar.indicators import indicator_registry
 from geo_cohesion.spatial.autocorrelation import global_moran, local_moran
 from geo_cohesion.spatial.weights import contiguity_weights
 from geo_cohesion.stats.association import structural_association
@@ -27,8 +29,9 @@ COMPARISON_COLUMNS = ["district_id", "variable", "estimate", "deviation", "p_val
 SPATIAL_COLUMNS = ["variable", "moran_i", "p_value", "n_districts", "islands", "expected_i", "z_sim", "weights",
                    "island_fallback", "permutations", "note"]
 LISA_COLUMNS = ["district_id", "variable", "local_i", "p_value", "q_value", "cluster", "quadrant"]
-#: Colours of LISA clusters (ColorBrewer RdBu ends for HH/LL, light tones for the outliers).
-CLUSTER_COLOURS = {"HH": "#2166ac", "LL": "#b2182b", "HL": "#92c5de", "LH": "#f4a582", "nicht signifikant": "#e5e5e5"}
+#: Colours of LISA clusters by code (ColorBrewer RdBu ends for HH/LL, light tones for the outliers,
+#: grey for "not significant"); their legend labels are the catalogue's ``cluster.<code>``.
+CLUSTER_COLOURS = {"HH": "#2166ac", "LL": "#b2182b", "HL": "#92c5de", "LH": "#f4a582", "ns": "#e5e5e5"}
 
 
 @dataclass
@@ -51,7 +54,7 @@ def _score_columns(variables: list[str]) -> list[str]:
 
 def _with_ranks(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
     parts = []
-    for _, group in table.groupby("variable", sort=False):
+    for _variable, group in table.groupby("variable", sort=False):
         group = group.reset_index(drop=True)
         estimate = group["estimate"].where(~group["suppressed"])
         # rank uncertainty of the district means (t with the district's df, as its interval);
@@ -73,15 +76,15 @@ def compare_design(design: SurveyDesign, by: str, project: ProjectConfig, names:
     table["district_name"] = table["district_id"].map(lambda d: names.get(d, d))
     table = _with_ranks(table, project)
     hidden = table["suppressed"]
-    table.loc[hidden, ["estimate", "deviation", "se", "p_value", "p_adjusted", "rank", "rank_low",
-                       "rank_high"]] = np.nan
+    hidden_columns = ["estimate", "deviation", "se", "p_value", "p_adjusted", "rank", "rank_low", "rank_high"]
+    table.loc[hidden, hidden_columns] = np.nan
     order = {v: i for i, v in enumerate(variables)}
     table = table.sort_values(["variable", "district_id"], key=lambda s: s.map(order) if s.name == "variable" else s,
                               kind="stable")
     return table[COMPARISON_COLUMNS].reset_index(drop=True)
 
 
-def compare_city(result, project: ProjectConfig, boundaries=None) -> CityComparison | None:
+def compare_city(result, project: ProjectConfig, boundaries=None, lang: str = DEFAULT_LANG) -> CityComparison | None:
     """All comparison and spatial tables of one city (None without microdata).
 
     Parameters
@@ -90,6 +93,13 @@ def compare_city(result, project: ProjectConfig, boundaries=None) -> CityCompari
     project : ProjectConfig
     boundaries : GeoDataFrame, optional
         District boundaries for the spatial statistics (skipped when None).
+    lang : {"de", "en"}
+        Language of notes and indicator labels in the tables.
+
+    Raises
+    ------
+    InputError
+        If ``compare.indicators`` lists a column that is not an indicator of the city.
     """
     design = result.design
     if design is None:
@@ -112,18 +122,26 @@ def compare_city(result, project: ProjectConfig, boundaries=None) -> CityCompari
     variance["variable"] = variance["variable"].str.removeprefix("score__")
     association = None
     if result.structural is not None:
-        structural = result.structural.rename(columns={city.structural.district_column: "district_id"})
-        association = structural_association(result.district_estimates, structural, project.compare.indicators,
-                                             level=project.estimates.level)
+        spec = city.structural
+        registry = getattr(result, "indicators", None)
+        if registry is None:  # a CityResult built without the pipeline
+            registry = indicator_registry(result.structural, spec.indicators, lang,
+                                          exclude=[spec.district_column, spec.name_column])
+        chosen = registry.select(project.compare.indicators, "compare.indicators")
+        population = registry.population()
+        structural = result.structural.rename(columns={spec.district_column: "district_id"})
+        association = structural_association(result.district_estimates, structural, chosen,
+                                             weights_column=population.column if population else None,
+                                             level=project.estimates.level, lang=lang)
     spatial = lisa = None
     notes: list[str] = []
     if boundaries is not None and len(boundaries) >= 3:
-        spatial, lisa, notes = spatial_tables(result.district_estimates, boundaries, project)
+        spatial, lisa, notes = spatial_tables(result.district_estimates, boundaries, project, lang)
     return CityComparison(comparison, group_comparison, spread(result.district_estimates), variance, association,
                           spatial, lisa, notes)
 
 
-def spatial_tables(estimates: pd.DataFrame, boundaries, project: ProjectConfig):
+def spatial_tables(estimates: pd.DataFrame, boundaries, project: ProjectConfig, lang: str = DEFAULT_LANG):
     """Global Moran's I and LISA for every variable; returns (spatial, lisa, notes)."""
     settings = project.compare
     sw = contiguity_weights(boundaries, settings.contiguity)
@@ -132,13 +150,13 @@ def spatial_tables(estimates: pd.DataFrame, boundaries, project: ProjectConfig):
     for variable, group in estimates.groupby("variable", sort=False):
         values = group.set_index("district_id")["estimate"].where(~group.set_index("district_id")["suppressed"])
         aligned = values.reindex(ids).to_numpy(dtype=float)
-        rows.append({"variable": variable, **global_moran(aligned, sw, settings.permutations, project.seed)})
-        local = local_moran(aligned, sw, settings.permutations, project.seed, settings.alpha)
+        rows.append({"variable": variable, **global_moran(aligned, sw, settings.permutations, project.seed, lang)})
+        local = local_moran(aligned, sw, settings.permutations, project.seed, settings.alpha, lang)
         local.insert(1, "variable", variable)
         lisa_parts.append(local)
     notes = []
     if sw.islands:
-        notes.append(f"Inseln ohne Nachbarn: {', '.join(sw.islands)} ({sw.fallback})")
+        notes.append(label("note.islands", lang, islands=", ".join(sw.islands), fallback=sw.fallback))
     return (pd.DataFrame(rows)[SPATIAL_COLUMNS], pd.concat(lisa_parts, ignore_index=True)[LISA_COLUMNS], notes)
 
 
@@ -147,24 +165,31 @@ def add_comparison_layers(city_map: CityMap, comparison: CityComparison, variabl
     if comparison.lisa is None:
         return
     ids = city_map.boundaries["district_id"].astype(str).tolist()
-    labels = list(CLUSTER_COLOURS)
+    codes = list(CLUSTER_COLOURS)
+    # the table says "nicht signifikant" (or its English label); every other non-code value
+    # (no data, too few districts for a verdict) is drawn as no data
+    to_code = {c: c for c in codes if c != "ns"} | {label("cluster.ns", lang): "ns" for lang in LANGUAGES}
+    lang = city_map.lang
     radar = load_radar()
+    radar_labels = radar.labels_in(lang)
     wanted = variables or [radar.index_slug, *radar.domains]
     for variable in wanted:
         local = comparison.lisa[comparison.lisa["variable"] == variable].set_index("district_id")
         if local.empty:
             continue
         cluster = local["cluster"].reindex(ids)
-        index = np.array([labels.index(c) if c in CLUSTER_COLOURS else -1 for c in cluster], dtype=int)
+        index = np.array([codes.index(to_code[c]) if c in to_code else -1 for c in cluster], dtype=int)
         used = sorted(set(index[index >= 0]))
         remap = {old: new for new, old in enumerate(used)}
-        classification = categorical([remap.get(i, -1) for i in index], [labels[i] for i in used],
-                                     [CLUSTER_COLOURS[labels[i]] for i in used])
+        classification = categorical([remap.get(i, -1) for i in index],
+                                     [label(f"cluster.{codes[i]}", lang) for i in used],
+                                     [CLUSTER_COLOURS[codes[i]] for i in used])
         values = local["local_i"].reindex(ids).to_numpy(dtype=float)
         nan = np.full(len(ids), np.nan)
         city_map.layers.append(MapLayer(
-            f"{variable}__cluster", f"Lokale Cluster (LISA): {radar.labels.get(variable, variable)}", "cluster",
-            values, nan, nan, nan, np.zeros(len(ids), dtype=bool), nan, classification, "lokales Moran's I"))
+            f"{variable}__cluster", label("layer.cluster", lang, label=radar_labels.get(variable, variable)),
+            "cluster", values, nan, nan, nan, np.zeros(len(ids), dtype=bool), nan, classification,
+            label("unit.local_moran", lang)))
 
 
 def combined_decomposition(outputs: list) -> pd.DataFrame:
@@ -267,10 +292,11 @@ def _rounded(frame: pd.DataFrame, note: str | None, decimals: int = 6) -> pd.Dat
 
 def write_comparison_figures(outputs: list, project: ProjectConfig, out_dir) -> list:
     """Static figures of the comparison: LISA cluster map of the index and labelled scatter plots
-    of the index against each structural indicator (``OUT/figures/<city>_...``)."""
+    of the index against each indicator of the association table that is on the city's map
+    (``OUT/figures/<city>_index_lisa.*``, ``<city>_index_vs_<indicator>.*``)."""
     from pathlib import Path
 
-    from geo_cohesion.maps.figures import plot_association, plot_layer, save_figure
+    from geo_cohesion.maps.figures import file_part, plot_association, plot_layer, save_figure
 
     figures = Path(out_dir) / "figures"
     formats = tuple(project.maps.figure_formats)
@@ -286,10 +312,11 @@ def write_comparison_figures(outputs: list, project: ProjectConfig, out_dir) -> 
         association = out.comparison.association
         if association is None:
             continue
-        for indicator in project.compare.indicators:
+        indicators = list(association["indicator"].unique()) if "indicator" in association else []
+        for indicator in indicators:
             if "index" not in variables or indicator not in variables:
                 continue
             row = association[(association["variable"] == "index") & (association["indicator"] == indicator)]
             fig = plot_association(city_map, "index", indicator, row.iloc[0].to_dict() if len(row) else None)
-            written += save_figure(fig, figures / f"{stem}_index_vs_{indicator}", formats, close=True)
+            written += save_figure(fig, figures / f"{stem}_index_vs_{file_part(indicator)}", formats, close=True)
     return written

@@ -16,8 +16,10 @@ import pandas as pd
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table, row_ref, to_numeric_column
 from geo_cohesion.keys import align_keys, match_keys, normalise_key
+from geo_cohesion.labels import DEFAULT_LANG
 from geo_cohesion.project.config import CityConfig, ProjectConfig
 from geo_cohesion.radar.codebook import load_codebook
+from geo_cohesion.radar.indicators import IndicatorRegistry, indicator_registry, indicator_table
 from geo_cohesion.radar.scoring import score_respondents
 from geo_cohesion.survey.calibrate import CollapseReport, collapse_empty_categories
 from geo_cohesion.survey.design import SurveyDesign
@@ -77,6 +79,22 @@ def read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame | 
                          row_ref(table, table.index[dupes], spec.district_column),
                          "give one row per district")
     return table
+
+
+def structural_indicators(city: CityConfig, structural: pd.DataFrame | None, lang: str = DEFAULT_LANG
+                          ) -> tuple[IndicatorRegistry | None, pd.DataFrame | None]:
+    """The city's indicator registry and its structural table with numeric indicator columns.
+
+    Built once per city from the table as read and the project's ``structural.indicators``
+    (see :func:`geo_cohesion.radar.indicators.indicator_registry`); ``(None, None)`` without a
+    structural table.
+    """
+    if structural is None:
+        return None, None
+    spec = city.structural
+    registry = indicator_registry(structural, spec.indicators, lang,
+                                  exclude=[spec.district_column, spec.name_column])
+    return registry, indicator_table(structural, registry)
 
 
 def district_names(city: CityConfig, structural: pd.DataFrame | None) -> dict[str, str]:

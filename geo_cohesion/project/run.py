@@ -19,6 +19,7 @@ from geo_cohesion.io.tables import read_table
 from geo_cohesion.io.write import OutputRun, write_csv, write_text
 from geo_cohesion.keys import align_keys
 from geo_cohesion.project.areas import MAPPING_COLUMNS, MERGED_COLUMNS, area_estimates, merge_city, merged_map
+from geo_cohesion.labels import DEFAULT_LANG, label
 from geo_cohesion.project.config import CityConfig, ProjectConfig
 from geo_cohesion.project.inputs import (
     align_structural,
@@ -27,8 +28,10 @@ from geo_cohesion.project.inputs import (
     read_city_boundaries,
     read_structural,
     read_survey_design,
+    structural_indicators,
 )
 from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.radar.indicators import IndicatorRegistry
 from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.estimates import estimates_from_table
 
@@ -62,11 +65,14 @@ class CityResult:
     group_estimates : DataFrame or None
         Estimates for the configured district groups, computed from the microdata.
     structural : DataFrame or None
-        District structural indicators as read.
+        District structural indicators as read (indicator columns as numbers).
     diagnostics : dict
         Weighting diagnostics and counts.
     design : SurveyDesign or None
         The raked design with the ``score__*`` columns (microdata only), for comparisons.
+    indicators : IndicatorRegistry or None
+        What each structural column is (label, unit, direction, role), built once from the
+        structural table and ``structural.indicators``; its ``notes`` say what had to be guessed.
     """
 
     city: CityConfig
@@ -76,9 +82,10 @@ class CityResult:
     structural: pd.DataFrame | None = None
     diagnostics: dict = field(default_factory=dict)
     design: SurveyDesign | None = None
+    indicators: IndicatorRegistry | None = None
 
 
-def run_city(city: CityConfig, project: ProjectConfig, boundaries=None) -> CityResult:
+def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: str = DEFAULT_LANG) -> CityResult:
     """Compute district (and city and group) estimates for one city.
 
     Districts with population but no respondents are merged into a partner for the weighting
@@ -93,6 +100,8 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None) -> CityR
         Shared settings and the base folder for relative paths.
     boundaries : GeoDataFrame, optional
         The city's boundaries if already read (to choose merge partners of empty districts).
+    lang : {"de", "en"}
+        Language of the indicator labels.
 
     Returns
     -------
@@ -100,9 +109,9 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None) -> CityR
     """
     radar = load_radar()
     level, min_n = project.estimates.level, project.estimates.min_n
-    structural = read_structural(city, project)
+    registry, structural = structural_indicators(city, read_structural(city, project), lang)
     if city.survey is None:
-        return run_scores_city(city, project, structural)
+        return run_scores_city(city, project, structural, registry)
 
     design = read_survey_design(city, project, boundaries)
     spec = city.survey
@@ -125,7 +134,7 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None) -> CityR
         group_est = area_estimates(design, labels, variables, "group", level=level, min_n=min_n,
                                    drop="(ohne Gruppe)")
     diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
-    return CityResult(city, est, city_est, group_est, structural, diagnostics, design)
+    return CityResult(city, est, city_est, group_est, structural, diagnostics, design, registry)
 
 
 def _unsampled_rows(districts: list[str], variables: list[str], columns) -> pd.DataFrame:
@@ -234,7 +243,8 @@ def write_merged_tables(outputs: list, project: ProjectConfig, out_dir: Path) ->
     return written
 
 
-def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.DataFrame | None) -> CityResult:
+def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.DataFrame | None,
+                    registry: IndicatorRegistry | None = None) -> CityResult:
     """A city given as already weighted district scores (``scores`` in the project file)."""
     spec = city.scores
     table = read_table(project.resolve(spec.path), text_columns=[spec.district_column])
@@ -244,7 +254,8 @@ def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.Dat
     structural = align_structural(city, structural, districts["district_id"].unique(), spec.path)
     names = district_names(city, structural)
     districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
-    return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"})
+    return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"},
+                      indicators=registry)
 
 
 def tagged(city: CityConfig, func, *args):
@@ -268,21 +279,21 @@ class CityOutputs:
 
 
 def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = True,
-                 boundaries=None) -> CityOutputs:
+                 boundaries=None, lang: str = DEFAULT_LANG) -> CityOutputs:
     """Read boundaries (unless given), compare districts, run spatial statistics and build the maps of one city."""
     from geo_cohesion.project.analysis import compare_city
 
     if boundaries is None:
         boundaries = read_city_boundaries(result.city, project)
     boundaries = align_boundary_districts(result, project, boundaries)
-    comparison = compare_city(result, project, boundaries)
+    comparison = compare_city(result, project, boundaries, lang)
     merged = merge_city(result, project, boundaries)
-    maps = city_maps(result, project, boundaries, comparison, merged) if with_maps and boundaries is not None else []
+    maps = city_maps(result, project, boundaries, comparison, merged, lang) if with_maps and boundaries is not None else []
     return CityOutputs(result, boundaries, comparison, maps, merged)
 
 
 def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
-                reports: bool = True) -> list[CityResult]:
+                reports: bool = True, lang: str = DEFAULT_LANG) -> list[CityResult]:
     """Run every city of the project and write tables, comparisons, maps, figures, exports and reports.
 
     All cities are computed, compared and mapped before anything is written, so a bad input in
@@ -297,16 +308,21 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
     reports : bool
         Also write the city reports and district profiles (``OUT/report/``); the exports (German
         CSVs, workbook, GeoPackage) are always written.
+    lang : {"de", "en"}
+        Language of labels and notes on maps, figures and tables.
 
     Returns
     -------
     list of CityResult
+        Each with its indicator registry; ``result.indicators.notes`` say which structural
+        columns had no declared label and why a bivariate map is missing (also in
+        ``tables/metadata.json``).
     """
     out_dir = Path(out_dir)
     # boundaries first: a broken boundary file stops the run before the estimation
     boundaries = [tagged(city, read_city_boundaries, city, project) for city in project.cities]
-    results = [tagged(city, run_city, city, project, b) for city, b in zip(project.cities, boundaries)]
-    outputs = [tagged(r.city, analyse_city, r, project, maps, b) for r, b in zip(results, boundaries)]
+    results = [tagged(city, run_city, city, project, b, lang) for city, b in zip(project.cities, boundaries)]
+    outputs = [tagged(r.city, analyse_city, r, project, maps, b, lang) for r, b in zip(results, boundaries)]
     with OutputRun(out_dir, prune=maps) as run:  # all outputs of the run, or none of them
         _write_outputs(results, outputs, project, run.root, maps, reports)
     return results
@@ -337,18 +353,32 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
                                    "with fewer than two respondents",
             "districts_without_respondents": "merged into the neighbouring district (else the district of the same "
                                              "group) with the fewest respondents for the weighting; see "
-                                             "weighting_diagnostics.csv, column collapsed"}
+                                             "weighting_diagnostics.csv, column collapsed",
+            "structural_indicators": {r.city.name: _registry_record(r.indicators) for r in results
+                                      if r.indicators is not None}}
     write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
     from geo_cohesion.project.reporting import write_deliverables
 
     write_deliverables(outputs, project, out_dir, table_paths, reports=reports)
 
 
+def _registry_record(registry: IndicatorRegistry) -> dict:
+    """The registry for ``metadata.json``: every indicator and every note."""
+    return {"indicators": [{"column": i.column, "label": i.label, "unit": i.unit, "direction": i.direction,
+                            "role": i.role, "origin": i.origin} for i in registry],
+            "notes": list(registry.notes)}
+
+
 def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None,
-              merged: MergedAreas | None = None) -> list[tuple[str, CityMap]]:
+              merged: MergedAreas | None = None, lang: str = DEFAULT_LANG) -> list[tuple[str, CityMap]]:
     """The maps of one city: district level and, if configured, group level and merged areas.
 
     Returns ``[(file stem, CityMap), ...]``.
+
+    Raises
+    ------
+    InputError
+        If ``maps.figure_variables`` names a layer the city does not have.
     """
     from geo_cohesion.maps.layers import add_bivariate_layer, add_deviation_layers, build_city_map
     from geo_cohesion.project.analysis import add_comparison_layers
@@ -357,37 +387,63 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     city = result.city
     spec = city.boundaries
     notes = [n for n in (city.note or project.note, spec.note) if n]
-    notes += [f"Hinweis zu den Grenzen: {r}" for r in boundaries.attrs.get("repairs", [])][:3]
+    notes += [label("note.boundary_repair", lang, repair=r) for r in boundaries.attrs.get("repairs", [])][:3]
     if comparison is not None:
         notes += comparison.notes
     source = project.title + (f", {project.survey_period}" if project.survey_period else "")
     settings = project.maps
     structural_id = city.structural.district_column if city.structural is not None else "district_id"
     common = dict(scheme=settings.scheme, k=settings.k, breaks=settings.breaks, source=source, notes=notes,
-                  min_n=project.estimates.min_n, level=project.estimates.level)
+                  min_n=project.estimates.min_n, level=project.estimates.level, lang=lang)
     city_values = (dict(zip(result.city_estimates["variable"], result.city_estimates["estimate"]))
                    if result.city_estimates is not None else None)
     district_map = build_city_map(city.name, boundaries, result.district_estimates, result.structural, structural_id,
-                                  allow_missing=settings.allow_missing,
-                                  title=f"{city.name}: Sozialer Zusammenhalt nach Gebieten", **common)
+                                  allow_missing=settings.allow_missing, indicators=result.indicators,
+                                  title=label("map.title_districts", lang, city=city.name), **common)
     if city_values:
         add_deviation_layers(district_map, city_values)
-    add_bivariate_layer(district_map, "index", "sgb2_share_pct")
+    add_bivariate_layer(district_map)  # the registry's deprivation indicator; skipped (with a note) without one
     if comparison is not None:
         add_comparison_layers(district_map, comparison)
+    check_figure_variables(district_map, settings.figure_variables)
     maps = [(city.slug, district_map)]
     if city.groups and result.group_estimates is not None:
         mapping = {str(d): g for g, members in city.groups.items() for d in members}
         grouped = aggregate_boundaries(boundaries[boundaries["district_id"].isin(mapping)], mapping)
         group_est = result.group_estimates.rename(columns={"group": "district_id"})
         group_map = build_city_map(city.name, grouped, group_est, None,
-                                   title=f"{city.name}: Sozialer Zusammenhalt nach Gebietsgruppen", **common)
+                                   title=label("map.title_groups", lang, city=city.name), **common)
         if city_values:
             add_deviation_layers(group_map, city_values)
         maps.append((f"{city.slug}_gruppen", group_map))
     if merged is not None:
         maps.append((f"{city.slug}_zusammengefasst", merged_map(city.name, merged, city_values, **common)))
     return maps
+
+
+def figure_variables(city_map: CityMap, requested: list[str] | None) -> list[str]:
+    """Layers of ``city_map`` to print: ``requested`` where the map has them (a group map has no
+    structural layers), or by default the index, the 3 domains and every structural layer."""
+    present = [layer.variable for layer in city_map.layers]
+    if requested is not None:
+        return [v for v in requested if v in present]
+    radar = load_radar()
+    default = [radar.index_slug, *radar.domains]
+    return [v for v in default if v in present] + [layer.variable for layer in city_map.layers
+                                                    if layer.kind == "structural"]
+
+
+def check_figure_variables(city_map: CityMap, requested: list[str] | None) -> None:
+    """Raise if ``maps.figure_variables`` names something that is neither a Radar variable nor a
+    layer of the city's (district) map."""
+    if requested is None:
+        return
+    available = list(dict.fromkeys([*load_radar().variables, *(layer.variable for layer in city_map.layers)]))
+    unknown = [v for v in requested if v not in available]
+    if unknown:
+        raise InputError(f"maps.figure_variables: unknown variable(s) {', '.join(repr(v) for v in unknown)}",
+                         hint=f"available: {', '.join(available)}; or leave the setting out for the index, the "
+                              "domains and every structural indicator")
 
 
 def write_maps(built: list[tuple[str, CityMap]], project: ProjectConfig, out_dir: Path) -> list[Path]:
@@ -400,7 +456,7 @@ def write_maps(built: list[tuple[str, CityMap]], project: ProjectConfig, out_dir
     for stem, city_map in built:
         written.append(write_html_map(city_map, out_dir / f"{stem}.html", settings.tolerance_m, settings.offline))
         if settings.figures:
-            variables = [v for v in settings.figure_variables if any(layer.variable == v for layer in city_map.layers)]
+            variables = figure_variables(city_map, settings.figure_variables)
             written.extend(write_city_figures(city_map, out_dir / "figures", variables=variables,
                                               formats=tuple(settings.figure_formats), stem=stem))
     return written
@@ -420,6 +476,6 @@ def align_boundary_districts(result: CityResult, project: ProjectConfig, boundar
         boundaries["district_id"], result.district_estimates["district_id"].unique(),
         Path(city.boundaries.path).name, Path(data.path).name, allow_missing=project.maps.allow_missing,
         hint="use the same district ids in both files (see boundaries 'id_column'), or set "
-             "'allow_missing: true' under 'maps' to show missing districts as 'keine Daten'")
+             f"'allow_missing: true' under 'maps' to show missing districts as '{label('note.no_data')}'")
     aligned.attrs = boundaries.attrs
     return aligned

@@ -1,6 +1,7 @@
 """Radar structure and item codebook.
 
-The Radar of social cohesion has 3 domains with 3 dimensions each (``data/radar.yaml``). A
+The Radar of social cohesion has 3 domains with 3 dimensions each (``data/radar.yaml``, slugs
+only; their labels are the ``radar.<slug>`` keys of the label catalogue :mod:`geo_cohesion.labels`). A
 codebook (``data/codebook_radar.csv`` or a user's own CSV with the same columns) maps survey
 items to dimensions and states each item's answer scale, whether it is reversed and which codes
 mean "weiß nicht" / "keine Angabe".
@@ -17,6 +18,7 @@ import pandas as pd
 import yaml
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.labels import DEFAULT_LANG, label
 
 CODEBOOK_COLUMNS = ("item", "dimension", "label", "scale_min", "scale_max", "reversed", "missing_codes")
 _TRUE = {"yes", "ja", "true", "1", "y", "j", "x"}
@@ -69,18 +71,23 @@ class Radar:
         out.update({d.slug: d.label for d in self.dimensions})
         return out
 
+    def labels_in(self, lang: str = DEFAULT_LANG) -> dict[str, str]:
+        """Variable slug -> label in ``lang`` (``"de"`` or ``"en"``) for the index, domains and dimensions."""
+        return {slug: label(f"radar.{slug}", lang) for slug in self.variables}
+
 
 @lru_cache(maxsize=1)
 def load_radar() -> Radar:
-    """Load the packaged Radar structure (``data/radar.yaml``)."""
+    """Load the packaged Radar structure (``data/radar.yaml``) with the German labels of the catalogue."""
     text = resources.files("geo_cohesion").joinpath("radar/data/radar.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
     domains: dict[str, str] = {}
     dims: list[Dimension] = []
     for dom in raw["domains"]:
-        domains[dom["slug"]] = dom["label"]
-        dims.extend(Dimension(d["slug"], d["label"], dom["slug"]) for d in dom["dimensions"])
-    return Radar(raw["index"]["slug"], raw["index"]["label"], domains, tuple(dims))
+        domains[dom["slug"]] = label(f"radar.{dom['slug']}")
+        dims.extend(Dimension(d["slug"], label(f"radar.{d['slug']}"), dom["slug"]) for d in dom["dimensions"])
+    index = raw["index"]["slug"]
+    return Radar(index, label(f"radar.{index}"), domains, tuple(dims))
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ import esda
 import numpy as np
 import pandas as pd
 
+from geo_cohesion.labels import DEFAULT_LANG, label
 from geo_cohesion.spatial.weights import SpatialWeights, _subset
 from geo_cohesion.stats.multiple_testing import benjamini_hochberg
 
 #: Below this many districts a Moran test has little power; results carry a note instead of a verdict.
 MIN_DISTRICTS_FOR_VERDICT = 10
 CLUSTER_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
-LOW_POWER_NOTE = "geringe Teststärke: weniger als 10 Bezirke – kein Urteil"
 #: esda warns on every ``Moran_Local`` call that the default alternative hypothesis of its
 #: conditional randomisation will change; we keep the documented (directed) p-values.
 _ESDA_ALTERNATIVE_WARNING = r"The alternative hypothesis for conditional randomization is changing"
@@ -74,10 +74,21 @@ def _permutation_test(y: np.ndarray, sw: SpatialWeights, permutations: int, seed
             "p_value": (larger + 1.0) / (permutations + 1.0)}
 
 
-def global_moran(values: Sequence[float], sw: SpatialWeights, permutations: int = 999, seed: int = 0) -> dict:
+def low_power_note(lang: str = DEFAULT_LANG) -> str:
+    """The note instead of a verdict when there are fewer than :data:`MIN_DISTRICTS_FOR_VERDICT` districts."""
+    return label("note.low_power", lang, min_districts=MIN_DISTRICTS_FOR_VERDICT)
+
+
+#: :func:`low_power_note` in German (the default language of the tables).
+LOW_POWER_NOTE = low_power_note()
+
+
+def global_moran(values: Sequence[float], sw: SpatialWeights, permutations: int = 999, seed: int = 0,
+                 lang: str = DEFAULT_LANG) -> dict:
     """Global Moran's I (esda) with a seeded permutation test.
 
-    Districts with NaN values are dropped (with their links) before the test.
+    Districts with NaN values are dropped (with their links) before the test; ``lang`` is the
+    language of the note.
 
     Returns
     -------
@@ -90,18 +101,18 @@ def global_moran(values: Sequence[float], sw: SpatialWeights, permutations: int 
     present = series.dropna()
     sub = _subset(sw, present.index)
     n = len(present)
-    note = "" if n >= MIN_DISTRICTS_FOR_VERDICT else LOW_POWER_NOTE
+    note = "" if n >= MIN_DISTRICTS_FOR_VERDICT else low_power_note(lang)
     base = {"n_districts": n, "islands": ";".join(sub.islands), "weights": sub.kind,
             "island_fallback": sub.fallback, "permutations": permutations}
     if n < 3 or np.ptp(present.to_numpy()) == 0:
         return {"moran_i": np.nan, "expected_i": np.nan, "z_sim": np.nan, "p_value": np.nan, **base,
-                "note": "zu wenige Bezirke oder keine Streuung"}
+                "note": label("note.no_spread", lang)}
     test = _permutation_test(present.loc[sub.ids].to_numpy(), sub, permutations, seed)
     return {**test, **base, "note": note}
 
 
 def local_moran(values: Sequence[float], sw: SpatialWeights, permutations: int = 999, seed: int = 0,
-                alpha: float = 0.05) -> pd.DataFrame:
+                alpha: float = 0.05, lang: str = DEFAULT_LANG) -> pd.DataFrame:
     """Local Moran's I (esda ``Moran_Local``) with FDR-controlled cluster labels.
 
     Returns
@@ -111,12 +122,13 @@ def local_moran(values: Sequence[float], sw: SpatialWeights, permutations: int =
         ``p_sim``), ``q_value`` (Benjamini-Hochberg across districts), ``quadrant`` (HH, LH, LL,
         HL) and ``cluster``: the quadrant where ``q_value < alpha``, else ``"nicht signifikant"``;
         ``"keine Daten"`` for districts without a value; with fewer than 10 districts the
-        cluster column says that the test has too little power.
+        cluster column says that the test has too little power. These texts come from the label
+        catalogue in ``lang`` (``cluster.ns``, ``note.no_data``, ``note.low_power``).
     """
     series = pd.Series(np.asarray(values, dtype=float), index=sw.ids)
     present = series.dropna()
     out = pd.DataFrame({"district_id": sw.ids, "local_i": np.nan, "p_value": np.nan, "q_value": np.nan,
-                        "quadrant": "", "cluster": "keine Daten"})
+                        "quadrant": "", "cluster": label("note.no_data", lang)})
     sub = _subset(sw, present.index)
     if len(present) < 3 or np.ptp(present.to_numpy()) == 0:
         return out
@@ -125,9 +137,10 @@ def local_moran(values: Sequence[float], sw: SpatialWeights, permutations: int =
     q_values = benjamini_hochberg(result.p_sim)
     quadrant = [CLUSTER_LABELS.get(int(q), "") for q in result.q]
     if len(present) < MIN_DISTRICTS_FOR_VERDICT:
-        cluster = [LOW_POWER_NOTE] * len(sub.ids)
+        cluster = [low_power_note(lang)] * len(sub.ids)
     else:
-        cluster = [quad if q < alpha else "nicht signifikant" for quad, q in zip(quadrant, q_values)]
+        not_significant = label("cluster.ns", lang)
+        cluster = [quad if q < alpha else not_significant for quad, q in zip(quadrant, q_values)]
     position = {d: i for i, d in enumerate(sw.ids)}
     rows = [position[d] for d in sub.ids]
     out.loc[rows, "local_i"] = result.Is

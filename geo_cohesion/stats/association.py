@@ -8,6 +8,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from geo_cohesion.labels import DEFAULT_LANG, label
+from geo_cohesion.radar.indicators import Indicator, describe_column
+
+#: Below this many districts the association note says that the interval is wide.
+FEW_DISTRICTS = 20
+
 
 def weighted_correlation(x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None,
                          level: float = 0.95) -> dict[str, float]:
@@ -68,12 +74,13 @@ def weighted_regression(x: Sequence[float], y: Sequence[float], weights: Sequenc
 
 
 #: Columns of :func:`structural_association` (also when no district can be used).
-ASSOCIATION_COLUMNS = ["variable", "indicator", "r", "r_ci_low", "r_ci_high", "intercept", "slope", "slope_se",
+ASSOCIATION_COLUMNS = ["variable", "indicator", "indicator_label", "r", "r_ci_low", "r_ci_high", "intercept", "slope", "slope_se",
                        "slope_ci_low", "slope_ci_high", "n_districts", "note"]
 
 
-def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, indicators: Sequence[str],
-                           weights_column: str | None = "population_total", level: float = 0.95) -> pd.DataFrame:
+def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, indicators: Sequence[str | Indicator],
+                           weights_column: str | None = "population_total", level: float = 0.95,
+                           lang: str = DEFAULT_LANG) -> pd.DataFrame:
     """Correlation and regression of every cohesion variable on every structural indicator.
 
     Parameters
@@ -82,19 +89,25 @@ def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, in
         Tidy district estimates (``district_id, variable, estimate, suppressed``).
     structural : DataFrame
         One row per district with ``district_id`` and the indicator columns.
-    indicators : sequence of str
-        Indicator columns.
+    indicators : sequence of str or Indicator
+        Indicator columns, or indicators of the city's registry (their labels go into
+        ``indicator_label``); a plain column name is labelled from the known catalogue.
     weights_column : str, optional
         District weights (population); unweighted if None or absent.
     level : float
+    lang : {"de", "en"}
+        Language of labels and notes.
 
     Returns
     -------
     DataFrame
-        ``variable, indicator, r, r_ci_low, r_ci_high, intercept, slope, slope_se, slope_ci_low,
-        slope_ci_high, n_districts, note``. ``note`` says plainly when few districts make the
-        intervals wide.
+        ``variable, indicator, indicator_label, r, r_ci_low, r_ci_high, intercept, slope,
+        slope_se, slope_ci_low, slope_ci_high, n_districts, note``. ``note`` says plainly when few
+        districts make the intervals wide.
     """
+    described = [i if isinstance(i, Indicator) else describe_column(i, lang) for i in indicators]
+    indicators = [i.column for i in described]
+    labels = {i.column: i.label for i in described}
     usable = estimates[~estimates["suppressed"].astype(bool)] if "suppressed" in estimates else estimates
     keep = [c for c in (*indicators, weights_column) if c and c in structural.columns]
     table = structural.assign(district_id=structural["district_id"].astype(str)).set_index("district_id")[keep]
@@ -110,9 +123,9 @@ def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, in
             corr = weighted_correlation(x, yv, w, level)
             reg = weighted_regression(x, yv, w, level)
             n = corr["n"]
-            note = (f"nur {n} Bezirke: das Intervall ist breit, der Zusammenhang unsicher" if n < 20
-                    else "")
-            rows.append({"variable": variable, "indicator": indicator, "r": corr["r"], "r_ci_low": corr["ci_low"],
+            note = label("note.few_districts", lang, n=n) if n < FEW_DISTRICTS else ""
+            rows.append({"variable": variable, "indicator": indicator, "indicator_label": labels[indicator],
+                         "r": corr["r"], "r_ci_low": corr["ci_low"],
                          "r_ci_high": corr["ci_high"], "intercept": reg["intercept"], "slope": reg["slope"],
                          "slope_se": reg["slope_se"],
                          "slope_ci_low": reg["slope_ci_low"], "slope_ci_high": reg["slope_ci_high"],

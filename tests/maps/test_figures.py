@@ -338,3 +338,27 @@ def test_association_scatter_states_the_confidence_level(level, label):
     fig = plot_association(cm, "index", "sgb2_share_pct", row)
     texts = " ".join(t.get_text() for t in fig.texts)
     assert f"({label} " in texts and (level == 0.95 or "95-%" not in texts)
+
+
+def test_user_column_names_are_labelled_and_safe_file_names(lippstadt, tmp_path):
+    """A structural column such as "Anteil SGB II/XII %" is labelled from its declaration in the
+    figures and becomes a slug in the file name, never a path."""
+    from geo_cohesion.maps.figures import file_part, plot_association
+    from geo_cohesion.radar.indicators import indicator_registry
+
+    assert file_part("sgb2_share_pct") == "sgb2_share_pct" and file_part("index__deviation") == "index__deviation"
+    assert file_part("Anteil SGB II/XII %") == "anteil-sgb-ii-xii" and file_part("../../etc") == "etc"
+    b = lippstadt.boundaries
+    structural = pd.DataFrame({"district_id": b["district_id"],
+                               "Anteil SGB II/XII %": np.linspace(1, 12, len(b))})
+    registry = indicator_registry(structural, {"Anteil SGB II/XII %": {"label": "Transferbezug", "unit": "%"}},
+                                  exclude=["district_id"])
+    est = pd.DataFrame({"district_id": b["district_id"], "variable": "index", "estimate": np.linspace(70, 55, len(b)),
+                        "n": 50, "suppressed": False})
+    city_map = build_city_map("Lippstadt", b, est, structural, indicators=registry, notes=NOTES)
+    paths = write_city_figures(city_map, tmp_path, ["Anteil SGB II/XII %"], formats=("svg",), dpi=30)
+    assert [p.name for p in paths] == ["lippstadt_anteil-sgb-ii-xii.svg"]
+    assert "Lippstadt: Transferbezug" in paths[0].read_text(encoding="utf-8")
+    fig = plot_association(city_map, "index", "Anteil SGB II/XII %")
+    assert fig.axes[0].get_xlabel() == "Transferbezug (%)"
+    assert "Lippstadt: Gesamtindex Zusammenhalt und Transferbezug" in [t.get_text() for t in fig.texts]

@@ -88,3 +88,43 @@ def test_bivariate_layer_crosses_cohesion_and_deprivation_tertiles():
     assert colours[4] == BIVARIATE_COLOURS[1][1]
     assert len(set(colours)) == 9 and len(layer.classification.labels) == 9
     assert add_bivariate_layer(city_map, deprivation="not_there") is None
+
+
+def test_structural_layers_come_from_the_registry_and_direction_drives_the_palette():
+    from geo_cohesion.maps.classify import SEQUENTIAL
+    from geo_cohesion.maps.layers import STRUCTURAL_PALETTES
+    from geo_cohesion.radar.indicators import indicator_registry
+
+    b = boundaries(tuple(f"D{i}" for i in range(5)))
+    structural = pd.DataFrame({"district_id": b["district_id"], "einwohner": [100, 200, 300, 400, 500],
+                               "arbeitslose_pct": [1, 2, 3, 4, 5.0], "wahlbeteiligung_pct": [70, 60, 55, 50, 40.0],
+                               "kita_quote": [5, 4, 3, 2, 1.0]})
+    registry = indicator_registry(structural, {"wahlbeteiligung_pct": {"label": "Wahlbeteiligung", "unit": "%",
+                                                                       "direction": "higher_is_better"}},
+                                  exclude=["district_id"])
+    city_map = build_city_map("X", b, structural=structural, indicators=registry)
+    assert [layer.variable for layer in city_map.layers] == ["arbeitslose_pct", "wahlbeteiligung_pct", "kita_quote"]
+    worse, better, neutral = (city_map.layer(v) for v in ("arbeitslose_pct", "wahlbeteiligung_pct", "kita_quote"))
+    assert (worse.label, worse.unit) == ("Anteil Arbeitsloser", "%") and better.label == "Wahlbeteiligung"
+    darkest_red = SEQUENTIAL["OrRd"][5][-1]
+    # "bad" is the same dark red: the highest unemployment and the LOWEST turnout
+    assert worse.classification.colour_of(int(worse.classification.class_index[4])) == darkest_red
+    assert better.classification.colour_of(int(better.classification.class_index[4])) == darkest_red
+    assert better.classification.colours == tuple(reversed(worse.classification.colours))
+    assert neutral.classification.colours == tuple(SEQUENTIAL[STRUCTURAL_PALETTES["neutral"][0]][5])
+    assert (neutral.label, neutral.unit) == ("kita_quote", "")
+    assert any("kita_quote" in m for m in city_map.messages)
+    # no deprivation indicator: no bivariate layer, and the messages say how to declare one
+    from geo_cohesion.maps.layers import add_bivariate_layer
+
+    assert add_bivariate_layer(city_map) is None
+    assert any("role: deprivation" in m for m in city_map.messages)
+    with pytest.raises(InputError, match="higher is better"):  # an axis that would be upside down
+        add_bivariate_layer(city_map, cohesion="arbeitslose_pct", deprivation="wahlbeteiligung_pct")
+
+
+def test_explicit_structural_variables_must_exist():
+    structural = pd.DataFrame({"district_id": ["01", "02", "03", "04"], "sgb2_share_pct": [5, 6, 7, 8]})
+    with pytest.raises(InputError, match="'sgb2_quote' not found") as info:
+        build_city_map("X", boundaries(), structural=structural, structural_variables=["sgb2_quote"])
+    assert "sgb2_share_pct" in info.value.hint

@@ -1,6 +1,7 @@
 (function () {
   var map = __GC_MAP__;
   var DATA = <GC-DATA>;
+  var TEXT = DATA.text;  // the words of the page, in the map's language (label catalogue)
   var byKey = Object.create(null);  // layer keys are user text ("__proto__" too): no prototype
   DATA.layers.forEach(function (l) { byKey[l.key] = l; });
   var active = DATA.layers[0].key;
@@ -24,20 +25,22 @@
     box.appendChild(el("b", DATA.names[i]));
     box.appendChild(el("div", l.label));
     if (l.suppressed[i]) {
-      if (l.n[i] === 0) { box.appendChild(el("div", "keine Befragten")); return box; }
-      box.appendChild(el("div", "zu wenige Befragte (n < " + DATA.min_n + ")"));
+      if (l.n[i] === 0) { box.appendChild(el("div", TEXT.no_respondents)); return box; }
+      box.appendChild(el("div", TEXT.too_few));
       if (l.n[i] !== null) { box.appendChild(el("div", "n = " + l.n[i])); }
       return box;
     }
-    if (l.values[i] === null) { box.appendChild(el("div", "keine Daten")); return box; }
-    box.appendChild(el("div", "Wert: " + fmt(l.values[i]) + (l.unit ? " " + l.unit : "")));
+    if (l.values[i] === null) { box.appendChild(el("div", TEXT.no_data)); return box; }
+    box.appendChild(el("div", TEXT.value + ": " + fmt(l.values[i]) + (l.unit ? " " + l.unit : "")));
     if (l.ci_low[i] !== null && l.ci_high[i] !== null) {
       box.appendChild(el("div", DATA.ci_label + ": " + fmt(l.ci_low[i]) + " – " + fmt(l.ci_high[i])));
     } else if (l.kind === "cohesion" || l.kind === "deviation") {  // no SE (fewer than 2 answers)
       box.appendChild(el("div", DATA.ci_label + ": –"));
     }
-    if (l.n[i] !== null) { box.appendChild(el("div", "Befragte: n = " + l.n[i])); }
-    if (l.rank[i] !== null) { box.appendChild(el("div", "Rang " + l.rank[i] + " von " + l.n_ranked + " in der Stadt")); }
+    if (l.n[i] !== null) { box.appendChild(el("div", TEXT.respondents + ": n = " + l.n[i])); }
+    if (l.rank[i] !== null) {
+      box.appendChild(el("div", TEXT.rank.replace("{rank}", String(l.rank[i])).replace("{n}", String(l.n_ranked))));
+    }
     return box;
   }
   var geo = L.geoJSON(DATA.geojson, {
@@ -81,12 +84,12 @@
     if (anySuppressed) {
       var r1 = el("div"), s1 = el("span", null, "gc-swatch");
       s1.style.background = "repeating-linear-gradient(45deg, #737373 0 2px, " + DATA.no_data + " 2px 6px)";
-      r1.appendChild(s1); r1.appendChild(document.createTextNode("zu wenige Befragte (n < " + DATA.min_n + ")"));
+      r1.appendChild(s1); r1.appendChild(document.createTextNode(TEXT.too_few));
       div.appendChild(r1);
     }
     if (anyMissing) {
       var r2 = el("div"), s2 = el("span", null, "gc-swatch");
-      s2.style.background = DATA.no_data; r2.appendChild(s2); r2.appendChild(document.createTextNode("keine Daten"));
+      s2.style.background = DATA.no_data; r2.appendChild(s2); r2.appendChild(document.createTextNode(TEXT.no_data));
       div.appendChild(r2);
     }
     div.setAttribute("data-layer", l.key);
@@ -179,11 +182,11 @@
     map.invalidateSize({animate: false});
     fitPanel();
   }
-  var sideBox = el("details"), sideSummary = el("summary", "Vergleichsansicht");
+  var sideBox = el("details"), sideSummary = el("summary", TEXT.side_view);
   sideBox.appendChild(sideSummary);
   var sideLabel = el("label"), sideCheck = el("input"), sideSelect = el("select");
   sideCheck.type = "checkbox"; sideCheck.name = "gc-side";
-  sideLabel.appendChild(sideCheck); sideLabel.appendChild(document.createTextNode(" zweite Karte rechts:"));
+  sideLabel.appendChild(sideCheck); sideLabel.appendChild(document.createTextNode(" " + TEXT.side_second));
   DATA.layers.forEach(function (l) {
     var option = el("option", l.label); option.value = l.key; sideSelect.appendChild(option);
   });
