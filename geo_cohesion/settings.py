@@ -18,17 +18,13 @@ The reference page of every key, ``docs/config.md``, is generated from this modu
 from __future__ import annotations
 
 import argparse
-import difflib
 import io
-import re
 import sys
-import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import annotated_types
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -46,6 +42,16 @@ from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
+from geo_cohesion.settings_text import (
+    default_text,
+    describe_error,
+    expected_text,
+    is_model,
+    location_name,
+    md_cell,
+    model_sections,
+    unknown_keys_text,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Allowed values (one place; the implementing modules import them)
@@ -524,7 +530,7 @@ def check_value(model: type[Settings], key: str, value: Any, name: str | None = 
     field = model.model_fields[key]
     annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
     adapter: TypeAdapter[Any] = TypeAdapter(
-        annotation, config=None if _is_model(field.annotation) else ConfigDict(allow_inf_nan=False))
+        annotation, config=None if is_model(field.annotation) else ConfigDict(allow_inf_nan=False))
     try:
         return adapter.validate_python(value)
     except ValidationError as exc:
@@ -554,255 +560,22 @@ def settings_error(exc: ValidationError, model: type[BaseModel], names: Mapping[
     if first["type"] == "extra_forbidden":
         parent = first["loc"][:-1]
         used = [e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == parent]
-        message, hint = _unknown_keys(model, parent, [str(e["loc"][-1]) for e in used])
+        message, hint = unknown_keys_text(model, parent, [str(e["loc"][-1]) for e in used])
     else:
-        message, hint = _describe(first, model, names)
+        message, hint = describe_error(first, model, names)
     rest = [e for e in errors if e not in used]
     if rest:
-        paths = sorted({_name(e["loc"], names) or "the file" for e in rest})
+        paths = sorted({location_name(e["loc"], names) or "the file" for e in rest})
         message += (f" (and {len(rest)} more problem{'s' if len(rest) > 1 else ''}: "
                     f"{', '.join(paths[:5])}{', …' if len(paths) > 5 else ''})")
     return SettingsError(message, hint=hint, location=first["loc"])
 
 
-def _path(loc: tuple) -> str:
-    """``("cities", 0, "weighting", "bounds")`` -> ``cities[0].weighting.bounds``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif re.fullmatch(r"[\w-]+", str(part)):
-            text += f".{part}" if text else str(part)
-        else:
-            text += f"[{str(part)!r}]"
-    return text
-
-
-def _name(loc: tuple, names: Mapping[str, str]) -> str:
-    """The path of ``loc``, with a key renamed as in ``names`` (``compare.alpha`` -> ``--alpha``)."""
-    path = _path(loc)
-    if "" in names:  # a single value (check_value): its name stands for the key
-        return names[""] + path[len(_path(loc[:1])):]
-    for i in range(len(loc), 0, -1):
-        head = _path(loc[:i])
-        if head in names:
-            return names[head] + path[len(head):]
-    return path
-
-
-def _shown(value: Any) -> str:
-    """A value as the user typed it (numbers without quotes), shortened."""
-    if isinstance(value, bool):
-        text = str(value).lower()
-    elif isinstance(value, float):
-        text = f"{value:g}"
-    elif isinstance(value, str):
-        try:
-            float(value)
-            text = value
-        except ValueError:
-            text = repr(value)
-    elif isinstance(value, dict):
-        text = "a mapping"
-    elif isinstance(value, (list, tuple)):
-        text = "a list"
-    elif value is None:
-        text = "nothing (null)"
-    else:
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 # --- walking the schema -------------------------------------------------------------------------
-
-
-def _strip(annotation: Any) -> tuple[Any, list, bool]:
-    """``annotation`` without Annotated and Optional: (type, metadata, optional)."""
-    metadata: list = []
-    optional = False
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is Annotated:
-            args = typing.get_args(annotation)
-            annotation, metadata = args[0], metadata + list(args[1:])
-        elif origin in (typing.Union, types.UnionType):
-            members = [a for a in typing.get_args(annotation) if a is not type(None)]
-            optional = optional or len(members) < len(typing.get_args(annotation))
-            if len(members) != 1:
-                return annotation, metadata, optional
-            annotation = members[0]
-        else:
-            return annotation, metadata, optional
-
-
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _at(model: type[BaseModel], loc: tuple) -> tuple[Any, list, bool, Any]:
-    """What the schema says at ``loc``: (type, metadata, optional, FieldInfo of the last key or None)."""
-    annotation: Any = model
-    metadata: list = []
-    optional = False
-    field = None
-    for part in loc:
-        base, _, _ = _strip(annotation)
-        origin = typing.get_origin(base)
-        if _is_model(base) and isinstance(part, str) and part in base.model_fields:
-            field = base.model_fields[part]
-            annotation, metadata = field.annotation, list(field.metadata)
-        elif origin in (list, tuple) and isinstance(part, int):
-            annotation, metadata, field = typing.get_args(base)[0], [], None
-        elif origin is dict:
-            annotation, metadata, field = typing.get_args(base)[1], [], None
-        else:
-            return None, [], False, None
-    annotation, inner, optional = _strip(annotation)
-    return annotation, metadata + inner, optional, field
-
-
-_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
-
-
-def _type_words(annotation: Any, plural: bool = False) -> str:
-    """What a value of ``annotation`` looks like, in words."""
-    base, _, optional = _strip(annotation)
-    origin = typing.get_origin(base)
-    if origin is Literal:
-        text = ("" if plural else "one of ") + ", ".join(str(v) for v in typing.get_args(base))
-    elif origin in (list, tuple):
-        text = f"{'lists' if plural else 'a list'} of {_type_words(typing.get_args(base)[0], plural=True)}"
-    elif origin is dict:
-        key, value = typing.get_args(base)
-        text = f"a mapping of {_type_words(key, plural=True)} to {_type_words(value, plural=True)}"
-    elif _is_model(base):
-        text = "sections" if plural else "a section (key: value lines)"
-    else:
-        text = _WORDS.get(base, getattr(base, "__name__", str(base)))
-        if plural:
-            text = {"a whole number": "whole numbers", "a number": "numbers", "true or false": "true/false"}.get(
-                text, text)
-    return text + (" or empty" if optional and not plural else "")
-
-
-def _range_words(metadata: list, annotation: Any) -> str:
-    """The range constraints in words: ``> 0 and < 1``, ``>= 2 and <= 9``, ``non-empty``."""
-    parts = []
-    for m in metadata:
-        for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-            value = getattr(m, attr, None)
-            if value is not None and isinstance(m, getattr(annotated_types, attr.capitalize())):
-                parts.append(f"{sign} {value:g}" if isinstance(value, float) else f"{sign} {value}")
-        if isinstance(m, annotated_types.MinLen) and m.min_length:
-            base = _strip(annotation)[0]
-            parts.append("non-empty" if base is str or m.min_length == 1 else f"at least {m.min_length} entries")
-    return " and ".join(parts)
-
-
-def _expected(annotation: Any, metadata: list) -> str:
-    words = _type_words(annotation)
-    rng = _range_words(metadata, annotation)
-    if rng.startswith("non-empty"):
-        return f"{words.replace('a list', 'a non-empty list', 1) if 'list' in words else 'non-empty ' + words}"
-    return f"{words} {rng}" if rng else words
-
-
-def _extra(field: Any, key: str) -> str | None:
-    extra = getattr(field, "json_schema_extra", None)
-    return extra.get(key) if isinstance(extra, dict) else None
-
-
-def _unknown_keys(model: type[BaseModel], parent: tuple, keys: list[str]) -> tuple[str, str]:
-    base = _at(model, parent)[0]
-    allowed = sorted(base.model_fields) if _is_model(base) else []
-    where = f" in '{_path(parent)}'" if parent else " at the top level"
-    message = f"unknown key(s) {', '.join(repr(k) for k in keys)}{where}"
-    close = difflib.get_close_matches(keys[0], allowed, n=1, cutoff=0.6)
-    hint = (f"did you mean '{close[0]}'? " if close else "") + f"allowed: {', '.join(allowed)}"
-    return message, hint
-
-
-def _describe(error: dict, model: type[BaseModel], names: Mapping[str, str]) -> tuple[str, str]:
-    """Message and hint for one pydantic error."""
-    loc = error["loc"]
-    ctx = error.get("ctx") or {}
-    name = _name(loc, names)
-    if error["type"] == "missing":
-        missing = str(loc[-1])
-        _, _, _, field = _at(model, loc)
-        parent = _path(loc[:-1])
-        placeholder = _extra(field, "example") or "..."
-        return (f"required key '{missing}' is missing" + (f" in '{parent}'" if parent else ""),
-                f"add '{missing}: {placeholder}'")
-    if "hint" in ctx:  # our own checks
-        return (f"{name}: {error['msg']}" if name else error["msg"]), ctx["hint"]
-    annotation, metadata, _, field = _at(model, loc)
-    if annotation is None:
-        return f"{name}: {error['msg']}", "see docs/config.md for the keys and their values"
-    expected = _expected(annotation, metadata)
-    if error["type"] == "literal_error":
-        message = f"{name} must be {expected}, got {_shown(error['input'])}"
-        close = difflib.get_close_matches(str(error["input"]), [str(v) for v in typing.get_args(annotation)], n=1)
-        return message, f"did you mean '{close[0]}'?" if close else "write one of these"
-    message = f"{name} must be {expected}, got {_shown(error['input'])}"
-    if _is_model(annotation):
-        return message, "write it as 'key: value' lines indented below its name (see docs/config.md)"
-    key = str(loc[-1]) if loc and isinstance(loc[-1], str) else None
-    example = _extra(field, "example")
-    if name != _path(loc):  # a command-line option
-        return message, f"e.g. '{name} {example}'" if example is not None else f"give {name} as {expected}"
-    hint = _extra(field, "hint")
-    if hint is None and example is not None and key is not None:
-        hint = f"e.g. '{key}: {example}'"
-    if hint is None:
-        hint = f"write {key or 'it'} as {expected}"
-    return message, hint
 
 
 # ---------------------------------------------------------------------------------------------
 # docs/config.md
-
-
-def _default_text(field: Any) -> str:
-    if field.is_required():
-        return "required"
-    value = field.get_default(call_default_factory=True)
-    if isinstance(value, BaseModel):
-        return "(section)"
-    return f"`{_yaml_value(value)}`" if value != "" else '`""`'
-
-
-def _yaml_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_yaml_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _sections(model: type[BaseModel], path: str) -> list[tuple[str, type[BaseModel]]]:
-    """``(yaml path, model)`` of ``model`` and every section below it, depth first."""
-    out = [(path, model)]
-    for key, field in model.model_fields.items():
-        base = _strip(field.annotation)[0]
-        origin = typing.get_origin(base)
-        if _is_model(base):
-            out += _sections(base, f"{path}.{key}" if path else key)
-        elif origin in (list, tuple) and _is_model(_strip(typing.get_args(base)[0])[0]):
-            out += _sections(_strip(typing.get_args(base)[0])[0], f"{path}.{key}[]" if path else f"{key}[]")
-        elif origin is dict and _is_model(_strip(typing.get_args(base)[1])[0]):
-            out += _sections(_strip(typing.get_args(base)[1])[0], f"{path}.{key}.<column>")
-    return out
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def markdown() -> str:
@@ -832,15 +605,15 @@ def markdown() -> str:
         "  by the same rules.",
         "",
     ]
-    for path, model in _sections(ProjectConfig, ""):
+    for path, model in model_sections(ProjectConfig, ""):
         title = f"`{path}`" if path else "Top level"
         doc = (model.__doc__ or "").strip().split("\n\n")[0]
         lines += [f"## {title}", "", " ".join(doc.split()), "",
                   "| key | value | default | description |", "|---|---|---|---|"]
         for key, field in model.model_fields.items():
-            expected = _expected(field.annotation, list(field.metadata))
-            lines.append(f"| `{key}` | {_md(expected)} | {_md(_default_text(field))} | "
-                         f"{_md(field.description or '')} |")
+            expected = expected_text(field.annotation, list(field.metadata))
+            lines.append(f"| `{key}` | {md_cell(expected)} | {md_cell(default_text(field))} | "
+                         f"{md_cell(field.description or '')} |")
         lines.append("")
     return "\n".join(lines)
 

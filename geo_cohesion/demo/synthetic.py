@@ -20,8 +20,8 @@ from geo_cohesion.demo.shapes import build_schematic_boundaries
 from geo_cohesion.io.write import write_csv, write_gpkg, write_text
 from geo_cohesion.labels import label
 from geo_cohesion.radar.codebook import load_codebook, load_radar
-from geo_cohesion.settings import ProjectConfig, check_value
 from geo_cohesion.radar.indicators import known_indicator
+from geo_cohesion.settings import ProjectConfig, check_value
 
 SYNTHETIC_NOTE = label("note.synthetic")
 SCHEMATIC_NOTE = label("note.schematic")
@@ -35,6 +35,7 @@ def declared_indicators() -> dict[str, dict]:
     out = {}
     for column in DEMO_INDICATORS:
         known = known_indicator(column)
+        assert known is not None, f"{column} is missing from radar/data/indicators.yaml"
         out[column] = {"label": known.label, "unit": known.unit, "direction": known.direction, "role": known.role}
     return out
 

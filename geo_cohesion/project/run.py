@@ -18,8 +18,8 @@ from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table
 from geo_cohesion.io.write import OutputRun, write_csv, write_text
 from geo_cohesion.keys import align_keys
-from geo_cohesion.project.areas import MAPPING_COLUMNS, MERGED_COLUMNS, area_estimates, merge_city, merged_map
 from geo_cohesion.labels import DEFAULT_LANG, label
+from geo_cohesion.project.areas import MAPPING_COLUMNS, MERGED_COLUMNS, area_estimates, merge_city, merged_map
 from geo_cohesion.project.config import CityConfig, ProjectConfig
 from geo_cohesion.project.inputs import (
     align_structural,
@@ -288,7 +288,8 @@ def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = T
     boundaries = align_boundary_districts(result, project, boundaries)
     comparison = compare_city(result, project, boundaries, lang)
     merged = merge_city(result, project, boundaries)
-    maps = city_maps(result, project, boundaries, comparison, merged, lang) if with_maps and boundaries is not None else []
+    maps = (city_maps(result, project, boundaries, comparison, merged, lang)
+            if with_maps and boundaries is not None else [])
     return CityOutputs(result, boundaries, comparison, maps, merged)
 
 

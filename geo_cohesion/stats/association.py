@@ -74,8 +74,8 @@ def weighted_regression(x: Sequence[float], y: Sequence[float], weights: Sequenc
 
 
 #: Columns of :func:`structural_association` (also when no district can be used).
-ASSOCIATION_COLUMNS = ["variable", "indicator", "indicator_label", "r", "r_ci_low", "r_ci_high", "intercept", "slope", "slope_se",
-                       "slope_ci_low", "slope_ci_high", "n_districts", "note"]
+ASSOCIATION_COLUMNS = ["variable", "indicator", "indicator_label", "r", "r_ci_low", "r_ci_high", "intercept",
+                       "slope", "slope_se", "slope_ci_low", "slope_ci_high", "n_districts", "note"]
 
 
 def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, indicators: Sequence[str | Indicator],
@@ -106,16 +106,16 @@ def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, in
         districts make the intervals wide.
     """
     described = [i if isinstance(i, Indicator) else describe_column(i, lang) for i in indicators]
-    indicators = [i.column for i in described]
+    columns = [i.column for i in described]
     labels = {i.column: i.label for i in described}
     usable = estimates[~estimates["suppressed"].astype(bool)] if "suppressed" in estimates else estimates
-    keep = [c for c in (*indicators, weights_column) if c and c in structural.columns]
+    keep = [c for c in (*columns, weights_column) if c and c in structural.columns]
     table = structural.assign(district_id=structural["district_id"].astype(str)).set_index("district_id")[keep]
     rows = []
     for variable, group in usable.groupby("variable", sort=False):
         joined = group.assign(district_id=group["district_id"].astype(str)).join(table, on="district_id", how="inner")
         w = joined[weights_column].to_numpy(float) if weights_column and weights_column in joined else None
-        for indicator in indicators:
+        for indicator in columns:
             if indicator not in joined:
                 continue
             x = pd.to_numeric(joined[indicator], errors="coerce").to_numpy(float)
