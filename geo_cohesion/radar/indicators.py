@@ -131,6 +131,16 @@ def known_columns() -> list[str]:
     return sorted(_known_raw())
 
 
+def known_labels(lang: str = DEFAULT_LANG) -> dict[str, tuple[str, str]]:
+    """``{column: (label, unit)}`` for every name and alias of the known catalogue."""
+    out = {}
+    for column in known_columns():
+        known = known_indicator(column, lang)
+        if known is not None:
+            out[column] = (known.label, known.unit)
+    return out
+
+
 def describe_column(column: str, lang: str = DEFAULT_LANG) -> Indicator:
     """The known indicator of ``column``, or a generic one (label = column name, neutral)."""
     return known_indicator(column, lang) or Indicator(str(column), str(column))

@@ -15,8 +15,8 @@ import pandas as pd
 import yaml
 
 from geo_cohesion.keys import normalise_key
-from geo_cohesion.maps.layers import STRUCTURAL_LABELS
 from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.radar.indicators import known_labels
 from geo_cohesion.report import text as t
 from geo_cohesion.report.model import CityReportInput, ReportSettings
 from geo_cohesion.report.need import need_classes
@@ -303,7 +303,7 @@ def association_table(city: CityReportInput, settings: ReportSettings) -> dict[s
     index = load_radar().index_slug
     rows = []
     for _, r in assoc[assoc["variable"] == index].iterrows():
-        label = STRUCTURAL_LABELS.get(r["indicator"], (r["indicator"], ""))[0]
+        label = known_labels().get(r["indicator"], (r["indicator"], ""))[0]
         rows.append({"cells": [label, t.num(r["r"], 2), t.interval(r["r_ci_low"], r["r_ci_high"], 2),
                                t.signed(r["slope"], 2), t.num(r["n_districts"], 0)], "level": 0, "mark": ""})
     if not rows:
@@ -319,7 +319,7 @@ def need_table(city: CityReportInput) -> dict[str, Any] | None:
         return None
     from geo_cohesion.report.need import main_drivers
 
-    labels = {k: v[0] for k, v in STRUCTURAL_LABELS.items()} | load_radar().labels
+    labels = {k: v[0] for k, v in known_labels().items()} | load_radar().labels
     names = dict(zip(city.district_estimates["district_id"].astype(str),
                      city.district_estimates["district_name"].astype(str)))
     classes = need_classes(need)
@@ -397,7 +397,7 @@ def methods(city: CityReportInput, settings: ReportSettings) -> list[dict[str, s
             "Ein Zusammenhang zwischen Gebieten sagt nichts über einzelne Personen (ökologischer Fehlschluss).")})
     if city.need is not None:
         weights = city.need.attrs.get("indicators") or city.need.attrs.get("weights") or {}
-        labels = {k: v[0] for k, v in STRUCTURAL_LABELS.items()} | load_radar().labels
+        labels = {k: v[0] for k, v in known_labels().items()} | load_radar().labels
         parts = [f"{labels.get(k, k)} ({'+' if w > 0 else t.MINUS}{t.num(abs(w), 0)})" for k, w in weights.items()]
         text = ("Bedarfsindex nach der Methode des Monitorings Soziale Stadtentwicklung Berlin (MSS 2021): "
                 "Indikatoren z-standardisiert, gewichtet summiert, die Summe erneut standardisiert; Klassen an "

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from geo_cohesion.maps.layers import STRUCTURAL_LABELS
 from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.radar.indicators import known_labels
 
 #: Words for booleans in German tables.
 YES_NO: tuple[str, str] = ("ja", "nein")
@@ -145,7 +145,7 @@ _PER_CITY = ("comparison_groups", "comparison", "association", "spatial", "lisa"
 def variable_labels() -> dict[str, str]:
     """Slug -> German label of every Radar variable and known structural indicator."""
     labels = dict(load_radar().labels)
-    labels.update({k: v[0] for k, v in STRUCTURAL_LABELS.items()})
+    labels.update({k: v[0] for k, v in known_labels().items()})
     return labels
 
 

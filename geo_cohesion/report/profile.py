@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion import __version__
-from geo_cohesion.maps.layers import STRUCTURAL_LABELS
 from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.radar.indicators import known_labels
 from geo_cohesion.report import text as t
 from geo_cohesion.report.model import CityReportInput, ReportSettings
 from geo_cohesion.report.need import main_drivers, need_classes
@@ -123,7 +123,7 @@ def structural_rows(city: CityReportInput, district_id: str) -> list[dict[str, A
         return []
     weights = pd.to_numeric(frame["population_total"], errors="coerce") if "population_total" in frame else None
     columns = [c for c in STRUCTURAL_ORDER if c in frame.columns]
-    columns += [c for c in STRUCTURAL_LABELS if c in frame.columns and c not in columns and c != "population_total"]
+    columns += [c for c in known_labels() if c in frame.columns and c not in columns and c != "population_total"]
     out = []
     for column in columns:
         values = pd.to_numeric(frame[column], errors="coerce")
@@ -136,7 +136,7 @@ def structural_rows(city: CityReportInput, district_id: str) -> list[dict[str, A
             basis = "ungewichtetes Mittel der Gebiete"
         mine = float(values[frame["district_id"] == str(district_id)].iloc[0])
         rank = int((values > mine).sum() + 1) if math.isfinite(mine) else None
-        label, unit = STRUCTURAL_LABELS[column]
+        label, unit = known_labels()[column]
         out.append({"variable": column, "label": label, "unit": unit, "value": mine, "city": city_value,
                     "basis": basis, "rank": rank, "n": int(ok.sum())})
     if "population_total" in frame.columns:
@@ -168,7 +168,7 @@ def need_facts(city: CityReportInput, district_id: str) -> dict[str, Any] | None
         return None
     row = row.iloc[0]
     classes = need_classes(need)
-    labels = {k: v[0] for k, v in STRUCTURAL_LABELS.items()} | load_radar().labels
+    labels = {k: v[0] for k, v in known_labels().items()} | load_radar().labels
     drivers = [(labels.get(name, name), value) for name, value in main_drivers(need, district_id)]
     contributions = []
     weights = need.attrs.get("indicators") or need.attrs.get("weights") or {}
@@ -176,7 +176,7 @@ def need_facts(city: CityReportInput, district_id: str) -> dict[str, Any] | None
         if column.startswith("contribution_"):
             name = column.removeprefix("contribution_")
             raw = row.get(f"value_{name}", math.nan)
-            unit = STRUCTURAL_LABELS.get(name, ("", "Punkte"))[1] or "Punkte"
+            unit = known_labels().get(name, ("", "Punkte"))[1] or "Punkte"
             contributions.append({"label": labels.get(name, name), "value": raw, "unit": unit,
                                   "weight": weights.get(name), "contribution": _float(row[column])})
     stability = _float(row.get("class_stability", math.nan))
