@@ -39,16 +39,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     inputs = Path(args.inputs) if args.inputs else out / "demo_inputs"
     project_file = write_demo_inputs(inputs, seed=args.seed)
     project = load_project(project_file)
+    _set_estimator(project, args.estimator)
     results = run_project(project, out)
     _summary(results, out, project.estimates.level)
     return 0
 
 
-def _run_project_file(config: str, out: str, maps: bool = True, **compare_overrides) -> int:
+def _set_estimator(project, estimator: str | None) -> None:
+    """Apply ``--estimator`` (validated like the project file's ``estimates.estimator``)."""
+    from geo_cohesion.project.config import validate_estimates
+
+    if estimator is not None:
+        project.estimates.estimator = estimator
+        validate_estimates(project.estimates)
+
+
+def _run_project_file(config: str, out: str, maps: bool = True, estimator: str | None = None,
+                      **compare_overrides) -> int:
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
 
     project = load_project(config)
+    _set_estimator(project, estimator)
     alpha = compare_overrides.get("alpha")
     if alpha is not None and not 0 < alpha < 1:
         raise InputError(f"--alpha must be between 0 and 1, got {alpha}")
@@ -61,12 +73,12 @@ def _run_project_file(config: str, out: str, maps: bool = True, **compare_overri
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out)
+    return _run_project_file(args.config, args.out, estimator=args.estimator)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, maps=not args.no_maps, alpha=args.alpha, adjust=args.adjust,
-                             contiguity=args.contiguity)
+    return _run_project_file(args.config, args.out, maps=not args.no_maps, estimator=args.estimator,
+                             alpha=args.alpha, adjust=args.adjust, contiguity=args.contiguity)
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
@@ -91,6 +103,8 @@ def _cmd_map(args: argparse.Namespace) -> int:
             raise InputError(f"the score table holds several cities ({', '.join(cities)})", args.scores,
                              "choose one with --city")
     estimates = estimates_from_table(scores, args.scores_id_column, min_n=args.min_n)
+    if "estimator" in scores.columns:  # e.g. tables/district_estimates.csv: tooltips name the estimator
+        estimates["estimator"] = [e.strip() if isinstance(e, str) else None for e in scores["estimator"]]
     structural = None
     if args.structural:
         structural = read_table(args.structural, text_columns=[args.structural_id_column])
@@ -117,6 +131,14 @@ def _summary(results, out: Path, level: float = 0.95) -> None:
     print(f"tables written to {out / 'tables'}")
 
 
+def _add_estimator(parser: argparse.ArgumentParser) -> None:
+    from geo_cohesion.survey.small_area import ESTIMATORS
+
+    parser.add_argument("--estimator", choices=ESTIMATORS, default=None,
+                        help="district estimator (default: the project's estimates.estimator, fay_herriot); "
+                             "see README 'Small-area estimation'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     from geo_cohesion.maps.classify import SCHEMES
@@ -134,12 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="maps", help="output folder (default: maps/)")
     demo.add_argument("--seed", type=int, default=None, help="random seed of the synthetic data (default: from the assumptions file)")
     demo.add_argument("--inputs", default=None, help="folder for the generated inputs (default: OUT/demo_inputs)")
+    _add_estimator(demo)
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run a project configuration (your own cities)",
                          description="Run every city of a project YAML file (see README: 'Your own city').")
     run.add_argument("config", help="project configuration (YAML)")
     run.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    _add_estimator(run)
     run.set_defaults(func=_cmd_run)
 
     compare = sub.add_parser("compare", help="compare districts within each city and run spatial statistics",
@@ -153,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="multiple-testing control across districts (default holm)")
     compare.add_argument("--contiguity", choices=CONTIGUITIES, default=None, help="spatial weights (default queen)")
     compare.add_argument("--no-maps", action="store_true", help="write tables only, no HTML maps or figures")
+    _add_estimator(compare)
     compare.set_defaults(func=_cmd_compare)
 
     mapper = sub.add_parser("map", help="interactive HTML map from your boundaries and a score table",

@@ -1,6 +1,8 @@
 """Command line (geo_cohesion.cli): the demo contract, exit codes, nothing half-written."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -24,11 +26,12 @@ def test_demo_writes_contract_tables(demo_out):
     city = pd.read_csv(demo_out / "tables" / "city_estimates.csv")
     assert list(city.columns[:8]) == ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff"]
     assert len(city) == 4 * 13
-    # suppressed rows never carry a number
+    assert list(district.columns[11:]) == ["estimator", "mse", "direct_estimate", "direct_se", "note"]
+    # suppressed rows never carry a number (with the default Fay-Herriot estimator the demo has none)
     hidden = district[district["suppressed"]]
-    assert not hidden.empty and hidden[["estimate", "se", "ci_low", "ci_high"]].isna().all().all()
-    assert (hidden["n"] < 30).all()
+    assert hidden[["estimate", "se", "ci_low", "ci_high", "mse"]].isna().all().all()
     assert district.loc[~district["suppressed"], "estimate"].between(0, 100).all()
+    assert district.loc[~district["suppressed"], ["estimate", "se", "ci_low", "ci_high"]].notna().all().all()
     excel = (demo_out / "tables" / "excel_de" / "district_estimates.csv").read_bytes()
     assert excel.startswith("\ufeff".encode()) and b";" in excel.splitlines()[0]
 
@@ -99,3 +102,5 @@ def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, demo_out):
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Seebad Warnemünde" in html and "synthetische Demodaten" in html
+    index = json.loads(re.search(r"var DATA = (\{.*?\});\n", html).group(1))["layers"][0]
+    assert "Fay-Herriot" in index["estimator"]  # the table's estimator column reaches the tooltips

@@ -31,7 +31,7 @@ from matplotlib.path import Path as MplPath
 from geo_cohesion.io.write import atomic_path
 from geo_cohesion.keys import slugify
 from geo_cohesion.maps.classify import NO_DATA_COLOUR, format_number
-from geo_cohesion.maps.layers import CityMap, MapLayer
+from geo_cohesion.maps.layers import CityMap, MapLayer, estimator_counts
 from geo_cohesion.radar.codebook import load_radar
 
 __all__ = [
@@ -317,7 +317,7 @@ def draw_north_arrow(ax: Axes, size: float = 0.07, fontsize: float = 10, right: 
 
 def no_data_label(city_map: CityMap) -> str:
     """Legend text of the grey, hatched districts."""
-    return f"keine Daten / zu wenige Befragte (n < {city_map.min_n})"
+    return f"keine Daten / {city_map.suppressed_text}"
 
 
 def legend_entries(city_map: CityMap, layer: MapLayer, short: bool = False) -> tuple[list[Patch], list[str]]:
@@ -340,7 +340,8 @@ def legend_entries(city_map: CityMap, layer: MapLayer, short: bool = False) -> t
     labels = list(cls.labels)
     if _no_data_mask(layer).any():
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor=HATCH_COLOUR, linewidth=0, hatch=HATCH))
-        labels.append(f"keine Daten / n < {city_map.min_n}" if short else no_data_label(city_map))
+        short_text = "nicht veröffentlicht" if city_map.suppressed_label else f"n < {city_map.min_n}"
+        labels.append(f"keine Daten / {short_text}" if short else no_data_label(city_map))
     return handles, labels
 
 
@@ -351,8 +352,10 @@ def legend_title(layer: MapLayer, width: int = 34) -> str:
 
 
 def footer_text(city_map: CityMap, extra: Sequence[str] = (), width: int = 150) -> str:
-    """Footer: source, every note of the city map, and ``extra`` lines, wrapped to ``width``."""
+    """Footer: source, estimator note, every note of the city map, and ``extra`` lines, wrapped to ``width``."""
     parts = [f"Quelle: {city_map.source}"] if city_map.source else []
+    if city_map.estimator_note:
+        parts.append(city_map.estimator_note)
     parts.extend(str(n) for n in city_map.notes)
     lines = [" · ".join(parts)] if parts else []
     lines.extend(extra)
@@ -435,7 +438,8 @@ def plot_layer(city_map: CityMap, variable: str, ax: Axes | None = None) -> Figu
                             bbox_to_anchor=legend_anchor, fontsize=9, title_fontsize=10, handlelength=2.4,
                             handleheight=1.4, alignment="left", borderaxespad=0)
         legend.set_gid("legend")
-        _add_footer(fig, city_map, [_classification_note(layer)], wrap)
+        extra = [layer.estimator_summary(), _classification_note(layer)]
+        _add_footer(fig, city_map, [e for e in extra if e], wrap)
     return fig
 
 
@@ -515,6 +519,9 @@ def plot_small_multiples(city_map: CityMap, variables: Sequence[str] | None = No
             legend.set_gid(f"legend_{layer.variable}")
         extra = [f"Werte in {unit}. Grau schraffiert: {no_data_label(city_map)}." if unit else
                  f"Grau schraffiert: {no_data_label(city_map)}.", _classification_note(layers[0])]
+        used = list(estimator_counts(layers))
+        if used:
+            extra.insert(1, f"Schätzer in den Karten: {', '.join(used)} (je Gebiet: Tabelle district_estimates.csv).")
         _add_footer(fig, city_map, extra, 140)
     return fig
 

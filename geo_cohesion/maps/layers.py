@@ -19,6 +19,7 @@ from geo_cohesion.errors import InputError
 from geo_cohesion.keys import match_keys
 from geo_cohesion.maps.classify import Classification, categorical, classify_values
 from geo_cohesion.radar.codebook import load_radar
+from geo_cohesion.survey.small_area import ESTIMATOR_LABELS
 
 #: German labels and units of the structural indicators geo-cohesion knows by name.
 STRUCTURAL_LABELS = {
@@ -53,6 +54,13 @@ class MapLayer:
     classification : Classification
     unit : str
         ``"Punkte"`` or ``"%"`` etc.
+    estimator : ndarray of object, optional
+        Per district the slug of the estimator that produced the value (``direct``,
+        ``fay_herriot``, ``spatial_fay_herriot``, ``synthetic``; None where unknown); shown as
+        "Schätzer: …" with the German label of
+        :data:`~geo_cohesion.survey.small_area.ESTIMATOR_LABELS`.
+    reason : ndarray of object, optional
+        Per district why the value is suppressed (German; None or "" where published).
     """
 
     variable: str
@@ -66,6 +74,34 @@ class MapLayer:
     rank: np.ndarray
     classification: Classification
     unit: str = "Punkte"
+    estimator: np.ndarray | None = None
+    reason: np.ndarray | None = None
+
+    def estimator_labels(self) -> list[str | None]:
+        """German estimator label per district (None where unknown)."""
+        if self.estimator is None:
+            return [None] * len(self.values)
+        return [ESTIMATOR_LABELS.get(e, str(e)) if isinstance(e, str) and e else None for e in self.estimator]
+
+    def estimator_summary(self) -> str:
+        """``"Schätzer: Fay-Herriot (17 Gebiete), synthetisch (1 Gebiet)"`` over the districts with a
+        published value; "" when the layer has no estimator information."""
+        counts = estimator_counts([self])
+        if not counts:
+            return ""
+        return "Schätzer: " + ", ".join(f"{lab} ({k} {'Gebiet' if k == 1 else 'Gebiete'})" for lab, k in counts.items())
+
+
+def estimator_counts(layers: Sequence[MapLayer]) -> dict[str, int]:
+    """``{German estimator label: districts}`` over the published values of ``layers``, most
+    frequent first (ties in the order of :data:`~geo_cohesion.survey.small_area.ESTIMATOR_LABELS`)."""
+    order = {lab: i for i, lab in enumerate(ESTIMATOR_LABELS.values())}
+    counts: dict[str, int] = {}
+    for layer in layers:
+        for lab, v in zip(layer.estimator_labels(), layer.values):
+            if lab and np.isfinite(v):
+                counts[lab] = counts.get(lab, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order)))))
 
 
 @dataclass
@@ -80,6 +116,14 @@ class CityMap:
     source: str = ""
     min_n: int = 30
     level: float = 0.95
+    estimator_note: str = ""
+    suppressed_label: str = ""
+
+    @property
+    def suppressed_text(self) -> str:
+        """Short legend text of suppressed districts: ``suppressed_label`` or, by default,
+        ``"zu wenige Befragte (n < 30)"``."""
+        return self.suppressed_label or f"zu wenige Befragte (n < {self.min_n})"
 
     @property
     def ci_label(self) -> str:
@@ -106,12 +150,21 @@ def _aligned(table: pd.DataFrame, mapping: dict[str, str], ids: Sequence[str], c
     return np.array([lookup.get(inverse.get(i), np.nan) for i in ids], dtype=float)
 
 
+def _aligned_text(rows: pd.DataFrame, column: str, mapping: dict[str, str], ids: Sequence[str]) -> np.ndarray | None:
+    """Text column of ``rows`` aligned to boundary ids (None entries where missing); None if absent."""
+    if column not in rows.columns:
+        return None
+    inverse = {b: t for t, b in mapping.items()}
+    lookup = {k: (v if isinstance(v, str) and v else None) for k, v in rows[column].items()}
+    return np.array([lookup.get(inverse.get(i)) for i in ids], dtype=object)
+
+
 def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFrame | None = None,
                    structural: pd.DataFrame | None = None, structural_id_column: str = "district_id",
                    structural_variables: Sequence[str] | None = None, allow_missing: bool = False,
                    scheme: str = "quantiles", k: int = 5, breaks: Sequence[float] | None = None,
                    title: str = "", notes: Sequence[str] = (), source: str = "", min_n: int = 30,
-                   level: float = 0.95) -> CityMap:
+                   level: float = 0.95, estimator_note: str = "", suppressed_label: str = "") -> CityMap:
     """Join estimates and structural data onto boundaries and classify every layer.
 
     Parameters
@@ -139,6 +192,12 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
         Suppression threshold, for the tooltip text.
     level : float
         Confidence level of ``ci_low``/``ci_high``, for labels.
+    estimator_note : str
+        Which estimator produced the values (e.g. "Schätzer: Fay-Herriot …"), on every map and
+        figure. The per-district estimator comes from an ``estimator`` column of ``estimates``
+        and the reason for suppression from a ``reason`` column, when present.
+    suppressed_label : str
+        Short legend text of suppressed districts (default "zu wenige Befragte (n < min_n)").
 
     Returns
     -------
@@ -170,7 +229,8 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
                 variable, labels.get(variable, variable), "cohesion", values,
                 _aligned(table, mapping, ids, "ci_low"), _aligned(table, mapping, ids, "ci_high"),
                 _aligned(table, mapping, ids, "n"), _aligned(table, mapping, ids, "suppressed") == 1,
-                _rank(values), classify_values(values, scheme, k, breaks), "Punkte"))
+                _rank(values), classify_values(values, scheme, k, breaks), "Punkte",
+                _aligned_text(rows, "estimator", mapping, ids), _aligned_text(rows, "reason", mapping, ids)))
     if structural is not None:
         if structural_id_column not in structural.columns:
             raise InputError(f"district column '{structural_id_column}' not in the structural table",
@@ -192,7 +252,8 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
                                    classify_values(values, "quantiles", k, palette="OrRd"), unit))
     if not layers:
         raise InputError("nothing to map: give estimates and/or structural indicators")
-    return CityMap(city, boundaries, layers, title=title, notes=list(notes), source=source, min_n=min_n, level=level)
+    return CityMap(city, boundaries, layers, title=title, notes=list(notes), source=source, min_n=min_n, level=level,
+                   estimator_note=estimator_note, suppressed_label=suppressed_label)
 
 
 def add_deviation_layers(city_map: CityMap, city_values: dict[str, float], variables: Sequence[str] | None = None) -> None:
@@ -206,7 +267,8 @@ def add_deviation_layers(city_map: CityMap, city_values: dict[str, float], varia
         city_map.layers.append(MapLayer(
             f"{layer.variable}__deviation", f"{layer.label}: Abweichung vom Stadtwert", "deviation", deviation,
             layer.ci_low - city_values[layer.variable], layer.ci_high - city_values[layer.variable], layer.n,
-            layer.suppressed, _rank(deviation), classify_values(deviation, diverging=True), "Punkte"))
+            layer.suppressed, _rank(deviation), classify_values(deviation, diverging=True), "Punkte",
+            layer.estimator, layer.reason))
 
 
 #: Bivariate 3 x 3 palette (Stevens' blue-red scheme, colour-blind friendly): rows = cohesion
@@ -245,6 +307,6 @@ def add_bivariate_layer(city_map: CityMap, cohesion: str = "index", deprivation:
     classification = categorical(index, labels, colours, "bivariate")
     layer = MapLayer(f"{cohesion}__x__{deprivation}", f"{c_layer.label} × {d_layer.label}", "bivariate",
                      c_layer.values, c_layer.ci_low, c_layer.ci_high, c_layer.n, c_layer.suppressed, c_layer.rank,
-                     classification, c_layer.unit)
+                     classification, c_layer.unit, c_layer.estimator, c_layer.reason)
     city_map.layers.append(layer)
     return layer

@@ -16,6 +16,7 @@ from geo_cohesion.errors import InputError
 from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
 from geo_cohesion.spatial.weights import CONTIGUITIES
 from geo_cohesion.stats.multiple_testing import ADJUSTMENTS
+from geo_cohesion.survey.small_area import ESTIMATORS
 
 
 @dataclass
@@ -104,10 +105,22 @@ class CityConfig:
 
 @dataclass
 class EstimateSpec:
-    """Estimation settings shared by all cities."""
+    """Estimation settings shared by all cities.
+
+    ``estimator`` chooses the district estimator (``direct``, ``fay_herriot`` or
+    ``spatial_fay_herriot``; see README "Small-area estimation"); ``covariates`` names the
+    structural indicators of the model (None: chosen by forward AIC, at most one per five
+    districts); ``benchmark`` ratio-benchmarks model estimates to the direct city value;
+    ``max_ci_halfwidth`` suppresses estimates whose interval half-width exceeds this many points
+    (None: no such rule); ``min_n`` suppresses *direct* estimates from fewer respondents.
+    """
 
     level: float = 0.95
     min_n: int = 30
+    estimator: str = "fay_herriot"
+    covariates: list[str] | None = None
+    benchmark: bool = False
+    max_ci_halfwidth: float | None = 10.0
 
 
 @dataclass
@@ -222,6 +235,19 @@ def _build(cls, raw: Any, where: str):
     return cls(**kwargs)
 
 
+def validate_estimates(spec: EstimateSpec) -> None:
+    """Check the small-area settings (also after CLI overrides)."""
+    if spec.estimator not in ESTIMATORS:
+        raise InputError(f"estimates.estimator must be one of {', '.join(ESTIMATORS)}, got {spec.estimator!r}",
+                         hint="e.g. 'estimator: fay_herriot' (see README 'Small-area estimation')")
+    if spec.max_ci_halfwidth is not None and not spec.max_ci_halfwidth > 0:
+        raise InputError(f"estimates.max_ci_halfwidth must be a positive number of points, got {spec.max_ci_halfwidth}",
+                         hint="e.g. 'max_ci_halfwidth: 10', or leave it empty for no interval rule")
+    if spec.covariates is not None and not all(isinstance(c, str) and c.strip() for c in spec.covariates):
+        raise InputError(f"estimates.covariates must be a list of column names, got {spec.covariates!r}",
+                         hint="e.g. 'covariates: [sgb2_share_pct]', or leave it empty to choose them by AIC")
+
+
 def load_project(path: str | Path) -> ProjectConfig:
     """Read and validate a project YAML file.
 
@@ -257,7 +283,8 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     """Build a :class:`ProjectConfig` from parsed YAML (see :func:`load_project`)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("cities"), list) or not raw["cities"]:
         raise InputError("the configuration needs a non-empty list 'cities'",
-                         hint="list each city under 'cities:' as '- name: ...' with its files (see README 'Your own city')")
+                         hint="list each city under 'cities:' as '- name: ...' with its files "
+                              "(see README 'Your own city')")
     cities = []
     for i, city_raw in enumerate(raw["cities"]):
         city = _build(CityConfig, city_raw, f"cities[{i}]")
@@ -286,7 +313,8 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     slugs = [c.slug for c in cities]
     if len(set(slugs)) != len(slugs):
         twice = sorted({s for s in slugs if slugs.count(s) > 1})
-        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})", hint="give each city a unique 'slug'")
+        raise InputError(f"two cities have the same name/slug ({', '.join(twice)})",
+                         hint="give each city a unique 'slug'")
     project = _build(ProjectConfig, {**raw, "cities": cities}, "project")
     project.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     if not 0 < project.estimates.level < 1:
@@ -295,6 +323,7 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     if project.estimates.min_n < 0:
         raise InputError(f"estimates.min_n must not be negative, got {project.estimates.min_n}",
                          hint="write the suppression threshold as a count, e.g. 'min_n: 30'")
+    validate_estimates(project.estimates)
     if not 0 < project.compare.alpha < 1:
         raise InputError(f"compare.alpha must be between 0 and 1, got {project.compare.alpha}",
                          hint="write the significance level as a share, e.g. 'alpha: 0.05'")

@@ -27,6 +27,7 @@ from geo_cohesion.project.inputs import (
     read_structural,
     read_survey_design,
 )
+from geo_cohesion.project.small_area import DIRECT_NOTE, direct_rows, model_district_estimates, reliability_note
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.estimates import estimates_from_table
@@ -38,9 +39,14 @@ if TYPE_CHECKING:  # imported for annotations only: the map stage is loaded when
     from geo_cohesion.project.analysis import CityComparison
 
 DISTRICT_COLUMNS = ["city", "district_id", "district_name", "variable", "estimate", "se", "ci_low", "ci_high",
-                    "n", "n_eff", "suppressed"]
+                    "n", "n_eff", "suppressed", "estimator", "mse", "direct_estimate", "direct_se"]
 CITY_COLUMNS = ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff"]
-GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
+GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed",
+                 "estimator"]
+#: Columns of ``tables/sae_models.csv`` (one row per city and score).
+MODEL_COLUMNS = ["city", "variable", "requested", "method", "fit_method", "covariates", "sigma2_u", "rho", "beta",
+                 "converged", "synthetic", "areas_in_sample", "areas_out_of_sample", "aic", "benchmark_factor",
+                 "notes"]
 
 
 @dataclass
@@ -51,7 +57,9 @@ class CityResult:
     ----------
     city : CityConfig
     district_estimates : DataFrame
-        ``district_id, district_name, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed``.
+        ``district_id, district_name, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed,
+        estimator, mse, direct_estimate, direct_se, reason``: the published estimate of the
+        configured estimator (see :func:`geo_cohesion.project.small_area.model_district_estimates`).
     city_estimates : DataFrame or None
         City-wide values (microdata only).
     group_estimates : DataFrame or None
@@ -62,6 +70,10 @@ class CityResult:
         Weighting diagnostics and counts.
     design : SurveyDesign or None
         The raked design with the ``score__*`` columns (microdata only), for comparisons.
+    models : DataFrame or None
+        One row per score describing the small-area model (``sae_models.csv``).
+    estimator_note : str
+        Which estimator produced the numbers (German), for maps and figures.
     """
 
     city: CityConfig
@@ -71,9 +83,11 @@ class CityResult:
     structural: pd.DataFrame | None = None
     diagnostics: dict = field(default_factory=dict)
     design: SurveyDesign | None = None
+    models: pd.DataFrame | None = None
+    estimator_note: str = ""
 
 
-def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
+def run_city(city: CityConfig, project: ProjectConfig, boundaries=None) -> CityResult:
     """Compute district (and city and group) estimates for one city.
 
     Parameters
@@ -81,11 +95,16 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
     city : CityConfig
     project : ProjectConfig
         Shared settings and the base folder for relative paths.
+    boundaries : GeoDataFrame, optional
+        The city's boundaries (for the spatial Fay-Herriot model); read from the configuration
+        when needed and not given.
 
     Returns
     -------
     CityResult
     """
+    if boundaries is None and project.estimates.estimator == "spatial_fay_herriot":
+        boundaries = read_city_boundaries(city, project)
     radar = load_radar()
     level, min_n = project.estimates.level, project.estimates.min_n
     structural = read_structural(city, project)
@@ -97,7 +116,11 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
         structural = align_structural(city, structural, districts["district_id"].unique(), spec.path)
         names = district_names(city, structural)
         districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
-        return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"})
+        districts["n_eff"] = districts["n_eff"].astype(float)
+        districts, models, note = model_district_estimates(city, project, districts, structural,
+                                                           boundaries=boundaries)
+        return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"},
+                          models=models, estimator_note=note)
 
     design = read_survey_design(city, project)
     spec = city.survey
@@ -119,21 +142,28 @@ def run_city(city: CityConfig, project: ProjectConfig) -> CityResult:
         group_est = group_est.rename(columns={"__group__": "group"})
         group_est["variable"] = group_est["variable"].str.removeprefix("score__")
         group_est = group_est[group_est["group"] != "(ohne Gruppe)"].reset_index(drop=True)
+        group_est = direct_rows(group_est, project)
+    est, models, note = model_district_estimates(city, project, est, structural, design=design,
+                                                 city_estimates=city_est, boundaries=boundaries)
     diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
-    return CityResult(city, est, city_est, group_est, structural, diagnostics, design)
+    return CityResult(city, est, city_est, group_est, structural, diagnostics, design, models, note)
 
 
 def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> pd.DataFrame:
-    """Order columns, blank suppressed numbers, round for humans, add the data note."""
+    """Order columns, blank suppressed numbers, round for humans, add the reason and data note."""
     out = frame[columns].copy()
     if "suppressed" in out.columns:
         hidden = out["suppressed"].astype(bool)
-        out.loc[hidden, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
-    for col in ("estimate", "se", "ci_low", "ci_high"):
+        out.loc[hidden, [c for c in ("estimate", "se", "ci_low", "ci_high", "mse") if c in out.columns]] = np.nan
+    for col in [c for c in ("estimate", "se", "ci_low", "ci_high", "mse", "direct_estimate", "direct_se")
+                if c in out.columns]:
         out[col] = out[col].astype(float).round(4)
     if "n_eff" in out.columns:
         out["n_eff"] = out["n_eff"].astype(float).round(1)
-    if note:
+    reasons = frame["reason"].fillna("").astype(str) if "reason" in frame.columns else None
+    if reasons is not None and reasons.ne("").any():
+        out["note"] = [f"{r}; {note}" if r and note else (r or note or "") for r in reasons]
+    elif note:
         out["note"] = note
     return out
 
@@ -144,7 +174,9 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
     Files: ``district_estimates.csv``, ``city_estimates.csv``, ``group_estimates.csv``,
     ``weighting_diagnostics.csv`` (machine-readable: UTF-8, comma, decimal point) and the same
     tables for German Excel under ``tables/excel_de/`` (semicolon, decimal comma, BOM).
-    Suppressed estimates (n below ``min_n``) are written as empty cells with ``suppressed=True``.
+    Suppressed estimates (reliability rule, see README) are written as empty cells with
+    ``suppressed=True`` and the reason in ``note``; ``sae_models.csv`` describes the small-area
+    model of every city and score (when a model estimator is configured).
     """
     tables = out_dir / "tables"
     order = {v: i for i, v in enumerate(load_radar().variables)}
@@ -171,6 +203,12 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
     diag = [dict(city=r.city.name, **r.diagnostics) for r in results if r.diagnostics]
     if diag:
         outputs["weighting_diagnostics.csv"] = pd.DataFrame(diag)
+    models = [r.models.assign(city=r.city.name) for r in results if r.models is not None]
+    if models:
+        table = pd.concat(models, ignore_index=True)[MODEL_COLUMNS]
+        for col in ("sigma2_u", "rho", "aic", "benchmark_factor"):
+            table[col] = table[col].astype(float).round(6)
+        outputs["sae_models.csv"] = table
     written = []
     for name, frame in outputs.items():
         if frame is None:
@@ -234,7 +272,7 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
     out_dir = Path(out_dir)
     # boundaries first: a broken boundary file stops the run before the estimation
     boundaries = [_tag(city, read_city_boundaries, city, project) for city in project.cities]
-    results = [_tag(city, run_city, city, project) for city in project.cities]
+    results = [_tag(city, run_city, city, project, b) for city, b in zip(project.cities, boundaries)]
     outputs = [_tag(r.city, analyse_city, r, project, maps, b) for r, b in zip(results, boundaries)]
     write_tables(results, project, out_dir)
     write_comparison_tables(outputs, project, out_dir)
@@ -244,7 +282,10 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True) 
             write_comparison_figures(outputs, project, out_dir)
     meta = {"title": project.title, "note": project.note, "survey_period": project.survey_period,
             "seed": project.seed, "cities": [r.city.name for r in results],
-            "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n},
+            "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n,
+                          "estimator": project.estimates.estimator, "covariates": project.estimates.covariates,
+                          "benchmark": project.estimates.benchmark,
+                          "max_ci_halfwidth": project.estimates.max_ci_halfwidth},
             "compare": {"alpha": project.compare.alpha, "adjust": project.compare.adjust,
                         "contiguity": project.compare.contiguity, "permutations": project.compare.permutations},
             "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: "
@@ -271,12 +312,14 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     source = project.title + (f", {project.survey_period}" if project.survey_period else "")
     settings = project.maps
     structural_id = city.structural.district_column if city.structural is not None else "district_id"
+    notes.append(reliability_note(project))
     common = dict(scheme=settings.scheme, k=settings.k, breaks=settings.breaks, source=source, notes=notes,
-                  min_n=project.estimates.min_n, level=project.estimates.level)
+                  min_n=project.estimates.min_n, level=project.estimates.level,
+                  suppressed_label="nicht veröffentlicht (zu unsicher)")
     city_values = (dict(zip(result.city_estimates["variable"], result.city_estimates["estimate"]))
                    if result.city_estimates is not None else None)
     district_map = build_city_map(city.name, boundaries, result.district_estimates, result.structural, structural_id,
-                                  allow_missing=settings.allow_missing,
+                                  allow_missing=settings.allow_missing, estimator_note=result.estimator_note,
                                   title=f"{city.name}: Sozialer Zusammenhalt nach Gebieten", **common)
     if city_values:
         add_deviation_layers(district_map, city_values)
@@ -288,7 +331,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
         mapping = {str(d): g for g, members in city.groups.items() for d in members}
         grouped = aggregate_boundaries(boundaries[boundaries["district_id"].isin(mapping)], mapping)
         group_est = result.group_estimates.rename(columns={"group": "district_id"})
-        group_map = build_city_map(city.name, grouped, group_est, None,
+        group_map = build_city_map(city.name, grouped, group_est, None, estimator_note=DIRECT_NOTE,
                                    title=f"{city.name}: Sozialer Zusammenhalt nach Gebietsgruppen", **common)
         if city_values:
             add_deviation_layers(group_map, city_values)

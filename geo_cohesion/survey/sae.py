@@ -60,6 +60,9 @@ are in edge cases only:
   the limit at 0, which can take hundreds of iterations or fail on a singular matrix. Here a
   negative step stops at 0 when the score at 0 points downwards (the same answer), otherwise
   the step is halved.
+* When non-spatial Fisher scoring does not settle within ``max_iter`` iterations (very unequal
+  sampling variances make its steps overshoot back and forth), ``sae`` gives up; we solve the
+  same one-dimensional score equation by bracketing (Brent's method) and add a note.
 * If the spatial iteration ends at :math:`\rho = \pm 0.999`, ``sae`` reports :math:`\pm 1`
   and uses a singular SAR matrix. We keep :math:`\pm 0.999` and add a note.
 * ``sae`` divides the change in :math:`\rho` by the signed previous value, so a negative
@@ -101,7 +104,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse
+from scipy import linalg, optimize, sparse
 from scipy.stats import norm
 
 from geo_cohesion.errors import InputError
@@ -446,10 +449,38 @@ def _fit_fh(y, psi, x, method, max_iter, tol) -> tuple[float, bool, int, bool]:
     return max(a, 0.0), False, max_iter, False
 
 
+def _bracket_fh(y, psi, x, method, tol) -> float | None:
+    """Root of the sigma2_u score (estimating equation) by bracketing (Brent), or None.
+
+    Used when Fisher scoring does not converge: with very unequal sampling variances (one large
+    area among many small ones) its steps can overshoot back and forth for hundreds of
+    iterations. The equation is one-dimensional, so a sign change brackets the solution.
+    """
+    def score(a: float) -> float:
+        return _fh_score(a, y, psi, x, method)[0]
+
+    if score(0.0) <= 0.0:
+        return 0.0
+    upper = 2.0 * max(float(np.median(psi)), float(np.var(y)), np.finfo(float).tiny)
+    for _ in range(200):
+        if score(upper) < 0.0:
+            return float(optimize.brentq(score, 0.0, upper, xtol=1e-300, rtol=max(tol, 4 * np.finfo(float).eps),
+                                         maxiter=500))
+        upper *= 4.0
+    return None
+
+
 def _fay_herriot_plain(y, psi, x, in_sample, method, max_iter, tol) -> dict:
     ys, ps, xs = y[in_sample], psi[in_sample], x[in_sample]
     n, p = xs.shape
     a, converged, iterations, _ = _fit_fh(ys, ps, xs, method, max_iter, tol)
+    notes = []
+    if not converged:
+        root = _bracket_fh(ys, ps, xs, method, tol)
+        if root is not None:
+            a, converged = root, True
+            notes.append(f"Fisher scoring did not settle within {max_iter} iterations; the {method} equation for "
+                         "sigma2_u was solved by bracketing (Brent's method) instead.")
     v, q, beta, r = _gls(a, ys, ps, xs)
 
     # MSE of sae::mseFH (Prasad-Rao / Datta-Lahiri / Datta-Rao-Smith)
@@ -479,17 +510,35 @@ def _fay_herriot_plain(y, psi, x, in_sample, method, max_iter, tol) -> dict:
     return {
         "estimate": estimate, "mse": mse, "sigma2_u": a, "rho": np.nan, "beta": beta, "beta_cov": q,
         "gamma": gamma, "residuals": resid, "loglik": loglik, "k": p + 1, "converged": converged,
-        "iterations": iterations, "notes": [],
+        "iterations": iterations, "notes": notes,
     }
 
 
 # --------------------------------------------------------------------------------------------
 # spatial Fay-Herriot (SAR area effects): dense, O(m^3) per iteration
 # --------------------------------------------------------------------------------------------
-def _sar(w: sparse.csr_matrix, rho: float) -> np.ndarray:
-    """C = [(I - rho W)'(I - rho W)]^-1 over all areas (dense)."""
-    a = sparse.identity(w.shape[0], format="csr") - rho * w
-    return _spd_inv((a.T @ a).toarray())
+#: Up to this many areas the spatial algebra uses dense weights: for small m the overhead of
+#: sparse products dominates (a 20-area fit is about 10x faster dense); above, W stays sparse.
+_DENSE_MAX_AREAS = 300
+
+
+def _as_dense(a):
+    return a.toarray() if sparse.issparse(a) else np.asarray(a)
+
+
+def _sar(w, rho: float) -> np.ndarray:
+    """C = [(I - rho W)'(I - rho W)]^-1 over all areas (dense); ``w`` sparse or dense."""
+    if sparse.issparse(w):
+        a = sparse.identity(w.shape[0], format="csr") - rho * w
+        return _spd_inv((a.T @ a).toarray())
+    a = np.eye(w.shape[0]) - rho * w
+    return _spd_inv(a.T @ a)
+
+
+def _cross(w):
+    """W'W (CSR when W is sparse)."""
+    wtw = w.T @ w
+    return wtw.tocsr() if sparse.issparse(wtw) else wtw
 
 
 def _spd_inv(v: np.ndarray) -> np.ndarray:
@@ -506,7 +555,9 @@ class _SpatialState:
         self.sigma2, self.rho = sigma2, rho
         all_in = s_idx.size == w.shape[0]
         c = _sar(w, rho)
-        d_r = (2.0 * rho * wtw - w - w.T).tocsr()  # d[(I - rho W')(I - rho W)] / d rho (sparse)
+        d_r = 2.0 * rho * wtw - w - w.T  # d[(I - rho W')(I - rho W)] / d rho (sparse or dense)
+        if sparse.issparse(d_r):
+            d_r = d_r.tocsr()
         sub = (lambda mat: mat) if all_in else (lambda mat: mat[np.ix_(s_idx, s_idx)])
         if full:  # everything over all areas (for prediction and MSE)
             self.c = c
@@ -541,7 +592,7 @@ class _SpatialState:
 
 def _fit_sfh(w, y, psi, x, s_idx, method, max_iter, tol) -> tuple[float, float, bool, int, bool]:
     """Fisher scoring for (sigma2_u, rho) as sae::eblupSFH."""
-    wtw = (w.T @ w).tocsr()
+    wtw = _cross(w)
     theta = np.array([float(np.median(psi)), 0.5])
     for k in range(1, max_iter + 1):
         state = _SpatialState(theta[0], theta[1], w, wtw, s_idx, y, psi, x)
@@ -571,7 +622,9 @@ def _fay_herriot_spatial(y, psi, x, in_sample, w, method, max_iter, tol) -> dict
     s_idx = np.flatnonzero(in_sample)
     ys, ps, xs = y[s_idx], psi[s_idx], x[s_idx]
     n, p = xs.shape
-    wtw = (w.T @ w).tocsr()
+    if w.shape[0] <= _DENSE_MAX_AREAS:
+        w = _as_dense(w)
+    wtw = _cross(w)
     sigma2, rho, converged, iterations, boundary = _fit_sfh(w, ys, ps, xs, s_idx, method, max_iter, tol)
     st = _SpatialState(sigma2, rho, w, wtw, s_idx, ys, ps, xs, full=True)
 

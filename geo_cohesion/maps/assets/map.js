@@ -24,7 +24,7 @@
     box.appendChild(el("b", DATA.names[i]));
     box.appendChild(el("div", l.label));
     if (l.suppressed[i]) {
-      box.appendChild(el("div", "zu wenige Befragte (n < " + DATA.min_n + ")"));
+      box.appendChild(el("div", l.reason && l.reason[i] ? "nicht veröffentlicht: " + l.reason[i] : DATA.suppressed_label));
       if (l.n[i] !== null) { box.appendChild(el("div", "n = " + l.n[i])); }
       return box;
     }
@@ -34,6 +34,7 @@
       box.appendChild(el("div", DATA.ci_label + ": " + fmt(l.ci_low[i]) + " – " + fmt(l.ci_high[i])));
     }
     if (l.n[i] !== null) { box.appendChild(el("div", "Befragte: n = " + l.n[i])); }
+    if (l.estimator && l.estimator[i]) { box.appendChild(el("div", "Schätzer: " + l.estimator[i])); }
     if (l.rank[i] !== null) { box.appendChild(el("div", "Rang " + l.rank[i] + " von " + l.n_ranked + " in der Stadt")); }
     return box;
   }
@@ -78,7 +79,7 @@
     if (anySuppressed) {
       var r1 = el("div"), s1 = el("span", null, "gc-swatch");
       s1.style.background = "repeating-linear-gradient(45deg, #737373 0 2px, " + DATA.no_data + " 2px 6px)";
-      r1.appendChild(s1); r1.appendChild(document.createTextNode("zu wenige Befragte (n < " + DATA.min_n + ")"));
+      r1.appendChild(s1); r1.appendChild(document.createTextNode(DATA.suppressed_label));
       div.appendChild(r1);
     }
     if (anyMissing) {
@@ -86,6 +87,7 @@
       s2.style.background = DATA.no_data; r2.appendChild(s2); r2.appendChild(document.createTextNode("keine Daten"));
       div.appendChild(r2);
     }
+    if (l.estimator_note) { div.appendChild(el("p", l.estimator_note, "gc-legend-note")); }
     div.setAttribute("data-layer", l.key);
   }
   function updateLegend() {
