@@ -40,20 +40,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = _check_out(Path(args.out))
     inputs = Path(args.inputs) if args.inputs else out / "demo_inputs"
     project_file = write_demo_inputs(inputs, seed=args.seed)
-    project = load_project(project_file)
+    project = _with_estimator(load_project(project_file), args.estimator)
     results = run_project(project, out)
     _summary(results, out, project.estimates.level, reports=True)
     return 0
 
 
+def _with_estimator(project, estimator: str | None):
+    """``--estimator``, validated like the project file's ``estimates.estimator``."""
+    from geo_cohesion.settings import override
+
+    if estimator is None:
+        return project
+    return override(project, {"estimates": {"estimator": estimator}}, {"estimates.estimator": "--estimator"})
+
+
 def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = True,
-                      **compare_overrides) -> int:
+                      estimator: str | None = None, **compare_overrides) -> int:
     """Run a project file; ``compare_overrides`` (``alpha=...``; None = as in the file) are validated like the file."""
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
     from geo_cohesion.settings import override
 
     project = load_project(config)
+    project = _with_estimator(project, estimator)
     updates = {key: value for key, value in compare_overrides.items() if value is not None}
     if updates:
         project = override(project, {"compare": updates}, {f"compare.{key}": f"--{key}" for key in updates})
@@ -63,11 +73,12 @@ def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = 
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out)
+    return _run_project_file(args.config, args.out, estimator=args.estimator)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, maps=not args.no_maps, reports=False, alpha=args.alpha,
+    return _run_project_file(args.config, args.out, maps=not args.no_maps, reports=False, estimator=args.estimator,
+                             alpha=args.alpha,
                              adjust=args.adjust, contiguity=args.contiguity, permutations=args.permutations)
 
 
@@ -123,6 +134,8 @@ def _cmd_map(args: argparse.Namespace) -> int:
             raise InputError(f"the score table holds several cities ({', '.join(cities)})", args.scores,
                              "choose one with --city")
     estimates = estimates_from_table(scores, args.scores_id_column, min_n=min_n)
+    if "estimator" in scores.columns:  # e.g. tables/district_estimates.csv: tooltips name the estimator
+        estimates["estimator"] = [e.strip() if isinstance(e, str) else None for e in scores["estimator"]]
     structural = None
     if args.structural:
         structural = read_table(args.structural, text_columns=[args.structural_id_column])
@@ -163,6 +176,14 @@ def _summary(results, out: Path, level: float = 0.95, reports: bool = False) -> 
         print(f"reports written to {out / 'report'} (city reports and district profiles, HTML and PDF)")
 
 
+def _add_estimator(parser: argparse.ArgumentParser) -> None:
+    from geo_cohesion.settings import ESTIMATORS
+
+    parser.add_argument("--estimator", choices=ESTIMATORS, default=None,
+                        help="district estimator (default: the project's estimates.estimator, fay_herriot); "
+                             "see README 'Small-area estimation'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     parser = argparse.ArgumentParser(
@@ -180,12 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=None,
                       help="random seed of the synthetic data, 0 <= seed < 2**32 (default: from the assumptions file)")
     demo.add_argument("--inputs", default=None, help="folder for the generated inputs (default: OUT/demo_inputs)")
+    _add_estimator(demo)
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run a project configuration (your own cities)",
                          description="Run every city of a project YAML file (see README: 'Your own city').")
     run.add_argument("config", help="project configuration (YAML)")
     run.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    _add_estimator(run)
     run.set_defaults(func=_cmd_run)
 
     init = sub.add_parser("init", help="write a starting project file for the input files in a folder",
@@ -225,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--permutations", type=int, default=None,
                          help="permutations of Moran's I and LISA (at least 99; default 999)")
     compare.add_argument("--no-maps", action="store_true", help="write tables only, no HTML maps or figures")
+    _add_estimator(compare)
     compare.set_defaults(func=_cmd_compare)
 
     mapper = sub.add_parser("map", help="interactive HTML map from your boundaries and a score table",

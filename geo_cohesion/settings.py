@@ -315,7 +315,15 @@ class EstimateSpec(Settings):
     min_n: Int = _key("Estimates from fewer respondents are suppressed (numbers left empty).", 30,
                       example="30", hint="write the suppression threshold as a count, e.g. 'min_n: 30'", ge=0)
     estimator: Estimator = _key("District estimator: direct survey estimates, or Fay-Herriot small-area "
-                                "estimates (plain or spatial).", "direct")
+                                "estimates (plain or spatial); see README 'Small-area estimation'.", "fay_herriot")
+    covariates: tuple[Text, ...] | None = _key(
+        "Structural indicators used as covariates of the small-area model; empty: chosen by forward AIC, "
+        "at most one per five districts.", None, example="[sgb2_share_pct]")
+    benchmark: bool = _key("Ratio-benchmark model estimates so that their population-weighted mean equals the "
+                           "direct city value.", False)
+    max_ci_halfwidth: Float | None = _key(
+        "Reliability rule: suppress any estimate whose interval half-width exceeds this many points "
+        "(empty: no interval rule).", 10.0, example="10", gt=0)
     merge_small: bool = _key("Merge districts with fewer than merge_min_n respondents into larger areas before "
                              "estimating.", False)
     merge_min_n: Int = _key("Fewest respondents of a district when merge_small is on.", 30, example="30", ge=2)

@@ -31,11 +31,12 @@ def test_run_writes_contract_tables(small_project):
     assert list(city.columns[:8]) == ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff"]
     assert len(city) == 13
     # suppressed rows never carry a number
+    assert list(district.columns[11:]) == ["df", "estimator", "mse", "direct_estimate", "direct_se", "note"]
     hidden = district[district["suppressed"]]
-    assert not hidden.empty and hidden[["estimate", "se", "ci_low", "ci_high"]].isna().all().all()
-    assert (hidden["n"] < 30).all()
+    assert hidden[["estimate", "se", "ci_low", "ci_high", "mse"]].isna().all().all()
     assert district.loc[~district["suppressed"], "estimate"].between(0, 100).all()
     assert (district["note"] == "synthetische Testdaten").all()
+    assert district.loc[~district["suppressed"], ["estimate", "se", "ci_low", "ci_high"]].notna().all().all()
     excel = (small_project.out / "tables" / "excel_de" / "district_estimates.csv").read_bytes()
     assert excel.startswith("\ufeff".encode()) and b";" in excel.splitlines()[0]
 

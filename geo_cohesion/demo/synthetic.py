@@ -104,7 +104,7 @@ def city_structural(city: dict) -> pd.DataFrame:
     return frame
 
 
-def _allocate_sample(city: dict, adults: pd.Series) -> pd.Series:
+def allocate_sample(city: dict, adults: pd.Series) -> pd.Series:
     """Respondents per district: proportional base sample with a minimum, plus any boost."""
     sample = city["sample"]
     minimum = int(sample.get("min_per_district", 0))
@@ -133,38 +133,43 @@ def _centred_effects(city: dict, assumptions: dict, population: pd.DataFrame, di
     return dist_eff, age_eff, gen_eff, offset
 
 
-def generate_city_survey(city: dict, assumptions: dict, population: pd.DataFrame,
-                         rng: np.random.Generator) -> pd.DataFrame:
-    """Simulate respondent microdata for one city (see the assumptions file for the model).
+def simulate_answers(people: pd.DataFrame, city: dict, assumptions: dict, population: pd.DataFrame,
+                     rng: np.random.Generator) -> pd.DataFrame:
+    """Item answers of the given people under the demo's latent model (see the assumptions file).
+
+    Parameters
+    ----------
+    people : DataFrame
+        ``district_id, age_group, gender`` per person (respondents, or a whole synthetic
+        population as in ``benchmarks/sae_simulation.py``).
+    city : dict
+        The city's entry of the assumptions.
+    assumptions : dict
+        The parsed assumptions file.
+    population : DataFrame
+        The city's adult population by district x age group x gender (:func:`city_population`),
+        on which the effects are centred.
+    rng : numpy.random.Generator
 
     Returns
     -------
     DataFrame
-        ``resp_id, district_id, stratum, age_group, gender, design_weight`` and one column per
-        codebook item (answers on the item scale; 8 = "weiß nicht", 9 = "keine Angabe").
+        One column per codebook item (answers on the item scale; 8 = "weiß nicht",
+        9 = "keine Angabe"), same index as ``people``.
     """
     radar = load_radar()
     codebook = load_codebook()
     dims = [d.slug for d in radar.dimensions]
     targets = np.array([assumptions["city_targets"][city["name"]][k] for k in dims])
     dist_eff, age_eff, gen_eff, offset = _centred_effects(city, assumptions, population, dims)
-    adults = population.groupby("district_id", sort=False)["population"].sum()
-    alloc = _allocate_sample(city, adults)
-    propensity = assumptions["response_propensity"]
-    records = []
-    for did, n_d in alloc.items():
-        cells = population[population["district_id"] == did]
-        prob = cells["population"].to_numpy(float) * np.array(
-            [propensity[a][g] for a, g in zip(cells["age_group"], cells["gender"])])
-        picks = rng.choice(len(cells), size=int(n_d), p=prob / prob.sum())
-        weight = adults[did] / n_d
-        for k in picks:
-            records.append((did, cells["age_group"].iloc[k], cells["gender"].iloc[k], weight))
-    frame = pd.DataFrame(records, columns=["district_id", "age_group", "gender", "design_weight"])
-    n = len(frame)
-    effects = (np.stack([dist_eff[d] for d in frame["district_id"]])
-               + np.stack([age_eff[a] for a in frame["age_group"]])
-               + np.stack([gen_eff[g] for g in frame["gender"]]) - offset)
+    n = len(people)
+
+    def per_person(column: str, table: dict) -> np.ndarray:  # look up each distinct key once
+        codes, keys = pd.factorize(people[column])
+        return np.stack([table[k] for k in keys])[codes] if n else np.empty((0, len(dims)))
+
+    effects = (per_person("district_id", dist_eff) + per_person("age_group", age_eff)
+               + per_person("gender", gen_eff) - offset)
     latent = (targets + effects + rng.normal(0.0, assumptions["person_effect_sd"], (n, 1))
               + rng.normal(0.0, assumptions["dimension_noise_sd"], (n, len(dims))))
     prob = np.clip(latent / 100.0, 0.005, 0.995)
@@ -178,7 +183,34 @@ def generate_city_survey(city: dict, assumptions: dict, population: pd.DataFrame
         codes = sorted(item.missing_codes)
         answer = np.where(u < dont_know, codes[0], np.where(u < dont_know + refused, codes[-1], answer))
         items[item.item] = answer.astype(int)
-    frame = pd.concat([frame, pd.DataFrame(items)], axis=1)
+    return pd.DataFrame(items, index=people.index)
+
+
+def generate_city_survey(city: dict, assumptions: dict, population: pd.DataFrame,
+                         rng: np.random.Generator) -> pd.DataFrame:
+    """Simulate respondent microdata for one city (see the assumptions file for the model).
+
+    Returns
+    -------
+    DataFrame
+        ``resp_id, district_id, stratum, age_group, gender, design_weight`` and one column per
+        codebook item (answers on the item scale; 8 = "weiß nicht", 9 = "keine Angabe").
+    """
+    adults = population.groupby("district_id", sort=False)["population"].sum()
+    alloc = allocate_sample(city, adults)
+    propensity = assumptions["response_propensity"]
+    records = []
+    for did, n_d in alloc.items():
+        cells = population[population["district_id"] == did]
+        prob = cells["population"].to_numpy(float) * np.array(
+            [propensity[a][g] for a, g in zip(cells["age_group"], cells["gender"])])
+        picks = rng.choice(len(cells), size=int(n_d), p=prob / prob.sum())
+        weight = adults[did] / n_d
+        for k in picks:
+            records.append((did, cells["age_group"].iloc[k], cells["gender"].iloc[k], weight))
+    frame = pd.DataFrame(records, columns=["district_id", "age_group", "gender", "design_weight"])
+    n = len(frame)
+    frame = pd.concat([frame, simulate_answers(frame, city, assumptions, population, rng)], axis=1)
     frame.insert(0, "resp_id", [f"{city['slug'][:3].upper()}{i + 1:05d}" for i in range(n)])
     frame.insert(2, "stratum", frame["district_id"])
     return frame

@@ -33,7 +33,7 @@ from geo_cohesion.io.write import atomic_path
 from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
 from geo_cohesion.labels import format_level, has_label, label
 from geo_cohesion.maps.classify import NO_DATA_COLOUR, format_number
-from geo_cohesion.maps.layers import CityMap, MapLayer
+from geo_cohesion.maps.layers import CityMap, MapLayer, estimator_counts
 from geo_cohesion.radar.codebook import load_radar
 
 __all__ = [
@@ -312,6 +312,8 @@ def draw_north_arrow(ax: Axes, size: float = 0.07, fontsize: float = 10, right: 
 
 def no_data_label(city_map: CityMap) -> str:
     """Legend text of the grey, hatched districts."""
+    if city_map.suppressed_label:
+        return f"{label('note.no_data', city_map.lang)} / {city_map.suppressed_text}"
     return label("legend.no_data_long", city_map.lang, min_n=city_map.min_n)
 
 
@@ -335,8 +337,11 @@ def legend_entries(city_map: CityMap, layer: MapLayer, short: bool = False) -> t
     labels = list(cls.labels)
     if _no_data_mask(layer).any():
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor=HATCH_COLOUR, linewidth=0, hatch=HATCH))
-        labels.append(label("legend.no_data_short", city_map.lang, min_n=city_map.min_n) if short
-                      else no_data_label(city_map))
+        short_text = (label("note.not_published", city_map.lang) if city_map.suppressed_label
+                      else label("legend.no_data_short", city_map.lang, min_n=city_map.min_n))
+        labels.append(f"{label('note.no_data', city_map.lang)} / {short_text}" if city_map.suppressed_label and short
+                      else (label("legend.no_data_short", city_map.lang, min_n=city_map.min_n) if short
+                            else no_data_label(city_map)))
     return handles, labels
 
 
@@ -349,6 +354,8 @@ def legend_title(layer: MapLayer, width: int = 34) -> str:
 def footer_text(city_map: CityMap, extra: Sequence[str] = (), width: int = 150) -> str:
     """Footer: source, every note of the city map, and ``extra`` lines, wrapped to ``width``."""
     parts = [label("figure.source", city_map.lang, source=city_map.source)] if city_map.source else []
+    if city_map.estimator_note:
+        parts.append(city_map.estimator_note)
     parts.extend(str(n) for n in city_map.notes)
     lines = [" · ".join(parts)] if parts else []
     lines.extend(extra)
@@ -432,7 +439,8 @@ def plot_layer(city_map: CityMap, variable: str, ax: Axes | None = None) -> Figu
                             bbox_to_anchor=legend_anchor, fontsize=9, title_fontsize=10, handlelength=2.4,
                             handleheight=1.4, alignment="left", borderaxespad=0)
         legend.set_gid("legend")
-        _add_footer(fig, city_map, [_classification_note(layer, city_map.lang)], wrap)
+        extra = [layer.estimator_summary(), _classification_note(layer, city_map.lang)]
+        _add_footer(fig, city_map, [e for e in extra if e], wrap)
     return fig
 
 
@@ -513,6 +521,9 @@ def plot_small_multiples(city_map: CityMap, variables: Sequence[str] | None = No
             legend.set_gid(f"legend_{layer.variable}")
         extra = [label("figure.values_hatched", lang, unit=unit, no_data=no_data_label(city_map)) if unit else
                  label("figure.hatched", lang, no_data=no_data_label(city_map)), _classification_note(layers[0], lang)]
+        used = list(estimator_counts(layers))
+        if used:
+            extra.insert(1, label("figure.estimators", lang, estimators=", ".join(used)))
         _add_footer(fig, city_map, extra, 140)
     return fig
 

@@ -79,6 +79,10 @@ def _layer_payload(layer: MapLayer) -> dict:
         "rank": [None if not math.isfinite(v) else int(v) for v in layer.rank],
         "n_ranked": int(np.isfinite(layer.values).sum()),
         "colours": colours, "legend": legend,
+        "estimator": layer.estimator_labels(),
+        "reason": [r if isinstance(r, str) and r else None for r in layer.reason] if layer.reason is not None
+        else [None] * len(layer.values),
+        "estimator_note": layer.estimator_summary() or None,
     }
 
 
@@ -89,6 +93,7 @@ def page_text(city_map: CityMap) -> dict[str, str]:
     """
     lang = city_map.lang
     return {"no_data": label("note.no_data", lang), "no_respondents": label("note.no_respondents", lang),
+            "not_published": label("note.not_published", lang), "estimator": label("map.estimator", lang),
             "too_few": label("note.too_few", lang, min_n=city_map.min_n),
             "value": label("map.value", lang), "respondents": label("map.respondents", lang),
             "rank": label("map.rank", lang), "side_view": label("map.side_view", lang),
@@ -106,8 +111,9 @@ def map_payload(city_map: CityMap, tolerance_m: float = 5.0) -> dict:
     return {
         "city": city_map.city, "title": city_map.title or label("map.title", city_map.lang, city=city_map.city),
         "lang": city_map.lang, "text": page_text(city_map),
-        "notes": [n for n in [city_map.source, *city_map.notes] if n],
+        "notes": [n for n in [city_map.source, city_map.estimator_note, *city_map.notes] if n],
         "names": names, "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR, "ci_label": city_map.ci_label,
+        "suppressed_label": city_map.suppressed_text,
         "groups": groups, "layers": [_layer_payload(layer) for layer in city_map.layers],
         "geojson": geometry_geojson(city_map, tolerance_m),
     }

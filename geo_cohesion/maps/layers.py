@@ -30,6 +30,7 @@ from geo_cohesion.labels import DEFAULT_LANG, check_lang, format_level, label
 from geo_cohesion.maps.classify import Classification, categorical, classify_values
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import Indicator, IndicatorRegistry, describe_column, indicator_registry
+from geo_cohesion.survey.small_area import ESTIMATOR_LABELS
 
 #: Palette of a structural layer by the indicator's direction: (ColorBrewer name, reversed). The
 #: dark red end of OrRd always marks disadvantage; neutral indicators get a neutral hue.
@@ -66,6 +67,13 @@ class MapLayer:
         ``"Punkte"`` or ``"%"`` etc.
     indicator : Indicator, optional
         The structural indicator of a ``"structural"`` layer (direction, role).
+    estimator : ndarray of object, optional
+        Per district the slug of the estimator that produced the value (``direct``,
+        ``fay_herriot``, ``spatial_fay_herriot``, ``synthetic``; None where unknown); shown as
+        "Schätzer: …" with the German label of
+        :data:`~geo_cohesion.survey.small_area.ESTIMATOR_LABELS`.
+    reason : ndarray of object, optional
+        Per district why the value is suppressed (German; None or "" where published).
     """
 
     variable: str
@@ -80,6 +88,34 @@ class MapLayer:
     classification: Classification
     unit: str = "Punkte"
     indicator: Indicator | None = None
+    estimator: np.ndarray | None = None
+    reason: np.ndarray | None = None
+
+    def estimator_labels(self) -> list[str | None]:
+        """German estimator label per district (None where unknown)."""
+        if self.estimator is None:
+            return [None] * len(self.values)
+        return [ESTIMATOR_LABELS.get(e, str(e)) if isinstance(e, str) and e else None for e in self.estimator]
+
+    def estimator_summary(self) -> str:
+        """``"Schätzer: Fay-Herriot (17 Gebiete), synthetisch (1 Gebiet)"`` over the districts with a
+        published value; "" when the layer has no estimator information."""
+        counts = estimator_counts([self])
+        if not counts:
+            return ""
+        return "Schätzer: " + ", ".join(f"{lab} ({k} {'Gebiet' if k == 1 else 'Gebiete'})" for lab, k in counts.items())
+
+
+def estimator_counts(layers: Sequence[MapLayer]) -> dict[str, int]:
+    """``{German estimator label: districts}`` over the published values of ``layers``, most
+    frequent first (ties in the order of :data:`~geo_cohesion.survey.small_area.ESTIMATOR_LABELS`)."""
+    order = {lab: i for i, lab in enumerate(ESTIMATOR_LABELS.values())}
+    counts: dict[str, int] = {}
+    for layer in layers:
+        for lab, v in zip(layer.estimator_labels(), layer.values):
+            if lab and np.isfinite(v):
+                counts[lab] = counts.get(lab, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order)))))
 
 
 @dataclass
@@ -102,6 +138,14 @@ class CityMap:
     lang: str = DEFAULT_LANG
     indicators: IndicatorRegistry | None = None
     messages: list[str] = field(default_factory=list)
+    estimator_note: str = ""
+    suppressed_label: str = ""
+
+    @property
+    def suppressed_text(self) -> str:
+        """Short legend text of suppressed districts: ``suppressed_label`` or, by default,
+        ``"zu wenige Befragte (n < 30)"``."""
+        return self.suppressed_label or label("note.too_few", self.lang, min_n=self.min_n)
 
     @property
     def ci_label(self) -> str:
@@ -141,6 +185,13 @@ def structural_layer(indicator: Indicator, values: np.ndarray, k: int = 5) -> Ma
                     np.zeros(values.size, dtype=bool), _rank(values),
                     classify_values(values, "quantiles", k, palette=palette, reverse=reverse), indicator.unit,
                     indicator)
+def _aligned_text(rows: pd.DataFrame, column: str, mapping: dict[str, str], ids: Sequence[str]) -> np.ndarray | None:
+    """Text column of ``rows`` aligned to boundary ids (None entries where missing); None if absent."""
+    if column not in rows.columns:
+        return None
+    inverse = {b: t for t, b in mapping.items()}
+    lookup = {k: (v if isinstance(v, str) and v else None) for k, v in rows[column].items()}
+    return np.array([lookup.get(inverse.get(i)) for i in ids], dtype=object)
 
 
 def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFrame | None = None,
@@ -149,7 +200,7 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
                    scheme: str = "quantiles", k: int = 5, breaks: Sequence[float] | None = None,
                    title: str = "", notes: Sequence[str] = (), source: str = "", min_n: int = 30,
                    level: float = 0.95, indicators: IndicatorRegistry | None = None,
-                   lang: str = DEFAULT_LANG) -> CityMap:
+                   lang: str = DEFAULT_LANG, estimator_note: str = "", suppressed_label: str = "") -> CityMap:
     """Join estimates and structural data onto boundaries and classify every layer.
 
     Parameters
@@ -183,6 +234,12 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
         columns); built from ``structural`` when None.
     lang : {"de", "en"}
         Language of the Radar labels and of every text the map and figures add.
+    estimator_note : str
+        Which estimator produced the values (e.g. "Schätzer: Fay-Herriot …"), on every map and
+        figure. The per-district estimator comes from an ``estimator`` column of ``estimates``
+        and the reason for suppression from a ``reason`` column, when present.
+    suppressed_label : str
+        Short legend text of suppressed districts (default "zu wenige Befragte (n < min_n)").
 
     Returns
     -------
@@ -218,7 +275,9 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
                 variable, labels.get(variable, variable), "cohesion", values,
                 _aligned(table, mapping, ids, "ci_low"), _aligned(table, mapping, ids, "ci_high"),
                 _aligned(table, mapping, ids, "n"), _aligned(table, mapping, ids, "suppressed") == 1,
-                _rank(values), classify_values(values, scheme, k, breaks), points))
+                _rank(values), classify_values(values, scheme, k, breaks), points,
+                estimator=_aligned_text(rows, "estimator", mapping, ids),
+                reason=_aligned_text(rows, "reason", mapping, ids)))
     registry = indicators
     if structural is not None:
         if structural_id_column not in structural.columns:
@@ -245,7 +304,8 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
     if not layers:
         raise InputError("nothing to map: give estimates and/or structural indicators")
     return CityMap(city, boundaries, layers, title=title, notes=list(notes), source=source, min_n=min_n, level=level,
-                   lang=lang, indicators=registry, messages=list(registry.notes) if registry is not None else [])
+                   lang=lang, indicators=registry, messages=list(registry.notes) if registry is not None else [],
+                   estimator_note=estimator_note, suppressed_label=suppressed_label)
 
 
 def _numbers(series: pd.Series) -> pd.Series:
@@ -268,7 +328,8 @@ def add_deviation_layers(city_map: CityMap, city_values: dict[str, float],
         city_map.layers.append(MapLayer(
             f"{layer.variable}__deviation", label("layer.deviation", city_map.lang, label=layer.label), "deviation",
             deviation, layer.ci_low - city_values[layer.variable], layer.ci_high - city_values[layer.variable],
-            layer.n, layer.suppressed, _rank(deviation), classify_values(deviation, diverging=True), layer.unit))
+            layer.n, layer.suppressed, _rank(deviation), classify_values(deviation, diverging=True), layer.unit,
+            estimator=layer.estimator, reason=layer.reason))
 
 
 #: Bivariate 3 x 3 palette (Stevens' blue-red scheme, colour-blind friendly): rows = cohesion
@@ -341,6 +402,6 @@ def add_bivariate_layer(city_map: CityMap, cohesion: str = "index", deprivation:
     layer = MapLayer(f"{cohesion}__x__{deprivation}",
                      label("layer.bivariate", lang, cohesion=c_layer.label, indicator=d_layer.label), "bivariate",
                      c_layer.values, c_layer.ci_low, c_layer.ci_high, c_layer.n, c_layer.suppressed, c_layer.rank,
-                     classification, c_layer.unit)
+                     classification, c_layer.unit, c_layer.estimator, c_layer.reason)
     city_map.layers.append(layer)
     return layer

@@ -15,6 +15,7 @@ from geo_cohesion.labels import DEFAULT_LANG, LANGUAGES, label
 from geo_cohesion.maps.classify import categorical
 from geo_cohesion.maps.layers import CityMap, MapLayer
 from geo_cohesion.project.config import ProjectConfig
+from geo_cohesion.project.small_area import direct_view
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import indicator_registry
 from geo_cohesion.spatial.autocorrelation import global_moran, local_moran
@@ -106,7 +107,10 @@ def compare_city(result, project: ProjectConfig, boundaries=None, lang: str = DE
         return None
     city = result.city
     district_col = city.survey.district_column
-    names = dict(zip(result.district_estimates["district_id"], result.district_estimates["district_name"]))
+    # tests, ranks, spread and spatial statistics use the direct (design-based) estimates: model
+    # estimates borrow from the structural indicators and neighbours, so testing them would be circular
+    estimates = direct_view(result.district_estimates, project.estimates.min_n)
+    names = dict(zip(estimates["district_id"], estimates["district_name"]))
     comparison = compare_design(design, district_col, project, names)
     group_comparison = None
     if city.groups:
@@ -130,14 +134,14 @@ def compare_city(result, project: ProjectConfig, boundaries=None, lang: str = DE
         chosen = registry.select(project.compare.indicators, "compare.indicators")
         population = registry.population()
         structural = result.structural.rename(columns={spec.district_column: "district_id"})
-        association = structural_association(result.district_estimates, structural, chosen,
+        association = structural_association(estimates, structural, chosen,
                                              weights_column=population.column if population else None,
                                              level=project.estimates.level, lang=lang)
     spatial = lisa = None
     notes: list[str] = []
     if boundaries is not None and len(boundaries) >= 3:
-        spatial, lisa, notes = spatial_tables(result.district_estimates, boundaries, project, lang)
-    return CityComparison(comparison, group_comparison, spread(result.district_estimates), variance, association,
+        spatial, lisa, notes = spatial_tables(estimates, boundaries, project, lang)
+    return CityComparison(comparison, group_comparison, spread(estimates), variance, association,
                           spatial, lisa, notes)
 
 
@@ -312,11 +316,32 @@ def write_comparison_figures(outputs: list, project: ProjectConfig, out_dir) -> 
         association = out.comparison.association
         if association is None:
             continue
+        direct_map = _direct_index_map(out, project, city_map)
         indicators = list(association["indicator"].unique()) if "indicator" in association else []
         for indicator in indicators:
             if "index" not in variables or indicator not in variables:
                 continue
             row = association[(association["variable"] == "index") & (association["indicator"] == indicator)]
-            fig = plot_association(city_map, "index", indicator, row.iloc[0].to_dict() if len(row) else None)
+            fig = plot_association(direct_map, "index", indicator, row.iloc[0].to_dict() if len(row) else None)
             written += save_figure(fig, figures / f"{stem}_index_vs_{file_part(indicator)}", formats, close=True)
     return written
+
+
+def _direct_index_map(out, project: ProjectConfig, city_map: CityMap) -> CityMap:
+    """The city map with the direct (design-based) index and the structural layers.
+
+    The association scatter plots the same direct estimates its correlation was computed from:
+    model estimates are partly predicted from these very indicators, so plotting them would
+    show a relation the model put there.
+    """
+    from geo_cohesion.maps.layers import build_city_map
+
+    result = out.result
+    if "direct_estimate" not in result.district_estimates.columns:
+        return city_map
+    estimates = direct_view(result.district_estimates, project.estimates.min_n)
+    structural_id = result.city.structural.district_column if result.city.structural is not None else "district_id"
+    return build_city_map(result.city.name, city_map.boundaries, estimates[estimates["variable"] == "index"],
+                          result.structural, structural_id, allow_missing=project.maps.allow_missing,
+                          title=city_map.title, notes=city_map.notes, source=city_map.source,
+                          min_n=city_map.min_n, level=city_map.level)

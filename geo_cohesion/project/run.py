@@ -30,6 +30,7 @@ from geo_cohesion.project.inputs import (
     read_survey_design,
     structural_indicators,
 )
+from geo_cohesion.project.small_area import DIRECT_NOTE, direct_rows, model_district_estimates, reliability_note
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import IndicatorRegistry
 from geo_cohesion.survey.design import SurveyDesign
@@ -43,11 +44,16 @@ if TYPE_CHECKING:  # imported for annotations only: the map stage is loaded when
     from geo_cohesion.project.areas import MergedAreas
 
 DISTRICT_COLUMNS = ["city", "district_id", "district_name", "variable", "estimate", "se", "ci_low", "ci_high",
-                    "n", "n_eff", "suppressed", "df"]
+                    "n", "n_eff", "suppressed", "df", "estimator", "mse", "direct_estimate", "direct_se"]
 CITY_COLUMNS = ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "df"]
-GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed", "df"]
+GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed", "df",
+                 "estimator"]
 #: Note of a district without respondents (merged into a neighbour for the weighting).
-NO_RESPONDENTS_NOTE = "keine Befragten – Wert aus Modell"
+NO_RESPONDENTS_NOTE = label("note.no_respondents_model")
+#: Columns of ``tables/sae_models.csv`` (one row per city and score).
+MODEL_COLUMNS = ["city", "variable", "requested", "method", "fit_method", "covariates", "sigma2_u", "rho", "beta",
+                 "converged", "synthetic", "areas_in_sample", "areas_out_of_sample", "aic", "benchmark_factor",
+                 "notes"]
 
 
 @dataclass
@@ -58,8 +64,10 @@ class CityResult:
     ----------
     city : CityConfig
     district_estimates : DataFrame
-        ``district_id, district_name, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed, df``
-        and, where a district has no respondents, a ``note`` (:data:`NO_RESPONDENTS_NOTE`).
+        ``district_id, district_name, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed, df,
+        estimator, mse, direct_estimate, direct_se, reason``: the published estimate of the configured
+        estimator (see :func:`geo_cohesion.project.small_area.model_district_estimates`); where a
+        district has no respondents, a ``note`` (:data:`NO_RESPONDENTS_NOTE`).
     city_estimates : DataFrame or None
         City-wide values (microdata only).
     group_estimates : DataFrame or None
@@ -73,6 +81,10 @@ class CityResult:
     indicators : IndicatorRegistry or None
         What each structural column is (label, unit, direction, role), built once from the
         structural table and ``structural.indicators``; its ``notes`` say what had to be guessed.
+    models : DataFrame or None
+        One row per score describing the small-area model (``sae_models.csv``).
+    estimator_note : str
+        Which estimator produced the numbers (German), for maps and figures.
     """
 
     city: CityConfig
@@ -83,6 +95,8 @@ class CityResult:
     diagnostics: dict = field(default_factory=dict)
     design: SurveyDesign | None = None
     indicators: IndicatorRegistry | None = None
+    models: pd.DataFrame | None = None
+    estimator_note: str = ""
 
 
 def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: str = DEFAULT_LANG) -> CityResult:
@@ -99,7 +113,8 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
     project : ProjectConfig
         Shared settings and the base folder for relative paths.
     boundaries : GeoDataFrame, optional
-        The city's boundaries if already read (to choose merge partners of empty districts).
+        The city's boundaries (for the spatial Fay-Herriot model); read from the configuration
+        when needed and not given.
     lang : {"de", "en"}
         Language of the indicator labels.
 
@@ -107,11 +122,13 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
     -------
     CityResult
     """
+    if boundaries is None and project.estimates.estimator == "spatial_fay_herriot":
+        boundaries = read_city_boundaries(city, project)
     radar = load_radar()
     level, min_n = project.estimates.level, project.estimates.min_n
     registry, structural = structural_indicators(city, read_structural(city, project), lang)
     if city.survey is None:
-        return run_scores_city(city, project, structural, registry)
+        return run_scores_city(city, project, structural, registry, boundaries)
 
     design = read_survey_design(city, project, boundaries)
     spec = city.survey
@@ -133,8 +150,11 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
         labels = group_labels(city, design.data[district_col].astype(str), unsampled).fillna("(ohne Gruppe)")
         group_est = area_estimates(design, labels, variables, "group", level=level, min_n=min_n,
                                    drop="(ohne Gruppe)")
+        group_est = direct_rows(group_est, project)
     diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
-    return CityResult(city, est, city_est, group_est, structural, diagnostics, design, registry)
+    est, models, note = model_district_estimates(city, project, est, structural, design=design,
+                                                 city_estimates=city_est, boundaries=boundaries)
+    return CityResult(city, est, city_est, group_est, structural, diagnostics, design, registry, models, note)
 
 
 def _unsampled_rows(districts: list[str], variables: list[str], columns) -> pd.DataFrame:
@@ -155,14 +175,16 @@ def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> 
     out = frame[columns].copy()
     if "suppressed" in out.columns:
         hidden = out["suppressed"].astype(bool)
-        out.loc[hidden, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
-    for col in ("estimate", "se", "ci_low", "ci_high"):
+        out.loc[hidden, [c for c in ("estimate", "se", "ci_low", "ci_high", "mse") if c in out.columns]] = np.nan
+    for col in [c for c in ("estimate", "se", "ci_low", "ci_high", "mse", "direct_estimate", "direct_se")
+                if c in out.columns]:
         out[col] = out[col].astype(float).round(4)
     if "n_eff" in out.columns:
         out["n_eff"] = out["n_eff"].astype(float).round(1)
     own = frame["note"].fillna("").astype(str) if "note" in frame.columns else pd.Series("", index=frame.index)
-    if note or own.ne("").any():
-        out["note"] = ["; ".join(t for t in (a, note) if t) for a in own]
+    reasons = frame["reason"].fillna("").astype(str) if "reason" in frame.columns else pd.Series("", index=frame.index)
+    if note or own.ne("").any() or reasons.ne("").any():
+        out["note"] = ["; ".join(t for t in (a, r, note) if t) for a, r in zip(own, reasons)]
     return out
 
 
@@ -173,6 +195,8 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
     ``weighting_diagnostics.csv`` (machine-readable: UTF-8, comma, decimal point); the versions for
     German Excel are written with all other tables by :func:`geo_cohesion.project.reporting.write_deliverables`.
     Suppressed estimates (n below ``min_n``) are written as empty cells with ``suppressed=True``.
+    ``sae_models.csv`` describes the small-area model of every city and score (when a model estimator is
+    configured); suppressed estimates carry the reason in ``note``.
     """
     tables = out_dir / "tables"
     order = {v: i for i, v in enumerate(load_radar().variables)}
@@ -199,6 +223,12 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
     diag = [dict(city=r.city.name, **r.diagnostics) for r in results if r.diagnostics]
     if diag:
         outputs["weighting_diagnostics.csv"] = pd.DataFrame(diag)
+    models = [r.models.assign(city=r.city.name) for r in results if r.models is not None]
+    if models:
+        table = pd.concat(models, ignore_index=True)[MODEL_COLUMNS]
+        for col in ("sigma2_u", "rho", "aic", "benchmark_factor"):
+            table[col] = table[col].astype(float).round(6)
+        outputs["sae_models.csv"] = table
     written = []
     for name, frame in outputs.items():
         if frame is None:
@@ -244,7 +274,7 @@ def write_merged_tables(outputs: list, project: ProjectConfig, out_dir: Path) ->
 
 
 def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.DataFrame | None,
-                    registry: IndicatorRegistry | None = None) -> CityResult:
+                    registry: IndicatorRegistry | None = None, boundaries=None) -> CityResult:
     """A city given as already weighted district scores (``scores`` in the project file)."""
     spec = city.scores
     table = read_table(project.resolve(spec.path), text_columns=[spec.district_column])
@@ -254,8 +284,10 @@ def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.Dat
     structural = align_structural(city, structural, districts["district_id"].unique(), spec.path)
     names = district_names(city, structural)
     districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
+    districts["n_eff"] = districts["n_eff"].astype(float)
+    districts, models, note = model_district_estimates(city, project, districts, structural, boundaries=boundaries)
     return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"},
-                      indicators=registry)
+                      indicators=registry, models=models, estimator_note=note)
 
 
 def tagged(city: CityConfig, func, *args):
@@ -344,7 +376,10 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
     meta = {"title": project.title, "note": project.note, "survey_period": project.survey_period,
             "seed": project.seed, "cities": [r.city.name for r in results],
             "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n,
-                          "merge_small": project.estimates.merge_small, "merge_min_n": project.estimates.merge_min_n},
+                          "merge_small": project.estimates.merge_small, "merge_min_n": project.estimates.merge_min_n,
+                          "estimator": project.estimates.estimator, "covariates": project.estimates.covariates,
+                          "benchmark": project.estimates.benchmark,
+                          "max_ci_halfwidth": project.estimates.max_ci_halfwidth},
             "compare": {"alpha": project.compare.alpha, "adjust": project.compare.adjust,
                         "contiguity": project.compare.contiguity, "permutations": project.compare.permutations},
             "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: "
@@ -394,12 +429,15 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     source = project.title + (f", {project.survey_period}" if project.survey_period else "")
     settings = project.maps
     structural_id = city.structural.district_column if city.structural is not None else "district_id"
+    notes.append(reliability_note(project))
     common = dict(scheme=settings.scheme, k=settings.k, breaks=settings.breaks, source=source, notes=notes,
-                  min_n=project.estimates.min_n, level=project.estimates.level, lang=lang)
+                  min_n=project.estimates.min_n, level=project.estimates.level, lang=lang,
+                  suppressed_label=label("note.unreliable", lang))
     city_values = (dict(zip(result.city_estimates["variable"], result.city_estimates["estimate"]))
                    if result.city_estimates is not None else None)
     district_map = build_city_map(city.name, boundaries, result.district_estimates, result.structural, structural_id,
                                   allow_missing=settings.allow_missing, indicators=result.indicators,
+                                  estimator_note=result.estimator_note,
                                   title=label("map.title_districts", lang, city=city.name), **common)
     if city_values:
         add_deviation_layers(district_map, city_values)
@@ -412,7 +450,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
         mapping = {str(d): g for g, members in city.groups.items() for d in members}
         grouped = aggregate_boundaries(boundaries[boundaries["district_id"].isin(mapping)], mapping)
         group_est = result.group_estimates.rename(columns={"group": "district_id"})
-        group_map = build_city_map(city.name, grouped, group_est, None,
+        group_map = build_city_map(city.name, grouped, group_est, None, estimator_note=DIRECT_NOTE,
                                    title=label("map.title_groups", lang, city=city.name), **common)
         if city_values:
             add_deviation_layers(group_map, city_values)

@@ -60,6 +60,9 @@ are in edge cases only:
   the limit at 0, which can take hundreds of iterations or fail on a singular matrix. Here a
   negative step stops at 0 when the score at 0 points downwards (the same answer), otherwise
   the step is halved.
+* When non-spatial Fisher scoring does not settle within ``max_iter`` iterations (very unequal
+  sampling variances make its steps overshoot back and forth), ``sae`` gives up; we solve the
+  same one-dimensional score equation by bracketing (Brent's method) and add a note.
 * If the spatial iteration ends at :math:`\rho = \pm 0.999`, ``sae`` reports :math:`\pm 1`
   and uses a singular SAR matrix. We keep :math:`\pm 0.999` and add a note.
 * ``sae`` divides the change in :math:`\rho` by the signed previous value, so a negative

@@ -362,3 +362,24 @@ def test_user_column_names_are_labelled_and_safe_file_names(lippstadt, tmp_path)
     fig = plot_association(city_map, "index", "Anteil SGB II/XII %")
     assert fig.axes[0].get_xlabel() == "Transferbezug (%)"
     assert "Lippstadt: Gesamtindex Zusammenhalt und Transferbezug" in [t.get_text() for t in fig.texts]
+
+
+def test_figures_name_the_estimator_and_the_suppression_rule():
+    city = next(c for c in load_cities() if c["name"] == "Lippstadt")
+    boundaries = build_schematic_boundaries(city)
+    ids = boundaries["district_id"].tolist()
+    rows = [{"district_id": d, "variable": v, "estimate": 60.0 + i % 5, "n": 10, "suppressed": i == 0,
+             "estimator": "direct" if i == 1 else ("synthetic" if i == 2 else "fay_herriot")}
+            for v in load_radar().variables for i, d in enumerate(ids)]
+    city_map = build_city_map("Lippstadt", boundaries, pd.DataFrame(rows), notes=NOTES,
+                              estimator_note="Schätzer: Fay-Herriot-Modell je Gebiet",
+                              suppressed_label="nicht veröffentlicht (zu unsicher)")
+    fig = plot_layer(city_map, "index")
+    footer = next(t.get_text() for t in fig.texts if t.get_gid() == "footer").replace("\n", " ")
+    assert "Schätzer: Fay-Herriot-Modell je Gebiet" in footer
+    assert f"Schätzer: Fay-Herriot ({len(ids) - 3} Gebiete), direkt (1 Gebiet), synthetisch (1 Gebiet)" in footer
+    legend = next(lg for lg in fig.legends if lg.get_gid() == "legend")
+    assert legend.get_texts()[-1].get_text() == "keine Daten / nicht veröffentlicht (zu unsicher)"
+    multiples = plot_small_multiples(city_map)
+    footer = next(t.get_text() for t in multiples.texts if t.get_gid() == "footer").replace("\n", " ")
+    assert "Schätzer in den Karten: Fay-Herriot, direkt, synthetisch (je Gebiet" in footer

@@ -82,3 +82,35 @@ def test_suppressed_districts_carry_no_number(city_map):
 def test_offline_map_inlines_leaflet(city_map):
     html = render_html_map(city_map, offline=True)
     assert "cdn.jsdelivr" not in html and "L.geoJSON" in html and "Leaflet" in html
+
+
+def test_estimator_and_reason_reach_the_page_as_plain_text():
+    """Per-district estimator labels and suppression reasons travel in the payload JSON (script-safe)
+    and are shown with textContent: tooltip "Schätzer: …", legend note, notes line."""
+    city = next(c for c in load_cities() if c["slug"] == "lippstadt")
+    b = build_schematic_boundaries(city)
+    ids = b["district_id"].tolist()
+    est = pd.DataFrame({"district_id": ids, "variable": "index", "estimate": np.linspace(55, 70, len(ids)),
+                        "ci_low": 50.0, "ci_high": 75.0, "n": 10,
+                        "estimator": ["fay_herriot"] * (len(ids) - 2) + ["synthetic", "direct"],
+                        "suppressed": [False] * (len(ids) - 1) + [True],
+                        "reason": [""] * (len(ids) - 1) + [HOSTILE]})
+    cm = build_city_map("Lippstadt", b, est, estimator_note="Schätzer: Fay-Herriot " + HOSTILE,
+                        suppressed_label="nicht veröffentlicht (zu unsicher)")
+    html = render_html_map(cm)
+    data_text = re.search(r"var DATA = (\{.*?\});\n", html).group(1)
+    assert "<" not in data_text and ">" not in data_text
+    data = embedded_payload(html)
+    layer = data["layers"][0]
+    assert layer["estimator"][:2] == ["Fay-Herriot", "Fay-Herriot"] and layer["estimator"][-2:] == ["synthetisch",
+                                                                                                    "direkt"]
+    assert layer["reason"][-1] == HOSTILE and layer["reason"][0] is None
+    assert layer["estimator_note"] == f"Schätzer: Fay-Herriot ({len(ids) - 2} Gebiete), synthetisch (1 Gebiet)"
+    assert data["suppressed_label"] == "nicht veröffentlicht (zu unsicher)"
+    assert "Schätzer: Fay-Herriot " + HOSTILE in data["notes"]
+    assert '"Schätzer: " + l.estimator[i]' in html and "innerHTML" not in html
+    # without estimator information nothing changes
+    plain = build_city_map("Lippstadt", b, est.drop(columns=["estimator", "reason"]))
+    data = map_payload(plain)
+    assert data["layers"][0]["estimator_note"] is None and set(data["layers"][0]["estimator"]) == {None}
+    assert data["suppressed_label"] == "zu wenige Befragte (n < 30)"

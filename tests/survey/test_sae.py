@@ -443,3 +443,21 @@ def test_simulation_coverage_and_mse_gain():
     assert (est_mse < psi).all()
     # the Prasad-Rao MSE is about unbiased for the empirical MSE on average
     assert abs(est_mse.mean() / sq_err.mean() - 1) < 0.1
+
+
+def test_non_converging_fisher_scoring_is_solved_by_bracketing():
+    """One precise area among many imprecise ones makes Fisher scoring overshoot back and forth;
+    sae gives up after 100 iterations. The REML equation is then solved by Brent's method: the
+    same root as a (much) longer Fisher-scoring run, with a note."""
+    psi = np.array([1.85, 13.27, 27.01, 31.81, 20.24, 29.51, 27.12, 34.55, 62.68, 62.99, 45.71, 30.36, 24.3,
+                    19.27, 79.97, 32.87, 97.03, 68.41])
+    y = np.array([62.69, 59.16, 58.82, 64.73, 61.23, 62.68, 62.06, 66.5, 44.05, 51.82, 52.77, 59.58, 60.3, 59.55,
+                  57.7, 53.79, 49.35, 44.11])
+    patient = fay_herriot(y, psi, None, max_iter=1000)
+    assert patient.converged and patient.iterations > 100 and not patient.notes
+    res = fay_herriot(y, psi, None)
+    assert res.converged and res.iterations == 100
+    assert any("bracketing" in note for note in res.notes)
+    close(res.sigma2_u, patient.sigma2_u, rtol=1e-7)
+    close(res.estimate, patient.estimate, rtol=1e-9)
+    close(res.mse, patient.mse, rtol=1e-7)

@@ -26,7 +26,7 @@
     box.appendChild(el("div", l.label));
     if (l.suppressed[i]) {
       if (l.n[i] === 0) { box.appendChild(el("div", TEXT.no_respondents)); return box; }
-      box.appendChild(el("div", TEXT.too_few));
+      box.appendChild(el("div", l.reason && l.reason[i] ? TEXT.not_published + ": " + l.reason[i] : (DATA.suppressed_label || TEXT.too_few)));
       if (l.n[i] !== null) { box.appendChild(el("div", "n = " + l.n[i])); }
       return box;
     }
@@ -41,6 +41,7 @@
     if (l.rank[i] !== null) {
       box.appendChild(el("div", TEXT.rank.replace("{rank}", String(l.rank[i])).replace("{n}", String(l.n_ranked))));
     }
+    if (l.estimator && l.estimator[i]) { box.appendChild(el("div", TEXT.estimator + ": " + l.estimator[i])); }
     return box;
   }
   var geo = L.geoJSON(DATA.geojson, {
@@ -84,7 +85,7 @@
     if (anySuppressed) {
       var r1 = el("div"), s1 = el("span", null, "gc-swatch");
       s1.style.background = "repeating-linear-gradient(45deg, #737373 0 2px, " + DATA.no_data + " 2px 6px)";
-      r1.appendChild(s1); r1.appendChild(document.createTextNode(TEXT.too_few));
+      r1.appendChild(s1); r1.appendChild(document.createTextNode(DATA.suppressed_label || TEXT.too_few));
       div.appendChild(r1);
     }
     if (anyMissing) {
@@ -92,6 +93,7 @@
       s2.style.background = DATA.no_data; r2.appendChild(s2); r2.appendChild(document.createTextNode(TEXT.no_data));
       div.appendChild(r2);
     }
+    if (l.estimator_note) { div.appendChild(el("p", l.estimator_note, "gc-legend-note")); }
     div.setAttribute("data-layer", l.key);
   }
   function updateLegend() {

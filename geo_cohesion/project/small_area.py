@@ -1,0 +1,274 @@
+"""Pipeline glue for small-area estimation: one city's direct district estimates, structural
+indicators, population and boundaries -> published district estimates with their estimator,
+MSE and reliability flag, plus one model summary per score.
+
+The statistics are in :mod:`geo_cohesion.survey.small_area` (pure functions); this module only
+collects their inputs from the city's files and settings.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from geo_cohesion.errors import InputError
+from geo_cohesion.keys import align_keys
+from geo_cohesion.project.config import CityConfig, ProjectConfig
+from geo_cohesion.survey.design import SurveyDesign
+from geo_cohesion.survey.small_area import (
+    ESTIMATOR_LABELS,
+    district_models,
+    normal_halfwidth,
+    pooled_within_variance,
+    reliability,
+)
+
+#: Map note of direct estimates.
+DIRECT_NOTE = "Schätzer: direkt (designbasierter gewichteter Mittelwert)"
+#: Structural columns that are counts of people, not indicators (never model covariates).
+COUNT_COLUMNS = ("population_total",)
+#: Columns added to the district estimates by :func:`model_district_estimates` (``direct_ci_low``
+#: and ``direct_ci_high`` are kept internally for :func:`direct_view`, not exported).
+SAE_COLUMNS = ["estimator", "mse", "direct_estimate", "direct_se", "direct_ci_low", "direct_ci_high"]
+
+
+def candidate_covariates(city: CityConfig, structural: pd.DataFrame | None,
+                         names: list[str] | None) -> tuple[pd.DataFrame | None, list[str]]:
+    """Numeric structural indicators by district id (model covariate candidates) and notes.
+
+    Every numeric column of the structural table except the district id, the name and
+    population counts (:data:`COUNT_COLUMNS`). Columns with missing values are left out (with a
+    note) unless named in ``names``, which is then an error.
+    """
+    if structural is None:
+        if names:
+            raise InputError(f"estimates.covariates names {', '.join(names)}, but city '{city.name}' has no "
+                             "structural table", hint="add a 'structural:' section or remove 'covariates'")
+        return None, []
+    spec = city.structural
+    table = structural.set_index(structural[spec.district_column].astype(str))
+    skip = {spec.district_column, spec.name_column, *COUNT_COLUMNS}
+    source = structural.attrs.get("source")
+    notes = []
+    if names is not None:
+        absent = [c for c in names if c not in table.columns]
+        if absent:
+            raise InputError(f"covariate(s) {', '.join(absent)} not found in the structural table", source,
+                             f"the table has: {', '.join(map(str, structural.columns))}")
+        columns = list(names)
+    else:
+        columns = [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table[c])
+                   and not pd.api.types.is_bool_dtype(table[c])]
+    out = {}
+    for col in columns:
+        values = pd.to_numeric(table[col], errors="coerce")
+        if values.isna().any():
+            if names is not None:
+                bad = values.index[values.isna()][:5]
+                raise InputError(f"covariate '{col}' is missing or not numeric for district(s) {', '.join(bad)}",
+                                 source, "the model needs every covariate for every district")
+            notes.append(f"indicator '{col}' has missing values and is not used in the model")
+            continue
+        out[col] = values.astype(float)
+    return pd.DataFrame(out, index=table.index), notes
+
+
+def district_population(design: SurveyDesign, district_column: str) -> pd.Series:
+    """Population per district: the raking margin of the district column, else the sum of weights."""
+    cal = design.calibration
+    if cal is not None and district_column in cal.columns:
+        k = cal.columns.index(district_column)
+        return pd.Series(np.asarray(cal.totals[k], dtype=float), index=[str(c) for c in cal.categories[k]])
+    data = design.data
+    return design.weights.groupby(data[district_column].astype(str).to_numpy()).sum()
+
+
+def contiguity_frame(boundaries, areas: list[str], kind: str) -> tuple[pd.DataFrame | None, str]:
+    """Contiguity weights between ``areas`` (islands: zero rows) as a labelled DataFrame.
+
+    Returns ``(None, reason)`` when the boundaries do not cover every area.
+    """
+    from geo_cohesion.spatial.weights import contiguity_weights
+
+    if boundaries is None:
+        return None, "no district boundaries"
+    ids = align_keys(boundaries["district_id"], areas, "the boundaries", "the estimates", allow_missing=True)
+    present = set(ids)
+    lacking = [a for a in areas if a not in present]
+    if lacking:
+        return None, f"no boundaries for district(s) {', '.join(lacking[:5])}"
+    subset = boundaries.assign(district_id=ids.to_numpy())
+    subset = subset[subset["district_id"].isin(areas)].reset_index(drop=True)
+    if len(subset) < 2:
+        return None, "fewer than two districts with boundaries"
+    sw = contiguity_weights(subset, kind, attach_islands=False)
+    matrix, order = sw.w.full()
+    return pd.DataFrame(matrix, index=[str(i) for i in order], columns=[str(i) for i in order]), ""
+
+
+def _finish(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
+    """Interval, SE and reliability of the published estimate of every row."""
+    settings = project.estimates
+    z = float(norm.ppf(0.5 + settings.level / 2.0))
+    model = table["estimator"] != "direct"
+    rmse = np.sqrt(table["mse"].astype(float))
+    table["se"] = table["se"].where(~model, rmse)
+    table["ci_low"] = table["ci_low"].where(~model, table["estimate"] - z * rmse)
+    table["ci_high"] = table["ci_high"].where(~model, table["estimate"] + z * rmse)
+    halfwidth = np.where(model, normal_halfwidth(table["mse"], settings.level),
+                         (table["ci_high"] - table["ci_low"]).to_numpy(dtype=float) / 2.0)
+    suppressed, reasons = reliability(table["estimate"], halfwidth, table["estimator"],
+                                      table["n"].astype(float), max_halfwidth=settings.max_ci_halfwidth,
+                                      min_n=settings.min_n, level=settings.level)
+    table["suppressed"] = suppressed
+    table["reason"] = reasons
+    return table
+
+
+def direct_rows(estimates: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
+    """Direct estimates labelled as such, with the reliability rule applied (e.g. group estimates)."""
+    table = estimates.copy()
+    table["estimator"] = "direct"
+    table["mse"] = table["se"].astype(float) ** 2
+    table["direct_estimate"] = table["estimate"]
+    table["direct_se"] = table["se"]
+    table["direct_ci_low"], table["direct_ci_high"] = table["ci_low"], table["ci_high"]
+    return _finish(table, project)
+
+
+def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates: pd.DataFrame,
+                             structural: pd.DataFrame | None, *, design: SurveyDesign | None = None,
+                             city_estimates: pd.DataFrame | None = None,
+                             boundaries=None) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
+    """Published district estimates of one city with the configured estimator.
+
+    Parameters
+    ----------
+    city : CityConfig
+    project : ProjectConfig
+        ``estimates.estimator``, ``covariates``, ``benchmark``, ``max_ci_halfwidth``, ``min_n``,
+        ``level`` and ``compare.contiguity`` (for the spatial model) apply.
+    estimates : DataFrame
+        Direct district estimates ``district_id, district_name, variable, estimate, se, ci_low,
+        ci_high, n, n_eff, ...`` (districts without respondents: NaN estimate, ``n = 0``).
+    structural : DataFrame, optional
+        The city's structural table with district ids in the estimates' spelling.
+    design : SurveyDesign, optional
+        The raked design (microdata): pooled within-district variances for the smoothed
+        sampling variances, and district populations for benchmarking. Without it (weighted
+        score tables) the given SEs are the sampling variances.
+    city_estimates : DataFrame, optional
+        Direct city values (benchmark targets).
+    boundaries : GeoDataFrame, optional
+        District boundaries (for ``spatial_fay_herriot``).
+
+    Returns
+    -------
+    estimates : DataFrame
+        The input rows (plus rows for structural districts without any) with ``estimate, se,
+        ci_low, ci_high`` of the row's estimator, ``estimator, mse, direct_estimate, direct_se``,
+        ``suppressed`` by the reliability rule and ``reason`` (German; empty where published).
+    models : DataFrame or None
+        One row per score (``sae_models.csv``); None for the direct estimator.
+    note : str
+        German note for maps and figures: the estimator(s) used and the model's covariates.
+        City-level remarks (fallbacks, left-out indicators) are added to every row of
+        ``models["notes"]``.
+    """
+    settings = project.estimates
+    estimator = settings.estimator
+    if estimator == "direct":
+        return direct_rows(estimates, project), None, DIRECT_NOTE
+    covariates, notes = candidate_covariates(city, structural, settings.covariates)
+    frame = estimates.assign(district_id=estimates["district_id"].astype(str))
+    within = None
+    population = None
+    if design is not None:
+        district_col = city.survey.district_column
+        data = design.data
+        within = {}
+        for variable in frame["variable"].unique():
+            values = data[f"score__{variable}"].to_numpy(dtype=float)
+            within[variable] = pooled_within_variance(values, design.weights.to_numpy(dtype=float),
+                                                      data[district_col].astype(str).to_numpy())
+        population = district_population(design, district_col)
+    elif (frame["estimate"].notna() & ~(frame["se"].astype(float) > 0)).any():
+        return direct_rows(estimates, project), None, (
+            f"{DIRECT_NOTE} (die Tabelle der gewichteten Werte hat nicht für jeden Wert einen Standardfehler, "
+            "ohne den kein Modell möglich ist)")
+    areas = list(covariates.index) if covariates is not None else list(pd.unique(frame["district_id"]))
+    weights = None
+    if estimator == "spatial_fay_herriot":
+        weights, why = contiguity_frame(boundaries, areas, project.compare.contiguity)
+        if weights is None:
+            notes.append(f"spatial model not possible ({why}): non-spatial Fay-Herriot model")
+    targets = None
+    if settings.benchmark and city_estimates is not None and population is not None:
+        targets = dict(zip(city_estimates["variable"], city_estimates["estimate"].astype(float)))
+    try:
+        result = district_models(frame, within, covariates, estimator=estimator,
+                                 covariate_names=settings.covariates, spatial_weights=weights,
+                                 population=population, targets=targets, direct_min_n=settings.min_n)
+    except InputError as exc:
+        exc.source = exc.source or (structural.attrs.get("source") if structural is not None else None)
+        raise
+    notes += list(result.notes)
+    models = result.models.copy()
+    if notes:
+        models["notes"] = [" | ".join([*notes, n] if n else notes) for n in models["notes"]]
+    model = result.table[["district_id", "variable", "estimate", "mse", "estimator", "direct_estimate", "direct_se"]]
+    keep = [c for c in frame.columns if c not in ("estimate", *SAE_COLUMNS, "reason")]
+    table = model.merge(frame[keep], on=["district_id", "variable"], how="left")
+    table["direct_ci_low"], table["direct_ci_high"] = table["ci_low"], table["ci_high"]
+    table["n"] = table["n"].fillna(0)
+    table["n_eff"] = table["n_eff"].fillna(0.0)
+    if "district_name" in table.columns:
+        names = dict(zip(frame["district_id"], frame["district_name"]))
+        if structural is not None and city.structural.name_column in structural.columns:
+            spec = city.structural
+            names = {**dict(zip(structural[spec.district_column].astype(str),
+                                structural[spec.name_column].astype(str))), **names}
+        table["district_name"] = table["district_id"].map(names).fillna(table["district_id"])
+    table = _finish(table, project)
+    used = [m for m in ("spatial_fay_herriot", "fay_herriot") if m in set(models["method"])]
+    if used:
+        cov = ", ".join(result.covariates) if result.covariates else "keine (nur Stadtmittel)"
+        note = (f"Schätzer: {' / '.join(ESTIMATOR_LABELS[m] for m in used)}-Modell je Gebiet und Merkmal "
+                f"(Kovariablen: {cov}), Intervalle aus dem geschätzten MSE; direkt, wo die direkte Schätzung "
+                f"mindestens so genau ist (n ≥ {settings.min_n}) oder kein Modell passte; Gebiete ohne Befragte: "
+                "synthetisch")
+    else:
+        note = f"{DIRECT_NOTE} (kein Modell anwendbar, siehe sae_models.csv)"
+    order = {v: i for i, v in enumerate(pd.unique(frame["variable"]))}
+    table = table.sort_values(["district_id", "variable"], key=lambda s: s.map(order) if s.name == "variable" else s,
+                              kind="stable").reset_index(drop=True)
+    return table, models, note
+
+
+def reliability_note(project: ProjectConfig) -> str:
+    """The reliability rule in words, for maps and figures."""
+    settings = project.estimates
+    level = f"{settings.level * 100:g}".replace(".", ",")
+    parts = []
+    if settings.max_ci_halfwidth is not None:
+        width = f"{settings.max_ci_halfwidth:g}".replace(".", ",")
+        parts.append(f"{level}-%-Intervall breiter als ±{width} Punkte")
+    parts.append(f"direkte Schätzung aus weniger als {settings.min_n} Befragten")
+    return "Nicht veröffentlicht (schraffiert): " + " oder ".join(parts)
+
+
+def direct_view(estimates: pd.DataFrame, min_n: int) -> pd.DataFrame:
+    """The direct (design-based) estimates of a modelled table, suppressed below ``min_n``.
+
+    The comparison and spatial statistics (deviation tests, rank intervals, spread, Moran's I,
+    LISA, structural association) work on the direct estimates: model estimates borrow strength
+    from the structural indicators and from neighbours, so testing them against those would be
+    circular.
+    """
+    if "direct_estimate" not in estimates.columns:
+        return estimates
+    out = estimates.copy()
+    out["estimate"], out["se"] = out["direct_estimate"], out["direct_se"]
+    out["ci_low"], out["ci_high"] = out["direct_ci_low"], out["direct_ci_high"]
+    out["suppressed"] = out["estimate"].isna() | (out["n"].astype(float) < min_n)
+    return out.drop(columns=[c for c in (*SAE_COLUMNS, "reason") if c in out.columns])

@@ -1,0 +1,697 @@
+r"""Small-area estimation of district scores: smoothed sampling variances, covariates, one
+(spatial) Fay-Herriot model per score, and the reliability rule for publishing an estimate.
+
+The models themselves are in :mod:`geo_cohesion.survey.sae`; this module prepares their inputs
+from survey estimates and turns their output into publishable district rows. Everything here is
+a pure function of arrays and DataFrames (the pipeline glue is
+:mod:`geo_cohesion.project.small_area`).
+
+Sampling variances (generalised variance function)
+--------------------------------------------------
+The design-based variance of a district mean from 3, 5 or 10 respondents is itself a noisy
+estimate (and 0 or undefined for one respondent), but the Fay-Herriot model treats it as
+*known*. We therefore smooth it with the simplest generalised variance function:
+
+.. math::
+
+    \psi_d = \frac{S^2_{\text{pooled}}\,\mathrm{deff}_d}{n_d} = \frac{S^2_{\text{pooled}}}{n_{\text{eff},d}},
+    \qquad S^2_{\text{pooled}} = \frac{n}{n - D}\,
+    \frac{\sum_i w_i (y_i - \bar y_{d(i)})^2}{\sum_i w_i},
+
+with :math:`S^2_{\text{pooled}}` the weighted within-district variance of the score pooled
+over all districts (``n`` respondents with a value in ``D`` districts),
+:math:`\mathrm{deff}_d = n_d \sum w^2 / (\sum w)^2` Kish's design effect of the district's
+weights and :math:`n_{\text{eff},d} = n_d / \mathrm{deff}_d`. It assumes a common
+within-district variance (the usual GVF assumption); it ignores the small variance reduction
+from raking, so it errs on the safe side. Every district with at least one respondent gets a
+positive variance (one respondent: :math:`\psi_d = S^2_{\text{pooled}}`).
+
+Covariates
+----------
+Candidates are the numeric structural indicators of the city, z-standardised over all
+districts (constant columns are dropped). Unless the user names them, they are chosen once per
+city by **forward selection by AIC** of the non-spatial Fay-Herriot model of the overall index
+fitted by ML (AIC compares models with different regressors only under ML, not REML), starting
+from the intercept-only model and adding the indicator that lowers the AIC most, at most
+``floor(m / 5)`` indicators for ``m`` sampled districts (one regressor per five areas). The
+selected set is then used for all 13 scores, so the dimensions of one district are estimated
+from the same model structure.
+
+Model or direct
+---------------
+Every district gets the model estimate (EBLUP; ``synthetic`` for districts without
+respondents), except that :func:`district_models` can keep the direct estimate of a district with
+at least ``min_n`` respondents whose smoothed sampling variance is not above the model MSE: the
+model adds nothing there, and at :math:`\hat\sigma^2_u = 0` the Prasad-Rao term :math:`g_3` can
+make the model MSE of a precise district larger than its direct variance. When a model cannot be
+fitted (too few districts, collinear covariates, no convergence) the direct estimates are kept;
+the spatial model falls back to the non-spatial one (see :func:`fit_area_model`).
+
+Reliability rule
+----------------
+A published estimate is suppressed when the half-width of its confidence interval exceeds
+``max_halfwidth`` points, and a *direct* estimate also when fewer than ``min_n`` respondents gave
+it (the design-based standard error of very few respondents is too unreliable to judge its own
+precision). Model-based estimates are judged by their MSE alone. See :func:`reliability`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from geo_cohesion.errors import InputError
+
+#: Estimators a user can choose (``estimates.estimator``).
+from geo_cohesion.settings import ESTIMATORS
+from geo_cohesion.survey.sae import FayHerriotResult, fay_herriot, fh_benchmark
+
+#: Per-row estimator slugs of ``district_estimates.csv``: the chosen one, a fallback, or
+#: ``synthetic`` for districts without respondents (regression prediction, no own data).
+ROW_ESTIMATORS = (*ESTIMATORS, "synthetic")
+#: German labels of the row estimators, as shown on maps and figures.
+ESTIMATOR_LABELS = {"direct": "direkt", "fay_herriot": "Fay-Herriot",
+                    "spatial_fay_herriot": "räumliches Fay-Herriot", "synthetic": "synthetisch"}
+#: Fewest districts with respondents a model is fitted to; below, the direct estimates are kept.
+MIN_AREAS = 5
+#: Fisher-scoring iterations of the non-spatial model (sae's default). When they do not settle -
+#: very unequal sampling variances make the steps overshoot - :func:`geo_cohesion.survey.sae.fay_herriot`
+#: solves the same equation by bracketing, so the answer is the one sae would converge to.
+FH_MAX_ITER = 100
+
+
+# --------------------------------------------------------------------------------------------
+# sampling variances
+# --------------------------------------------------------------------------------------------
+def pooled_within_variance(values: Any, weights: Any, domain: Any) -> float:
+    r"""Weighted within-domain variance of ``values``, pooled over all domains.
+
+    Parameters
+    ----------
+    values : array-like, shape (n,)
+        Respondent values; NaN = missing (left out).
+    weights : array-like, shape (n,)
+        Positive survey weights.
+    domain : array-like, shape (n,)
+        Domain (district) label of each respondent.
+
+    Returns
+    -------
+    float
+        :math:`\frac{n}{n-D}\sum_i w_i (y_i-\bar y_{d(i)})^2 / \sum_i w_i` over the ``n``
+        respondents with a value in ``D`` domains (``\bar y_d`` the weighted domain mean).
+
+    Raises
+    ------
+    InputError
+        Mismatched lengths, non-positive weights, or no domain with two respondents.
+    """
+    y = np.asarray(values, dtype=float).ravel()
+    w = np.asarray(weights, dtype=float).ravel()
+    d = pd.Series(np.asarray(domain, dtype=object).ravel())
+    if not (y.size == w.size == d.size):
+        raise InputError(f"values ({y.size}), weights ({w.size}) and domain ({d.size}) differ in length.")
+    if not (np.isfinite(w) & (w > 0)).all():
+        raise InputError("weights must be positive numbers.")
+    ok = ~np.isnan(y)
+    codes, _ = pd.factorize(d[ok], sort=True)
+    y, w = y[ok], w[ok]
+    n, n_dom = y.size, int(codes.max()) + 1 if y.size else 0
+    if n - n_dom < 1:
+        raise InputError("The within-district variance needs at least one district with two respondents.",
+                         hint="check that the survey has respondents with valid answers")
+    sw = np.bincount(codes, weights=w, minlength=n_dom)
+    mean = np.bincount(codes, weights=w * y, minlength=n_dom) / sw
+    resid = y - mean[codes]
+    return float(np.sum(w * resid**2) / np.sum(w) * n / (n - n_dom))
+
+
+def gvf_sampling_variance(s2: float, n_eff: Any) -> np.ndarray:
+    r"""Smoothed sampling variance of district means: :math:`\psi_d = S^2 / n_{\text{eff},d}`.
+
+    Parameters
+    ----------
+    s2 : float
+        Pooled within-district variance (:func:`pooled_within_variance`), > 0.
+    n_eff : array-like, shape (m,)
+        Kish effective sample size of each district (``(sum w)^2 / sum w^2``); 0 or NaN for
+        districts without respondents.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``s2 / n_eff``; NaN where ``n_eff`` is 0 or missing. A district with one respondent
+        gets ``s2``.
+
+    Raises
+    ------
+    InputError
+        ``s2`` not positive and finite, or a negative ``n_eff``.
+    """
+    s2 = float(s2)
+    if not (np.isfinite(s2) and s2 > 0):
+        raise InputError(f"The pooled within-district variance must be positive, got {s2!r}.",
+                         hint="a score without variation between respondents cannot be modelled")
+    n_eff = np.asarray(n_eff, dtype=float).ravel()
+    if (n_eff < 0).any():
+        raise InputError("n_eff must not be negative.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n_eff > 0, s2 / n_eff, np.nan)
+
+
+# --------------------------------------------------------------------------------------------
+# covariates
+# --------------------------------------------------------------------------------------------
+def standardise(covariates: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """z-standardise covariate columns over all areas; drop constant columns.
+
+    Parameters
+    ----------
+    covariates : pandas.DataFrame
+        Numeric columns, one row per area (no missing values).
+
+    Returns
+    -------
+    standardised : pandas.DataFrame
+        ``(x - mean) / sd`` (population sd) of every non-constant column, same index.
+    dropped : list of str
+        Constant columns (they carry no information beyond the intercept).
+
+    Raises
+    ------
+    InputError
+        A non-numeric or missing value.
+    """
+    out, dropped = {}, []
+    for col in covariates.columns:
+        x = pd.to_numeric(covariates[col], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(x).all():
+            raise InputError(f"covariate {col!r} is missing or not numeric for some area.",
+                             hint="covariates are needed for every district, also for those without respondents")
+        sd = float(np.std(x))
+        if not sd > 1e-12 * max(1.0, float(np.abs(x).max())):
+            dropped.append(str(col))
+            continue
+        out[str(col)] = (x - x.mean()) / sd
+    return pd.DataFrame(out, index=covariates.index), dropped
+
+
+@dataclass(frozen=True)
+class CovariateSelection:
+    """Result of :func:`select_covariates`.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Selected covariates in the order they were added.
+    steps : pandas.DataFrame
+        ``step, added, aic`` of the forward selection (step 0: intercept only).
+    max_covariates : int
+        The cap that applied.
+    """
+
+    names: tuple[str, ...]
+    steps: pd.DataFrame
+    max_covariates: int
+
+
+def default_max_covariates(n_areas: int) -> int:
+    """At most one covariate per five sampled areas: ``floor(n_areas / 5)``."""
+    return max(0, int(n_areas) // 5)
+
+
+def select_covariates(direct: Any, sampling_var: Any, candidates: pd.DataFrame,
+                      max_covariates: int | None = None) -> CovariateSelection:
+    """Forward selection of covariates by AIC of an ML Fay-Herriot fit.
+
+    Parameters
+    ----------
+    direct, sampling_var : array-like, shape (m,)
+        Direct estimates (NaN = no respondents) and their sampling variances, e.g. of the index.
+    candidates : pandas.DataFrame, shape (m, p)
+        Candidate covariates (standardised), known for every area.
+    max_covariates : int, optional
+        Cap on the number selected; default ``floor(m_s / 5)`` for ``m_s`` areas with a direct
+        estimate (:func:`default_max_covariates`).
+
+    Returns
+    -------
+    CovariateSelection
+
+    Notes
+    -----
+    Starting from the intercept-only model, the candidate that lowers the AIC most is added
+    while the AIC decreases and the cap is not reached. Candidates that make the design
+    collinear are skipped. AIC uses the ML log-likelihood, so models with different regressors
+    are comparable.
+    """
+    y = np.asarray(direct, dtype=float).ravel()
+    psi = np.asarray(sampling_var, dtype=float).ravel()
+    n_s = int(np.isfinite(y).sum())
+    cap = default_max_covariates(n_s) if max_covariates is None else int(max_covariates)
+    if cap < 0:
+        raise InputError(f"max_covariates must not be negative, got {max_covariates!r}.")
+
+    def aic(names: list[str]) -> float:
+        try:
+            res = fay_herriot(y, psi, candidates[names] if names else None, method="ML", max_iter=FH_MAX_ITER)
+        except (InputError, np.linalg.LinAlgError):
+            return np.inf
+        return res.aic if res.converged else np.inf
+
+    chosen: list[str] = []
+    best = aic(chosen)
+    steps = [{"step": 0, "added": "", "aic": best}]
+    remaining = [str(c) for c in candidates.columns]
+    while remaining and len(chosen) < cap:
+        scores = {c: aic([*chosen, c]) for c in remaining}
+        pick = min(remaining, key=lambda c: (scores[c], remaining.index(c)))
+        if not scores[pick] < best:
+            break
+        chosen.append(pick)
+        remaining.remove(pick)
+        best = scores[pick]
+        steps.append({"step": len(chosen), "added": pick, "aic": best})
+    return CovariateSelection(tuple(chosen), pd.DataFrame(steps), cap)
+
+
+# --------------------------------------------------------------------------------------------
+# model per score
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AreaModel:
+    """District estimates of one score from :func:`fit_area_model`.
+
+    Attributes
+    ----------
+    variable : str
+        The score (e.g. ``"index"``).
+    requested : str
+        The estimator asked for (one of :data:`ESTIMATORS`).
+    method : str
+        The estimator actually used (a fallback when the requested one could not be fitted).
+    estimate, mse : numpy.ndarray
+        Per area: the published estimate and its MSE (for direct rows the squared design-based
+        standard error). NaN where there is no estimate.
+    row_estimator : numpy.ndarray of str
+        Per area: ``method``, or ``"synthetic"`` for areas without a direct estimate.
+    fit : FayHerriotResult or None
+        The model fit (None for direct estimates).
+    covariates : tuple of str
+        Covariates of the model.
+    benchmark_factor : float
+        Ratio applied by benchmarking (NaN when not benchmarked).
+    notes : tuple of str
+        Fallbacks, benchmarking and the model's own notes.
+    """
+
+    variable: str
+    requested: str
+    method: str
+    estimate: np.ndarray
+    mse: np.ndarray
+    row_estimator: np.ndarray
+    fit: FayHerriotResult | None = None
+    covariates: tuple[str, ...] = ()
+    benchmark_factor: float = np.nan
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> dict:
+        """One row for ``sae_models.csv``: method, parameters, convergence and notes."""
+        fit = self.fit
+        beta = "" if fit is None else "; ".join(
+            f"{name}={b:.4f} (se {s:.4f})" for name, b, s in zip(fit.beta.index, fit.beta, fit.beta_se))
+        return {
+            "variable": self.variable, "requested": self.requested, "method": self.method,
+            "fit_method": "" if fit is None else fit.method,
+            "covariates": ", ".join(self.covariates),
+            "sigma2_u": np.nan if fit is None else fit.sigma2_u,
+            "rho": np.nan if fit is None else fit.rho,
+            "beta": beta,
+            "converged": None if fit is None else fit.converged,
+            "synthetic": None if fit is None else fit.synthetic,
+            "areas_in_sample": int(np.isfinite(self.estimate).sum()) if fit is None else int(fit.in_sample.sum()),
+            "areas_out_of_sample": int((self.row_estimator == "synthetic").sum()),
+            "aic": np.nan if fit is None else fit.aic,
+            "benchmark_factor": self.benchmark_factor,
+            "notes": " | ".join(self.notes),
+        }
+
+
+def _direct_model(variable: str, requested: str, direct: np.ndarray, direct_var: np.ndarray,
+                  notes: list[str]) -> AreaModel:
+    rows = np.full(direct.size, "direct", dtype=object)
+    return AreaModel(variable, requested, "direct", direct.copy(), np.where(np.isfinite(direct), direct_var, np.nan),
+                     rows, notes=tuple(notes))
+
+
+def _spatial_problem(fit: FayHerriotResult) -> str:
+    """Why a spatial fit is not usable ('' if it is): the SAR model is weakly identified with
+    few areas, and a fit at a boundary has an unstable (or meaningless) MSE."""
+    if not fit.converged:
+        return "did not converge"
+    if fit.synthetic:
+        return "found no area effects (sigma2_u = 0, rho not identified)"
+    if abs(fit.rho) >= 0.999:
+        return f"ended at the boundary rho = {fit.rho:+.3f}"
+    if not (np.isfinite(fit.mse).all() and (fit.mse > 0).all()):
+        return "gave a non-positive MSE"
+    return ""
+
+
+def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: pd.DataFrame | None, *,
+                   estimator: str, spatial_weights: Any = None, population: Any = None,
+                   target: float | None = None, variable: str = "", method: str = "REML") -> AreaModel:
+    """District estimates of one score with the chosen estimator (and fallbacks).
+
+    Parameters
+    ----------
+    direct : array-like, shape (m,)
+        Direct (design-based) estimates; NaN for areas without respondents.
+    direct_var : array-like, shape (m,)
+        Design-based variances of ``direct`` (squared SEs): the MSE of direct rows.
+    sampling_var : array-like, shape (m,)
+        Sampling variances the model treats as known (smoothed, :func:`gvf_sampling_variance`).
+    covariates : pandas.DataFrame or None
+        Standardised covariates for all ``m`` areas (None: intercept only).
+    estimator : {"direct", "fay_herriot", "spatial_fay_herriot"}
+    spatial_weights : array-like, optional
+        ``(m, m)`` contiguity weights (islands: zero rows) for ``"spatial_fay_herriot"``;
+        without them the non-spatial model is fitted and a note says so.
+    population : array-like, shape (m,), optional
+        Population of the areas; with ``target`` the model estimates are ratio-benchmarked
+        (:func:`geo_cohesion.survey.sae.fh_benchmark`) so that their population-weighted mean
+        equals ``target`` (the direct city estimate). MSEs are not adjusted.
+    target : float, optional
+        Benchmark target (see ``population``).
+    variable : str
+        Name of the score, for notes.
+    method : {"REML", "ML"}
+        Variance-component estimator of the model.
+
+    Returns
+    -------
+    AreaModel
+
+    Notes
+    -----
+    Fallbacks, each recorded in ``notes``: the spatial model falls back to the non-spatial one
+    when it cannot be fitted, does not converge, ends at a boundary (:math:`\\hat\\sigma^2_u = 0`,
+    where :math:`\\rho` is not identified, or :math:`|\\hat\\rho| \\ge 0.999`) or gives a
+    non-positive MSE; the non-spatial model falls back to the
+    direct estimates when fewer than :data:`MIN_AREAS` areas have respondents, when it cannot be
+    fitted, or when it does not converge.
+    """
+    if estimator not in ESTIMATORS:
+        raise InputError(f"unknown estimator {estimator!r}", hint=f"use one of {', '.join(ESTIMATORS)}")
+    y = np.asarray(direct, dtype=float).ravel()
+    dvar = np.asarray(direct_var, dtype=float).ravel()
+    psi = np.asarray(sampling_var, dtype=float).ravel()
+    if not (y.size == dvar.size == psi.size):
+        raise InputError("direct, direct_var and sampling_var differ in length.")
+    notes: list[str] = []
+    if estimator == "direct":
+        return _direct_model(variable, estimator, y, dvar, notes)
+    n_s = int(np.isfinite(y).sum())
+    if n_s < MIN_AREAS:
+        notes.append(f"only {n_s} district(s) with respondents (a model needs {MIN_AREAS}): direct estimates kept")
+        return _direct_model(variable, estimator, y, dvar, notes)
+    names = tuple(covariates.columns) if covariates is not None and covariates.shape[1] else ()
+    x = covariates if names else None
+    fit = None
+    used = estimator
+    if estimator == "spatial_fay_herriot":
+        if spatial_weights is None:
+            notes.append("no district boundaries: non-spatial Fay-Herriot model fitted instead")
+        else:
+            try:
+                fit = fay_herriot(y, psi, x, method=method, spatial_weights=spatial_weights)
+            except InputError as exc:
+                notes.append(f"spatial model not fitted ({exc.message}): non-spatial Fay-Herriot instead")
+                fit = None
+            except np.linalg.LinAlgError:  # singular information matrix at the solution
+                notes.append("spatial model not fitted (singular information matrix): non-spatial Fay-Herriot instead")
+                fit = None
+            else:
+                problem = _spatial_problem(fit)
+                if problem:
+                    notes.append(f"spatial model {problem}: non-spatial Fay-Herriot instead")
+                    fit = None
+        if fit is None:
+            used = "fay_herriot"
+    if fit is None:
+        try:
+            fit = fay_herriot(y, psi, x, method=method, max_iter=FH_MAX_ITER)
+        except InputError as exc:
+            notes.append(f"Fay-Herriot model not fitted ({exc.message}): direct estimates kept")
+            return _direct_model(variable, estimator, y, dvar, notes)
+        except np.linalg.LinAlgError:
+            notes.append("Fay-Herriot model not fitted (singular matrix): direct estimates kept")
+            return _direct_model(variable, estimator, y, dvar, notes)
+        if not fit.converged:
+            notes.append("Fay-Herriot model did not converge: direct estimates kept")
+            return _direct_model(variable, estimator, y, dvar, notes)
+    notes.extend(fit.notes)
+    estimate = np.array(fit.estimate, dtype=float)
+    factor = np.nan
+    if population is not None and target is not None and np.isfinite(target):
+        benchmarked = fh_benchmark(estimate, population, target)
+        factor = float(benchmarked[0] / estimate[0]) if estimate[0] != 0 else np.nan
+        estimate = benchmarked
+        notes.append(f"ratio-benchmarked to the direct city estimate (factor {factor:.5f}; MSE not adjusted)")
+    rows = np.where(fit.in_sample, used, "synthetic").astype(object)
+    return AreaModel(variable, estimator, used, estimate, np.array(fit.mse, dtype=float), rows, fit,
+                     names, factor, tuple(notes))
+
+
+# --------------------------------------------------------------------------------------------
+# reliability
+# --------------------------------------------------------------------------------------------
+def normal_halfwidth(mse: Any, level: float = 0.95) -> np.ndarray:
+    """Half-width ``z * sqrt(mse)`` of a normal ``level`` interval."""
+    if not 0 < level < 1:
+        raise InputError(f"confidence level must be between 0 and 1, got {level}")
+    return float(norm.ppf(0.5 + level / 2.0)) * np.sqrt(np.asarray(mse, dtype=float))
+
+
+def _points(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
+def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, max_halfwidth: float | None,
+                min_n: int, level: float = 0.95) -> tuple[np.ndarray, list[str]]:
+    """Which published estimates to suppress, and why (German, for the ``note`` column and maps).
+
+    Parameters
+    ----------
+    estimate, halfwidth : array-like, shape (k,)
+        Published estimates and the half-widths of their intervals (NaN: unknown).
+    row_estimator : array-like of str, shape (k,)
+        Estimator of each row (:data:`ROW_ESTIMATORS`).
+    n : array-like, shape (k,)
+        Respondents behind the row's direct estimate (NaN: unknown).
+    max_halfwidth : float or None
+        Suppress when the half-width exceeds this many points (None: no such rule).
+    min_n : int
+        Suppress a *direct* estimate from fewer respondents.
+    level : float
+        Confidence level, for the wording.
+
+    Returns
+    -------
+    suppressed : numpy.ndarray of bool
+    reasons : list of str
+        Empty where published.
+    """
+    est = np.asarray(estimate, dtype=float).ravel()
+    hw = np.asarray(halfwidth, dtype=float).ravel()
+    kind = np.asarray(row_estimator, dtype=object).ravel()
+    count = np.asarray(n, dtype=float).ravel()
+    if not (est.size == hw.size == kind.size == count.size):
+        raise InputError("estimate, halfwidth, row_estimator and n differ in length.")
+    if max_halfwidth is not None and not max_halfwidth > 0:
+        raise InputError(f"max_halfwidth must be positive, got {max_halfwidth!r}.")
+    reasons: list[str] = []
+    level_text = f"{level * 100:g}".replace(".", ",")
+    for e, h, k, c in zip(est, hw, kind, count):
+        if not np.isfinite(e):
+            reasons.append("keine Befragten" if c == 0 else "keine Schätzung")
+        elif k == "direct" and np.isfinite(c) and c < min_n:
+            reasons.append(f"zu wenige Befragte für eine direkte Schätzung (n = {int(c)} < {min_n})")
+        elif max_halfwidth is not None and np.isfinite(h) and h > max_halfwidth:
+            reasons.append(f"zu unsicher: {level_text}-%-Intervall ±{_points(h)} Punkte, "
+                           f"erlaubt ±{_points(max_halfwidth)}")
+        else:
+            reasons.append("")
+    return np.array([bool(r) for r in reasons]), reasons
+
+
+# --------------------------------------------------------------------------------------------
+# all scores of one city
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DistrictModels:
+    """Result of :func:`district_models`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per district and score: ``district_id, variable, estimate, mse, estimator,
+        direct_estimate, direct_se, sampling_var, gamma``. ``estimate``/``mse`` are those of
+        ``estimator`` (the row estimator, see :data:`ROW_ESTIMATORS`).
+    models : pandas.DataFrame
+        One row per score (:meth:`AreaModel.summary`).
+    selection : CovariateSelection or None
+        The covariate selection (None when the covariates were given or there were none).
+    covariates : tuple of str
+        Covariates used in every model.
+    notes : tuple of str
+        City-level notes (dropped constant covariates, fallbacks of the selection).
+    """
+
+    table: pd.DataFrame
+    models: pd.DataFrame
+    selection: CovariateSelection | None
+    covariates: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _square_weights(weights: Any, areas: pd.Index) -> np.ndarray:
+    if isinstance(weights, pd.DataFrame):
+        missing = areas.difference(weights.index).union(areas.difference(weights.columns))
+        if len(missing):
+            raise InputError(f"spatial weights lack district(s) {', '.join(map(str, missing[:5]))}")
+        return weights.loc[areas, areas].to_numpy(dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (len(areas), len(areas)):
+        raise InputError(f"spatial weights must be {len(areas)} x {len(areas)}, got {w.shape}")
+    return w
+
+
+def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, covariates: pd.DataFrame | None, *,
+                    estimator: str, covariate_names: list[str] | None = None, selection_variable: str = "index",
+                    spatial_weights: Any = None, population: pd.Series | None = None,
+                    targets: dict[str, float] | None = None, method: str = "REML",
+                    direct_min_n: int | None = None) -> DistrictModels:
+    """Fit one small-area model per score for the districts of one city.
+
+    Parameters
+    ----------
+    direct : pandas.DataFrame
+        Direct estimates in tidy form: ``district_id, variable, estimate, se, n, n_eff`` (rows of
+        districts without respondents have NaN ``estimate`` and ``n = 0`` or are absent).
+    within_var : dict, optional
+        Pooled within-district variance of each score (:func:`pooled_within_variance`); the
+        model's sampling variances are then ``within_var / n_eff``
+        (:func:`gvf_sampling_variance`). A score without an entry uses ``se**2`` as given.
+    covariates : pandas.DataFrame, optional
+        Raw numeric covariates indexed by district id, one row for *every* district of the city
+        (also those without respondents, which then get the synthetic estimate). None: the
+        districts of ``direct``, intercept-only model.
+    estimator : {"direct", "fay_herriot", "spatial_fay_herriot"}
+    covariate_names : list of str, optional
+        Use exactly these covariates; None selects them (:func:`select_covariates` on
+        ``selection_variable``).
+    selection_variable : str
+        Score whose model chooses the covariates (the overall index).
+    spatial_weights : pandas.DataFrame or array-like, optional
+        Contiguity weights between the districts (DataFrame indexed and labelled by district id,
+        or an array in the order of ``covariates``' index).
+    population : pandas.Series, optional
+        Population per district id, for benchmarking.
+    targets : dict, optional
+        Direct city estimate per score; with ``population`` the model estimates are
+        ratio-benchmarked to it.
+    method : {"REML", "ML"}
+    direct_min_n : int, optional
+        Keep the direct estimate of a district with at least this many respondents when it is
+        at least as precise as the model estimate (smoothed sampling variance
+        :math:`\\psi_d` not above the model MSE). A large district gains nothing from the
+        model, and at :math:`\\hat\\sigma^2_u = 0` its model MSE (through :math:`g_3`) can
+        even exceed its direct variance. None: the model estimate everywhere.
+
+    Returns
+    -------
+    DistrictModels
+    """
+    required = ["district_id", "variable", "estimate", "se", "n", "n_eff"]
+    missing = [c for c in required if c not in direct.columns]
+    if missing:
+        raise InputError(f"direct estimates lack column(s) {', '.join(missing)}")
+    frame = direct.assign(district_id=direct["district_id"].astype(str))
+    notes: list[str] = []
+    if covariates is not None:
+        areas = pd.Index(covariates.index.astype(str), name="district_id")
+        unknown = sorted(set(frame["district_id"]) - set(areas))
+        if unknown:
+            raise InputError(f"district(s) {', '.join(unknown[:5])} have estimates but no covariates",
+                             hint="give every district a row in the structural table")
+        raw = covariates.set_axis(areas)
+        z, dropped = standardise(raw)
+        if dropped:
+            notes.append(f"constant covariate(s) left out: {', '.join(dropped)}")
+    else:
+        areas = pd.Index(pd.unique(frame["district_id"]), name="district_id")
+        z = pd.DataFrame(index=areas)
+    variables = list(pd.unique(frame["variable"]))
+    if covariate_names is not None:
+        absent = [c for c in covariate_names if c not in z.columns]
+        if absent:
+            raise InputError(f"covariate(s) {', '.join(absent)} not among the usable structural indicators",
+                             hint=f"usable: {', '.join(z.columns) or 'none'}")
+
+    def inputs(variable: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+        rows = frame[frame["variable"] == variable].set_index("district_id").reindex(areas)
+        y = rows["estimate"].to_numpy(dtype=float)
+        se = rows["se"].to_numpy(dtype=float)
+        n = rows["n"].to_numpy(dtype=float)
+        y = np.where(np.nan_to_num(n, nan=1.0) > 0, y, np.nan)
+        if within_var is not None and variable in within_var:
+            psi = gvf_sampling_variance(within_var[variable], np.nan_to_num(rows["n_eff"].to_numpy(dtype=float)))
+        else:
+            psi = se**2
+        y = np.where(np.isfinite(psi) & (psi > 0), y, np.nan)
+        return y, se**2, psi, rows
+
+    selection = None
+    if estimator == "direct" or not z.shape[1]:
+        names: tuple[str, ...] = ()
+    elif covariate_names is not None:
+        names = tuple(covariate_names)
+    else:
+        sel_var = selection_variable if selection_variable in variables else variables[0]
+        y, _, psi, _ = inputs(sel_var)
+        selection = select_covariates(y, psi, z)
+        names = selection.names
+    x = z[list(names)] if names else None
+
+    w = None
+    if estimator == "spatial_fay_herriot" and spatial_weights is not None:
+        w = _square_weights(spatial_weights, areas)
+    pop = None
+    if population is not None and targets is not None:
+        pop = population.rename(index=str).reindex(areas).fillna(0.0).to_numpy(dtype=float)
+
+    parts, summaries = [], []
+    for variable in variables:
+        y, dvar, psi, rows = inputs(variable)
+        target = None if pop is None else targets.get(variable)
+        model = fit_area_model(y, dvar, psi, x, estimator=estimator, spatial_weights=w,
+                               population=pop if target is not None else None, target=target,
+                               variable=variable, method=method)
+        gamma = model.fit.gamma if model.fit is not None else np.where(np.isfinite(y), 1.0, np.nan)
+        estimate, mse, kind = model.estimate.copy(), model.mse.copy(), model.row_estimator.copy()
+        if direct_min_n is not None and model.fit is not None:
+            n = rows["n"].to_numpy(dtype=float)
+            keep = np.isfinite(y) & (np.nan_to_num(n) >= direct_min_n) & (psi <= mse) & np.isfinite(dvar)
+            estimate[keep], mse[keep], kind[keep] = y[keep], dvar[keep], "direct"
+        parts.append(pd.DataFrame({
+            "district_id": areas, "variable": variable, "estimate": estimate, "mse": mse,
+            "estimator": kind, "direct_estimate": rows["estimate"].to_numpy(dtype=float),
+            "direct_se": np.sqrt(dvar), "sampling_var": psi, "gamma": gamma}))
+        summaries.append(model.summary())
+    return DistrictModels(pd.concat(parts, ignore_index=True), pd.DataFrame(summaries), selection, names,
+                          tuple(notes))
