@@ -319,7 +319,7 @@ class AreaModel:
     benchmark_factor: float = np.nan
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """One row for ``sae_models.csv``: method, parameters, convergence and notes."""
         fit = self.fit
         beta = "" if fit is None else "; ".join(
@@ -474,7 +474,8 @@ def normal_halfwidth(mse: Any, level: float = 0.95) -> np.ndarray:
     """Half-width ``z * sqrt(mse)`` of a normal ``level`` interval."""
     if not 0 < level < 1:
         raise InputError(f"confidence level must be between 0 and 1, got {level}")
-    return float(norm.ppf(0.5 + level / 2.0)) * np.sqrt(np.asarray(mse, dtype=float))
+    halfwidth: np.ndarray = float(norm.ppf(0.5 + level / 2.0)) * np.sqrt(np.asarray(mse, dtype=float))
+    return halfwidth
 
 
 def _points(value: float) -> str:
@@ -564,7 +565,8 @@ def _square_weights(weights: Any, areas: pd.Index) -> np.ndarray:
         missing = areas.difference(weights.index).union(areas.difference(weights.columns))
         if len(missing):
             raise InputError(f"spatial weights lack district(s) {', '.join(map(str, missing[:5]))}")
-        return weights.loc[areas, areas].to_numpy(dtype=float)
+        square: np.ndarray = weights.loc[areas, areas].to_numpy(dtype=float)
+        return square
     w = np.asarray(weights, dtype=float)
     if w.shape != (len(areas), len(areas)):
         raise InputError(f"spatial weights must be {len(areas)} x {len(areas)}, got {w.shape}")
@@ -678,7 +680,7 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
     parts, summaries = [], []
     for variable in variables:
         y, dvar, psi, rows = inputs(variable)
-        target = None if pop is None else targets.get(variable)
+        target = None if pop is None or targets is None else targets.get(variable)
         model = fit_area_model(y, dvar, psi, x, estimator=estimator, spatial_weights=w,
                                population=pop if target is not None else None, target=target,
                                variable=variable, method=method)
