@@ -3,8 +3,7 @@ r"""Small-area estimation of district scores: smoothed sampling variances, covar
 
 The models themselves are in :mod:`geo_cohesion.survey.sae`; this module prepares their inputs
 from survey estimates and turns their output into publishable district rows. Everything here is
-a pure function of arrays and DataFrames (the pipeline glue is
-:mod:`geo_cohesion.project.small_area`).
+a pure function of arrays and DataFrames (the pipeline glue is :mod:`geo_cohesion.project.small_area`).
 
 Sampling variances (generalised variance function)
 --------------------------------------------------
@@ -23,8 +22,8 @@ over all districts (``n`` respondents with a value in ``D`` districts),
 :math:`\mathrm{deff}_d = n_d \sum w^2 / (\sum w)^2` Kish's design effect of the district's
 weights and :math:`n_{\text{eff},d} = n_d / \mathrm{deff}_d`. It assumes a common
 within-district variance (the usual GVF assumption); it ignores the small variance reduction
-from raking, so it errs on the safe side. Every district with at least one respondent gets a
-positive variance (one respondent: :math:`\psi_d = S^2_{\text{pooled}}`).
+from raking, so it errs on the safe side. Every district with at least one respondent gets a positive
+variance (one respondent: :math:`\psi_d = S^2_{\text{pooled}}`).
 
 Covariates
 ----------
@@ -77,10 +76,10 @@ ESTIMATOR_LABELS = {"direct": "direkt", "fay_herriot": "Fay-Herriot",
                     "spatial_fay_herriot": "räumliches Fay-Herriot", "synthetic": "synthetisch"}
 #: Fewest districts with respondents a model is fitted to; below, the direct estimates are kept.
 MIN_AREAS = 5
-#: Fisher-scoring iterations of the non-spatial model (sae's default). When they do not settle -
-#: very unequal sampling variances make the steps overshoot - :func:`geo_cohesion.survey.sae.fay_herriot`
+#: Fisher-scoring iterations of the non-spatial model (sae's default); if they do not settle, ``fay_herriot``
 #: solves the same equation by bracketing, so the answer is the one sae would converge to.
 FH_MAX_ITER = 100
+SPATIAL_MAX_AREAS = 2500  #: above this many districts the dense spatial model gives way to plain FH
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,6 +425,8 @@ def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: 
     if estimator == "spatial_fay_herriot":
         if spatial_weights is None:
             notes.append("no district boundaries: non-spatial Fay-Herriot model fitted instead")
+        elif y.size > SPATIAL_MAX_AREAS:
+            notes.append(f"{y.size} districts (spatial model: at most {SPATIAL_MAX_AREAS}): non-spatial Fay-Herriot")
         else:
             try:
                 fit = fay_herriot(y, psi, x, method=method, spatial_weights=spatial_weights)
