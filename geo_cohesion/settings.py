@@ -184,8 +184,8 @@ class PopulationSpec(Settings):
 class IndicatorSpec(Settings):
     """How a structural indicator is labelled and read (the indicator registry of one column)."""
 
-    label: Text = _key("Label shown on maps and in tables (German), e.g. 'SGB-II-Quote'.", example="SGB-II-Quote",
-                       min_length=1)
+    label: Text | None = _key("Label shown on maps and in tables, e.g. 'SGB-II-Quote'; empty: the known "
+                              "catalogue's label, else the column name.", None, example="SGB-II-Quote")
     unit: Text = _key("Unit shown after values, e.g. '%'.", "")
     direction: Direction = _key("Whether higher values mean more need (higher_is_worse), less need "
                                 "(higher_is_better) or neither.", "neutral")

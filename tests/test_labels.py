@@ -158,7 +158,9 @@ def test_german_map_keeps_the_published_words():
     assert layers["index__x__sgb2_share_pct"]["label"] == "Gesamtindex Zusammenhalt × SGB-II-Quote"
     assert layers["index__x__sgb2_share_pct"]["legend"][-1]["label"] == \
         "Zusammenhalt niedrig · SGB-II-Quote hoch"
-    assert payload["text"] == {"no_data": "keine Daten", "too_few": "zu wenige Befragte (n < 30)", "value": "Wert",
+    assert payload["text"] == {"no_data": "keine Daten", "no_respondents": "keine Befragten",
+                               "not_published": "nicht veröffentlicht", "estimator": "Schätzer",
+                               "too_few": "zu wenige Befragte (n < 30)", "value": "Wert",
                                "respondents": "Befragte", "rank": "Rang {rank} von {n} in der Stadt",
                                "side_view": "Vergleichsansicht", "side_second": "zweite Karte rechts:"}
     assert city_map.ci_label == "95-%-Konfidenzintervall"

@@ -56,7 +56,7 @@ def test_defaults_are_the_documented_ones():
     assert p.schema_version == 1 and p.seed == 0 and p.title == "Radar gesellschaftlicher Zusammenhalt"
     assert p.note is None and p.survey_period is None
     assert (p.estimates.level, p.estimates.min_n, p.estimates.estimator, p.estimates.merge_small,
-            p.estimates.merge_min_n) == (0.95, 30, "direct", False, 30)
+            p.estimates.merge_min_n) == (0.95, 30, "fay_herriot", False, 30)
     m = p.maps
     assert (m.scheme, m.k, m.breaks, m.offline, m.tolerance_m, m.allow_missing, m.figures) == \
         ("quantiles", 5, None, False, 5.0, False, True)

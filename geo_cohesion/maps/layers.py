@@ -103,7 +103,8 @@ class MapLayer:
         counts = estimator_counts([self])
         if not counts:
             return ""
-        return "Schätzer: " + ", ".join(f"{lab} ({k} {'Gebiet' if k == 1 else 'Gebiete'})" for lab, k in counts.items())
+        return label("map.estimator") + ": " + ", ".join(
+            f"{lab} ({k} {'Gebiet' if k == 1 else 'Gebiete'})" for lab, k in counts.items())
 
 
 def estimator_counts(layers: Sequence[MapLayer]) -> dict[str, int]:

@@ -268,8 +268,7 @@ def write_merged_tables(outputs: list, project: ProjectConfig, out_dir: Path) ->
             written.append(write_csv(_rounded(merged.comparison, note), tables / f"comparison_merged_{city.slug}.csv"))
     if frames:
         table = pd.concat(frames, ignore_index=True)
-        written.append(write_csv(table, tables / "merged_estimates.csv"))
-        written.append(write_csv(table, tables / "excel_de" / "merged_estimates.csv", excel_de=True))
+        written.append(write_csv(table, tables / "merged_estimates.csv"))  # German copy: write_deliverables
     return written
 
 

@@ -108,7 +108,8 @@ def test_estimator_and_reason_reach_the_page_as_plain_text():
     assert layer["estimator_note"] == f"Schätzer: Fay-Herriot ({len(ids) - 2} Gebiete), synthetisch (1 Gebiet)"
     assert data["suppressed_label"] == "nicht veröffentlicht (zu unsicher)"
     assert "Schätzer: Fay-Herriot " + HOSTILE in data["notes"]
-    assert '"Schätzer: " + l.estimator[i]' in html and "innerHTML" not in html
+    assert 'TEXT.estimator + ": " + l.estimator[i]' in html and "innerHTML" not in html
+    assert data["text"]["estimator"] == "Schätzer"
     # without estimator information nothing changes
     plain = build_city_map("Lippstadt", b, est.drop(columns=["estimator", "reason"]))
     data = map_payload(plain)

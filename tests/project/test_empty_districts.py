@@ -84,7 +84,9 @@ def test_schematic_neighbours_of_the_cases_by_shapely(inputs):
 
 @pytest.mark.parametrize("boundaries, groups, partner", [(True, True, "11"), (True, False, "18"), (False, True, "05")])
 def test_empty_district_is_merged_and_listed(inputs, tmp_path, boundaries, groups, partner):
-    proj = project(inputs, tmp_path, empty=["10"], boundaries=boundaries, groups=groups)
+    # the direct path (the default Fay-Herriot estimator gives the district its synthetic value)
+    proj = project(inputs, tmp_path, empty=["10"], boundaries=boundaries, groups=groups,
+                   estimates={"estimator": "direct"})
     result = run(proj)
     assert result.design.collapsed.merged == {"10": partner}
     assert result.diagnostics["collapsed"] == f"10→{partner}"
@@ -136,7 +138,7 @@ def test_tables_diagnostics_and_map_show_the_empty_district(inputs, tmp_path):
     whose SE is missing: tables, weighting diagnostics and the HTML map are written."""
     from geo_cohesion.project.run import run_project
 
-    proj = project(inputs, tmp_path, empty=["10"], one_respondent=["13"], estimates={"min_n": 0},
+    proj = project(inputs, tmp_path, empty=["10"], one_respondent=["13"], estimates={"min_n": 0, "estimator": "direct"},
                    maps={"figures": True, "figure_formats": ["png"], "figure_variables": ["index"]},
                    compare={"permutations": 99, "rank_draws": 500})
     out = tmp_path / "out"

@@ -176,5 +176,5 @@ def test_bad_indicator_declarations_fail_when_the_project_is_read(own_city):
     with pytest.raises(InputError, match=r"cities\[0\]\.structural\.indicators\.arbeitslose_pct\.direction"):
         project_from_dict(broken, base_dir=inputs)
     broken["cities"][0]["structural"]["indicators"] = ["arbeitslose_pct"]
-    with pytest.raises(InputError, match="wrong type"):
+    with pytest.raises(InputError, match="must be a mapping"):
         project_from_dict(broken, base_dir=inputs)

@@ -124,16 +124,17 @@ def test_merged_estimates_equal_domain_means_over_the_merged_labels(merged_run):
 def test_merging_needs_boundaries(tmp_path):
     config = lippstadt_project(tmp_path / "inputs", merge_small=True)
     project = load_project(config)
-    project.cities[0].boundaries = None
+    city = project.cities[0].model_copy(update={"boundaries": None})  # settings are frozen
+    project = project.model_copy(update={"cities": (city,)})
     with pytest.raises(InputError, match=r"\[Lippstadt\] merging small districts .* needs the district boundaries"):
         run_project(project, tmp_path / "out", maps=False)
     assert not (tmp_path / "out" / "tables").exists()
 
 
 @pytest.mark.parametrize("estimates, message", [
-    ({"merge_small": "ja"}, "'project.estimates.merge_small' has the wrong type"),
-    ({"merge_min_n": 0}, "merge_min_n must be at least 1"),
-    ({"merge_min_n": 2.5}, "'project.estimates.merge_min_n' has the wrong type"),
+    ({"merge_small": "ja"}, "estimates.merge_small must be true or false, got 'ja'"),
+    ({"merge_min_n": 0}, "estimates.merge_min_n must be a whole number >= 2"),
+    ({"merge_min_n": 2.5}, "estimates.merge_min_n must be a whole number >= 2, got 2.5"),
 ])
 def test_bad_merge_settings_are_input_errors(estimates, message):
     raw = {"cities": [{"name": "X", "scores": {"path": "x.csv"}}], "estimates": estimates}

@@ -16,6 +16,7 @@ def _corpus():
     path = Path(__file__).resolve().parents[1] / "test_bad_inputs.py"
     spec = importlib.util.spec_from_file_location("bad_inputs_for_report", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses in the module look themselves up there
     spec.loader.exec_module(module)
     return module
 
