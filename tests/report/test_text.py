@@ -8,8 +8,14 @@ from report_fixtures import make_city
 
 from geo_cohesion.report import text as t
 from geo_cohesion.report.city import city_summary, cross_city, priority_sentence
+from geo_cohesion.report.model import ReportSettings
 from geo_cohesion.report.need import default_need
 from geo_cohesion.report.profile import profile_context
+
+
+@pytest.fixture
+def settings() -> ReportSettings:
+    return ReportSettings(title="Testbefragung", note="synthetische Demodaten", survey_period="2017-03-27/2017-05-23")
 
 
 def test_german_numbers():
