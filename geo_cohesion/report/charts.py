@@ -117,8 +117,8 @@ class RadarChart:
         self._ux, self._uy = np.cos(angle), np.sin(angle)
         city = np.asarray(city, dtype=float)
         with _style():
-            self.figure = fig = Figure(figsize=(4.8, 4.3))
-            ax = self._ax = fig.add_axes((0.235, 0.17, 0.53, 0.64))
+            self.figure = fig = Figure(figsize=(3.8, 3.7))
+            ax = self._ax = fig.add_axes((0.2, 0.16, 0.6, 0.66))
             ax.set_xlim(-1.02, 1.02)
             ax.set_ylim(-1.02, 1.02)
             ax.set_aspect("equal")
@@ -132,7 +132,7 @@ class RadarChart:
             for x, y, label in zip(self._ux, self._uy, labels):
                 ha = "center" if abs(x) < 0.2 else ("left" if x > 0 else "right")
                 va = "bottom" if y > 0.5 else ("top" if y < -0.5 else "center")
-                ax.text(1.08 * x, 1.08 * y, _wrap(label, 15), fontsize=7, ha=ha, va=va, linespacing=1.1,
+                ax.text(1.07 * x, 1.07 * y, _wrap(label, 15), fontsize=6.5, ha=ha, va=va, linespacing=1.05,
                         clip_on=False)
             if np.isfinite(city).all():
                 ax.plot(*self._xy(city), color=CITY_COLOUR, linewidth=1.1, linestyle="--", zorder=2)
@@ -154,10 +154,10 @@ class RadarChart:
                        label="signifikant darunter"),
                 Line2D([], [], color=ABOVE_COLOUR, marker="o", markersize=4, linestyle="none",
                        label="signifikant darüber")]
-            fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=6.5, frameon=False,
-                       bbox_to_anchor=(0.5, 0.0), handlelength=1.6, columnspacing=1.0, labelspacing=0.3)
-            self._title = fig.text(0.99, 0.99, "", fontsize=7.5, fontweight="bold", ha="right", va="top")
-            fig.text(0.01, 0.99, f"Skala {self.r0:g}–{self.r1:g} Punkte (Mitte = {self.r0:g})", fontsize=6,
+            fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=6, frameon=False,
+                       bbox_to_anchor=(0.5, 0.0), handlelength=1.6, columnspacing=1.0, labelspacing=0.25)
+            self._title = fig.text(0.99, 0.99, "", fontsize=7, fontweight="bold", ha="right", va="top")
+            fig.text(0.01, 0.99, f"Skala {self.r0:g}–{self.r1:g} Punkte (Mitte = {self.r0:g})", fontsize=5.5,
                      color="#737373", va="top")
 
     def _xy(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from geo_cohesion.cli import main
 from geo_cohesion.errors import InputError
 from geo_cohesion.maps.classify import SEQUENTIAL
 from geo_cohesion.project.config import project_from_dict
+from geo_cohesion.settings import IndicatorSpec, override
 
 DECLARED = {"transferbezug_pct": {"label": "Transferbezug (SGB II/XII)", "unit": "%",
                                   "direction": "higher_is_worse", "role": "deprivation"},
@@ -127,12 +128,12 @@ def test_unknown_explicit_indicator_is_an_input_error(own_result):
 
     project, result = own_result
     project = copy.deepcopy(project)
-    project.compare.indicators = ["arbeitslose_pct", "sgb2_share_pct"]
+    project = override(project, {"compare": {"indicators": ["arbeitslose_pct", "sgb2_share_pct"]}})
     with pytest.raises(InputError) as info:
         compare_city(result, project)
     assert "unknown indicator(s) 'sgb2_share_pct'" in str(info.value)
     assert "einwohner, arbeitslose_pct, transferbezug_pct, kita_quote" in info.value.hint
-    project.compare.indicators = ["arbeitslose_pct"]
+    project = override(project, {"compare": {"indicators": ["arbeitslose_pct"]}})
     assert set(compare_city(result, project).association["indicator"]) == {"arbeitslose_pct"}
 
 
@@ -142,13 +143,13 @@ def test_unknown_figure_variable_is_an_input_error(own_result):
 
     project, result = own_result
     project = copy.deepcopy(project)
-    project.maps.figure_variables = ["index", "sgb2_share_pct"]
+    project = override(project, {"maps": {"figure_variables": ["index", "sgb2_share_pct"]}})
     boundaries = align_boundary_districts(result, project, read_city_boundaries(result.city, project))
     with pytest.raises(InputError) as info:
         city_maps(result, project, boundaries)
     assert "maps.figure_variables: unknown variable(s) 'sgb2_share_pct'" in str(info.value)
     assert "transferbezug_pct" in info.value.hint and "index__deviation" in info.value.hint
-    project.maps.figure_variables = ["index__deviation", "transferbezug_pct"]   # any layer of the map
+    project = override(project, {"maps": {"figure_variables": ["index__deviation", "transferbezug_pct"]}})  # any layer
     (_, city_map), = city_maps(result, project, boundaries)
     assert figure_variables(city_map, project.maps.figure_variables) == ["index__deviation", "transferbezug_pct"]
 
@@ -159,7 +160,9 @@ def test_without_a_deprivation_indicator_the_bivariate_layer_is_skipped_with_a_n
 
     project, result = own_result
     project = copy.deepcopy(project)
-    project.cities[0].structural.indicators = {**DECLARED, "transferbezug_pct": {"role": None}}
+    structural = project.cities[0].structural.model_copy(
+        update={"indicators": {**DECLARED, "transferbezug_pct": IndicatorSpec(role=None)}})
+    project = project.model_copy(update={"cities": (project.cities[0].model_copy(update={"structural": structural}),)})
     registry, structural = structural_indicators(project.cities[0], result.structural)
     result = copy.copy(result)
     result.city, result.indicators, result.structural = project.cities[0], registry, structural

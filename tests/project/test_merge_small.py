@@ -14,6 +14,7 @@ from geo_cohesion.errors import InputError
 from geo_cohesion.project.areas import merge_city
 from geo_cohesion.project.config import load_project, project_from_dict
 from geo_cohesion.project.run import align_boundary_districts, read_city_boundaries, run_city, run_project
+from geo_cohesion.settings import override
 
 
 def lippstadt_project(folder: Path, **estimates) -> Path:
@@ -117,8 +118,7 @@ def test_merged_estimates_equal_domain_means_over_the_merged_labels(merged_run):
     # and differs from the district estimates: an area is more than one of its districts
     assert len(set(direct["area"])) < result.district_estimates["district_id"].nunique()
     # switched off: nothing is merged
-    project.estimates.merge_small = False
-    assert merge_city(result, project, boundaries) is None
+    assert merge_city(result, override(project, {"estimates": {"merge_small": False}}), boundaries) is None
 
 
 def test_merging_needs_boundaries(tmp_path):

@@ -14,6 +14,7 @@ from geo_cohesion.errors import InputError
 from geo_cohesion.project.config import load_project, project_from_dict
 from geo_cohesion.project.run import DISTRICT_COLUMNS, MODEL_COLUMNS, run_city
 from geo_cohesion.project.small_area import direct_view, model_district_estimates
+from geo_cohesion.settings import override
 from geo_cohesion.survey.small_area import ESTIMATOR_LABELS, ROW_ESTIMATORS
 
 SMALL_CITIES = {"Lippstadt": "lippstadt", "Dessau-Roßlau": "dessau-rosslau"}
@@ -38,11 +39,7 @@ def lippstadt(demo_out):
 @pytest.fixture(scope="module")
 def lippstadt_direct(lippstadt):
     project, city = lippstadt
-    project.estimates.estimator = "direct"
-    try:
-        return run_city(city, project)
-    finally:
-        project.estimates.estimator = "fay_herriot"
+    return run_city(city, override(project, {"estimates": {"estimator": "direct"}}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,12 +133,9 @@ def test_interval_rule_suppresses_with_a_reason_in_the_note(lippstadt, tmp_path)
     from geo_cohesion.project.run import write_tables
 
     project, city = lippstadt
-    project.estimates.max_ci_halfwidth = 1.5
-    try:
-        result = run_city(city, project)
-        write_tables([result], project, tmp_path)
-    finally:
-        project.estimates.max_ci_halfwidth = 10.0
+    project = override(project, {"estimates": {"max_ci_halfwidth": 1.5}})
+    result = run_city(city, project)
+    write_tables([result], project, tmp_path)
     est = result.district_estimates
     hidden = est[est["suppressed"]]
     assert not hidden.empty and hidden["reason"].str.startswith("zu unsicher: 95-%-Intervall ±").all()
@@ -184,16 +178,13 @@ def test_spatial_estimator_uses_boundaries_or_says_why_not(lippstadt, lippstadt_
     res = lippstadt_direct
     direct = res.district_estimates.drop(columns=["estimator", "mse", "direct_estimate", "direct_se",
                                                   "direct_ci_low", "direct_ci_high", "reason"])
-    project.estimates.estimator = "spatial_fay_herriot"
-    try:
-        no_b, models, _ = model_district_estimates(city, project, direct, res.structural, design=res.design)
-        assert set(models["method"]) <= {"fay_herriot", "direct"}
-        assert models["notes"].str.contains("no district boundaries").all()
-        boundaries = read_city_boundaries(city, project)
-        spatial, models, note = model_district_estimates(city, project, direct, res.structural, design=res.design,
-                                                         boundaries=boundaries)
-    finally:
-        project.estimates.estimator = "fay_herriot"
+    project = override(project, {"estimates": {"estimator": "spatial_fay_herriot"}})
+    no_b, models, _ = model_district_estimates(city, project, direct, res.structural, design=res.design)
+    assert set(models["method"]) <= {"fay_herriot", "direct"}
+    assert models["notes"].str.contains("no district boundaries").all()
+    boundaries = read_city_boundaries(city, project)
+    spatial, models, note = model_district_estimates(city, project, direct, res.structural, design=res.design,
+                                                     boundaries=boundaries)
     assert set(models["method"]) <= {"spatial_fay_herriot", "fay_herriot", "direct"}
     fallback = models[models["method"] != "spatial_fay_herriot"]
     assert fallback["notes"].str.contains("spatial model|Fay-Herriot model").all()

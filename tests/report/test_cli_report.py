@@ -15,8 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 def _corpus():
     path = Path(__file__).resolve().parents[1] / "test_bad_inputs.py"
     spec = importlib.util.spec_from_file_location("bad_inputs_for_report", path)
+    if spec.name in sys.modules:
+        return sys.modules[spec.name]
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses in the module look themselves up there
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

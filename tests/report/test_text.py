@@ -18,7 +18,6 @@ def settings() -> ReportSettings:
     return ReportSettings(title="Testbefragung", note="synthetische Demodaten", survey_period="2017-03-27/2017-05-23")
 
 
-
 def test_german_numbers():
     assert t.num(58.14) == "58,1" and t.num(-2.69) == "\u22122,7" and t.num(None) == "–"
     assert t.signed(2.76) == "+2,8" and t.signed(-0.04) == "0,0"
