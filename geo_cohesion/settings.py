@@ -186,9 +186,11 @@ class IndicatorSpec(Settings):
 
     label: Text | None = _key("Label shown on maps and in tables, e.g. 'SGB-II-Quote'; empty: the known "
                               "catalogue's label, else the column name.", None, example="SGB-II-Quote")
-    unit: Text = _key("Unit shown after values, e.g. '%'.", "")
-    direction: Direction = _key("Whether higher values mean more need (higher_is_worse), less need "
-                                "(higher_is_better) or neither.", "neutral")
+    unit: Text | None = _key("Unit shown after values, e.g. '%'; empty: the known catalogue's unit, else none.",
+                             None)
+    direction: Direction | None = _key("Whether higher values mean more need (higher_is_worse), less need "
+                                       "(higher_is_better) or neither (neutral); empty: higher_is_worse for a "
+                                       "deprivation indicator, else the known catalogue's, else neutral.", None)
     role: Role | None = _key("What the indicator stands for in analyses: deprivation, population or context; "
                              "none when empty.", None)
 

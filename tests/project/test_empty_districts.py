@@ -149,7 +149,7 @@ def test_tables_diagnostics_and_map_show_the_empty_district(inputs, tmp_path):
     assert len(empty) == 13 and empty["estimate"].isna().all() and (empty["n"] == 0).all()
     assert empty["note"].str.startswith("keine Befragten – Wert aus Modell; ").all()
     assert empty["note"].str.endswith("synthetische Demodaten").all()
-    assert districts.loc[districts["district_id"] != "10", "note"].eq("synthetische Demodaten").all()
+    assert districts.loc[districts["district_id"] != "10", "note"].str.endswith("synthetische Demodaten").all()
     one = districts[(districts["district_id"] == "13") & (districts["variable"] == "index")].iloc[0]
     assert one["n"] == 1 and not one["suppressed"] and np.isfinite(one["estimate"])
     assert np.isnan(one["se"]) and np.isnan(one["ci_low"]) and np.isnan(one["df"])
