@@ -934,8 +934,8 @@ def test_bad_input(case_id, corpus):
         outside = sorted(k for k in changed if not (k == out_rel or k.startswith(out_rel + "/"))
                          and k not in ("run", "run/results"))
         assert not outside, f"written outside OUT: {outside}"
-        assert not [k for k in changed if Path(k).name.startswith(".") and Path(k).name != ".geo-cohesion-manifest.json"], \
-            "temporary files left behind"
+        hidden = [k for k in changed if Path(k).name.startswith(".") and Path(k).name != ".geo-cohesion-manifest.json"]
+        assert not hidden, "temporary files left behind"
         assert (result.project.out / "tables" / "district_estimates.csv").exists()
         if case.check is not None:
             case.check(result.project, result)
