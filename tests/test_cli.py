@@ -146,3 +146,12 @@ def test_summary_reports_suppressed_districts_and_weight_warnings(capsys):
     _summary([result], Path("out"))
     out = capsys.readouterr().out
     assert "2 of 2 districts have no published index estimate" in out and "warning: the weights vary" in out
+
+
+def test_public_api_names_of_the_issues():
+    """The function-first API the issues name: geo_cohesion.fay_herriot, geo_cohesion.need_index, ..."""
+    import geo_cohesion
+
+    for name in ("fay_herriot", "FayHerriotResult", "need_index", "class_stability", "weight_sensitivity",
+                 "change_between_waves", "SurveyDesign", "score_respondents", "load_codebook"):
+        assert callable(getattr(geo_cohesion, name)), name
