@@ -105,8 +105,10 @@ def test_indicator_registry_and_estimator_keys():
     p = project_from_dict(raw)
     indicators = p.cities[0].structural.indicators
     assert indicators["sgb2_share_pct"].direction == "higher_is_worse" and indicators["sgb2_share_pct"].unit == "%"
+    # fields left out stay empty, so the indicator registry fills them (known catalogue, role, neutral)
     assert (indicators["area_km2"].unit, indicators["area_km2"].direction, indicators["area_km2"].role) == \
-        ("", "neutral", None)
+        (None, None, None)
+    assert indicators["area_km2"].model_fields_set == {"label"}
     assert (p.estimates.estimator, p.estimates.merge_small, p.estimates.merge_min_n) == \
         ("spatial_fay_herriot", True, 20)
 
