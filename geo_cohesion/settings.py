@@ -538,7 +538,7 @@ def check_value(model: type[Settings], key: str, value: Any, name: str | None = 
     7
     """
     field = model.model_fields[key]
-    annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    annotation: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
     adapter: TypeAdapter[Any] = TypeAdapter(
         annotation, config=None if is_model(field.annotation) else ConfigDict(allow_inf_nan=False))
     try:
