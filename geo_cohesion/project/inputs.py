@@ -427,3 +427,104 @@ def read_city_boundaries(city: CityConfig, project: ProjectConfig):
                            crs=spec.crs, layer=spec.layer)
 
 
+
+
+def resolve_groups(city: CityConfig, project: ProjectConfig) -> CityConfig:
+    """The city with its groups listed id by id, from ``group_column`` or ``group_key_prefix``.
+
+    A city with listed ``groups`` (or none) is returned unchanged. The districts are those with
+    population (the district margin of the population table, ids as written there), or the
+    districts of the score table.
+
+    * ``group_key_prefix: N``: a district's group is the first N characters of its id.
+    * ``group_column: col``: a district's group is its value in ``col`` of the structural table,
+      the boundary file's attributes or the population table(s), the first that has the column;
+      districts without a value belong to no group.
+
+    Raises
+    ------
+    InputError
+        The column is in none of these tables; a district has two different groups in it; a
+        district id is not longer than the prefix.
+    """
+    if city.group_column is None and city.group_key_prefix is None:
+        return city
+    districts = _district_ids(city, project)
+    groups: dict[str, list[str]] = {}
+    if city.group_key_prefix is not None:
+        n = city.group_key_prefix
+        short = [d for d in districts if len(d) <= n]
+        if short:
+            raise InputError(f"group_key_prefix: {n} needs district ids longer than {n} characters, but "
+                             f"{', '.join(repr(d) for d in short[:5])} {'is' if len(short) == 1 else 'are'} not",
+                             hint="give the number of leading characters that name the group (e.g. 6 for Berlin's "
+                                  "BZR_ID in an 8-digit PLR_ID), or list the groups under 'groups'; ids must keep "
+                                  "their leading zeros")
+        for district in districts:
+            groups.setdefault(district[:n], []).append(district)
+        return city.model_copy(update={"groups": {g: tuple(m) for g, m in sorted(groups.items())}})
+    column = city.group_column
+    tables = _group_tables(city, project)
+    found = next(((t, c) for t, c in tables if column in t.columns), None)
+    if found is None:
+        names = ", ".join(Path(str(t.attrs.get("source", "?"))).name for t, _ in tables)
+        raise InputError(f"group_column '{column}' is in none of the city's tables ({names})",
+                         hint="name a column of the structural table, the boundary file or the population table "
+                              "that holds each district's group, or list the groups under 'groups'")
+    table, id_column = found
+    group_of: dict[str, str] = {}
+    for district, value in zip(table[id_column], table[column]):
+        if pd.isna(district) or pd.isna(value) or not str(value).strip():
+            continue
+        key, value = normalise_key(str(district)), str(value).strip()
+        if group_of.setdefault(key, value) != value:
+            raise InputError(f"district {str(district)!r} has two groups in column '{column}' "
+                             f"({group_of[key]!r} and {value!r})", table.attrs.get("source"),
+                             "give every district one group")
+    for district in districts:
+        group = group_of.get(normalise_key(district))
+        if group is not None:
+            groups.setdefault(group, []).append(district)
+    if not groups:
+        raise InputError(f"group_column '{column}' matches no district of {city.name}", table.attrs.get("source"),
+                         f"the table's '{id_column}' must hold the same district ids as the survey")
+    return city.model_copy(update={"groups": {g: tuple(m) for g, m in sorted(groups.items())}})
+
+
+def _district_ids(city: CityConfig, project: ProjectConfig) -> list[str]:
+    """Districts with population (population spelling), or the score table's districts."""
+    if city.survey is None:
+        spec = city.scores
+        table = read_table(project.resolve(spec.path), required=[spec.district_column],
+                           text_columns=[spec.district_column])
+        return [str(d).strip() for d in pd.unique(table[spec.district_column].dropna())]
+    pop_spec = city.population
+    column_map = {"__population__": pop_spec.population_column, "district": pop_spec.district_column}
+    district = read_population_margins(city, project, column_map).margins["district"]
+    return [str(d) for d, v in district.items() if v > 0]
+
+
+def _group_tables(city: CityConfig, project: ProjectConfig) -> list[tuple[pd.DataFrame, str]]:
+    """``[(table, district id column)]`` where ``group_column`` may be: structural, boundaries, population."""
+    tables = []
+    if city.structural is not None:
+        tables.append((read_structural(city, project), city.structural.district_column))
+    if city.boundaries is not None and city.boundaries.id_column:
+        import pyogrio
+
+        path = project.resolve(city.boundaries.path)
+        try:
+            attributes = pyogrio.read_dataframe(path, layer=city.boundaries.layer, read_geometry=False)
+        except Exception:  # unreadable here: read_boundaries gives the real message
+            attributes = None
+        if attributes is not None and city.boundaries.id_column in attributes.columns:
+            attributes.attrs["source"] = str(path)
+            tables.append((attributes, city.boundaries.id_column))
+    if city.population is not None:
+        pop_spec = city.population
+        paths = [pop_spec.path] if pop_spec.path else [t.path for t in pop_spec.margin_tables]
+        for path in paths:
+            table = read_table(project.resolve(path), text_columns=[pop_spec.district_column])
+            if pop_spec.district_column in table.columns:
+                tables.append((table, pop_spec.district_column))
+    return tables

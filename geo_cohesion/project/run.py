@@ -28,6 +28,7 @@ from geo_cohesion.project.inputs import (
     read_city_boundaries,
     read_structural,
     read_survey_design,
+    resolve_groups,
     structural_indicators,
 )
 from geo_cohesion.project.small_area import DIRECT_NOTE, direct_rows, model_district_estimates, reliability_note
@@ -353,7 +354,8 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
     out_dir = Path(out_dir)
     # boundaries first: a broken boundary file stops the run before the estimation
     boundaries = [tagged(city, read_city_boundaries, city, project) for city in project.cities]
-    results = [tagged(city, run_city, city, project, b, lang) for city, b in zip(project.cities, boundaries)]
+    cities = [tagged(city, resolve_groups, city, project) for city in project.cities]
+    results = [tagged(city, run_city, city, project, b, lang) for city, b in zip(cities, boundaries)]
     outputs = [tagged(r.city, analyse_city, r, project, maps, b, lang) for r, b in zip(results, boundaries)]
     with OutputRun(out_dir, prune=maps) as run:  # all outputs of the run, or none of them
         _write_outputs(results, outputs, project, run.root, maps, reports)
