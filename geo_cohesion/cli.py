@@ -39,7 +39,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         check_value(ProjectConfig, "seed", args.seed, "--seed")
     out = _check_out(Path(args.out))
     inputs = Path(args.inputs) if args.inputs else out / "demo_inputs"
-    project_file = write_demo_inputs(inputs, seed=args.seed)
+    from geo_cohesion.project import progress
+
+    progress.expect(1)
+    with progress.step("writing the synthetic demo inputs"):
+        project_file = write_demo_inputs(inputs, seed=args.seed)
     project = _with_estimator(load_project(project_file), args.estimator)
     results = run_project(project, out)
     _summary(results, out, project.estimates.level, reports=True)
@@ -151,6 +155,9 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _summary(results, out: Path, level: float = 0.95, reports: bool = False) -> None:
+    from geo_cohesion.project import progress
+
+    progress.done()  # the bar (stderr) is gone before the summary (stdout)
     for res in results:
         est = res.city_estimates
         line = f"{res.city.name}: {len(res.district_estimates['district_id'].unique())} districts"
@@ -184,6 +191,14 @@ def _add_estimator(parser: argparse.ArgumentParser) -> None:
                              "see README 'Small-area estimation'")
 
 
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", "-q", action="store_const", const=0, dest="verbosity",
+                       help="print only errors and the final summary")
+    group.add_argument("--verbose", "-v", action="store_const", const=2, dest="verbosity",
+                       help="print every step with its duration (on stderr)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     parser = argparse.ArgumentParser(
@@ -202,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="random seed of the synthetic data, 0 <= seed < 2**32 (default: from the assumptions file)")
     demo.add_argument("--inputs", default=None, help="folder for the generated inputs (default: OUT/demo_inputs)")
     _add_estimator(demo)
+    _add_verbosity(demo)
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run a project configuration (your own cities)",
@@ -209,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="project configuration (YAML)")
     run.add_argument("--out", default="maps", help="output folder (default: maps/)")
     _add_estimator(run)
+    _add_verbosity(run)
     run.set_defaults(func=_cmd_run)
 
     init = sub.add_parser("init", help="write a starting project file for the input files in a folder",
@@ -224,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Read and validate every input file of the project, match district keys "
                                        "across files and rake the survey, with the same messages as 'run'.")
     check.add_argument("config", help="project configuration (YAML)")
+    _add_verbosity(check)
     check.set_defaults(func=_cmd_check)
 
     report = sub.add_parser("report", help="city reports and district profiles (HTML and PDF) of a project",
@@ -233,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "No interactive maps or figure files (use 'run' for everything).")
     report.add_argument("config", help="project configuration (YAML)")
     report.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    _add_verbosity(report)
     report.set_defaults(func=_cmd_report)
 
     compare = sub.add_parser("compare", help="compare districts within each city and run spatial statistics",
@@ -249,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="permutations of Moran's I and LISA (at least 99; default 999)")
     compare.add_argument("--no-maps", action="store_true", help="write tables only, no HTML maps or figures")
     _add_estimator(compare)
+    _add_verbosity(compare)
     compare.set_defaults(func=_cmd_compare)
 
     mapper = sub.add_parser("map", help="interactive HTML map from your boundaries and a score table",
@@ -285,8 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    from geo_cohesion.project.progress import NORMAL, reporting
+
+    verbosity = getattr(args, "verbosity", None)
     try:
-        return func(args)
+        with reporting(NORMAL if verbosity is None else verbosity):  # progress on stderr; ends before any message
+            return func(args)
     except InputError as exc:
         if args.debug:
             raise
