@@ -12,6 +12,7 @@ from pathlib import Path
 
 from geo_cohesion import __version__
 from geo_cohesion.errors import InputError
+from geo_cohesion.labels import DEFAULT_LANG
 from geo_cohesion.settings import ADJUSTMENTS, CONTIGUITIES, SCHEMES
 
 EXIT_INPUT_ERROR = 2
@@ -80,10 +81,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return _run_project_file(args.config, args.out, estimator=args.estimator)
 
 
+def _load_with_overrides(config: str, estimator: str | None = None, **compare_overrides):
+    """The project as ``compare``/``report`` would compute it (command-line overrides validated like the file)."""
+    from geo_cohesion.project.config import load_project
+    from geo_cohesion.settings import override
+
+    project = _with_estimator(load_project(config), estimator)
+    updates = {key: value for key, value in compare_overrides.items() if value is not None}
+    if updates:
+        project = override(project, {"compare": updates}, {f"compare.{key}": f"--{key}" for key in updates})
+    return project
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, maps=not args.no_maps, reports=False, estimator=args.estimator,
-                             alpha=args.alpha,
-                             adjust=args.adjust, contiguity=args.contiguity, permutations=args.permutations)
+    overrides = dict(alpha=args.alpha, adjust=args.adjust, contiguity=args.contiguity, permutations=args.permutations)
+    if args.recompute:
+        print("recomputing the project for the comparison (--recompute)", file=sys.stderr)
+        return _run_project_file(args.config, args.out, maps=not args.no_maps, reports=False,
+                                 estimator=args.estimator, **overrides)
+    from geo_cohesion.project.reuse import comparison_summary, fresh_run
+
+    project = _load_with_overrides(args.config, args.estimator, **overrides)
+    out = _check_out(Path(args.out))
+    fresh_run(project, out, DEFAULT_LANG, args.config, "compare")
+    for line in comparison_summary(project, out):
+        print(line)
+    print(f"comparison tables in {out / 'tables'} (comparison_*, spatial_*, lisa_*, association_*; "
+          "from the run, nothing recomputed)")
+    return 0
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
@@ -108,7 +133,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, maps=False, reports=True)
+    if args.recompute:
+        print("recomputing the project for the reports (--recompute)", file=sys.stderr)
+        return _run_project_file(args.config, args.out, maps=False, reports=True)
+    from geo_cohesion.project.reuse import fresh_run
+
+    project = _load_with_overrides(args.config)
+    out = _check_out(Path(args.out))
+    manifest = fresh_run(project, out, DEFAULT_LANG, args.config, "report")
+    files = manifest.get("files", [])
+    for city in project.cities:
+        profiles = [f for f in files if f.startswith(f"report/profiles/{city.slug}/") and f.endswith(".pdf")]
+        print(f"{city.name}: {out / 'report' / city.slug}.html/.pdf, {len(profiles)} district profiles in "
+              f"{out / 'report' / 'profiles' / city.slug}")
+    print(f"reports in {out / 'report'} (from the run, nothing recomputed)")
+    return 0
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
@@ -245,28 +284,41 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_check)
 
     report = sub.add_parser("report", help="city reports and district profiles (HTML and PDF) of a project",
-                            description="Run a project and write, next to the tables and exports (German CSVs, "
-                                        "workbook, GeoPackage), one report per city (OUT/report/<city>.html/.pdf) "
-                                        "and one profile per district (OUT/report/profiles/<city>/<id>.html/.pdf). "
-                                        "No interactive maps or figure files (use 'run' for everything).")
+                            description="List the city reports (OUT/report/<city>.html/.pdf) and district profiles "
+                                        "(OUT/report/profiles/<city>/<id>.html/.pdf) that 'run' wrote into OUT, "
+                                        "after checking that they were computed from this project file and its "
+                                        "current input files (otherwise: an error saying what changed). With "
+                                        "--recompute: compute the project and write tables, exports and reports "
+                                        "(no interactive maps or figures).")
     report.add_argument("config", help="project configuration (YAML)")
-    report.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    report.add_argument("--out", default="maps", help="output folder of the run (default: maps/)")
+    report.add_argument("--recompute", action="store_true",
+                        help="compute the project again and write tables, exports and reports, instead of "
+                             "reusing the results of 'run' in OUT")
     _add_verbosity(report)
     report.set_defaults(func=_cmd_report)
 
     compare = sub.add_parser("compare", help="compare districts within each city and run spatial statistics",
-                             description="Run a project and write the within-city comparison (deviations with "
-                                         "tests, rank intervals, spread, variance shares, structural association) "
-                                         "and spatial statistics (Moran's I, LISA) next to the estimate tables.")
+                             description="Summarise the within-city comparison (deviations with tests, rank "
+                                         "intervals, spread, variance shares, structural association) and spatial "
+                                         "statistics (Moran's I, LISA) that 'run' wrote into OUT, after checking "
+                                         "that they were computed from this project file, these settings and the "
+                                         "current input files (otherwise: an error saying what changed). With "
+                                         "--recompute: compute them again and write them next to the estimate "
+                                         "tables.")
     compare.add_argument("config", help="project configuration (YAML)")
-    compare.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    compare.add_argument("--out", default="maps", help="output folder of the run (default: maps/)")
     compare.add_argument("--alpha", type=float, default=None, help="significance level (default 0.05)")
     compare.add_argument("--adjust", choices=ADJUSTMENTS, default=None,
                          help="multiple-testing control across districts (default holm)")
     compare.add_argument("--contiguity", choices=CONTIGUITIES, default=None, help="spatial weights (default queen)")
     compare.add_argument("--permutations", type=int, default=None,
                          help="permutations of Moran's I and LISA (at least 99; default 999)")
-    compare.add_argument("--no-maps", action="store_true", help="write tables only, no HTML maps or figures")
+    compare.add_argument("--no-maps", action="store_true",
+                         help="with --recompute: write tables only, no HTML maps or figures")
+    compare.add_argument("--recompute", action="store_true",
+                         help="compute the comparison again (needed for settings other than the run's), instead of "
+                              "reusing the results of 'run' in OUT")
     _add_estimator(compare)
     _add_verbosity(compare)
     compare.set_defaults(func=_cmd_compare)

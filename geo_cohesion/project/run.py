@@ -32,6 +32,7 @@ from geo_cohesion.project.inputs import (
     resolve_groups,
     structural_indicators,
 )
+from geo_cohesion.project.reuse import run_record
 from geo_cohesion.project.small_area import DIRECT_NOTE, direct_rows, model_district_estimates, reliability_note
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import IndicatorRegistry
@@ -353,6 +354,8 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
         ``tables/metadata.json``).
     """
     out_dir = Path(out_dir)
+    # a complete run records what it was computed from: compare and report reuse it (project/reuse.py)
+    record = run_record(project, lang) if maps and reports else None
     n_cities = len(project.cities)
     progress.expect(3 * n_cities + 2 + (1 if maps else 0) + (1 if reports else 0))
     # boundaries first: a broken boundary file stops the run before the estimation
@@ -369,7 +372,7 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
     for r, b in zip(results, boundaries):
         with progress.step(f"{r.city.name}: comparison, spatial statistics" + (", maps" if maps else "")):
             outputs.append(tagged(r.city, analyse_city, r, project, maps, b, lang))
-    with OutputRun(out_dir, prune=maps) as run:  # all outputs of the run, or none of them
+    with OutputRun(out_dir, prune=maps, record=record) as run:  # all outputs of the run, or none of them
         _write_outputs(results, outputs, project, run.root, maps, reports)
     return results
 
