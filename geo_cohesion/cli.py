@@ -46,7 +46,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with progress.step("writing the synthetic demo inputs"):
         project_file = write_demo_inputs(inputs, seed=args.seed)
     project = _with_estimator(load_project(project_file), args.estimator)
-    results = run_project(project, out)
+    results = run_project(project, out, lang=args.lang)
     _summary(results, out, project.estimates.level, reports=True)
     return 0
 
@@ -61,7 +61,7 @@ def _with_estimator(project, estimator: str | None):
 
 
 def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = True,
-                      estimator: str | None = None, **compare_overrides) -> int:
+                      estimator: str | None = None, lang: str = DEFAULT_LANG, **compare_overrides) -> int:
     """Run a project file; ``compare_overrides`` (``alpha=...``; None = as in the file) are validated like the file."""
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
@@ -72,13 +72,13 @@ def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = 
     updates = {key: value for key, value in compare_overrides.items() if value is not None}
     if updates:
         project = override(project, {"compare": updates}, {f"compare.{key}": f"--{key}" for key in updates})
-    results = run_project(project, _check_out(Path(out)), maps=maps, reports=reports)
+    results = run_project(project, _check_out(Path(out)), maps=maps, reports=reports, lang=lang)
     _summary(results, Path(out), project.estimates.level, reports=reports)
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, estimator=args.estimator)
+    return _run_project_file(args.config, args.out, estimator=args.estimator, lang=args.lang)
 
 
 def _load_with_overrides(config: str, estimator: str | None = None, **compare_overrides):
@@ -98,12 +98,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.recompute:
         print("recomputing the project for the comparison (--recompute)", file=sys.stderr)
         return _run_project_file(args.config, args.out, maps=not args.no_maps, reports=False,
-                                 estimator=args.estimator, **overrides)
+                                 estimator=args.estimator, lang=args.lang, **overrides)
     from geo_cohesion.project.reuse import comparison_summary, fresh_run
 
     project = _load_with_overrides(args.config, args.estimator, **overrides)
     out = _check_out(Path(args.out))
-    fresh_run(project, out, DEFAULT_LANG, args.config, "compare")
+    fresh_run(project, out, args.lang, args.config, "compare")
     for line in comparison_summary(project, out):
         print(line)
     print(f"comparison tables in {out / 'tables'} (comparison_*, spatial_*, lisa_*, association_*; "
@@ -135,12 +135,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     if args.recompute:
         print("recomputing the project for the reports (--recompute)", file=sys.stderr)
-        return _run_project_file(args.config, args.out, maps=False, reports=True)
+        return _run_project_file(args.config, args.out, maps=False, reports=True, lang=args.lang)
     from geo_cohesion.project.reuse import fresh_run
 
     project = _load_with_overrides(args.config)
     out = _check_out(Path(args.out))
-    manifest = fresh_run(project, out, DEFAULT_LANG, args.config, "report")
+    manifest = fresh_run(project, out, args.lang, args.config, "report")
     files = manifest.get("files", [])
     for city in project.cities:
         profiles = [f for f in files if f.startswith(f"report/profiles/{city.slug}/") and f.endswith(".pdf")]
@@ -230,6 +230,13 @@ def _add_estimator(parser: argparse.ArgumentParser) -> None:
                              "see README 'Small-area estimation'")
 
 
+def _add_lang(parser: argparse.ArgumentParser) -> None:
+    from geo_cohesion.labels import LANGUAGES
+
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG,
+                        help="language of labels and notes on maps, figures and tables (default: de, German)")
+
+
 def _add_verbosity(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quiet", "-q", action="store_const", const=0, dest="verbosity",
@@ -256,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="random seed of the synthetic data, 0 <= seed < 2**32 (default: from the assumptions file)")
     demo.add_argument("--inputs", default=None, help="folder for the generated inputs (default: OUT/demo_inputs)")
     _add_estimator(demo)
+    _add_lang(demo)
     _add_verbosity(demo)
     demo.set_defaults(func=_cmd_demo)
 
@@ -264,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="project configuration (YAML)")
     run.add_argument("--out", default="maps", help="output folder (default: maps/)")
     _add_estimator(run)
+    _add_lang(run)
     _add_verbosity(run)
     run.set_defaults(func=_cmd_run)
 
@@ -295,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--recompute", action="store_true",
                         help="compute the project again and write tables, exports and reports, instead of "
                              "reusing the results of 'run' in OUT")
+    _add_lang(report)
     _add_verbosity(report)
     report.set_defaults(func=_cmd_report)
 
@@ -320,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="compute the comparison again (needed for settings other than the run's), instead of "
                               "reusing the results of 'run' in OUT")
     _add_estimator(compare)
+    _add_lang(compare)
     _add_verbosity(compare)
     compare.set_defaults(func=_cmd_compare)
 
