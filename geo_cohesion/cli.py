@@ -12,6 +12,7 @@ from pathlib import Path
 
 from geo_cohesion import __version__
 from geo_cohesion.errors import InputError
+from geo_cohesion.labels import DEFAULT_LANG
 from geo_cohesion.settings import ADJUSTMENTS, CONTIGUITIES, SCHEMES
 
 EXIT_INPUT_ERROR = 2
@@ -39,9 +40,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         check_value(ProjectConfig, "seed", args.seed, "--seed")
     out = _check_out(Path(args.out))
     inputs = Path(args.inputs) if args.inputs else out / "demo_inputs"
-    project_file = write_demo_inputs(inputs, seed=args.seed)
+    from geo_cohesion.project import progress
+
+    progress.expect(1)
+    with progress.step("writing the synthetic demo inputs"):
+        project_file = write_demo_inputs(inputs, seed=args.seed)
     project = _with_estimator(load_project(project_file), args.estimator)
-    results = run_project(project, out)
+    results = run_project(project, out, lang=args.lang)
     _summary(results, out, project.estimates.level, reports=True)
     return 0
 
@@ -56,7 +61,7 @@ def _with_estimator(project, estimator: str | None):
 
 
 def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = True,
-                      estimator: str | None = None, **compare_overrides) -> int:
+                      estimator: str | None = None, lang: str = DEFAULT_LANG, **compare_overrides) -> int:
     """Run a project file; ``compare_overrides`` (``alpha=...``; None = as in the file) are validated like the file."""
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
@@ -67,19 +72,43 @@ def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = 
     updates = {key: value for key, value in compare_overrides.items() if value is not None}
     if updates:
         project = override(project, {"compare": updates}, {f"compare.{key}": f"--{key}" for key in updates})
-    results = run_project(project, _check_out(Path(out)), maps=maps, reports=reports)
+    results = run_project(project, _check_out(Path(out)), maps=maps, reports=reports, lang=lang)
     _summary(results, Path(out), project.estimates.level, reports=reports)
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, estimator=args.estimator)
+    return _run_project_file(args.config, args.out, estimator=args.estimator, lang=args.lang)
+
+
+def _load_with_overrides(config: str, estimator: str | None = None, **compare_overrides):
+    """The project as ``compare``/``report`` would compute it (command-line overrides validated like the file)."""
+    from geo_cohesion.project.config import load_project
+    from geo_cohesion.settings import override
+
+    project = _with_estimator(load_project(config), estimator)
+    updates = {key: value for key, value in compare_overrides.items() if value is not None}
+    if updates:
+        project = override(project, {"compare": updates}, {f"compare.{key}": f"--{key}" for key in updates})
+    return project
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, maps=not args.no_maps, reports=False, estimator=args.estimator,
-                             alpha=args.alpha,
-                             adjust=args.adjust, contiguity=args.contiguity, permutations=args.permutations)
+    overrides = dict(alpha=args.alpha, adjust=args.adjust, contiguity=args.contiguity, permutations=args.permutations)
+    if args.recompute:
+        print("recomputing the project for the comparison (--recompute)", file=sys.stderr)
+        return _run_project_file(args.config, args.out, maps=not args.no_maps, reports=False,
+                                 estimator=args.estimator, lang=args.lang, **overrides)
+    from geo_cohesion.project.reuse import comparison_summary, fresh_run
+
+    project = _load_with_overrides(args.config, args.estimator, **overrides)
+    out = _check_out(Path(args.out))
+    fresh_run(project, out, args.lang, args.config, "compare")
+    for line in comparison_summary(project, out):
+        print(line)
+    print(f"comparison tables in {out / 'tables'} (comparison_*, spatial_*, lisa_*, association_*; "
+          "from the run, nothing recomputed)")
+    return 0
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
@@ -104,7 +133,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, maps=False, reports=True)
+    if args.recompute:
+        print("recomputing the project for the reports (--recompute)", file=sys.stderr)
+        return _run_project_file(args.config, args.out, maps=False, reports=True, lang=args.lang)
+    from geo_cohesion.project.reuse import fresh_run
+
+    project = _load_with_overrides(args.config)
+    out = _check_out(Path(args.out))
+    manifest = fresh_run(project, out, args.lang, args.config, "report")
+    files = manifest.get("files", [])
+    for city in project.cities:
+        profiles = [f for f in files if f.startswith(f"report/profiles/{city.slug}/") and f.endswith(".pdf")]
+        print(f"{city.name}: {out / 'report' / city.slug}.html/.pdf, {len(profiles)} district profiles in "
+              f"{out / 'report' / 'profiles' / city.slug}")
+    print(f"reports in {out / 'report'} (from the run, nothing recomputed)")
+    return 0
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
@@ -151,6 +194,9 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _summary(results, out: Path, level: float = 0.95, reports: bool = False) -> None:
+    from geo_cohesion.project import progress
+
+    progress.done()  # the bar (stderr) is gone before the summary (stdout)
     for res in results:
         est = res.city_estimates
         line = f"{res.city.name}: {len(res.district_estimates['district_id'].unique())} districts"
@@ -184,6 +230,21 @@ def _add_estimator(parser: argparse.ArgumentParser) -> None:
                              "see README 'Small-area estimation'")
 
 
+def _add_lang(parser: argparse.ArgumentParser) -> None:
+    from geo_cohesion.labels import LANGUAGES
+
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG,
+                        help="language of labels and notes on maps, figures and tables (default: de, German)")
+
+
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", "-q", action="store_const", const=0, dest="verbosity",
+                       help="print only errors and the final summary")
+    group.add_argument("--verbose", "-v", action="store_const", const=2, dest="verbosity",
+                       help="print every step with its duration (on stderr)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     parser = argparse.ArgumentParser(
@@ -202,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="random seed of the synthetic data, 0 <= seed < 2**32 (default: from the assumptions file)")
     demo.add_argument("--inputs", default=None, help="folder for the generated inputs (default: OUT/demo_inputs)")
     _add_estimator(demo)
+    _add_lang(demo)
+    _add_verbosity(demo)
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run a project configuration (your own cities)",
@@ -209,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="project configuration (YAML)")
     run.add_argument("--out", default="maps", help="output folder (default: maps/)")
     _add_estimator(run)
+    _add_lang(run)
+    _add_verbosity(run)
     run.set_defaults(func=_cmd_run)
 
     init = sub.add_parser("init", help="write a starting project file for the input files in a folder",
@@ -224,31 +289,49 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Read and validate every input file of the project, match district keys "
                                        "across files and rake the survey, with the same messages as 'run'.")
     check.add_argument("config", help="project configuration (YAML)")
+    _add_verbosity(check)
     check.set_defaults(func=_cmd_check)
 
     report = sub.add_parser("report", help="city reports and district profiles (HTML and PDF) of a project",
-                            description="Run a project and write, next to the tables and exports (German CSVs, "
-                                        "workbook, GeoPackage), one report per city (OUT/report/<city>.html/.pdf) "
-                                        "and one profile per district (OUT/report/profiles/<city>/<id>.html/.pdf). "
-                                        "No interactive maps or figure files (use 'run' for everything).")
+                            description="List the city reports (OUT/report/<city>.html/.pdf) and district profiles "
+                                        "(OUT/report/profiles/<city>/<id>.html/.pdf) that 'run' wrote into OUT, "
+                                        "after checking that they were computed from this project file and its "
+                                        "current input files (otherwise: an error saying what changed). With "
+                                        "--recompute: compute the project and write tables, exports and reports "
+                                        "(no interactive maps or figures).")
     report.add_argument("config", help="project configuration (YAML)")
-    report.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    report.add_argument("--out", default="maps", help="output folder of the run (default: maps/)")
+    report.add_argument("--recompute", action="store_true",
+                        help="compute the project again and write tables, exports and reports, instead of "
+                             "reusing the results of 'run' in OUT")
+    _add_lang(report)
+    _add_verbosity(report)
     report.set_defaults(func=_cmd_report)
 
     compare = sub.add_parser("compare", help="compare districts within each city and run spatial statistics",
-                             description="Run a project and write the within-city comparison (deviations with "
-                                         "tests, rank intervals, spread, variance shares, structural association) "
-                                         "and spatial statistics (Moran's I, LISA) next to the estimate tables.")
+                             description="Summarise the within-city comparison (deviations with tests, rank "
+                                         "intervals, spread, variance shares, structural association) and spatial "
+                                         "statistics (Moran's I, LISA) that 'run' wrote into OUT, after checking "
+                                         "that they were computed from this project file, these settings and the "
+                                         "current input files (otherwise: an error saying what changed). With "
+                                         "--recompute: compute them again and write them next to the estimate "
+                                         "tables.")
     compare.add_argument("config", help="project configuration (YAML)")
-    compare.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    compare.add_argument("--out", default="maps", help="output folder of the run (default: maps/)")
     compare.add_argument("--alpha", type=float, default=None, help="significance level (default 0.05)")
     compare.add_argument("--adjust", choices=ADJUSTMENTS, default=None,
                          help="multiple-testing control across districts (default holm)")
     compare.add_argument("--contiguity", choices=CONTIGUITIES, default=None, help="spatial weights (default queen)")
     compare.add_argument("--permutations", type=int, default=None,
                          help="permutations of Moran's I and LISA (at least 99; default 999)")
-    compare.add_argument("--no-maps", action="store_true", help="write tables only, no HTML maps or figures")
+    compare.add_argument("--no-maps", action="store_true",
+                         help="with --recompute: write tables only, no HTML maps or figures")
+    compare.add_argument("--recompute", action="store_true",
+                         help="compute the comparison again (needed for settings other than the run's), instead of "
+                              "reusing the results of 'run' in OUT")
     _add_estimator(compare)
+    _add_lang(compare)
+    _add_verbosity(compare)
     compare.set_defaults(func=_cmd_compare)
 
     mapper = sub.add_parser("map", help="interactive HTML map from your boundaries and a score table",
@@ -285,8 +368,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    from geo_cohesion.project.progress import NORMAL, reporting
+
+    verbosity = getattr(args, "verbosity", None)
     try:
-        return func(args)
+        with reporting(NORMAL if verbosity is None else verbosity):  # progress on stderr; ends before any message
+            return func(args)
     except InputError as exc:
         if args.debug:
             raise

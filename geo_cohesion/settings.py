@@ -170,15 +170,38 @@ class ScoresSpec(Settings):
     n_column: Text | None = _key("Column with the number of respondents; none when empty.", "n")
 
 
-class PopulationSpec(Settings):
-    """Population by district x age group x gender (long format): the raking margins."""
+class MarginTableSpec(Settings):
+    """One population margin table, e.g. residents per district, or age group x gender for the whole city."""
 
-    path: Text = _key("The population table (CSV or XLSX), relative to the project file.",
-                      example="bevoelkerung.csv", min_length=1)
+    path: Text = _key("The margin table (CSV, XLSX or SAV), relative to the project file.",
+                      example="einwohner_bezirke.csv", min_length=1)
+    population_column: Text | None = _key("Column with the number of residents; empty: the population "
+                                          "section's population_column.", None)
+
+
+class PopulationSpec(Settings):
+    """Population for the weighting: one table by district x age group x gender (long format, ``path``), or
+    separate margin tables (``margin_tables``), e.g. residents per district and age group x gender for the city."""
+
+    path: Text | None = _key("The population table (CSV, XLSX or SAV), relative to the project file; or "
+                             "give margin_tables instead.", None, example="bevoelkerung.csv", min_length=1)
+    margin_tables: tuple[MarginTableSpec, ...] | None = _key(
+        "Separate margin tables instead of one cross-table: each table gives the margins whose columns it has "
+        "(district_column, age_column, gender_column); margins given by two tables must agree.", None,
+        example="[{path: einwohner_bezirke.csv}, {path: alter_geschlecht.csv}]", min_length=1)
     district_column: Text = _key("Column with the district id.", "district_id")
     age_column: Text = _key("Column with the age group (same categories as the survey).", "age_group")
     gender_column: Text = _key("Column with the gender (same categories as the survey).", "gender")
     population_column: Text = _key("Column with the number of residents.", "population")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PopulationSpec:
+        if (self.path is None) == (self.margin_tables is None):
+            raise _custom("population_source", "give the population either as one table ('path') or as "
+                          "'margin_tables', not both and not neither",
+                          "e.g. 'path: bevoelkerung.csv', or 'margin_tables: [{path: einwohner_bezirke.csv}, "
+                          "{path: alter_geschlecht.csv}]'")
+        return self
 
 
 class IndicatorSpec(Settings):
@@ -261,6 +284,12 @@ class CityConfig(Settings):
     groups: dict[Text, tuple[Text, ...]] = _key(
         "District groups (e.g. Sozialräume): group name -> list of district ids, estimated from the microdata.",
         default_factory=dict, example='{Nord: ["01", "02"], Süd: ["03", "04"]}')
+    group_column: Text | None = _key(
+        "Instead of listing groups: a column holding each district's group, looked up in the structural table, "
+        "the boundary file or the population table (the first that has it), e.g. 'stadtbezirk'.", None)
+    group_key_prefix: Int | None = _key(
+        "Instead of listing groups: the group is the first N characters of the district id (e.g. 6: Berlin's "
+        "Bezirksregion BZR_ID from the Planungsraum PLR_ID).", None, example="6", ge=1)
     note: Text | None = _key("Note on every table row and map of this city (instead of the project note).", None)
 
     @model_validator(mode="before")
@@ -292,6 +321,16 @@ class CityConfig(Settings):
                           f"use only letters, digits, '-' and '_' (at most {MAX_SLUG_CHARS} characters), "
                           f"e.g. 'slug: {slugify(slug)}', or leave the slug out", slug=slug)
         return slug
+
+    @model_validator(mode="after")
+    def _one_grouping(self) -> CityConfig:
+        given = [k for k, v in (("groups", self.groups), ("group_column", self.group_column),
+                                ("group_key_prefix", self.group_key_prefix)) if v]
+        if len(given) > 1:
+            raise _custom("two_groupings", "city '{name}' gives its groups twice ({given})",
+                          "keep one of 'groups' (listed ids), 'group_column' or 'group_key_prefix'",
+                          name=self.name, given=", ".join(given))
+        return self
 
     @model_validator(mode="after")
     def _data_sections(self) -> CityConfig:

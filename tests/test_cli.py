@@ -111,7 +111,7 @@ def test_debug_shows_traceback(tmp_path):
 
 
 def test_compare_command_writes_tables_only(tmp_path, small_project, cli):
-    result = cli("compare", small_project.config, "--out", tmp_path, "--no-maps", "--adjust", "fdr_bh")
+    result = cli("compare", small_project.config, "--out", tmp_path, "--no-maps", "--adjust", "fdr_bh", "--recompute")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "tables" / "comparison_musterstadt.csv").exists()
     assert not list(tmp_path.glob("*.html"))

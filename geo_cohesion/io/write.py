@@ -283,7 +283,7 @@ def _apply_commit(out_dir: Path, staging: Path, plan: dict) -> None:
     manifest = out_dir / MANIFEST_NAME
     tmp = out_dir / (MANIFEST_NAME + ".tmp")
     files = sorted(set(plan["write"]) | set(plan.get("keep", [])))
-    _fsync_write(tmp, json.dumps({"files": files}, ensure_ascii=False, indent=1) + "\n")
+    _fsync_write(tmp, json.dumps({"files": files, "run": plan.get("run")}, ensure_ascii=False, indent=1) + "\n")
     os.replace(tmp, manifest)
     shutil.rmtree(staging)
 
@@ -309,6 +309,9 @@ class OutputRun:
     prune : bool
         Remove outputs of the previous run that this run did not write again (default). A run
         that deliberately writes only part of the outputs (tables without maps) keeps the rest.
+    record : dict, optional
+        What a complete run was computed from (settings, input hashes), stored as ``run`` in the
+        manifest so that later commands can reuse the outputs; None (a partial run) clears it.
 
     Raises
     ------
@@ -316,9 +319,10 @@ class OutputRun:
         Another run holds the folder's lock; ``out_dir`` is a file.
     """
 
-    def __init__(self, out_dir: str | Path, prune: bool = True) -> None:
+    def __init__(self, out_dir: str | Path, prune: bool = True, record: dict | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.prune = prune
+        self.record = record
         self.root = self.out_dir / STAGING_NAME
         self.written: dict[str, str] = {}
         self._lock_handle: IO[str] | None = None
@@ -360,7 +364,7 @@ class OutputRun:
         old = json.loads(previous.read_text(encoding="utf-8"))["files"] if previous.exists() else []
         stale = sorted(set(old) - set(files)) if self.prune else []
         kept = [] if self.prune else sorted(set(old) - set(files))
-        plan = {"write": files, "delete": stale, "keep": kept}
+        plan = {"write": files, "delete": stale, "keep": kept, "run": self.record}
         _fsync_write(self.root / JOURNAL_NAME, json.dumps(plan, ensure_ascii=False) + "\n")
         _apply_commit(self.out_dir, self.root, plan)
         return files

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.project.config import ProjectConfig
-from geo_cohesion.project.inputs import align_structural, read_city_boundaries, read_structural, read_survey_design
+from geo_cohesion.project.inputs import (
+    align_structural,
+    read_city_boundaries,
+    read_structural,
+    read_survey_design,
+    resolve_groups,
+)
 from geo_cohesion.project.run import CityResult, align_boundary_districts, run_scores_city, tagged
 
 
@@ -48,6 +54,7 @@ class CityCheck:
 
 def _check_city(city, project: ProjectConfig) -> CityCheck:
     boundaries = read_city_boundaries(city, project)
+    city = resolve_groups(city, project)
     structural = read_structural(city, project)
     if city.survey is None:
         result = run_scores_city(city, project, structural)

@@ -8,6 +8,7 @@ raking (:func:`district_partners` chooses the candidates,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,105 @@ def population_margins(population: pd.DataFrame, columns: dict[str, str]) -> dic
         keys = keys.fillna("").astype(str)
         margins[survey_col] = pd.Series(counts, index=keys).groupby(level=0, sort=True).sum().to_dict()
     return margins
+
+
+@dataclass
+class PopulationMargins:
+    """The raking margins of one city as read from its population table(s).
+
+    Attributes
+    ----------
+    margins : dict
+        ``{survey column: {category: population total}}``.
+    sources : dict
+        ``{survey column: file name(s) the margin comes from}``, for messages.
+    district_table : DataFrame
+        The table the district margin comes from (the one table, or the first margin table with
+        a district column); its ``attrs['source']`` names the file.
+    """
+
+    margins: dict[str, dict[str, float]]
+    sources: dict[str, str]
+    district_table: pd.DataFrame
+
+
+def read_population_margins(city: CityConfig, project: ProjectConfig, column_map: dict[str, str]
+                            ) -> PopulationMargins:
+    """Read the city's population as one cross-table (``population.path``) or as separate margin
+    tables (``population.margin_tables``) and turn it into one-way margins.
+
+    A margin table gives every margin whose population column it has (a table by age group x
+    gender gives both). A margin given by two tables must have the same total in every category
+    (e.g. the residents of a district in a district x age table and in a table of district
+    totals); otherwise an InputError names both files and the first categories that differ. That
+    all margins sum to the same total is checked with the files named when raking
+    (:func:`~geo_cohesion.survey.calibrate.prepare_margins`).
+
+    Parameters
+    ----------
+    city, project
+        The city's settings and the project (for relative paths).
+    column_map : dict
+        ``{survey column: population column}`` plus ``"__population__"``: the count column.
+    """
+    pop_spec = city.population
+    categories = [c for k, c in column_map.items() if k != "__population__"]
+    if pop_spec.margin_tables is None:
+        population = read_table(project.resolve(pop_spec.path), required=[pop_spec.district_column,
+                                                                          column_map["__population__"]],
+                                text_columns=categories)
+        name = Path(pop_spec.path).name
+        margins = population_margins(population, column_map)
+        return PopulationMargins(margins, dict.fromkeys(margins, name), population)
+    found: dict[str, list[tuple[str, dict[str, float]]]] = {}
+    district_table = None
+    for spec in pop_spec.margin_tables:
+        count_col = spec.population_column or column_map["__population__"]
+        table = read_table(project.resolve(spec.path), required=[count_col], text_columns=categories)
+        name = Path(spec.path).name
+        present = {k: c for k, c in column_map.items() if k != "__population__" and c in table.columns}
+        if not present:
+            raise InputError(f"margin table {name} has none of the margin columns "
+                             f"({', '.join(repr(c) for c in categories)})", table.attrs.get("source"),
+                             "name its category columns as in the population section (district_column, age_column, "
+                             "gender_column), or remove it from margin_tables")
+        for margin, values in population_margins(table, {"__population__": count_col, **present}).items():
+            found.setdefault(margin, []).append((name, values))
+        if pop_spec.district_column in table.columns and district_table is None:
+            district_table = table
+    missing = [m for m in column_map if m != "__population__" and m not in found]
+    if missing:
+        files = ", ".join(Path(t.path).name for t in pop_spec.margin_tables)
+        raise InputError(f"no margin table has the column(s) {', '.join(repr(column_map[m]) for m in missing)} "
+                         f"for the margin(s) {', '.join(missing)} (tables: {files})",
+                         hint="add a margin table with this column, or remove the margin from 'weighting.margins'")
+    margins, sources = {}, {}
+    for margin, given in found.items():
+        first_name, first = given[0]
+        for other_name, other in given[1:]:
+            _check_same_margin(margin, first_name, first, other_name, other)
+        margins[margin] = first
+        sources[margin] = " and ".join(dict.fromkeys(n for n, _ in given))
+    return PopulationMargins(margins, sources, district_table if district_table is not None else table)
+
+
+def _check_same_margin(margin: str, name_a: str, a: dict[str, float], name_b: str, b: dict[str, float]) -> None:
+    """Two margin tables that both give ``margin`` must agree in every category (keys matched normalised)."""
+    key_a = {normalise_key(k): (k, v) for k, v in a.items()}
+    key_b = {normalise_key(k): (k, v) for k, v in b.items()}
+    scale = max(sum(a.values()), sum(b.values()), 1.0)
+    differ = []
+    for key in sorted(set(key_a) | set(key_b)):
+        shown = (key_a.get(key) or key_b[key])[0]
+        va, vb = key_a.get(key, (shown, 0.0))[1], key_b.get(key, (shown, 0.0))[1]
+        if abs(va - vb) > 1e-6 * scale:
+            differ.append(f"{shown!r}: {va:,.0f} vs {vb:,.0f}")
+    if differ:
+        more = f" and {len(differ) - 5} more" if len(differ) > 5 else ""
+        raise InputError(f"the margin '{margin}' differs between {name_a} and {name_b} ({'; '.join(differ[:5])}{more}; "
+                         f"totals {sum(a.values()):,.0f} vs {sum(b.values()):,.0f})",
+                         hint="both tables must count the same population (same date and definition); correct one "
+                              "of them, or give this margin in one table only")
 
 
 def read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame | None:
@@ -191,16 +291,10 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
     data.attrs = survey.attrs
     design = SurveyDesign(data, weight=spec.weight_column, strata=spec.strata_column)
 
-    pop_spec = city.population
-    population = read_table(project.resolve(pop_spec.path),
-                            required=[pop_spec.district_column, pop_spec.population_column],
-                            text_columns=[pop_spec.district_column, pop_spec.age_column, pop_spec.gender_column])
-    column_map = {"__population__": pop_spec.population_column}
-    for margin in city.weighting.margins:
-        column_map[margin] = {spec.district_column: pop_spec.district_column, spec.age_column: pop_spec.age_column,
-                              spec.gender_column: pop_spec.gender_column}.get(margin, margin)
-    margins = population_margins(population, column_map)
-    pop_name, survey_name = Path(pop_spec.path).name, Path(spec.path).name
+    read = read_population_margins(city, project, population_column_map(city))
+    margins, population = read.margins, read.district_table
+    pop_name = read.sources.get(spec.district_column, Path(str(population.attrs.get("source", "population"))).name)
+    survey_name = Path(spec.path).name
     collapsed = None
     if spec.district_column in margins:
         # district keys may be spelled differently ("7" vs "007"); a surveyed district without population is
@@ -225,7 +319,7 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
     bounds = tuple(city.weighting.bounds) if city.weighting.bounds else None
     try:
         raked = design.rake(margins, max_iter=city.weighting.max_iter, tol=city.weighting.tol, bounds=bounds,
-                            collapsed=collapsed)
+                            collapsed=collapsed, sources=read.sources)
     except InputError as exc:
         # problems of the margins themselves (totals, bounds) come from the population table
         exc.source = exc.source or population.attrs.get("source")
@@ -233,12 +327,23 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
     return raked
 
 
+def population_column_map(city: CityConfig) -> dict[str, str]:
+    """``{survey margin column: population column}`` plus ``"__population__"`` (the count column)."""
+    spec, pop_spec = city.survey, city.population
+    column_map = {"__population__": pop_spec.population_column}
+    for margin in city.weighting.margins:
+        column_map[margin] = {spec.district_column: pop_spec.district_column, spec.age_column: pop_spec.age_column,
+                              spec.gender_column: pop_spec.gender_column}.get(margin, margin)
+    return column_map
+
+
 def _collapse_unsampled(city: CityConfig, project: ProjectConfig, populated: dict, mapping: dict,
                         survey_districts: pd.Series, boundaries, population: pd.DataFrame
                         ) -> tuple[dict, CollapseReport]:
     """Merge districts with population but no respondents into partners (population spelling in,
     population spelling out; the report in the survey's spelling where a district has one)."""
-    pop_name, survey_name = Path(city.population.path).name, Path(city.survey.path).name
+    pop_name = Path(str(population.attrs.get("source", "population"))).name
+    survey_name = Path(city.survey.path).name
     counts_by_id = survey_districts.value_counts()
     counts = {k: int(counts_by_id[s]) for k, s in mapping.items()}
     if boundaries is None and city.boundaries is not None:
@@ -322,3 +427,104 @@ def read_city_boundaries(city: CityConfig, project: ProjectConfig):
                            crs=spec.crs, layer=spec.layer)
 
 
+
+
+def resolve_groups(city: CityConfig, project: ProjectConfig) -> CityConfig:
+    """The city with its groups listed id by id, from ``group_column`` or ``group_key_prefix``.
+
+    A city with listed ``groups`` (or none) is returned unchanged. The districts are those with
+    population (the district margin of the population table, ids as written there), or the
+    districts of the score table.
+
+    * ``group_key_prefix: N``: a district's group is the first N characters of its id.
+    * ``group_column: col``: a district's group is its value in ``col`` of the structural table,
+      the boundary file's attributes or the population table(s), the first that has the column;
+      districts without a value belong to no group.
+
+    Raises
+    ------
+    InputError
+        The column is in none of these tables; a district has two different groups in it; a
+        district id is not longer than the prefix.
+    """
+    if city.group_column is None and city.group_key_prefix is None:
+        return city
+    districts = _district_ids(city, project)
+    groups: dict[str, list[str]] = {}
+    if city.group_key_prefix is not None:
+        n = city.group_key_prefix
+        short = [d for d in districts if len(d) <= n]
+        if short:
+            raise InputError(f"group_key_prefix: {n} needs district ids longer than {n} characters, but "
+                             f"{', '.join(repr(d) for d in short[:5])} {'is' if len(short) == 1 else 'are'} not",
+                             hint="give the number of leading characters that name the group (e.g. 6 for Berlin's "
+                                  "BZR_ID in an 8-digit PLR_ID), or list the groups under 'groups'; ids must keep "
+                                  "their leading zeros")
+        for district in districts:
+            groups.setdefault(district[:n], []).append(district)
+        return city.model_copy(update={"groups": {g: tuple(m) for g, m in sorted(groups.items())}})
+    column = city.group_column
+    tables = _group_tables(city, project)
+    found = next(((t, c) for t, c in tables if column in t.columns), None)
+    if found is None:
+        names = ", ".join(Path(str(t.attrs.get("source", "?"))).name for t, _ in tables)
+        raise InputError(f"group_column '{column}' is in none of the city's tables ({names})",
+                         hint="name a column of the structural table, the boundary file or the population table "
+                              "that holds each district's group, or list the groups under 'groups'")
+    table, id_column = found
+    group_of: dict[str, str] = {}
+    for district, value in zip(table[id_column], table[column]):
+        if pd.isna(district) or pd.isna(value) or not str(value).strip():
+            continue
+        key, value = normalise_key(str(district)), str(value).strip()
+        if group_of.setdefault(key, value) != value:
+            raise InputError(f"district {str(district)!r} has two groups in column '{column}' "
+                             f"({group_of[key]!r} and {value!r})", table.attrs.get("source"),
+                             "give every district one group")
+    for district in districts:
+        group = group_of.get(normalise_key(district))
+        if group is not None:
+            groups.setdefault(group, []).append(district)
+    if not groups:
+        raise InputError(f"group_column '{column}' matches no district of {city.name}", table.attrs.get("source"),
+                         f"the table's '{id_column}' must hold the same district ids as the survey")
+    return city.model_copy(update={"groups": {g: tuple(m) for g, m in sorted(groups.items())}})
+
+
+def _district_ids(city: CityConfig, project: ProjectConfig) -> list[str]:
+    """Districts with population (population spelling), or the score table's districts."""
+    if city.survey is None:
+        spec = city.scores
+        table = read_table(project.resolve(spec.path), required=[spec.district_column],
+                           text_columns=[spec.district_column])
+        return [str(d).strip() for d in pd.unique(table[spec.district_column].dropna())]
+    pop_spec = city.population
+    column_map = {"__population__": pop_spec.population_column, "district": pop_spec.district_column}
+    district = read_population_margins(city, project, column_map).margins["district"]
+    return [str(d) for d, v in district.items() if v > 0]
+
+
+def _group_tables(city: CityConfig, project: ProjectConfig) -> list[tuple[pd.DataFrame, str]]:
+    """``[(table, district id column)]`` where ``group_column`` may be: structural, boundaries, population."""
+    tables = []
+    if city.structural is not None:
+        tables.append((read_structural(city, project), city.structural.district_column))
+    if city.boundaries is not None and city.boundaries.id_column:
+        import pyogrio
+
+        path = project.resolve(city.boundaries.path)
+        try:
+            attributes = pyogrio.read_dataframe(path, layer=city.boundaries.layer, read_geometry=False)
+        except Exception:  # unreadable here: read_boundaries gives the real message
+            attributes = None
+        if attributes is not None and city.boundaries.id_column in attributes.columns:
+            attributes.attrs["source"] = str(path)
+            tables.append((attributes, city.boundaries.id_column))
+    if city.population is not None:
+        pop_spec = city.population
+        paths = [pop_spec.path] if pop_spec.path else [t.path for t in pop_spec.margin_tables]
+        for path in paths:
+            table = read_table(project.resolve(path), text_columns=[pop_spec.district_column])
+            if pop_spec.district_column in table.columns:
+                tables.append((table, pop_spec.district_column))
+    return tables

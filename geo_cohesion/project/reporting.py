@@ -82,12 +82,15 @@ def write_deliverables(outputs: list, project: ProjectConfig, out_dir: str | Pat
     reports : bool
         Also write the city reports and district profiles.
     """
+    from geo_cohesion.project import progress
     from geo_cohesion.report.build import write_reports
     from geo_cohesion.report.exports import write_exports
 
     settings = report_settings(project)
     cities = report_inputs(outputs, project)
-    written = write_exports(cities, settings, out_dir, tables)
+    with progress.step("writing exports (German CSVs, workbook, GeoPackage)"):
+        written = write_exports(cities, settings, out_dir, tables)
     if reports:
-        written += write_reports(cities, settings, out_dir)
+        with progress.step("writing city reports and district profiles (HTML, PDF)"):
+            written += write_reports(cities, settings, out_dir)
     return written

@@ -19,6 +19,7 @@ from geo_cohesion.io.tables import read_table
 from geo_cohesion.io.write import OutputRun, write_csv, write_text
 from geo_cohesion.keys import align_keys
 from geo_cohesion.labels import DEFAULT_LANG, label
+from geo_cohesion.project import progress
 from geo_cohesion.project.areas import MAPPING_COLUMNS, MERGED_COLUMNS, area_estimates, merge_city, merged_map
 from geo_cohesion.project.config import CityConfig, ProjectConfig
 from geo_cohesion.project.inputs import (
@@ -28,8 +29,10 @@ from geo_cohesion.project.inputs import (
     read_city_boundaries,
     read_structural,
     read_survey_design,
+    resolve_groups,
     structural_indicators,
 )
+from geo_cohesion.project.reuse import run_record
 from geo_cohesion.project.small_area import DIRECT_NOTE, direct_rows, model_district_estimates, reliability_note
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import IndicatorRegistry
@@ -351,11 +354,25 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
         ``tables/metadata.json``).
     """
     out_dir = Path(out_dir)
+    # a complete run records what it was computed from: compare and report reuse it (project/reuse.py)
+    record = run_record(project, lang) if maps and reports else None
+    n_cities = len(project.cities)
+    progress.expect(3 * n_cities + 2 + (1 if maps else 0) + (1 if reports else 0))
     # boundaries first: a broken boundary file stops the run before the estimation
-    boundaries = [tagged(city, read_city_boundaries, city, project) for city in project.cities]
-    results = [tagged(city, run_city, city, project, b, lang) for city, b in zip(project.cities, boundaries)]
-    outputs = [tagged(r.city, analyse_city, r, project, maps, b, lang) for r, b in zip(results, boundaries)]
-    with OutputRun(out_dir, prune=maps) as run:  # all outputs of the run, or none of them
+    boundaries, cities = [], []
+    for city in project.cities:
+        with progress.step(f"{city.name}: reading boundaries and groups"):
+            boundaries.append(tagged(city, read_city_boundaries, city, project))
+            cities.append(tagged(city, resolve_groups, city, project))
+    results = []
+    for city, b in zip(cities, boundaries):
+        with progress.step(f"{city.name}: reading, weighting, estimating"):
+            results.append(tagged(city, run_city, city, project, b, lang))
+    outputs = []
+    for r, b in zip(results, boundaries):
+        with progress.step(f"{r.city.name}: comparison, spatial statistics" + (", maps" if maps else "")):
+            outputs.append(tagged(r.city, analyse_city, r, project, maps, b, lang))
+    with OutputRun(out_dir, prune=maps, record=record) as run:  # all outputs of the run, or none of them
         _write_outputs(results, outputs, project, run.root, maps, reports)
     return results
 
@@ -365,13 +382,15 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
     """Write every table, map, figure and the metadata of a run below ``out_dir``."""
     from geo_cohesion.project.analysis import write_comparison_figures, write_comparison_tables
 
-    table_paths = write_tables(results, project, out_dir)
-    table_paths += write_comparison_tables(outputs, project, out_dir)
-    table_paths += write_merged_tables(outputs, project, out_dir)
+    with progress.step("writing tables"):
+        table_paths = write_tables(results, project, out_dir)
+        table_paths += write_comparison_tables(outputs, project, out_dir)
+        table_paths += write_merged_tables(outputs, project, out_dir)
     if maps:
-        write_maps([m for o in outputs for m in o.maps], project, out_dir)
-        if project.maps.figures:
-            write_comparison_figures(outputs, project, out_dir)
+        with progress.step("writing maps and figures"):
+            write_maps([m for o in outputs for m in o.maps], project, out_dir)
+            if project.maps.figures:
+                write_comparison_figures(outputs, project, out_dir)
     meta = {"title": project.title, "note": project.note, "survey_period": project.survey_period,
             "seed": project.seed, "cities": [r.city.name for r in results],
             "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n,

@@ -271,7 +271,8 @@ def _margin_error(w: np.ndarray, cal: Calibration) -> tuple[float, str]:
     return worst_err, worst
 
 
-def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]]) -> Calibration:
+def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]],
+                    sources: Mapping[str, str] | None = None) -> Calibration:
     """Check one-way population margins against the respondents and code them.
 
     Parameters
@@ -280,6 +281,9 @@ def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping[Any, float
         Respondent rows with the margin columns.
     margins : mapping
         ``{column: {category: population total}}``.
+    sources : mapping, optional
+        ``{column: file}`` the margins were read from (e.g. separate margin tables); named in the
+        message when the totals disagree.
 
     Returns
     -------
@@ -340,9 +344,14 @@ def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping[Any, float
         totals_all.append(np.asarray(totals))
     values = list(sums.values())
     if max(values) - min(values) > 1e-6 * max(values):
-        detail = ", ".join(f"{c}: {v:,.0f}" for c, v in sums.items())
+        sources = sources or {}
+        detail = ", ".join(f"{c}" + (f" in {sources[c]}" if c in sources else "") + f": {v:,.0f}"
+                           for c, v in sums.items())
+        files = sorted(set(sources.values()))
+        where = f"check the tables {' and '.join(files)}" if len(files) > 1 else "check the population table"
         raise InputError(f"margin totals disagree ({detail})",
-                         hint="every margin must sum to the same population total; check the population table")
+                         hint=f"every margin must sum to the same population total; {where} (same date and "
+                              "definition of the population)")
     return Calibration(tuple(columns), tuple(codes_all), tuple(cats_all), tuple(totals_all))
 
 

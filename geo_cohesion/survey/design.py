@@ -121,7 +121,8 @@ class SurveyDesign:
 
     # ------------------------------------------------------------------ raking
     def rake(self, margins: Mapping[str, Mapping[Any, float]], max_iter: int = 1000, tol: float = 1e-10,
-             bounds: Sequence[float] | None = None, collapsed: CollapseReport | None = None) -> SurveyDesign:
+             bounds: Sequence[float] | None = None, collapsed: CollapseReport | None = None,
+             sources: Mapping[str, str] | None = None) -> SurveyDesign:
         """Rake the weights to one-way population margins.
 
         Parameters
@@ -140,6 +141,8 @@ class SurveyDesign:
             Categories without respondents already merged in ``margins`` (by
             :func:`~geo_cohesion.survey.calibrate.collapse_empty_categories`); recorded in
             ``collapsed`` and ``diagnostics.collapsed``.
+        sources : mapping, optional
+            ``{column: file}`` the margins come from, named when their totals disagree.
 
         Returns
         -------
@@ -152,7 +155,7 @@ class SurveyDesign:
             Missing columns, categories without population or without respondents, non-positive
             totals, disagreeing totals, unreachable margins.
         """
-        cal = prepare_margins(self.data, margins)
+        cal = prepare_margins(self.data, margins, sources)
         w, diagnostics = rake_weights(self.design_weights.to_numpy(dtype=float), cal, max_iter, tol, bounds)
         out = self._copy()
         out.weights = pd.Series(w, index=self.data.index, name="weight")

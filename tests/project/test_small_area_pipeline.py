@@ -234,7 +234,8 @@ def test_cli_estimator_option(demo_out, tmp_path):
         city[key]["path"] = str(demo_out / "demo_inputs" / city[key]["path"])
     config = tmp_path / "project.yaml"
     config.write_text(yaml.safe_dump({**raw, "cities": [city]}, allow_unicode=True), encoding="utf-8")
-    assert main(["compare", str(config), "--out", str(tmp_path / "out"), "--no-maps", "--estimator", "direct"]) == 0
+    assert main(["compare", str(config), "--out", str(tmp_path / "out"), "--no-maps", "--estimator", "direct",
+                 "--recompute"]) == 0
     table = pd.read_csv(tmp_path / "out" / "tables" / "district_estimates.csv", dtype={"district_id": str})
     assert (table["estimator"] == "direct").all() and table["suppressed"].sum() > 0
     assert not (tmp_path / "out" / "tables" / "sae_models.csv").exists()

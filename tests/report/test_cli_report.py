@@ -35,7 +35,7 @@ def test_report_command_writes_reports_exports_and_no_maps(tmp_path):
     project = corpus.base_project(tmp_path)
     project.write()
     out = tmp_path / "out"
-    result = run_cli(project.dir, "report", "project.yaml", "--out", str(out))
+    result = run_cli(project.dir, "report", "project.yaml", "--out", str(out), "--recompute")
     assert result.returncode == 0, result.stderr
     assert "reports written to" in result.stdout
     report = out / "report"
@@ -48,7 +48,7 @@ def test_report_command_writes_reports_exports_and_no_maps(tmp_path):
     assert "Gebietswerte" in workbook.sheet_names and "Vergleich Teststadt" in workbook.sheet_names
 
     compared = tmp_path / "compared"
-    result = run_cli(project.dir, "compare", "project.yaml", "--out", str(compared), "--no-maps")
+    result = run_cli(project.dir, "compare", "project.yaml", "--out", str(compared), "--no-maps", "--recompute")
     assert result.returncode == 0, result.stderr
     assert not (compared / "report").exists() and "reports written" not in result.stdout
     assert (compared / "tables" / "excel_de" / "comparison_teststadt.csv").is_file()
