@@ -485,6 +485,9 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     add_bivariate_layer(district_map)  # the registry's deprivation indicator; skipped (with a note) without one
     if comparison is not None:
         add_comparison_layers(district_map, comparison)
+    from geo_cohesion.maps.need_layers import add_need_layers
+
+    add_need_layers(district_map, result.need, result.change)
     check_figure_variables(district_map, settings.figure_variables)
     maps = [(city.slug, district_map)]
     if city.groups and result.group_estimates is not None:
@@ -503,14 +506,15 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
 
 def figure_variables(city_map: CityMap, requested: list[str] | None) -> list[str]:
     """Layers of ``city_map`` to print: ``requested`` where the map has them (a group map has no
-    structural layers), or by default the index, the 3 domains and every structural layer."""
+    structural layers), or by default the index, the 3 domains, every structural layer and the need,
+    dynamics and status × dynamics layers."""
     present = [layer.variable for layer in city_map.layers]
     if requested is not None:
         return [v for v in requested if v in present]
     radar = load_radar()
     default = [radar.index_slug, *radar.domains]
     return [v for v in default if v in present] + [layer.variable for layer in city_map.layers
-                                                    if layer.kind == "structural"]
+                                                    if layer.kind in ("structural", "need")]
 
 
 def check_figure_variables(city_map: CityMap, requested: list[str] | None) -> None:
