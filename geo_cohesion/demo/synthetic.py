@@ -293,8 +293,9 @@ def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
         wave = assumptions["earlier_wave"]
         survey_before, structural_before, _ = earlier_wave_inputs(city, assumptions, population,
                                                                   np.random.default_rng([seed, index, 1]))
-        write_csv(survey_before, out_dir / f"survey_{slug}_{wave['label']}.csv")
-        write_csv(structural_before, out_dir / f"structural_{slug}_{wave['label']}.csv")
+        wave_dir = f"welle_{wave['label']}"  # a folder of its own: one survey per city in the main folder
+        write_csv(survey_before, out_dir / wave_dir / f"survey_{slug}.csv")
+        write_csv(structural_before, out_dir / wave_dir / f"structural_{slug}.csv")
         cfg = {
             "name": city["name"], "slug": slug,
             "survey": {"path": f"survey_{slug}.csv", "district_column": "district_id",
@@ -308,10 +309,10 @@ def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
             "groups": city.get("groups", {}),
             "note": SYNTHETIC_NOTE,
             "waves": [{"label": wave["label"],
-                       "survey": {"path": f"survey_{slug}_{wave['label']}.csv", "district_column": "district_id",
+                       "survey": {"path": f"{wave_dir}/survey_{slug}.csv", "district_column": "district_id",
                                   "weight_column": "design_weight", "strata_column": "stratum"},
                        "population": {"path": f"population_{slug}.csv", "district_column": "district_id"},
-                       "structural": {"path": f"structural_{slug}_{wave['label']}.csv",
+                       "structural": {"path": f"{wave_dir}/structural_{slug}.csv",
                                       "district_column": "district_id", "name_column": "district_name",
                                       "indicators": declared_indicators()}}],
             "wave_label": wave["main_label"],
