@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.project.config import ProjectConfig
-from geo_cohesion.project.inputs import align_structural, read_city_boundaries, read_structural, read_survey_design
+from geo_cohesion.project.inputs import (
+    align_structural,
+    read_city_boundaries,
+    read_structural,
+    read_survey_design,
+    structural_indicators,
+)
+from geo_cohesion.project.need import need_weights
 from geo_cohesion.project.run import CityResult, align_boundary_districts, run_scores_city, tagged
 
 
@@ -49,6 +56,7 @@ class CityCheck:
 def _check_city(city, project: ProjectConfig) -> CityCheck:
     boundaries = read_city_boundaries(city, project)
     structural = read_structural(city, project)
+    need_weights(project.need, structural_indicators(city, structural)[0])  # need.indicators as run resolves them
     if city.survey is None:
         result = run_scores_city(city, project, structural)
         report = CityCheck(city.name, result.district_estimates["district_id"].nunique())

@@ -231,13 +231,17 @@ def test_map_has_need_layers_with_class_stability_in_the_tooltip(wave_run):
     assert (out / "figures" / f"{SMALL_SLUG}_status_dynamics.svg").exists()
 
 
-def test_a_configured_unknown_indicator_stops_the_run_naming_the_city(tmp_path):
+def test_a_configured_unknown_indicator_stops_check_and_run_naming_the_city(tmp_path):
+    from geo_cohesion.project.check import check_project
     from geo_cohesion.project.run import run_project
 
     config = _with_wave(tmp_path / "inputs", indicators={"arbeitslose": 1.0, "index": 1.0})
+    with pytest.raises(InputError) as checked:
+        check_project(load_project(config))
     with pytest.raises(InputError) as err:
         run_project(load_project(config), tmp_path / "out", maps=False, reports=False)
     assert "Musterstadt" in err.value.message and "arbeitslose" in err.value.message
+    assert checked.value.message == err.value.message
     assert not (tmp_path / "out" / "tables").exists()
 
 
