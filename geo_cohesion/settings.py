@@ -264,6 +264,24 @@ class BoundariesSpec(Settings):
                              None)
 
 
+class WaveSpec(Settings):
+    """An earlier survey wave of the city, compared with its main survey in ``tables/change_<city>.csv``."""
+
+    label: Text = _key("Name of the wave in tables and maps, e.g. '2015'.", example="2015", min_length=1)
+    survey: SurveySpec | None = _key("Survey microdata of that wave (as the city's 'survey'); needs 'population'.",
+                                     None)
+    population: PopulationSpec | None = _key("Population table of that wave for its weighting.", None)
+    scores: ScoresSpec | None = _key("Already weighted district scores of that wave, instead of survey.", None)
+    structural: StructuralSpec | None = _key("Structural indicators of that wave's year (dynamics index).", None)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WaveSpec:
+        if (self.survey is None) == (self.scores is None) or (self.survey is not None and self.population is None):
+            raise _custom("wave_data", "wave '{label}' needs 'survey' with 'population', or 'scores' (one of them)",
+                          "give the earlier survey as in the city's own sections", label=self.label)
+        return self
+
+
 class CityConfig(Settings):
     """Everything geo-cohesion needs for one city: its files and groupings.
 
@@ -291,6 +309,10 @@ class CityConfig(Settings):
         "Instead of listing groups: the group is the first N characters of the district id (e.g. 6: Berlin's "
         "Bezirksregion BZR_ID from the Planungsraum PLR_ID).", None, example="6", ge=1)
     note: Text | None = _key("Note on every table row and map of this city (instead of the project note).", None)
+    waves: tuple[WaveSpec, ...] = _key("Earlier survey waves, oldest first; changes to the main survey are "
+                                       "tested per district.", default_factory=tuple)
+    wave_label: Text | None = _key("Name of the main survey's wave in change tables; the survey period when "
+                                   "empty.", None, example="2017")
 
     @model_validator(mode="before")
     @classmethod
@@ -441,6 +463,31 @@ class CompareSpec(Settings):
         example="[unemployment_pct, sgb2_share_pct]")
 
 
+class NeedSpec(Settings):
+    """The need index (MSS method: z-standardise, weighted sum, standardise again, classes at SD thresholds)."""
+
+    indicators: dict[Text, Float] | None = _key(
+        "Indicator -> weight (> 0): structural columns or score slugs; the direction comes from the indicator "
+        "registry (scores: higher is better). Empty: every registered indicator with a direction that is not "
+        "population or context, plus the index.", None, example="{sgb2_share_pct: 1, index: 1}")
+    class_breaks: tuple[Float, ...] = _key("Class thresholds in SDs of the need score (class 1 = lowest need).",
+                                           default_factory=lambda: (-1.0, 1.0, 1.5), min_length=1)
+    dynamics_breaks: tuple[Float, ...] = _key("Thresholds of the dynamics classes 1 (positive), 3 (stable), "
+                                              "5 (negative).", default_factory=lambda: (-1.0, 1.0), min_length=2,
+                                              max_length=2)
+    priority: tuple[Text, ...] | None = _key("Need classes ('4') or status/dynamics cells ('3/5') of priority "
+                                             "areas; empty: classes above +1 SD.", None, example='["4", "3/5"]')
+    draws: Int = _key("Simulation draws of the class stability.", 2000, example="2000", ge=100)
+
+    @field_validator("indicators")
+    @classmethod
+    def _positive(cls, weights: dict[str, float] | None) -> dict[str, float] | None:
+        if weights is not None and (not weights or any(w <= 0 for w in weights.values())):
+            raise _custom("need_weights", "needs at least one indicator, each with a weight > 0",
+                          "the direction comes from structural.indicators; e.g. '{sgb2_share_pct: 1, index: 1}'")
+        return weights
+
+
 class ProjectConfig(Settings):
     """A project: cities plus shared settings.
 
@@ -459,6 +506,7 @@ class ProjectConfig(Settings):
     estimates: EstimateSpec = _key("Estimation settings.", default_factory=EstimateSpec)
     maps: MapSpec = _key("Map and figure settings.", default_factory=MapSpec)
     compare: CompareSpec = _key("Comparison and spatial statistics settings.", default_factory=CompareSpec)
+    need: NeedSpec = _key("Need index, dynamics index and priority areas.", default_factory=NeedSpec)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

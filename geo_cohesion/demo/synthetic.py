@@ -216,6 +216,45 @@ def generate_city_survey(city: dict, assumptions: dict, population: pd.DataFrame
     return frame
 
 
+def earlier_wave_changes(city: dict, assumptions: dict, rng: np.random.Generator) -> dict[str, float]:
+    """District -> assumed change of the latent cohesion from the earlier wave to the main wave (points).
+
+    Drawn from ``Normal(0, district_change_sd)`` once per district, overridden by the named
+    ``district_changes``; the city-wide ``city_change`` is added to the city targets, not here.
+    """
+    spec = assumptions["earlier_wave"]
+    named = spec.get("district_changes", {}).get(city["name"], {})
+    drawn = rng.normal(0.0, spec["district_change_sd"], len(city["districts"]))
+    return {d["id"]: float(named.get(d["id"], x)) for d, x in zip(city["districts"], drawn)}
+
+
+def earlier_wave_inputs(city: dict, assumptions: dict, population: pd.DataFrame,
+                        rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """SYNTHETIC survey and structural table of the city's earlier wave (``earlier_wave`` assumptions).
+
+    Returns
+    -------
+    survey, structural : DataFrame
+        As :func:`generate_city_survey` and :func:`city_structural`, for the earlier year.
+    changes : dict
+        District -> assumed change of the latent cohesion (main minus earlier), for tests.
+    """
+    spec = assumptions["earlier_wave"]
+    changes = earlier_wave_changes(city, assumptions, rng)
+    earlier_city = {**city, "districts": [{**d, "effect": d.get("effect", 0.0) - changes[d["id"]]}
+                                          for d in city["districts"]]}
+    shift = float(spec["city_change"].get(city["name"], 0.0))
+    earlier = {**assumptions, "city_targets": {
+        **assumptions["city_targets"],
+        city["name"]: {k: v - shift for k, v in assumptions["city_targets"][city["name"]].items()}}}
+    survey = generate_city_survey(earlier_city, earlier, population, rng)
+    structural = city_structural(city)
+    for column, change in spec["structural_change"].items():
+        noise = rng.normal(0.0, spec["structural_change_sd"], len(structural))
+        structural[column] = np.clip(structural[column] - change - noise, 0.0, 100.0).round(1)
+    return survey, structural, changes
+
+
 def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
     """Write the synthetic input files for the four cities and a project configuration.
 
@@ -251,6 +290,12 @@ def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
         write_csv(population, out_dir / f"population_{slug}.csv")
         write_csv(city_structural(city), out_dir / f"structural_{slug}.csv")
         write_gpkg(build_schematic_boundaries(city), out_dir / f"boundaries_{slug}.gpkg", layer=slug)
+        wave = assumptions["earlier_wave"]
+        survey_before, structural_before, _ = earlier_wave_inputs(city, assumptions, population,
+                                                                  np.random.default_rng([seed, index, 1]))
+        wave_dir = f"welle_{wave['label']}"  # a folder of its own: one survey per city in the main folder
+        write_csv(survey_before, out_dir / wave_dir / f"survey_{slug}.csv")
+        write_csv(structural_before, out_dir / wave_dir / f"structural_{slug}.csv")
         cfg = {
             "name": city["name"], "slug": slug,
             "survey": {"path": f"survey_{slug}.csv", "district_column": "district_id",
@@ -263,11 +308,21 @@ def write_demo_inputs(out_dir: str | Path, seed: int | None = None) -> Path:
                            "name_column": "district_name", "note": SCHEMATIC_NOTE},
             "groups": city.get("groups", {}),
             "note": SYNTHETIC_NOTE,
+            "waves": [{"label": wave["label"],
+                       "survey": {"path": f"{wave_dir}/survey_{slug}.csv", "district_column": "district_id",
+                                  "weight_column": "design_weight", "strata_column": "stratum"},
+                       "population": {"path": f"population_{slug}.csv", "district_column": "district_id"},
+                       "structural": {"path": f"{wave_dir}/structural_{slug}.csv",
+                                      "district_column": "district_id", "name_column": "district_name",
+                                      "indicators": declared_indicators()}}],
+            "wave_label": wave["main_label"],
         }
         cities_cfg.append(cfg)
     project = {"title": assumptions["meta"]["survey_name"], "seed": seed,
                "survey_period": assumptions["meta"]["survey_period"], "note": SYNTHETIC_NOTE,
-               "estimates": {"level": 0.95, "min_n": 30}, "cities": cities_cfg}
+               "estimates": {"level": 0.95, "min_n": 30},
+               "need": {"indicators": {"sgb2_share_pct": 1.0, "unemployment_pct": 1.0, "index": 1.0}},
+               "cities": cities_cfg}
     path = out_dir / "project.yaml"
     write_text(path, f"# Generated by geo-cohesion demo: SYNTHETIC demo data ({SYNTHETIC_NOTE})\n"
                + yaml.safe_dump(project, allow_unicode=True, sort_keys=False))

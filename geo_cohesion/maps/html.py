@@ -28,7 +28,7 @@ from geo_cohesion.maps.layers import CityMap, MapLayer
 LEAFLET_JS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
 LEAFLET_CSS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
 #: Layer kinds in the order of the layer panel; their titles are the catalogue's ``kind.<kind>``.
-KINDS = ("cohesion", "deviation", "structural", "bivariate", "cluster")
+KINDS = ("cohesion", "deviation", "structural", "bivariate", "cluster", "need", "change")
 
 
 class _LeafletOnlyMap(folium.Map):
@@ -83,6 +83,8 @@ def _layer_payload(layer: MapLayer) -> dict:
         "reason": [r if isinstance(r, str) and r else None for r in layer.reason] if layer.reason is not None
         else [None] * len(layer.values),
         "estimator_note": layer.estimator_summary() or None,
+        "detail": [d if isinstance(d, str) and d else None for d in layer.detail] if layer.detail is not None
+        else None,
     }
 
 

@@ -74,6 +74,9 @@ class MapLayer:
         :data:`~geo_cohesion.survey.small_area.ESTIMATOR_LABELS`.
     reason : ndarray of object, optional
         Per district why the value is suppressed (German; None or "" where published).
+    detail : ndarray of object, optional
+        Per district further tooltip lines (text, lines separated by ``"\n"``; None where none),
+        e.g. a need class's stability (:mod:`geo_cohesion.maps.need_layers`).
     """
 
     variable: str
@@ -90,6 +93,7 @@ class MapLayer:
     indicator: Indicator | None = None
     estimator: np.ndarray | None = None
     reason: np.ndarray | None = None
+    detail: np.ndarray | None = None
 
     def estimator_labels(self) -> list[str | None]:
         """German estimator label per district (None where unknown)."""

@@ -12,7 +12,9 @@ from geo_cohesion.project.inputs import (
     read_structural,
     read_survey_design,
     resolve_groups,
+    structural_indicators,
 )
+from geo_cohesion.project.need import need_weights
 from geo_cohesion.project.run import CityResult, align_boundary_districts, run_scores_city, tagged
 
 
@@ -56,6 +58,7 @@ def _check_city(city, project: ProjectConfig) -> CityCheck:
     boundaries = read_city_boundaries(city, project)
     city = resolve_groups(city, project)
     structural = read_structural(city, project)
+    need_weights(project.need, structural_indicators(city, structural)[0])  # need.indicators as run resolves them
     if city.survey is None:
         result = run_scores_city(city, project, structural)
         report = CityCheck(city.name, result.district_estimates["district_id"].nunique())

@@ -2,8 +2,8 @@
 
 :func:`report_inputs` turns each city's :class:`~geo_cohesion.project.run.CityOutputs` into the
 plain data object the report stage takes (:class:`~geo_cohesion.report.model.CityReportInput`),
-adding a need index (:func:`geo_cohesion.report.need.default_need`) when the pipeline did not
-compute one; :func:`write_deliverables` writes the exports (German CSVs, workbook, GeoPackage,
+with the need index and changes the pipeline computed (:mod:`geo_cohesion.project.need`,
+:mod:`geo_cohesion.project.waves`); :func:`write_deliverables` writes the exports (German CSVs, workbook, GeoPackage,
 GeoJSON) and the reports.
 """
 from __future__ import annotations
@@ -33,8 +33,6 @@ def report_inputs(outputs: list, project: ProjectConfig) -> list[CityReportInput
     project : ProjectConfig
     """
     from geo_cohesion.project.run import city_maps
-    from geo_cohesion.report.need import default_need
-
     cities = []
     for out in outputs:
         result, comparison = out.result, out.comparison
@@ -47,8 +45,6 @@ def report_inputs(outputs: list, project: ProjectConfig) -> list[CityReportInput
         if city_map is None and out.boundaries is not None:
             city_map = city_maps(result, project, out.boundaries, comparison)[0][1]
         need = getattr(result, "need", None)
-        if need is None:
-            need = default_need(result.district_estimates, structural, seed=project.seed)
         notes = list(city_map.notes) if city_map is not None else [n for n in (city.note or project.note,) if n]
         weighting = {"margins": list(city.weighting.margins), "bounds": city.weighting.bounds} \
             if city.weighting is not None else {}

@@ -88,6 +88,13 @@ class CityResult:
         One row per score describing the small-area model (``sae_models.csv``).
     estimator_note : str
         Which estimator produced the numbers (German), for maps and figures.
+    change : DataFrame or None
+        Change from each earlier wave (``waves``) to the main survey
+        (:func:`geo_cohesion.project.waves.city_changes`); ``structural_before`` the earlier
+        structural tables by wave.
+    need : DataFrame or None
+        Need index with class stability, dynamics and priority flag
+        (:func:`geo_cohesion.project.need.city_need`), set by :func:`analyse_city`.
     """
 
     city: CityConfig
@@ -100,6 +107,9 @@ class CityResult:
     indicators: IndicatorRegistry | None = None
     models: pd.DataFrame | None = None
     estimator_note: str = ""
+    change: pd.DataFrame | None = None
+    structural_before: dict = field(default_factory=dict)
+    need: pd.DataFrame | None = None
 
 
 def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: str = DEFAULT_LANG) -> CityResult:
@@ -157,7 +167,16 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
     diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
     est, models, note = model_district_estimates(city, project, est, structural, design=design,
                                                  city_estimates=city_est, boundaries=boundaries)
-    return CityResult(city, est, city_est, group_est, structural, diagnostics, design, registry, models, note)
+    result = CityResult(city, est, city_est, group_est, structural, diagnostics, design, registry, models, note)
+    return with_changes(result, project, boundaries)
+
+
+def with_changes(result: CityResult, project: ProjectConfig, boundaries=None) -> CityResult:
+    """The result with the changes from the city's earlier ``waves`` (if any)."""
+    from geo_cohesion.project.waves import city_changes
+
+    result.change, result.structural_before = city_changes(result.city, project, result.district_estimates, boundaries)
+    return result
 
 
 def _unsampled_rows(districts: list[str], variables: list[str], columns) -> pd.DataFrame:
@@ -288,8 +307,8 @@ def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.Dat
     districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
     districts["n_eff"] = districts["n_eff"].astype(float)
     districts, models, note = model_district_estimates(city, project, districts, structural, boundaries=boundaries)
-    return CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"},
-                      indicators=registry, models=models, estimator_note=note)
+    return with_changes(CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"},
+                                   indicators=registry, models=models, estimator_note=note), project, boundaries)
 
 
 def tagged(city: CityConfig, func, *args):
@@ -310,6 +329,7 @@ class CityOutputs:
     comparison: CityComparison | None
     maps: list = field(default_factory=list)
     merged: MergedAreas | None = None
+    priority: gpd.GeoDataFrame | None = None
 
 
 def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = True,
@@ -322,9 +342,28 @@ def analyse_city(result: CityResult, project: ProjectConfig, with_maps: bool = T
     boundaries = align_boundary_districts(result, project, boundaries)
     comparison = compare_city(result, project, boundaries, lang)
     merged = merge_city(result, project, boundaries)
+    priority = add_need(result, project, boundaries)
     maps = (city_maps(result, project, boundaries, comparison, merged, lang)
             if with_maps and boundaries is not None else [])
-    return CityOutputs(result, boundaries, comparison, maps, merged)
+    return CityOutputs(result, boundaries, comparison, maps, merged, priority)
+
+
+def add_need(result: CityResult, project: ProjectConfig, boundaries=None):
+    """Set ``result.need`` (:func:`geo_cohesion.project.need.city_need`); return the dissolved priority
+    areas (None without boundaries or priority districts)."""
+    from geo_cohesion.project.need import city_need, priority_areas
+
+    city, structural = result.city, result.structural
+    if structural is not None and city.structural is not None:
+        structural = structural.rename(columns={city.structural.district_column: "district_id"})
+        structural["district_id"] = structural["district_id"].astype(str)
+    result.need = city_need(result.district_estimates, structural, result.indicators, project.need, project.seed,
+                            result.change, result.structural_before)
+    if result.need is None or boundaries is None:
+        return None
+    areas, mapping = priority_areas(result.need, boundaries, project.compare.contiguity)
+    result.need["priority_area"] = result.need["district_id"].astype(str).map(mapping).astype("string")
+    return areas
 
 
 def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
@@ -386,6 +425,9 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
         table_paths = write_tables(results, project, out_dir)
         table_paths += write_comparison_tables(outputs, project, out_dir)
         table_paths += write_merged_tables(outputs, project, out_dir)
+        from geo_cohesion.project.need import write_need_outputs
+
+        table_paths += write_need_outputs(outputs, project, out_dir)
     if maps:
         with progress.step("writing maps and figures"):
             write_maps([m for o in outputs for m in o.maps], project, out_dir)
@@ -462,6 +504,9 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     add_bivariate_layer(district_map)  # the registry's deprivation indicator; skipped (with a note) without one
     if comparison is not None:
         add_comparison_layers(district_map, comparison)
+    from geo_cohesion.maps.need_layers import add_need_layers
+
+    add_need_layers(district_map, result.need, result.change)
     check_figure_variables(district_map, settings.figure_variables)
     maps = [(city.slug, district_map)]
     if city.groups and result.group_estimates is not None:
@@ -480,14 +525,15 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
 
 def figure_variables(city_map: CityMap, requested: list[str] | None) -> list[str]:
     """Layers of ``city_map`` to print: ``requested`` where the map has them (a group map has no
-    structural layers), or by default the index, the 3 domains and every structural layer."""
+    structural layers), or by default the index, the 3 domains, every structural layer and the need,
+    dynamics and status × dynamics layers."""
     present = [layer.variable for layer in city_map.layers]
     if requested is not None:
         return [v for v in requested if v in present]
     radar = load_radar()
     default = [radar.index_slug, *radar.domains]
     return [v for v in default if v in present] + [layer.variable for layer in city_map.layers
-                                                    if layer.kind == "structural"]
+                                                    if layer.kind in ("structural", "need")]
 
 
 def check_figure_variables(city_map: CityMap, requested: list[str] | None) -> None:

@@ -192,9 +192,13 @@ def priority_sentence(city: CityReportInput) -> str:
     top = classes[-2:] if len(classes) >= 3 else classes[-1:]
     names = dict(zip(city.district_estimates["district_id"].astype(str),
                      city.district_estimates["district_name"].astype(str)))
-    rows = need[need["need_class"].isin(top)].sort_values("need_score", ascending=False)
+    chosen = need["priority"].astype(bool) if "priority" in need.columns else need["need_class"].isin(top)
+    rows = need[chosen].sort_values("need_score", ascending=False)
+    if "priority" in need.columns:  # the project's need.priority: classes ("4") or status/dynamics cells ("3/5")
+        top = list(need.attrs.get("priority") or top)
     if rows.empty:
-        return "Nach dem Bedarfsindex fällt kein Gebiet in die beiden höchsten Bedarfsklassen."
+        return ("Nach dem Bedarfsindex fällt kein Gebiet in die Vorrangklassen "
+                f"({t.join([str(c) for c in top], 'und')}).")
     items = []
     for _, row in rows.iterrows():
         item = f"{names.get(str(row['district_id']), row['district_id'])} (Klasse {int(row['need_class'])}"
@@ -202,6 +206,8 @@ def priority_sentence(city: CityReportInput) -> str:
             item += f", Stabilität {t.percent(row['class_stability'])}"
             if "flag_unstable" in row and not t.missing(row["flag_unstable"]) and bool(row["flag_unstable"]):
                 item += ", Einstufung unsicher"
+        if "flag_weighting" in row and not t.missing(row["flag_weighting"]) and bool(row["flag_weighting"]):
+            item += ", Klasse hängt von der Gewichtung ab"
         items.append(item + ")")
     words = t.join([str(c) for c in top], "und")
     return (f"Vorranggebiete nach dem Bedarfsindex (Klassen {words} von {len(classes)}, Methode MSS Berlin): "
@@ -399,9 +405,14 @@ def methods(city: CityReportInput, settings: ReportSettings) -> list[dict[str, s
         weights = city.need.attrs.get("indicators") or city.need.attrs.get("weights") or {}
         labels = {k: v[0] for k, v in known_labels().items()} | load_radar().labels
         parts = [f"{labels.get(k, k)} ({'+' if w > 0 else t.MINUS}{t.num(abs(w), 0)})" for k, w in weights.items()]
+        breaks = list(city.need.attrs.get("class_breaks") or (-1.0, 1.0, 1.5))
         text = ("Bedarfsindex nach der Methode des Monitorings Soziale Stadtentwicklung Berlin (MSS 2021): "
                 "Indikatoren z-standardisiert, gewichtet summiert, die Summe erneut standardisiert; Klassen an "
-                "−1, +1 und +1,5 Standardabweichungen (Klasse 1 = geringer, 4 = sehr hoher Handlungsbedarf).")
+                f"{t.join([t.signed(b) if b else t.num(b) for b in breaks])} Standardabweichungen (Klasse 1 = "
+                f"geringer, {len(breaks) + 1} = höchster Handlungsbedarf).")
+        if "dynamics_class" in city.need.columns:
+            text += (" Dynamikindex ebenso aus den Veränderungen seit der früheren Befragungswelle (Klassen 1 = "
+                     "positiv, 3 = stabil, 5 = negativ); Status/Dynamik wie im MSS.")
         if parts:
             text += f" Indikatoren und Gewichte: {t.join(parts)}."
         if city.need.attrs.get("simulated"):

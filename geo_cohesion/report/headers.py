@@ -116,12 +116,32 @@ COLUMNS: dict[str, Column] = {
     "change": Column("Veränderung", "Punkte", "spätere minus frühere Welle"),
     "estimate_from": Column("Wert frühere Welle", "Punkte (0–100)"),
     "estimate_to": Column("Wert spätere Welle", "Punkte (0–100)"),
+    "wave_from": Column("frühere Welle"),
+    "wave_to": Column("spätere Welle"),
+    "n_from": Column("Befragte frühere Welle", "Anzahl"),
+    "n_to": Column("Befragte spätere Welle", "Anzahl"),
+    "few_respondents": Column("wenige Befragte", "ja/nein", "in einer der Wellen weniger Befragte als die "
+                                                            "Veröffentlichungsgrenze"),
+    "flag_weighting": Column("Klasse hängt von Gewichtung ab", "ja/nein",
+                             "die Klasse ändert sich, wenn ein Gewicht zwischen 0,5- und 1,5-fach variiert"),
+    "modal_class": Column("häufigste simulierte Klasse"),
+    "need_score_sd": Column("Standardabweichung Bedarfsindex (Simulation)", "Standardabweichungen"),
+    "dynamics_score": Column("Dynamikindex", "Standardabweichungen",
+                             "doppelt standardisierte Summe der Veränderungen (Methode MSS Berlin)"),
+    "dynamics_class": Column("Dynamikklasse", "", "1 = positiv, 3 = stabil, 5 = negativ"),
+    "status_dynamics": Column("Status/Dynamik", "", "Bedarfsklasse/Dynamikklasse"),
+    "priority": Column("Vorranggebiet", "ja/nein"),
+    "priority_area": Column("Vorranggebiet (Cluster)", "", "zusammenhängende Vorranggebiete P1, P2, …"),
+    "dynamics_1": Column("Dynamik positiv", "Gebiete"),
+    "dynamics_3": Column("Dynamik stabil", "Gebiete"),
+    "dynamics_5": Column("Dynamik negativ", "Gebiete"),
 }
 
 #: Columns that are text even when they look like numbers (ids keep their leading zeros).
 TEXT_COLUMNS: frozenset[str] = frozenset({
     "city", "district_id", "district_name", "group", "variable", "indicator", "note", "estimator", "weights",
-    "islands", "island_fallback", "cluster", "quadrant", "lowest", "highest", "worst_margin"})
+    "islands", "island_fallback", "cluster", "quadrant", "lowest", "highest", "worst_margin",
+    "wave_from", "wave_to", "status_dynamics", "priority_area"})
 
 #: Table (file stem without city) -> German sheet name and description.
 TABLES: dict[str, tuple[str, str]] = {
@@ -138,8 +158,11 @@ TABLES: dict[str, tuple[str, str]] = {
     "variance_decomposition": ("Varianzanteile", "Varianz zwischen und innerhalb der Gebiete je Stadt"),
     "between_vs_within": ("Städte vs. Gebiete", "Unterschiede zwischen Städten und zwischen Gebieten"),
     "need": ("Bedarf", "Bedarfsindex je Gebiet mit Klasse, Stabilität und Treibern"),
+    "change": ("Veränderung", "Veränderung je Gebiet und Merkmal seit der früheren Welle mit Test"),
+    "status_dynamics": ("Status x Dynamik", "Gebiete je Bedarfsklasse und Dynamikklasse"),
 }
-_PER_CITY = ("comparison_groups", "comparison", "association", "spatial", "lisa", "need")
+_PER_CITY = ("comparison_groups", "comparison", "association", "spatial", "lisa", "need", "change",
+             "status_dynamics")
 
 
 def variable_labels() -> dict[str, str]:
@@ -156,6 +179,9 @@ def header(column: str) -> str:
     match = re.fullmatch(r"contribution_(.+)", column)
     if match:
         return f"Beitrag {variable_labels().get(match.group(1), match.group(1))}"
+    match = re.fullmatch(r"value_(.+)", column)
+    if match:
+        return f"Wert {variable_labels().get(match.group(1), match.group(1))}"
     match = re.fullmatch(r"prob_class_(.+)", column)
     if match:
         return f"Wahrscheinlichkeit Klasse {match.group(1)}"

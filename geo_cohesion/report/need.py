@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.stats.need import class_stability, need_index
+from geo_cohesion.stats.need import MSS_STATUS_BREAKS, class_stability, need_index
 
 #: Indicators of the default need index -> weight (+1: more is more need; -1: less is more need).
 DEFAULT_INDICATORS: dict[str, float] = {"sgb2_share_pct": 1.0, "unemployment_pct": 1.0, "index": -1.0}
@@ -22,7 +22,8 @@ DEFAULT_DRAWS = 2000
 
 
 def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | None, seed: int = 0,
-                 indicators: dict[str, float] | None = None, draws: int = DEFAULT_DRAWS) -> pd.DataFrame | None:
+                 indicators: dict[str, float] | None = None, draws: int = DEFAULT_DRAWS,
+                 class_breaks: tuple[float, ...] | list[float] = MSS_STATUS_BREAKS) -> pd.DataFrame | None:
     """Need index with class stability per district, or None when the data cannot carry one.
 
     Parameters
@@ -34,10 +35,14 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
     seed : int
         Seed of the stability simulation.
     indicators : dict, optional
-        Column -> weight; Radar variables (``index``) come from the estimates with their SE;
-        default :data:`DEFAULT_INDICATORS`. Indicators missing from the data are left out.
+        Column -> signed weight; Radar variables (``index``) come from the estimates with their SE;
+        default :data:`DEFAULT_INDICATORS` (the pipeline passes the weights it resolved through the
+        indicator registry, :func:`geo_cohesion.project.need.need_weights`). Indicators missing
+        from the data are left out.
     draws : int
         Simulation draws.
+    class_breaks : sequence of float
+        Class thresholds in SDs (default the MSS status breaks).
 
     Returns
     -------
@@ -72,10 +77,10 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
     simulated = [c for c in used if c in variables]
     try:
         result = class_stability(table, se_table[["district_id", *simulated]] if simulated else None, used,
-                                 id_column="district_id", draws=draws, seed=seed)
+                                 id_column="district_id", draws=draws, seed=seed, class_breaks=class_breaks)
     except InputError:
         return None  # e.g. a constant indicator: no need index rather than a failed report
-    point = need_index(table, used, id_column="district_id")
+    point = need_index(table, used, id_column="district_id", class_breaks=class_breaks)
     for column in point.columns:
         if column.startswith("contribution_"):
             result[column] = point[column].to_numpy()

@@ -39,6 +39,8 @@ def own_city(tmp_path_factory):
     city["structural"] = {"path": "strukturdaten.csv", "district_column": "district_id",
                           "name_column": "district_name", "indicators": DECLARED}
     city["groups"] = {}
+    city.pop("waves", None)  # the demo's earlier wave and need index name the demo's own columns
+    raw.pop("need", None)
     raw["cities"] = [city]
     raw["maps"] = {"figure_formats": ["png"], "figure_variables": ["index", "transferbezug_pct"]}
     raw["estimates"]["min_n"] = 3  # Lippstadt's villages have few respondents: keep every district for the test

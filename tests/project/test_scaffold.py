@@ -76,6 +76,7 @@ def test_init_check_run_gives_the_demo_tables(own_city, demo_inputs, tmp_path, c
     demo = yaml.safe_load((demo_inputs / "project.yaml").read_text(encoding="utf-8"))
     demo["cities"] = [c for c in demo["cities"] if c["name"] == "Lippstadt"]
     for city in demo["cities"]:
+        city.pop("waves", None)  # the earlier wave is not part of this comparison
         for section in ("survey", "population", "structural", "boundaries"):
             city[section]["path"] = str(demo_inputs / city[section]["path"])
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo, allow_unicode=True), encoding="utf-8")

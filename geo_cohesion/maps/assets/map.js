@@ -42,6 +42,7 @@
       box.appendChild(el("div", TEXT.rank.replace("{rank}", String(l.rank[i])).replace("{n}", String(l.n_ranked))));
     }
     if (l.estimator && l.estimator[i]) { box.appendChild(el("div", TEXT.estimator + ": " + l.estimator[i])); }
+    if (l.detail && l.detail[i]) { l.detail[i].split("\n").forEach(function (t) { box.appendChild(el("div", t)); }); }
     return box;
   }
   var geo = L.geoJSON(DATA.geojson, {
