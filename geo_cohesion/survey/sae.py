@@ -136,14 +136,14 @@ class FayHerriotResult:
         formulas).
     mse_conditional : numpy.ndarray
         Area-specific (conditional) MSE estimate of ``estimate`` given the area effects, the
-        estimator of Rivest & Belmonte (2000): :math:`\psi_i + 2\psi_i\,\partial h_i/\partial
-        y_i + h_i^2` with :math:`h_i = \hat\theta_i - y_i` (Stein's lemma; unbiased for
-        :math:`E[(\hat\theta_i-\theta_i)^2\mid\theta]` under normal sampling errors with known
-        :math:`\psi_i`). It reflects the area's own residual - an area far from the regression gets
+        estimator of Rivest & Belmonte (2000): :math:`\\psi_i + 2\\psi_i\\,\\partial h_i/\\partial
+        y_i + h_i^2` with :math:`h_i = \\hat\\theta_i - y_i` (Stein's lemma; unbiased for
+        :math:`E[(\\hat\\theta_i-\\theta_i)^2\\mid\\theta]` under normal sampling errors with known
+        :math:`\\psi_i`). It reflects the area's own residual - an area far from the regression gets
         a large value - but is very variable and can be negative; see
         :func:`robust_mse`. Non-spatial fits include the dependence of
-        :math:`\hat\beta` and :math:`\hat\sigma^2_u` on :math:`y_i`; spatial fits treat
-        :math:`(\hat\sigma^2_u, \hat\rho)` as fixed. Areas without a direct estimate: equal to ``mse``.
+        :math:`\\hat\\beta` and :math:`\\hat\\sigma^2_u` on :math:`y_i`; spatial fits treat
+        :math:`(\\hat\\sigma^2_u, \\hat\\rho)` as fixed. Areas without a direct estimate: equal to ``mse``.
     sigma2_u : float
         Estimated variance of the area effects (``sae``'s ``refvar``); never negative.
     beta : pandas.Series
@@ -587,7 +587,7 @@ def robust_mse(mse: Any, mse_conditional: Any) -> np.ndarray:
     cond = _vector(mse_conditional, "mse_conditional")
     if pr.size != cond.size:
         raise InputError(f"mse has {pr.size} areas but mse_conditional has {cond.size}.")
-    out: np.ndarray = np.where(np.isnan(cond), pr, np.fmax(pr, cond))
+    out: np.ndarray = np.where(np.isnan(cond) | np.isnan(pr), pr, np.maximum(pr, cond))
     return out
 
 

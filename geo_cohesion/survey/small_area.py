@@ -607,13 +607,12 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
         ratio-benchmarked to it.
     method : {"REML", "ML"}
     mse_method : {"prasad_rao", "robust"}
-        MSE of the model rows (see :func:`fit_area_model`); the direct-or-model rule compares with it.
+        MSE of the model rows (see :func:`fit_area_model`). It changes intervals only, never which
+        estimate is published: the direct-or-model rule always compares with the Prasad-Rao MSE.
     direct_min_n : int, optional
-        Keep the direct estimate of a district with at least this many respondents when it is
-        at least as precise as the model estimate (smoothed sampling variance
-        :math:`\\psi_d` not above the model MSE). A large district gains nothing from the
-        model, and at :math:`\\hat\\sigma^2_u = 0` its model MSE (through :math:`g_3`) can
-        even exceed its direct variance. None: the model estimate everywhere.
+        Keep the direct estimate of a district with at least this many respondents when it is at least as
+        precise as the model estimate (:math:`\\psi_d` not above the model's Prasad-Rao MSE; at
+        :math:`\\hat\\sigma^2_u = 0` that MSE can exceed the direct variance). None: the model estimate everywhere.
 
     Returns
     -------
@@ -688,7 +687,8 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
         estimate, mse, kind = model.estimate.copy(), model.mse.copy(), model.row_estimator.copy()
         if direct_min_n is not None and model.fit is not None:
             n = rows["n"].to_numpy(dtype=float)
-            keep = np.isfinite(y) & (np.nan_to_num(n) >= direct_min_n) & (psi <= mse) & np.isfinite(dvar)
+            precise = psi <= model.fit.mse  # judged by the Prasad-Rao MSE, whatever mse_method the intervals use
+            keep = np.isfinite(y) & (np.nan_to_num(n) >= direct_min_n) & precise & np.isfinite(dvar)
             estimate[keep], mse[keep], kind[keep] = y[keep], dvar[keep], "direct"
         parts.append(pd.DataFrame({
             "district_id": areas, "variable": variable, "estimate": estimate, "mse": mse,
