@@ -251,12 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--write", action="store_true", help="write the table into benchmarks/RESULTS.md")
     parser.add_argument("--save", default=None, help="also save every replicate's estimates (CSV) here")
-    parser.add_argument("--load", default=None, help="summarise estimates saved with --save instead of simulating")
+    parser.add_argument("--load", nargs="+", default=None,
+                        help="summarise estimates saved with --save (one or more files, e.g. one per city) instead of "
+                             "simulating")
     args = parser.parse_args(argv)
     replicates = 60 if args.quick else args.replicates
     start = time.perf_counter()
     if args.load:
-        frame = pd.read_csv(args.load, dtype={"district_id": str})
+        frame = pd.concat([pd.read_csv(p, dtype={"district_id": str}) for p in args.load], ignore_index=True)
         frame["size_class"] = pd.Categorical(frame["size_class"], categories=[lab for _, _, lab in SIZE_CLASSES])
         replicates = int(frame["replicate"].max()) + 1
     else:
@@ -270,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     spatial = frame[frame["estimator"] == "spatial_fay_herriot"]
     kept = (spatial.groupby(["city", "replicate", "variable"], sort=False)["row_estimator"]
             .agg(lambda s: bool((s == "spatial_fay_herriot").any())).groupby(level="city", sort=False).mean())
-    timing = f"summarised from {args.load}" if args.load else f"{elapsed:.0f} s"
+    timing = f"summarised from {', '.join(args.load)}" if args.load else f"{elapsed:.0f} s"
     header = (f"cities: {', '.join(frame['city'].unique())}; {replicates} replicates each; seed {args.seed}; {timing}"
               "\nspatial FH fits kept (the rest fell back to FH), % of fits: "
               + ", ".join(f"{c} {100 * v:.0f}" for c, v in kept.items()))
