@@ -23,6 +23,9 @@ The MSE estimators are the second-order unbiased ones of Prasad & Rao (1990) and
 (2000): :math:`g_1 + g_2 + 2 g_3` for REML, with the bias term :math:`-b(\hat\sigma^2_u)
 \nabla g_1` added for ML (Datta & Lahiri) and for the FH moment estimator (Datta, Rao & Smith
 2005), exactly as computed by R package ``sae`` (``mseFH``; Molina & Marhuenda 2015).
+They are unconditional: averaged over the area effects. ``mse_conditional`` adds the
+area-specific estimator of Rivest & Belmonte (2000), unbiased for the MSE given the area
+effects, and :func:`robust_mse` the larger of the two (see ``FayHerriotResult``).
 
 Spatial Fay-Herriot
 -------------------
