@@ -178,7 +178,8 @@ def fit_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sample: np
     resid[in_sample] = r * np.sqrt(v)
     loglik = -0.5 * float(np.sum(np.log(2.0 * np.pi / v) + r * r * v))
     return {
-        "estimate": estimate, "mse": mse, "mse_conditional": mse_cond, "sigma2_u": a, "rho": np.nan, "beta": beta, "beta_cov": q,
+        "estimate": estimate, "mse": mse, "mse_conditional": mse_cond, "sigma2_u": a,
+        "rho": np.nan, "beta": beta, "beta_cov": q,
         "gamma": gamma, "residuals": resid, "loglik": loglik, "k": p + 1, "converged": converged,
         "iterations": iterations, "notes": notes,
     }
@@ -364,7 +365,8 @@ def fit_spatial_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sa
         notes.append("With sigma2_u = 0 the spatial parameter rho is not identified; "
                      "it is reported as its last iterate.")
     return {
-        "estimate": estimate, "mse": mse, "mse_conditional": mse_cond, "sigma2_u": sigma2, "rho": float(rho), "beta": st.beta,
+        "estimate": estimate, "mse": mse, "mse_conditional": mse_cond, "sigma2_u": sigma2,
+        "rho": float(rho), "beta": st.beta,
         "beta_cov": st.q, "gamma": gamma, "residuals": resid, "loglik": loglik, "k": p + 2,
         "converged": converged, "iterations": iterations, "notes": notes,
     }
