@@ -15,10 +15,10 @@ means of the index and one dimension with
 
 * ``direct``: the raked domain mean with its linearised SE (normal 95 % interval),
 * ``fay_herriot``: the pipeline's model (:func:`geo_cohesion.survey.small_area.district_models`:
-  GVF sampling variances, covariates chosen by forward AIC, REML) with its default interval MSE
+  GVF sampling variances, covariates chosen by forward AIC, REML) with the interval MSE
   ``estimates.model_mse: robust`` = max(Prasad-Rao MSE, conditional MSE of Rivest & Belmonte 2000),
-* ``fay_herriot (Prasad-Rao)``: the same estimates with the Prasad-Rao MSE alone (and the
-  direct-or-model rule judged by it),
+* ``fay_herriot (Prasad-Rao)``: the same estimates with the Prasad-Rao MSE alone - the pipeline
+  default (``estimates.model_mse: prasad_rao``); the spatial and benchmarked rows use ``robust``,
 * ``spatial_fay_herriot``: the same with SAR area effects on queen contiguity of the demo's
   schematic boundaries,
 * ``fay_herriot+benchmark``: the FH estimates ratio-benchmarked to the direct city estimate.
@@ -50,7 +50,7 @@ from geo_cohesion.survey.small_area import district_models, pooled_within_varian
 
 VARIABLES = ("index", "identifikation")
 ESTIMATORS = ("direct", "fay_herriot", "fay_herriot (Prasad-Rao)", "spatial_fay_herriot", "fay_herriot+benchmark")
-MSE = "robust"  # estimates.model_mse, the pipeline default
+MSE = "robust"  # interval MSE of the model rows here (estimates.model_mse); the Prasad-Rao row shows the default
 SIZE_CLASSES = ((0, 15, "n < 15"), (15, 30, "15-29"), (30, 60, "30-59"), (60, 10**9, ">= 60"))
 COVARIATES = ["migration_share_pct", "unemployment_pct", "sgb2_share_pct"]
 Z95 = 1.959963984540054

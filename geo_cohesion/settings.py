@@ -64,7 +64,7 @@ Contiguity = Literal["queen", "rook"]
 Scheme = Literal["quantiles", "natural_breaks", "equal_interval", "fixed", "user"]
 FigureFormat = Literal["png", "pdf", "svg"]
 Estimator = Literal["direct", "fay_herriot", "spatial_fay_herriot"]
-ModelMse = Literal["robust", "prasad_rao"]
+ModelMse = Literal["prasad_rao", "robust"]
 Direction = Literal["higher_is_worse", "higher_is_better", "neutral"]
 Role = Literal["deprivation", "population", "context"]
 
@@ -325,9 +325,9 @@ class EstimateSpec(Settings):
         "Structural indicators used as covariates of the small-area model; empty: chosen by forward AIC, "
         "at most one per five districts.", None, example="[sgb2_share_pct]")
     model_mse: ModelMse = _key(
-        "MSE behind the intervals of model estimates: robust = the larger of the Prasad-Rao MSE and the "
-        "district's own conditional MSE (Rivest & Belmonte 2000), prasad_rao = the Prasad-Rao MSE alone; "
-        "see README 'Small-area estimation'.", "robust")
+        "MSE behind the intervals of model estimates: prasad_rao = the Prasad-Rao MSE (R sae), robust = the "
+        "larger of it and the district's own conditional MSE (Rivest & Belmonte 2000); see README "
+        "'Small-area estimation'.", "prasad_rao")
     benchmark: bool = _key("Ratio-benchmark model estimates so that their population-weighted mean equals the "
                            "direct city value.", False)
     max_ci_halfwidth: Float | None = _key(
