@@ -14,14 +14,15 @@ probability proportional to the demo's age x gender response propensity, design 
 means of the index and one dimension with
 
 * ``direct``: the raked domain mean with its linearised SE (normal 95 % interval),
-* ``fay_herriot``: the pipeline's model (:func:`geo_cohesion.survey.small_area.district_models`:
-  GVF sampling variances, covariates chosen by forward AIC, REML) with the interval MSE
-  ``estimates.model_mse: robust`` = max(Prasad-Rao MSE, conditional MSE of Rivest & Belmonte 2000),
-* ``fay_herriot (Prasad-Rao)``: the same estimates with the Prasad-Rao MSE alone - the pipeline
-  default (``estimates.model_mse: prasad_rao``); the spatial and benchmarked rows use ``robust``,
-* ``spatial_fay_herriot``: the same with SAR area effects on queen contiguity of the demo's
-  schematic boundaries,
-* ``fay_herriot+benchmark``: the FH estimates ratio-benchmarked to the direct city estimate.
+* ``fay_herriot``: the pipeline's default model (:func:`geo_cohesion.survey.small_area.district_models`:
+  GVF sampling variances, covariates chosen by forward AIC, REML, Prasad-Rao MSE,
+  ``estimates.model_mse: prasad_rao``),
+* ``fay_herriot (robust MSE)``: the same estimates with ``estimates.model_mse: robust``, i.e.
+  intervals from max(Prasad-Rao MSE, conditional MSE of Rivest & Belmonte 2000),
+* ``spatial_fay_herriot (robust MSE)``: SAR area effects on queen contiguity of the demo's
+  schematic boundaries, robust MSE,
+* ``fay_herriot+benchmark (robust MSE)``: the FH estimates ratio-benchmarked to the direct city
+  estimate, robust MSE.
 
 Reported per estimator and district size class (allocated ``n``: < 15, 15-29, 30-59, >= 60):
 RMSE against the true district means (points), relative RMSE (RMSE / true mean), the ratio of
@@ -49,8 +50,10 @@ from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.small_area import district_models, pooled_within_variance
 
 VARIABLES = ("index", "identifikation")
-ESTIMATORS = ("direct", "fay_herriot", "fay_herriot (Prasad-Rao)", "spatial_fay_herriot", "fay_herriot+benchmark")
-MSE = "robust"  # interval MSE of the model rows here (estimates.model_mse); the Prasad-Rao row shows the default
+ESTIMATORS = ("direct", "fay_herriot", "fay_herriot (robust MSE)", "spatial_fay_herriot (robust MSE)",
+              "fay_herriot+benchmark (robust MSE)")
+SPATIAL = "spatial_fay_herriot (robust MSE)"
+MSE = "robust"  # interval MSE of the "(robust MSE)" rows (estimates.model_mse); "fay_herriot" is the default
 SIZE_CLASSES = ((0, 15, "n < 15"), (15, 30, "15-29"), (30, 60, "30-59"), (60, 10**9, ">= 60"))
 COVARIATES = ["migration_share_pct", "unemployment_pct", "sgb2_share_pct"]
 Z95 = 1.959963984540054
@@ -131,8 +134,8 @@ def replicate(pop: CityPopulation, rng: np.random.Generator, variables=VARIABLES
                           spatial_weights=pop.weights, direct_min_n=MIN_N, mse_method=MSE)
     bench = district_models(direct, s2, pop.covariates, estimator="fay_herriot", covariate_names=names,
                             population=pop.population, targets=city, direct_min_n=MIN_N, mse_method=MSE).table
-    for name, t in (("fay_herriot", fh.table), ("fay_herriot (Prasad-Rao)", pr), ("spatial_fay_herriot", sfh.table),
-                    ("fay_herriot+benchmark", bench)):
+    for name, t in (("fay_herriot", pr), ("fay_herriot (robust MSE)", fh.table), (SPATIAL, sfh.table),
+                    ("fay_herriot+benchmark (robust MSE)", bench)):
         out.append(pd.DataFrame({"district_id": t["district_id"], "variable": t["variable"], "estimator": name,
                                  "estimate": t["estimate"], "halfwidth": Z95 * np.sqrt(t["mse"]),
                                  "row_estimator": t["estimator"]}))
@@ -226,10 +229,10 @@ def goals(table: pd.DataFrame) -> str:
 
 def markdown(table: pd.DataFrame) -> str:
     """The summary as a fixed-width text table."""
-    lines = [f"{'variable':<15} {'n class':<8} {'estimator':<24} {'districts':>9} {'RMSE':>6} {'RRMSE%':>7} "
+    lines = [f"{'variable':<15} {'n class':<8} {'estimator':<34} {'districts':>9} {'RMSE':>6} {'RRMSE%':>7} "
              f"{'vs direct':>9} {'cover%':>7} {'CI ±':>6}"]
     for r in table.itertuples(index=False):
-        lines.append(f"{r.variable:<15} {r.size_class:<8} {r.estimator:<24} {r.districts:>9d} {r.rmse:>6.2f} "
+        lines.append(f"{r.variable:<15} {r.size_class:<8} {r.estimator:<34} {r.districts:>9d} {r.rmse:>6.2f} "
                      f"{r.rrmse_pct:>7.2f} {r.ratio_to_direct:>9.2f} {r.coverage_pct:>7.1f} {r.mean_halfwidth:>6.2f}")
     return "\n".join(lines)
 
@@ -269,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(summary)
     checks = goals(summary)
     elapsed = time.perf_counter() - start
-    spatial = frame[frame["estimator"] == "spatial_fay_herriot"]
+    spatial = frame[frame["estimator"] == SPATIAL]
     kept = (spatial.groupby(["city", "replicate", "variable"], sort=False)["row_estimator"]
             .agg(lambda s: bool((s == "spatial_fay_herriot").any())).groupby(level="city", sort=False).mean())
     timing = f"summarised from {', '.join(args.load)}" if args.load else f"{elapsed:.0f} s"
