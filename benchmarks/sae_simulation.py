@@ -14,11 +14,15 @@ probability proportional to the demo's age x gender response propensity, design 
 means of the index and one dimension with
 
 * ``direct``: the raked domain mean with its linearised SE (normal 95 % interval),
-* ``fay_herriot``: the pipeline's model (:func:`geo_cohesion.survey.small_area.district_models`:
-  GVF sampling variances, covariates chosen by forward AIC, REML, Prasad-Rao MSE),
-* ``spatial_fay_herriot``: the same with SAR area effects on queen contiguity of the demo's
-  schematic boundaries,
-* ``fay_herriot+benchmark``: the FH estimates ratio-benchmarked to the direct city estimate.
+* ``fay_herriot``: the pipeline's default model (:func:`geo_cohesion.survey.small_area.district_models`:
+  GVF sampling variances, covariates chosen by forward AIC, REML, Prasad-Rao MSE,
+  ``estimates.model_mse: prasad_rao``),
+* ``fay_herriot (robust MSE)``: the same estimates with ``estimates.model_mse: robust``, i.e.
+  intervals from max(Prasad-Rao MSE, conditional MSE of Rivest & Belmonte 2000),
+* ``spatial_fay_herriot (robust MSE)``: SAR area effects on queen contiguity of the demo's
+  schematic boundaries, robust MSE,
+* ``fay_herriot+benchmark (robust MSE)``: the FH estimates ratio-benchmarked to the direct city
+  estimate, robust MSE.
 
 Reported per estimator and district size class (allocated ``n``: < 15, 15-29, 30-59, >= 60):
 RMSE against the true district means (points), relative RMSE (RMSE / true mean), the ratio of
@@ -46,7 +50,10 @@ from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.small_area import district_models, pooled_within_variance
 
 VARIABLES = ("index", "identifikation")
-ESTIMATORS = ("direct", "fay_herriot", "spatial_fay_herriot", "fay_herriot+benchmark")
+ESTIMATORS = ("direct", "fay_herriot", "fay_herriot (robust MSE)", "spatial_fay_herriot (robust MSE)",
+              "fay_herriot+benchmark (robust MSE)")
+SPATIAL = "spatial_fay_herriot (robust MSE)"
+MSE = "robust"  # interval MSE of the "(robust MSE)" rows (estimates.model_mse); "fay_herriot" is the default
 SIZE_CLASSES = ((0, 15, "n < 15"), (15, 30, "15-29"), (30, 60, "30-59"), (60, 10**9, ">= 60"))
 COVARIATES = ["migration_share_pct", "unemployment_pct", "sgb2_share_pct"]
 Z95 = 1.959963984540054
@@ -119,13 +126,16 @@ def replicate(pop: CityPopulation, rng: np.random.Generator, variables=VARIABLES
     s2 = {v: pooled_within_variance(sample[v].to_numpy(), w, sample["district_id"].to_numpy()) for v in variables}
     out = [direct.assign(estimator="direct", halfwidth=Z95 * direct["se"], row_estimator="direct")[
         ["district_id", "variable", "estimator", "estimate", "halfwidth", "row_estimator"]]]
-    fh = district_models(direct, s2, pop.covariates, estimator="fay_herriot", direct_min_n=MIN_N)
+    fh = district_models(direct, s2, pop.covariates, estimator="fay_herriot", direct_min_n=MIN_N, mse_method=MSE)
     names = list(fh.covariates)
+    pr = district_models(direct, s2, pop.covariates, estimator="fay_herriot", covariate_names=names,
+                         direct_min_n=MIN_N, mse_method="prasad_rao").table
     sfh = district_models(direct, s2, pop.covariates, estimator="spatial_fay_herriot", covariate_names=names,
-                          spatial_weights=pop.weights, direct_min_n=MIN_N)
+                          spatial_weights=pop.weights, direct_min_n=MIN_N, mse_method=MSE)
     bench = district_models(direct, s2, pop.covariates, estimator="fay_herriot", covariate_names=names,
-                            population=pop.population, targets=city, direct_min_n=MIN_N).table
-    for name, t in (("fay_herriot", fh.table), ("spatial_fay_herriot", sfh.table), ("fay_herriot+benchmark", bench)):
+                            population=pop.population, targets=city, direct_min_n=MIN_N, mse_method=MSE).table
+    for name, t in (("fay_herriot", pr), ("fay_herriot (robust MSE)", fh.table), (SPATIAL, sfh.table),
+                    ("fay_herriot+benchmark (robust MSE)", bench)):
         out.append(pd.DataFrame({"district_id": t["district_id"], "variable": t["variable"], "estimator": name,
                                  "estimate": t["estimate"], "halfwidth": Z95 * np.sqrt(t["mse"]),
                                  "row_estimator": t["estimator"]}))
@@ -140,9 +150,10 @@ def simulate(cities: list[str] | None = None, replicates: int = 500, seed: int =
     n, size_class, error, covered``.
     """
     assumptions = load_assumptions()
-    chosen = [c for c in assumptions["cities"] if cities is None or c["name"] in cities]
     frames = []
-    for index, city in enumerate(chosen):
+    for index, city in enumerate(assumptions["cities"]):  # the seed of a city does not depend on --cities
+        if cities is not None and city["name"] not in cities:
+            continue
         start = time.perf_counter()
         pop = build_population(city, assumptions, seed, variables)
         rng = np.random.default_rng([seed, index])
@@ -218,10 +229,10 @@ def goals(table: pd.DataFrame) -> str:
 
 def markdown(table: pd.DataFrame) -> str:
     """The summary as a fixed-width text table."""
-    lines = [f"{'variable':<15} {'n class':<8} {'estimator':<22} {'districts':>9} {'RMSE':>6} {'RRMSE%':>7} "
+    lines = [f"{'variable':<15} {'n class':<8} {'estimator':<34} {'districts':>9} {'RMSE':>6} {'RRMSE%':>7} "
              f"{'vs direct':>9} {'cover%':>7} {'CI ±':>6}"]
     for r in table.itertuples(index=False):
-        lines.append(f"{r.variable:<15} {r.size_class:<8} {r.estimator:<22} {r.districts:>9d} {r.rmse:>6.2f} "
+        lines.append(f"{r.variable:<15} {r.size_class:<8} {r.estimator:<34} {r.districts:>9d} {r.rmse:>6.2f} "
                      f"{r.rrmse_pct:>7.2f} {r.ratio_to_direct:>9.2f} {r.coverage_pct:>7.1f} {r.mean_halfwidth:>6.2f}")
     return "\n".join(lines)
 
@@ -243,12 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--write", action="store_true", help="write the table into benchmarks/RESULTS.md")
     parser.add_argument("--save", default=None, help="also save every replicate's estimates (CSV) here")
-    parser.add_argument("--load", default=None, help="summarise estimates saved with --save instead of simulating")
+    parser.add_argument("--load", nargs="+", default=None,
+                        help="summarise estimates saved with --save (one or more files, e.g. one per city) instead of "
+                             "simulating")
     args = parser.parse_args(argv)
     replicates = 60 if args.quick else args.replicates
     start = time.perf_counter()
     if args.load:
-        frame = pd.read_csv(args.load, dtype={"district_id": str})
+        frame = pd.concat([pd.read_csv(p, dtype={"district_id": str}) for p in args.load], ignore_index=True)
         frame["size_class"] = pd.Categorical(frame["size_class"], categories=[lab for _, _, lab in SIZE_CLASSES])
         replicates = int(frame["replicate"].max()) + 1
     else:
@@ -259,10 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(summary)
     checks = goals(summary)
     elapsed = time.perf_counter() - start
-    spatial = frame[frame["estimator"] == "spatial_fay_herriot"]
+    spatial = frame[frame["estimator"] == SPATIAL]
     kept = (spatial.groupby(["city", "replicate", "variable"], sort=False)["row_estimator"]
             .agg(lambda s: bool((s == "spatial_fay_herriot").any())).groupby(level="city", sort=False).mean())
-    timing = f"summarised from {args.load}" if args.load else f"{elapsed:.0f} s"
+    timing = f"summarised from {', '.join(args.load)}" if args.load else f"{elapsed:.0f} s"
     header = (f"cities: {', '.join(frame['city'].unique())}; {replicates} replicates each; seed {args.seed}; {timing}"
               "\nspatial FH fits kept (the rest fell back to FH), % of fits: "
               + ", ".join(f"{c} {100 * v:.0f}" for c, v in kept.items()))

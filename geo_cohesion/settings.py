@@ -64,6 +64,7 @@ Contiguity = Literal["queen", "rook"]
 Scheme = Literal["quantiles", "natural_breaks", "equal_interval", "fixed", "user"]
 FigureFormat = Literal["png", "pdf", "svg"]
 Estimator = Literal["direct", "fay_herriot", "spatial_fay_herriot"]
+ModelMse = Literal["prasad_rao", "robust"]
 Direction = Literal["higher_is_worse", "higher_is_better", "neutral"]
 Role = Literal["deprivation", "population", "context"]
 
@@ -77,6 +78,8 @@ SCHEMES: tuple[str, ...] = typing.get_args(Scheme)
 FIGURE_FORMATS: tuple[str, ...] = typing.get_args(FigureFormat)
 #: District estimators.
 ESTIMATORS: tuple[str, ...] = typing.get_args(Estimator)
+#: MSE estimators behind the intervals of model estimates (:func:`geo_cohesion.survey.sae.robust_mse`).
+MODEL_MSES: tuple[str, ...] = typing.get_args(ModelMse)
 #: Direction of a structural indicator.
 DIRECTIONS: tuple[str, ...] = typing.get_args(Direction)
 #: Role of a structural indicator.
@@ -382,6 +385,10 @@ class EstimateSpec(Settings):
     covariates: tuple[Text, ...] | None = _key(
         "Structural indicators used as covariates of the small-area model; empty: chosen by forward AIC, "
         "at most one per five districts.", None, example="[sgb2_share_pct]")
+    model_mse: ModelMse = _key(
+        "MSE behind the intervals of model estimates: prasad_rao = the Prasad-Rao MSE (R sae), robust = the "
+        "larger of it and the district's own conditional MSE (Rivest & Belmonte 2000); see README "
+        "'Small-area estimation'.", "prasad_rao")
     benchmark: bool = _key("Ratio-benchmark model estimates so that their population-weighted mean equals the "
                            "direct city value.", False)
     max_ci_halfwidth: Float | None = _key(

@@ -56,7 +56,7 @@ NO_RESPONDENTS_NOTE = label("note.no_respondents_model")
 #: Columns of ``tables/sae_models.csv`` (one row per city and score).
 MODEL_COLUMNS = ["city", "variable", "requested", "method", "fit_method", "covariates", "sigma2_u", "rho", "beta",
                  "converged", "synthetic", "areas_in_sample", "areas_out_of_sample", "aic", "benchmark_factor",
-                 "notes"]
+                 "mse_method", "notes"]
 
 
 @dataclass

@@ -208,7 +208,8 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
     try:
         result = district_models(frame, within, covariates, estimator=estimator,
                                  covariate_names=settings.covariates, spatial_weights=weights,
-                                 population=population, targets=targets, direct_min_n=settings.min_n)
+                                 population=population, targets=targets, direct_min_n=settings.min_n,
+                                 mse_method=settings.model_mse)
     except InputError as exc:
         exc.source = exc.source or (structural.attrs.get("source") if structural is not None else None)
         raise

@@ -23,6 +23,9 @@ The MSE estimators are the second-order unbiased ones of Prasad & Rao (1990) and
 (2000): :math:`g_1 + g_2 + 2 g_3` for REML, with the bias term :math:`-b(\hat\sigma^2_u)
 \nabla g_1` added for ML (Datta & Lahiri) and for the FH moment estimator (Datta, Rao & Smith
 2005), exactly as computed by R package ``sae`` (``mseFH``; Molina & Marhuenda 2015).
+They are unconditional: averaged over the area effects. ``mse_conditional`` adds the
+area-specific estimator of Rivest & Belmonte (2000), unbiased for the MSE given the area
+effects, and :func:`robust_mse` the larger of the two (see ``FayHerriotResult``).
 
 Spatial Fay-Herriot
 -------------------
@@ -91,6 +94,9 @@ unbiased predictors in small area estimation problems. *Statistica Sinica* 10, 6
 Petrucci, A. & Salvati, N. (2006). Small area estimation for spatial correlation in watershed
 erosion assessment. *JABES* 11, 169-182.
 
+Rivest, L.-P. & Belmonte, E. (2000). A conditional mean squared error of small area estimators.
+*Survey Methodology* 26, 67-78.
+
 Singh, B. B., Shukla, G. K. & Kundu, D. (2005). Spatio-temporal models in small area
 estimation. *Survey Methodology* 31, 183-195.
 
@@ -131,6 +137,16 @@ class FayHerriotResult:
     mse : numpy.ndarray
         Estimated mean squared error of ``estimate`` (see the module docstring for the
         formulas).
+    mse_conditional : numpy.ndarray
+        Area-specific (conditional) MSE estimate of ``estimate`` given the area effects, the
+        estimator of Rivest & Belmonte (2000): :math:`\\psi_i + 2\\psi_i\\,\\partial h_i/\\partial
+        y_i + h_i^2` with :math:`h_i = \\hat\\theta_i - y_i` (Stein's lemma; unbiased for
+        :math:`E[(\\hat\\theta_i-\\theta_i)^2\\mid\\theta]` under normal sampling errors with known
+        :math:`\\psi_i`). It reflects the area's own residual - an area far from the regression gets
+        a large value - but is very variable and can be negative; see
+        :func:`robust_mse`. Non-spatial fits include the dependence of
+        :math:`\\hat\\beta` and :math:`\\hat\\sigma^2_u` on :math:`y_i`; spatial fits treat
+        :math:`(\\hat\\sigma^2_u, \\hat\\rho)` as fixed. Areas without a direct estimate: equal to ``mse``.
     sigma2_u : float
         Estimated variance of the area effects (``sae``'s ``refvar``); never negative.
     beta : pandas.Series
@@ -184,6 +200,7 @@ class FayHerriotResult:
 
     estimate: np.ndarray
     mse: np.ndarray
+    mse_conditional: np.ndarray
     sigma2_u: float
     beta: pd.Series
     beta_se: pd.Series
@@ -526,6 +543,7 @@ def fay_herriot(
     return FayHerriotResult(
         estimate=frozen(fit["estimate"]),
         mse=frozen(fit["mse"]),
+        mse_conditional=frozen(fit["mse_conditional"]),
         sigma2_u=float(fit["sigma2_u"]),
         beta=pd.Series(fit["beta"], index=names, name="beta"),
         beta_se=pd.Series(np.sqrt(np.diag(fit["beta_cov"])), index=names, name="beta_se"),
@@ -546,6 +564,34 @@ def fay_herriot(
         sampling_var=frozen(psi),
         areas=areas,
     )
+
+
+def robust_mse(mse: Any, mse_conditional: Any) -> np.ndarray:
+    r"""The larger of the unconditional and the conditional MSE of each area.
+
+    The Prasad-Rao MSE (``FayHerriotResult.mse``) is an average over the area effects: right on
+    average, too small for an area that the covariates describe badly (its EBLUP is pulled
+    towards a regression value that is off) and too large for the others. The conditional MSE
+    (``FayHerriotResult.mse_conditional``, Rivest & Belmonte 2000) reflects the area's own
+    residual but is very variable (it is often below the Prasad-Rao value and can be negative).
+    Their maximum keeps the Prasad-Rao value as the floor and widens the interval of an area whose
+    direct estimate is far from its model prediction; it is conservative (never below either).
+
+    Parameters
+    ----------
+    mse, mse_conditional : array-like, shape (m,)
+
+    Returns
+    -------
+    numpy.ndarray
+        ``max(mse, mse_conditional)`` element-wise; NaN only where ``mse`` is NaN.
+    """
+    pr = _vector(mse, "mse")
+    cond = _vector(mse_conditional, "mse_conditional")
+    if pr.size != cond.size:
+        raise InputError(f"mse has {pr.size} areas but mse_conditional has {cond.size}.")
+    out: np.ndarray = np.where(np.isnan(cond) | np.isnan(pr), pr, np.maximum(pr, cond))
+    return out
 
 
 def fh_benchmark(estimate: Any, population: Any, target: float) -> np.ndarray:

@@ -83,6 +83,60 @@ def _bracket_fh(y: np.ndarray, psi: np.ndarray, x: np.ndarray, method: str, tol:
     return None
 
 
+def _variance_slope(a: float, y: np.ndarray, psi: np.ndarray, x: np.ndarray, method: str) -> np.ndarray:
+    """d sigma2_u-hat / d y_j for every area j: implicit derivative of the estimating equation
+    s(A, y) = 0 that defines sigma2_u-hat (REML, ML score or Fay-Herriot moment equation).
+
+    With P = V^-1 - V^-1 X Q X'V^-1: d s/dy = P^2 y (REML, ML) or 2 P y (FH), and the total
+    derivative in A (beta-hat profiled) is tr(P^2)/2 - y'P^3 y (REML), sum(V^-2)/2 - y'P^3 y (ML)
+    or -y'P^2 y (FH). At the boundary sigma2_u-hat = 0 the estimate is locally constant (0).
+    """
+    if a <= 0.0:
+        return np.zeros_like(y)
+    v, q, _, r = _gls(a, y, psi, x)
+
+    def pmul(z: np.ndarray) -> np.ndarray:
+        out: np.ndarray = v * z - v * (x @ (q @ (x.T @ (v * z))))
+        return out
+
+    py = v * r  # P y
+    ppy = pmul(py)
+    if method == "FH":
+        ds_dy, ds_da = 2.0 * py, -float(py @ py)
+    else:
+        qx2 = q @ (x.T @ (x * (v * v)[:, None]))
+        if method == "REML":
+            tr_pp = np.sum(v * v) - 2.0 * np.trace(q @ (x.T @ (x * (v**3)[:, None]))) + np.sum(qx2 * qx2.T)
+        else:
+            tr_pp = float(np.sum(v * v))
+        ds_dy, ds_da = ppy, 0.5 * float(tr_pp) - float(py @ ppy)
+    if ds_da == 0.0:
+        return np.zeros_like(y)
+    slope: np.ndarray = -ds_dy / ds_da
+    return slope
+
+
+def conditional_mse(a: float, y: np.ndarray, psi: np.ndarray, x: np.ndarray, method: str) -> np.ndarray:
+    r"""Area-specific (conditional) MSE of the EBLUP, Rivest & Belmonte (2000).
+
+    For :math:`\hat\theta_i = y_i + h_i(y)` with :math:`h_i = -\hat B_i(y_i - x_i'\hat\beta)`
+    and normal sampling errors with known :math:`\psi_i`, Stein's lemma gives the estimator
+    :math:`\psi_i + 2\psi_i\,\partial h_i/\partial y_i + h_i^2`, unbiased for the MSE
+    *given the area effects* :math:`E[(\hat\theta_i-\theta_i)^2\mid\theta]`. The derivative
+    includes the dependence of :math:`\hat\beta` and :math:`\hat\sigma^2_u` on :math:`y_i`
+    (:func:`_variance_slope`). It can be negative (it is unbiased, not positive).
+    """
+    v, q, beta, r = _gls(a, y, psi, x)
+    b = psi * v
+    lev = v * np.einsum("ij,jk,ik->i", x, q, x)  # d(x_i'beta)/dy_i at fixed sigma2_u
+    slope = _variance_slope(a, y, psi, x, method)
+    dbeta_da = -(q @ (x.T @ (v * v * r)))
+    dh = -b * (1.0 - lev) + b * (v * r + x @ dbeta_da) * slope
+    h = -b * r
+    out: np.ndarray = psi + 2.0 * psi * dh + h * h
+    return out
+
+
 def fit_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sample: np.ndarray, method: str,
                        max_iter: int, tol: float) -> dict[str, Any]:
     ys, ps, xs = y[in_sample], psi[in_sample], x[in_sample]
@@ -117,12 +171,15 @@ def fit_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sample: np
     estimate, mse = xb.copy(), a + np.einsum("ij,jk,ik->i", x, q, x)  # out-of-sample: synthetic
     estimate[in_sample] = xb[in_sample] + a * v * r
     mse[in_sample] = mse_s
+    mse_cond = mse.copy()  # out of sample: no own data, the synthetic MSE
+    mse_cond[in_sample] = conditional_mse(a, ys, ps, xs, method)
     gamma, resid = np.zeros(m), np.full(m, np.nan)
     gamma[in_sample] = a * v
     resid[in_sample] = r * np.sqrt(v)
     loglik = -0.5 * float(np.sum(np.log(2.0 * np.pi / v) + r * r * v))
     return {
-        "estimate": estimate, "mse": mse, "sigma2_u": a, "rho": np.nan, "beta": beta, "beta_cov": q,
+        "estimate": estimate, "mse": mse, "mse_conditional": mse_cond, "sigma2_u": a,
+        "rho": np.nan, "beta": beta, "beta_cov": q,
         "gamma": gamma, "residuals": resid, "loglik": loglik, "k": p + 1, "converged": converged,
         "iterations": iterations, "notes": notes,
     }
@@ -287,6 +344,12 @@ def fit_spatial_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sa
         mse = mse - (b_ml[0] * d_g1_part(g_k[0]) + b_ml[1] * d_g1_part(g_k[1]))
 
     m = y.size
+    # Conditional MSE (Rivest & Belmonte 2000) of the sampled areas at fixed (sigma2_u, rho):
+    # d theta-hat_s / d y = X_s Q X_s'V^-1 + G_ss P; the slope of (sigma2_u, rho) in y is ignored.
+    dtheta = np.einsum("ij,jk,ik->i", xs, st.q, st.vix) + np.sum(gs[:, s_idx] * st.p, axis=0)
+    h = estimate[s_idx] - ys
+    mse_cond = mse.copy()
+    mse_cond[s_idx] = ps + 2.0 * ps * (dtheta - 1.0) + h * h
     gamma, resid = np.zeros(m), np.full(m, np.nan)
     gamma[s_idx] = 1.0 - ps * np.diag(st.vi)
     resid[s_idx] = st.r / np.sqrt(np.diag(st.v))
@@ -302,7 +365,8 @@ def fit_spatial_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sa
         notes.append("With sigma2_u = 0 the spatial parameter rho is not identified; "
                      "it is reported as its last iterate.")
     return {
-        "estimate": estimate, "mse": mse, "sigma2_u": sigma2, "rho": float(rho), "beta": st.beta,
+        "estimate": estimate, "mse": mse, "mse_conditional": mse_cond, "sigma2_u": sigma2,
+        "rho": float(rho), "beta": st.beta,
         "beta_cov": st.q, "gamma": gamma, "residuals": resid, "loglik": loglik, "k": p + 2,
         "converged": converged, "iterations": iterations, "notes": notes,
     }

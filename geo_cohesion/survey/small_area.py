@@ -65,8 +65,8 @@ from scipy.stats import norm
 from geo_cohesion.errors import InputError
 
 #: Estimators a user can choose (``estimates.estimator``).
-from geo_cohesion.settings import ESTIMATORS
-from geo_cohesion.survey.sae import FayHerriotResult, fay_herriot, fh_benchmark
+from geo_cohesion.settings import ESTIMATORS, MODEL_MSES
+from geo_cohesion.survey.sae import FayHerriotResult, fay_herriot, fh_benchmark, robust_mse
 
 #: Per-row estimator slugs of ``district_estimates.csv``: the chosen one, a fallback, or
 #: ``synthetic`` for districts without respondents (regression prediction, no own data).
@@ -82,9 +82,7 @@ FH_MAX_ITER = 100
 SPATIAL_MAX_AREAS = 2500  #: above this many districts the dense spatial model gives way to plain FH
 
 
-# --------------------------------------------------------------------------------------------
-# sampling variances
-# --------------------------------------------------------------------------------------------
+# -------------------- sampling variances ---------------------------------------------------
 def pooled_within_variance(values: Any, weights: Any, domain: Any) -> float:
     r"""Weighted within-domain variance of ``values``, pooled over all domains.
 
@@ -161,9 +159,7 @@ def gvf_sampling_variance(s2: float, n_eff: Any) -> np.ndarray:
         return np.where(n_eff > 0, s2 / n_eff, np.nan)
 
 
-# --------------------------------------------------------------------------------------------
-# covariates
-# --------------------------------------------------------------------------------------------
+# -------------------- covariates -----------------------------------------------------------
 def standardise(covariates: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """z-standardise covariate columns over all areas; drop constant columns.
 
@@ -277,9 +273,7 @@ def select_covariates(direct: Any, sampling_var: Any, candidates: pd.DataFrame,
     return CovariateSelection(tuple(chosen), pd.DataFrame(steps), cap)
 
 
-# --------------------------------------------------------------------------------------------
-# model per score
-# --------------------------------------------------------------------------------------------
+# -------------------- model per score ------------------------------------------------------
 @dataclass(frozen=True)
 class AreaModel:
     """District estimates of one score from :func:`fit_area_model`.
@@ -303,6 +297,9 @@ class AreaModel:
         Covariates of the model.
     benchmark_factor : float
         Ratio applied by benchmarking (NaN when not benchmarked).
+    mse_method : str
+        MSE of model rows (:data:`MODEL_MSES`): ``"robust"`` (:func:`~geo_cohesion.survey.sae.robust_mse`)
+        or ``"prasad_rao"`` (``fit.mse``); empty for direct estimates.
     notes : tuple of str
         Fallbacks, benchmarking and the model's own notes.
     """
@@ -317,6 +314,7 @@ class AreaModel:
     covariates: tuple[str, ...] = ()
     benchmark_factor: float = np.nan
     notes: tuple[str, ...] = field(default_factory=tuple)
+    mse_method: str = ""
 
     def summary(self) -> dict[str, Any]:
         """One row for ``sae_models.csv``: method, parameters, convergence and notes."""
@@ -335,7 +333,7 @@ class AreaModel:
             "areas_in_sample": int(np.isfinite(self.estimate).sum()) if fit is None else int(fit.in_sample.sum()),
             "areas_out_of_sample": int((self.row_estimator == "synthetic").sum()),
             "aic": np.nan if fit is None else fit.aic,
-            "benchmark_factor": self.benchmark_factor,
+            "benchmark_factor": self.benchmark_factor, "mse_method": self.mse_method,
             "notes": " | ".join(self.notes),
         }
 
@@ -363,7 +361,8 @@ def _spatial_problem(fit: FayHerriotResult) -> str:
 
 def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: pd.DataFrame | None, *,
                    estimator: str, spatial_weights: Any = None, population: Any = None,
-                   target: float | None = None, variable: str = "", method: str = "REML") -> AreaModel:
+                   target: float | None = None, variable: str = "", method: str = "REML",
+                   mse_method: str = "prasad_rao") -> AreaModel:
     """District estimates of one score with the chosen estimator (and fallbacks).
 
     Parameters
@@ -390,6 +389,8 @@ def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: 
         Name of the score, for notes.
     method : {"REML", "ML"}
         Variance-component estimator of the model.
+    mse_method : {"prasad_rao", "robust"}
+        MSE of the model rows: ``fit.mse`` or :func:`~geo_cohesion.survey.sae.robust_mse`.
 
     Returns
     -------
@@ -406,6 +407,8 @@ def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: 
     """
     if estimator not in ESTIMATORS:
         raise InputError(f"unknown estimator {estimator!r}", hint=f"use one of {', '.join(ESTIMATORS)}")
+    if mse_method not in MODEL_MSES:
+        raise InputError(f"unknown mse_method {mse_method!r}", hint=f"use one of {', '.join(MODEL_MSES)}")
     y = np.asarray(direct, dtype=float).ravel()
     dvar = np.asarray(direct_var, dtype=float).ravel()
     psi = np.asarray(sampling_var, dtype=float).ravel()
@@ -446,11 +449,9 @@ def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: 
     if fit is None:
         try:
             fit = fay_herriot(y, psi, x, method=method, max_iter=FH_MAX_ITER)
-        except InputError as exc:
-            notes.append(f"Fay-Herriot model not fitted ({exc.message}): direct estimates kept")
-            return _direct_model(variable, estimator, y, dvar, notes)
-        except np.linalg.LinAlgError:
-            notes.append("Fay-Herriot model not fitted (singular matrix): direct estimates kept")
+        except (InputError, np.linalg.LinAlgError) as exc:
+            why = exc.message if isinstance(exc, InputError) else "singular matrix"
+            notes.append(f"Fay-Herriot model not fitted ({why}): direct estimates kept")
             return _direct_model(variable, estimator, y, dvar, notes)
         if not fit.converged:
             notes.append("Fay-Herriot model did not converge: direct estimates kept")
@@ -464,13 +465,11 @@ def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: 
         estimate = benchmarked
         notes.append(f"ratio-benchmarked to the direct city estimate (factor {factor:.5f}; MSE not adjusted)")
     rows = np.where(fit.in_sample, used, "synthetic").astype(object)
-    return AreaModel(variable, estimator, used, estimate, np.array(fit.mse, dtype=float), rows, fit,
-                     names, factor, tuple(notes))
+    mse = robust_mse(fit.mse, fit.mse_conditional) if mse_method == "robust" else np.array(fit.mse, dtype=float)
+    return AreaModel(variable, estimator, used, estimate, mse, rows, fit, names, factor, tuple(notes), mse_method)
 
 
-# --------------------------------------------------------------------------------------------
-# reliability
-# --------------------------------------------------------------------------------------------
+# -------------------- reliability ----------------------------------------------------------
 def normal_halfwidth(mse: Any, level: float = 0.95) -> np.ndarray:
     """Half-width ``z * sqrt(mse)`` of a normal ``level`` interval."""
     if not 0 < level < 1:
@@ -531,9 +530,7 @@ def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, ma
     return np.array([bool(r) for r in reasons]), reasons
 
 
-# --------------------------------------------------------------------------------------------
-# all scores of one city
-# --------------------------------------------------------------------------------------------
+# -------------------- all scores of one city -----------------------------------------------
 @dataclass(frozen=True)
 class DistrictModels:
     """Result of :func:`district_models`.
@@ -578,7 +575,7 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
                     estimator: str, covariate_names: list[str] | None = None, selection_variable: str = "index",
                     spatial_weights: Any = None, population: pd.Series | None = None,
                     targets: dict[str, float] | None = None, method: str = "REML",
-                    direct_min_n: int | None = None) -> DistrictModels:
+                    direct_min_n: int | None = None, mse_method: str = "prasad_rao") -> DistrictModels:
     """Fit one small-area model per score for the districts of one city.
 
     Parameters
@@ -609,12 +606,13 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
         Direct city estimate per score; with ``population`` the model estimates are
         ratio-benchmarked to it.
     method : {"REML", "ML"}
+    mse_method : {"prasad_rao", "robust"}
+        MSE of the model rows (see :func:`fit_area_model`). It changes intervals only, never which
+        estimate is published: the direct-or-model rule always compares with the Prasad-Rao MSE.
     direct_min_n : int, optional
-        Keep the direct estimate of a district with at least this many respondents when it is
-        at least as precise as the model estimate (smoothed sampling variance
-        :math:`\\psi_d` not above the model MSE). A large district gains nothing from the
-        model, and at :math:`\\hat\\sigma^2_u = 0` its model MSE (through :math:`g_3`) can
-        even exceed its direct variance. None: the model estimate everywhere.
+        Keep the direct estimate of a district with at least this many respondents when it is at least as
+        precise as the model estimate (:math:`\\psi_d` not above the model's Prasad-Rao MSE; at
+        :math:`\\hat\\sigma^2_u = 0` that MSE can exceed the direct variance). None: the model estimate everywhere.
 
     Returns
     -------
@@ -684,12 +682,13 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
         target = None if pop is None or targets is None else targets.get(variable)
         model = fit_area_model(y, dvar, psi, x, estimator=estimator, spatial_weights=w,
                                population=pop if target is not None else None, target=target,
-                               variable=variable, method=method)
+                               variable=variable, method=method, mse_method=mse_method)
         gamma = model.fit.gamma if model.fit is not None else np.where(np.isfinite(y), 1.0, np.nan)
         estimate, mse, kind = model.estimate.copy(), model.mse.copy(), model.row_estimator.copy()
         if direct_min_n is not None and model.fit is not None:
             n = rows["n"].to_numpy(dtype=float)
-            keep = np.isfinite(y) & (np.nan_to_num(n) >= direct_min_n) & (psi <= mse) & np.isfinite(dvar)
+            precise = psi <= model.fit.mse  # judged by the Prasad-Rao MSE, whatever mse_method the intervals use
+            keep = np.isfinite(y) & (np.nan_to_num(n) >= direct_min_n) & precise & np.isfinite(dvar)
             estimate[keep], mse[keep], kind[keep] = y[keep], dvar[keep], "direct"
         parts.append(pd.DataFrame({
             "district_id": areas, "variable": variable, "estimate": estimate, "mse": mse,

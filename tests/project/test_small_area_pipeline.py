@@ -101,6 +101,7 @@ def test_sae_models_table(demo_out):
                                                        "Dessau-Roßlau": 13}
     assert (models["requested"] == "fay_herriot").all()
     fitted = models[models["method"] != "direct"]
+    assert (fitted["mse_method"] == "prasad_rao").all()  # estimates.model_mse default
     assert fitted["converged"].all() and (fitted["sigma2_u"] >= 0).all() and fitted["rho"].isna().all()
     assert fitted["beta"].str.startswith("(Intercept)=").all()
     # one covariate set per city (chosen on the index), at most one per five districts

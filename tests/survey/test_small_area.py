@@ -261,3 +261,27 @@ def test_reliability_rule_and_reasons():
     with pytest.raises(InputError):
         reliability(estimate, halfwidth, kind, n, max_halfwidth=0, min_n=30)
     assert normal_halfwidth(4.0, 0.95) == pytest.approx(1.959963984540054 * 2.0)
+
+
+def test_mse_method_changes_intervals_not_estimates():
+    """model_mse 'robust': the MSE of model rows is max(Prasad-Rao, conditional) of the fit;
+    'prasad_rao' the fit's mse. Estimates and the direct-or-model choice are the same."""
+    y, psi, x, _ = _fh_data(m=25, seed=4)
+    y[0] += 12.0  # a district far from its regression prediction
+    pr = fit_area_model(y, psi, psi, x[["strong"]], estimator="fay_herriot", mse_method="prasad_rao")
+    rob = fit_area_model(y, psi, psi, x[["strong"]], estimator="fay_herriot", mse_method="robust")
+    np.testing.assert_array_equal(pr.estimate, rob.estimate)
+    np.testing.assert_array_equal(pr.mse, pr.fit.mse)
+    np.testing.assert_array_equal(rob.mse, np.maximum(rob.fit.mse, rob.fit.mse_conditional))
+    assert rob.mse[0] > 2 * pr.mse[0]  # the outlying district gets a wider interval
+    assert rob.summary()["mse_method"] == "robust" and pr.summary()["mse_method"] == "prasad_rao"
+    with pytest.raises(InputError, match="unknown mse_method"):
+        fit_area_model(y, psi, psi, x, estimator="fay_herriot", mse_method="bootstrap")
+    direct = pd.DataFrame({"district_id": [f"d{i}" for i in range(25)], "variable": "index", "estimate": y,
+                           "se": np.sqrt(psi), "n": np.where(np.arange(25) < 5, 200, 10), "n_eff": 10.0})
+    cov = x.set_axis([f"d{i}" for i in range(25)])[["strong"]]
+    tables = {m: district_models(direct, None, cov, estimator="fay_herriot", covariate_names=["strong"],
+                                 direct_min_n=30, mse_method=m).table for m in ("prasad_rao", "robust")}
+    np.testing.assert_array_equal(tables["prasad_rao"]["estimator"], tables["robust"]["estimator"])
+    np.testing.assert_array_equal(tables["prasad_rao"]["estimate"], tables["robust"]["estimate"])
+    assert (tables["robust"]["mse"] >= tables["prasad_rao"]["mse"] - 1e-12).all()
