@@ -143,7 +143,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
                               args.structural_id_column, allow_missing=args.allow_missing, scheme=settings.scheme,
                               k=settings.k, breaks=settings.breaks, title=args.title or "", notes=args.note or [],
                               source=args.source or "", min_n=min_n)
-    path = write_html_map(city_map, args.out, offline=args.offline)
+    path = write_html_map(city_map, args.out, offline=not args.cdn)
     print(f"map written to {path} ({len(city_map.layers)} layers, {len(boundaries)} districts)")
     for message in city_map.messages:
         print(f"  note: {message}")
@@ -275,7 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     mapper.add_argument("--source", default=None, help="data source shown on the map")
     mapper.add_argument("--note", action="append", help="note shown on the map (repeatable)")
     mapper.add_argument("--min-n", type=int, default=30, help="suppress estimates with n below this (default 30)")
-    mapper.add_argument("--offline", action="store_true", help="inline Leaflet so the map works without internet")
+    mapper.add_argument("--offline", action="store_true",
+                        help="self-contained map, Leaflet inlined (the default; kept for old scripts)")
+    mapper.add_argument("--cdn", action="store_true",
+                        help="load Leaflet from a CDN instead of inlining it (smaller file, needs internet)")
     mapper.set_defaults(func=_cmd_map)
     return parser
 

@@ -341,7 +341,9 @@ class MapSpec(Settings):
     breaks: tuple[Float, ...] | None = _key(
         "Upper class bounds for scheme 'user', strictly increasing.", None, example="[50, 60, 70, 100]",
         min_length=1)
-    offline: bool = _key("Inline Leaflet in the HTML maps so they work without internet access.", False)
+    offline: bool = _key("Self-contained HTML maps: Leaflet and all assets inlined, so they work without internet "
+                         "access and behind proxies that block CDNs; false loads Leaflet from a CDN (smaller files).",
+                         True)
     tolerance_m: Float = _key("Simplification tolerance of the HTML map geometry in metres (0: none).", 5.0,
                               example="5", ge=0)
     allow_missing: bool = _key("Show districts without estimates as 'keine Daten' instead of stopping.", False)

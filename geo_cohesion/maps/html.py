@@ -9,7 +9,9 @@ never open gaps. All user text reaches the page as script-safe JSON
 """
 from __future__ import annotations
 
+import base64
 import math
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -167,11 +169,15 @@ def _inline_assets(html: str) -> str:
     base = Path(xs.BASE_DIR)
     js = (base / "leaflet.js").read_text(encoding="utf-8").replace("//# sourceMappingURL=leaflet.js.map", "")
     css = (base / "leaflet.css").read_text(encoding="utf-8")
+    # Leaflet's own images (layer switcher, default marker) as data URIs: no request leaves the page
+    css = re.sub(r"url\((images/[\w.-]+\.png)\)",
+                 lambda m: "url(data:image/png;base64,"
+                           + base64.b64encode((base / m.group(1)).read_bytes()).decode("ascii") + ")", css)
     html = html.replace(f'<script src="{LEAFLET_JS}"></script>', f"<script>{js}</script>")
     return html.replace(f'<link rel="stylesheet" href="{LEAFLET_CSS}"/>', f"<style>{css}</style>")
 
 
-def render_html_map(city_map: CityMap, tolerance_m: float = 5.0, offline: bool = False) -> str:
+def render_html_map(city_map: CityMap, tolerance_m: float = 5.0, offline: bool = True) -> str:
     """Render the interactive map of one city as a self-contained HTML string.
 
     Parameters
@@ -180,8 +186,9 @@ def render_html_map(city_map: CityMap, tolerance_m: float = 5.0, offline: bool =
     tolerance_m : float
         Coverage-preserving simplification tolerance in metres.
     offline : bool
-        Inline Leaflet (from ``xstatic-leaflet``) so the page works without internet access;
-        otherwise Leaflet is loaded from a CDN like any folium map.
+        Inline Leaflet and its images (from ``xstatic-leaflet``) so the page is self-contained and
+        works without internet access or behind a proxy that blocks CDNs (the default); False
+        loads Leaflet from a CDN like any folium map (a smaller file).
 
     Returns
     -------
@@ -204,6 +211,6 @@ def render_html_map(city_map: CityMap, tolerance_m: float = 5.0, offline: bool =
     return _inline_assets(html) if offline else html
 
 
-def write_html_map(city_map: CityMap, path: str | Path, tolerance_m: float = 5.0, offline: bool = False) -> Path:
+def write_html_map(city_map: CityMap, path: str | Path, tolerance_m: float = 5.0, offline: bool = True) -> Path:
     """Render and atomically write the city's HTML map."""
     return write_text(path, render_html_map(city_map, tolerance_m, offline))

@@ -516,7 +516,7 @@ def demo_maps(tmp_path_factory) -> list[Path]:
     project_path = write_demo_inputs(root / "inputs")
     project = yaml.safe_load(project_path.read_text(encoding="utf-8"))
     project["cities"] = [c for c in project["cities"] if c["slug"] == "dortmund"]
-    project["maps"] = {"offline": True, "figures": False}
+    project["maps"] = {"figures": False}  # self-contained by default
     project_path.write_text(yaml.safe_dump(project, allow_unicode=True, sort_keys=False), encoding="utf-8")
     assert main(["run", str(project_path), "--out", str(root / "out")]) == 0
     pages = sorted((root / "out").glob("*.html"))
@@ -528,8 +528,12 @@ def demo_maps(tmp_path_factory) -> list[Path]:
 def test_demo_map_works_in_the_browser(driver, demo_maps, page):
     path = next(p for p in demo_maps if p.name == page)
     html = path.read_text(encoding="utf-8")
-    assert "cdn.jsdelivr" not in html  # maps.offline inlined Leaflet
+    assert "cdn.jsdelivr" not in html  # self-contained by default: Leaflet inlined
     data = load(driver, path)
+    # no request leaves the page: nothing but the file itself (and data URIs) was loaded
+    loaded = driver.execute_script("return performance.getEntriesByType('resource').map(function (e) "
+                                   "{ return e.name; })")
+    assert [u for u in loaded if not u.startswith(("data:", "file:///" + str(path).lstrip("/")))] == []
     assert console_problems(driver) == []
     assert "synthetische Demodaten" in data["notes"]
     # the <title> is the escaped payload title, and the browser shows it as text
