@@ -331,6 +331,38 @@ class EstimateSpec(Settings):
     merge_min_n: Int = _key("Fewest respondents of a district when merge_small is on.", 30, example="30", ge=2)
 
 
+class Basemap(Settings):
+    """A tile source drawn under the districts of the HTML maps (off unless configured)."""
+
+    url: Text = _key("Tile URL with {z}, {x} and {y} (https), e.g. basemap.de "
+                     "'https://sgx.geodatenzentrum.de/wmts_basemapde/tile/1.0.0/de_basemapde_web_raster_farbe/default/"
+                     "GLOBAL_WEBMERCATOR/{z}/{y}/{x}.png' or OpenStreetMap "
+                     "'https://tile.openstreetmap.org/{z}/{x}/{y}.png'.",
+                     example="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    attribution: Text = _key("Attribution the tile provider requires, shown on the map (plain text).",
+                             example="© OpenStreetMap contributors")
+    max_zoom: Int = _key("Highest zoom level the source serves.", 19, example="19", ge=1, le=22)
+
+    @field_validator("url")
+    @classmethod
+    def _tile_url(cls, url: str) -> str:
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
+        if not url.startswith("https://") or missing:
+            raise _custom("tile_url", "must be an https tile URL with {placeholders}, got '{url}'",
+                          "e.g. 'url: https://tile.openstreetmap.org/{z}/{x}/{y}.png'", url=url,
+                          placeholders="{z}, {x} and {y}")
+        return url
+
+    @field_validator("attribution")
+    @classmethod
+    def _attribution(cls, text: str) -> str:
+        if not text.strip():
+            raise _custom("no_attribution", "must name the source of the tiles",
+                          "write the attribution the provider requires, e.g. 'attribution: © OpenStreetMap "
+                          "contributors'")
+        return text.strip()
+
+
 class MapSpec(Settings):
     """Map and figure settings shared by all cities."""
 
@@ -344,6 +376,8 @@ class MapSpec(Settings):
     offline: bool = _key("Self-contained HTML maps: Leaflet and all assets inlined, so they work without internet "
                          "access and behind proxies that block CDNs; false loads Leaflet from a CDN (smaller files).",
                          True)
+    basemap: Basemap | None = _key("Base map under the districts of the HTML maps: url, attribution (and "
+                                   "max_zoom); empty (the default): no base map, so maps work offline.", None)
     tolerance_m: Float = _key("Simplification tolerance of the HTML map geometry in metres (0: none).", 5.0,
                               example="5", ge=0)
     allow_missing: bool = _key("Show districts without estimates as 'keine Daten' instead of stopping.", False)

@@ -74,6 +74,12 @@ class MapLayer:
         :data:`~geo_cohesion.survey.small_area.ESTIMATOR_LABELS`.
     reason : ndarray of object, optional
         Per district why the value is suppressed (German; None or "" where published).
+    significance : ndarray, optional
+        Deviation layers: +1 / -1 where the district is significantly above / below the city
+        value by the adjusted test of the comparison table, 0 where not, NaN where untested
+        (:func:`geo_cohesion.maps.significance.add_significance`).
+    significance_note : str
+        Which test marked the districts ("Holm-Korrektur, α = 0,05"); "" without markers.
     """
 
     variable: str
@@ -90,6 +96,8 @@ class MapLayer:
     indicator: Indicator | None = None
     estimator: np.ndarray | None = None
     reason: np.ndarray | None = None
+    significance: np.ndarray | None = None
+    significance_note: str = ""
 
     def estimator_labels(self) -> list[str | None]:
         """German estimator label per district (None where unknown)."""

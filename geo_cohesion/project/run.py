@@ -416,6 +416,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
         If ``maps.figure_variables`` names a layer the city does not have.
     """
     from geo_cohesion.maps.layers import add_bivariate_layer, add_deviation_layers, build_city_map
+    from geo_cohesion.maps.significance import add_significance
     from geo_cohesion.project.analysis import add_comparison_layers
     from geo_cohesion.spatial.regions import aggregate_boundaries
 
@@ -443,6 +444,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     add_bivariate_layer(district_map)  # the registry's deprivation indicator; skipped (with a note) without one
     if comparison is not None:
         add_comparison_layers(district_map, comparison)
+        add_significance(district_map, comparison.comparison, project.compare.adjust, project.compare.alpha)
     check_figure_variables(district_map, settings.figure_variables)
     maps = [(city.slug, district_map)]
     if city.groups and result.group_estimates is not None:
@@ -453,6 +455,9 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
                                    title=label("map.title_groups", lang, city=city.name), **common)
         if city_values:
             add_deviation_layers(group_map, city_values)
+        if comparison is not None and comparison.group_comparison is not None:
+            add_significance(group_map, comparison.group_comparison, project.compare.adjust, project.compare.alpha,
+                             id_column="group")
         maps.append((f"{city.slug}_gruppen", group_map))
     if merged is not None:
         maps.append((f"{city.slug}_zusammengefasst", merged_map(city.name, merged, city_values, **common)))
@@ -492,7 +497,8 @@ def write_maps(built: list[tuple[str, CityMap]], project: ProjectConfig, out_dir
     written = []
     settings = project.maps
     for stem, city_map in built:
-        written.append(write_html_map(city_map, out_dir / f"{stem}.html", settings.tolerance_m, settings.offline))
+        written.append(write_html_map(city_map, out_dir / f"{stem}.html", settings.tolerance_m, settings.offline,
+                                      settings.basemap))
         if settings.figures:
             variables = figure_variables(city_map, settings.figure_variables)
             written.extend(write_city_figures(city_map, out_dir / "figures", variables=variables,

@@ -95,7 +95,7 @@ XSS = [
 ]
 #: Elements and attributes none of the payloads may create.
 INJECTED = ("iframe, object, embed, base, meta[http-equiv]:not([http-equiv='content-type']), img, math, "
-            "input:not([name='gc-layer']):not([name='gc-side']), details:not(.gc-panel > details), "
+            "input:not([name='gc-layer']):not([name='gc-side']):not([name='gc-search']):not([name='gc-labels']), details:not(.gc-panel > details), "
             "a[href^='javascript'], "
             "body [onload], [onerror], [onmouseover], [onfocus], [ontoggle]")
 
@@ -424,7 +424,7 @@ def test_hostile_text_stays_text(driver, spec, tmp_path):
     assert data["names"] == spec["names"] and data["title"] == expected["title"]
 
     # switch through every layer (hovering one district each), then hover every district
-    tooltip_label = _TOOLTIP + "return t.querySelector('.gc-tip div').textContent;"
+    tooltip_label = _TOOLTIP + "return t.querySelector('.gc-tip div:not(.gc-key)').textContent;"
     for k, layer in enumerate(data["layers"]):
         select_layer(driver, layer["key"])
         assert fills(driver) == expected_fills(layer)
@@ -436,6 +436,21 @@ def test_hostile_text_stays_text(driver, spec, tmp_path):
     for i, name in enumerate(data["names"]):
         hover(driver, i, name)  # the tooltip's <b> textContent IS the payload
         assert driver.execute_script(tooltip_label) == data["layers"][-1]["label"]
+        assert driver.execute_script(_TOOLTIP + "return t.querySelector('.gc-key').textContent;") == \
+            "Gebietsschlüssel: " + data["keys"][i]
+
+    # the search box and the names on the map show hostile text as text, too
+    driver.execute_script("var s = document.querySelector('input[name=gc-search]'); s.value = arguments[0];"
+                          "s.dispatchEvent(new Event('input'));", spec["names"][1])
+    results = driver.execute_script("return Array.prototype.map.call(document.querySelectorAll("
+                                    "'.gc-search-results button'), function (b) { return [b.getAttribute('data-i'),"
+                                    " b.textContent]; })")
+    assert ["1", f"{spec['names'][1]} ({data['keys'][1]})"] in results
+    assert driver.execute_script("return window.geoCohesion.labels(true)") >= 1
+    shown = driver.execute_script("return Array.prototype.map.call(document.querySelectorAll('.gc-label span'),"
+                                  " function (e) { return e.textContent; })")
+    assert shown and set(shown) <= set(spec["names"])
+    driver.execute_script("window.geoCohesion.labels(false)")
 
     # nothing ran, nothing was injected, every text is shown verbatim
     assert driver.execute_script("return window.__xss") == []
@@ -453,7 +468,7 @@ def test_hostile_text_stays_text(driver, spec, tmp_path):
     assert text(".gc-notes > div") == expected["notes"]
     labels = {layer["key"]: layer["label"] for layer in data["layers"]}
     layer_labels = [" " + labels[key] for group in data["groups"] for key in group["keys"]]
-    assert text(".gc-panel label") == layer_labels + [" zweite Karte rechts:"]
+    assert text(".gc-panel label") == [" Gebietsnamen zeigen"] + layer_labels + [" zweite Karte rechts:"]
     assert text(".gc-panel summary") == [group["title"] for group in data["groups"]] + ["Vergleichsansicht"]
     assert text(".gc-panel option") == [layer["label"] for layer in data["layers"]]  # side-view choices
     assert driver.execute_script("return window.geoCohesion.active()") == data["layers"][-1]["key"]
