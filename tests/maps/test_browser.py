@@ -593,3 +593,75 @@ def test_side_by_side_view_shows_a_second_synchronised_map(driver, plain_map):
     driver.execute_script("window.geoCohesion.closeSide()")
     assert driver.execute_script("return document.querySelectorAll('#gc-side-map').length") == 0
     assert console_problems(driver) == []
+
+
+def test_deviation_markers_agree_with_the_comparison_table(driver, demo_maps):
+    """The black outlines of a deviation layer are exactly the districts the comparison table
+    (adjusted test) calls significant, and the tooltip says the table's verdict and its test."""
+    path = next(p for p in demo_maps if p.name == "dortmund.html")
+    table = pd.read_csv(path.parent / "tables" / "comparison_dortmund.csv", dtype={"district_id": str})
+    data = load(driver, path)
+    deviation = [layer for layer in data["layers"] if layer["kind"] == "deviation"]
+    assert deviation and all(layer["significance"] is not None for layer in deviation)
+    marked = 0
+    for layer in deviation:
+        rows = table[table["variable"] == layer["key"].removesuffix("__deviation")].set_index("district_id")
+        expected = [None if pd.isna(rows.at[k, "p_adjusted"]) else
+                    (int(np.sign(rows.at[k, "deviation"])) if str(rows.at[k, "significant"]) == "True" else 0)
+                    for k in data["keys"]]
+        assert layer["significance"] == expected, layer["key"]
+        assert layer["significance_note"] == "Holm-Korrektur, α = 0,05"
+        select_layer(driver, layer["key"])
+        strokes = [p.get_attribute("stroke") for p in district_paths(driver)]
+        assert [s == "#000000" for s in strokes] == [bool(v) for v in expected]
+        legend = driver.find_element("css selector", ".gc-legend").get_property("textContent")
+        assert "signifikant vom Stadtwert verschieden (Holm-Korrektur, α = 0,05" in legend
+        marked += sum(bool(v) for v in expected)
+        i = next(k for k, v in enumerate(expected) if v is not None)
+        verdict = {1: "signifikant über dem Stadtwert", -1: "signifikant unter dem Stadtwert",
+                   0: "kein signifikanter Unterschied zum Stadtwert"}[expected[i]]
+        assert f"{verdict} (Holm-Korrektur, α = 0,05)" in hover(driver, i, data["names"][i])
+    assert marked > 0  # the demo has significant districts: the check can fail
+    assert console_problems(driver) == []
+
+
+def test_search_finds_a_district_by_name_or_key_and_zooms_to_it(driver, plain_map):
+    data = load(driver, plain_map[0])
+    i = 7
+    # by the official key, and by the name typed loosely (case, umlauts)
+    assert driver.execute_script("return window.geoCohesion.search(arguments[0])", data["keys"][i])[0] == i
+    loose = data["names"][i].upper().replace("Ä", "A").replace("Ö", "O").replace("Ü", "U")
+    assert i in driver.execute_script("return window.geoCohesion.search(arguments[0])", loose)
+    assert driver.execute_script("return window.geoCohesion.search('zzz-no-such-district')") == []
+    zoom_before = driver.execute_script("return window.geoCohesion.map.getZoom()")
+    driver.execute_script("var s = document.querySelector('input[name=gc-search]'); s.value = arguments[0];"
+                          "s.dispatchEvent(new Event('input'));"
+                          "s.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'}));", data["keys"][i])
+    state = driver.execute_script(
+        "var g = window.geoCohesion, m = g.map, b = null, k = arguments[0];"
+        "g.layer.eachLayer(function (l) { if (l.feature.properties.i === k) { b = l.getBounds(); } });"
+        "return {contains: m.getBounds().contains(b), zoom: m.getZoom(),"
+        " tip: Array.prototype.map.call(document.querySelectorAll('.leaflet-tooltip'), function (t) {"
+        " return t.textContent; })};", i)
+    assert state["contains"] and state["zoom"] > zoom_before
+    assert any(data["names"][i] in t and f"Gebietsschlüssel: {data['keys'][i]}" in t for t in state["tip"])
+    driver.execute_script("var s = document.querySelector('input[name=gc-search]'); s.value = 'zzz-no-such';"
+                          "s.dispatchEvent(new Event('input'));")
+    assert driver.find_element("css selector", ".gc-search-none").text == "kein Gebiet gefunden"
+    assert console_problems(driver) == []
+
+
+def test_district_names_toggle_places_names_without_overlap(driver, plain_map):
+    data = load(driver, plain_map[0])
+    shown = driver.execute_script("return window.geoCohesion.labels(true)")
+    assert 0 < shown <= len(data["names"])
+    boxes = driver.execute_script("return Array.prototype.map.call(document.querySelectorAll('.gc-label span'),"
+                                  " function (e) { var r = e.getBoundingClientRect();"
+                                  " return [r.left, r.top, r.right, r.bottom, e.textContent]; })")
+    assert {b[4] for b in boxes} <= set(data["names"]) and len(boxes) == shown
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            p, q = boxes[a], boxes[b]
+            assert not (p[0] < q[2] - 1 and q[0] < p[2] - 1 and p[1] < q[3] - 1 and q[1] < p[3] - 1), (p, q)
+    assert driver.execute_script("return window.geoCohesion.labels(false)") == 0
+    assert driver.find_elements("css selector", ".gc-label") == []

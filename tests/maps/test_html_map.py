@@ -168,3 +168,53 @@ def test_estimator_and_reason_reach_the_page_as_plain_text():
     data = map_payload(plain)
     assert data["layers"][0]["estimator_note"] is None and set(data["layers"][0]["estimator"]) == {None}
     assert data["suppressed_label"] == "zu wenige Befragte (n < 30)"
+
+
+def test_keys_label_points_and_search_words_reach_the_page(city_map):
+    payload = map_payload(city_map)
+    assert payload["keys"] == city_map.boundaries["district_id"].astype(str).tolist()
+    assert sorted(payload["label_order"]) == list(range(len(city_map.boundaries)))
+    area = city_map.boundaries.geometry.area.to_numpy()
+    assert area[payload["label_order"][0]] == area.max()  # largest district is named first
+    wgs = city_map.boundaries.to_crs("EPSG:4326").geometry
+    for (lat, lon), polygon in zip(payload["label_points"], wgs):
+        assert polygon.buffer(1e-4).contains(shapely.Point(lon, lat))  # the name sits inside its district
+    assert payload["text"]["district_key"] == "Gebietsschlüssel"
+    assert payload["text"]["search"] == "Gebiet suchen (Name oder Schlüssel)"
+
+
+def test_base_map_is_off_by_default_and_its_attribution_is_escaped(city_map):
+    from geo_cohesion.settings import MapSpec
+
+    assert MapSpec().basemap is None and map_payload(city_map)["basemap"] is None
+    spec = MapSpec(basemap={"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                            "attribution": '© OpenStreetMap <img src=x onerror=alert(1)>'})
+    html = render_html_map(city_map, basemap=spec.basemap)
+    payload = embedded_payload(html)
+    assert payload["basemap"] == {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                                  "attribution": "© OpenStreetMap &lt;img src=x onerror=alert(1)&gt;",
+                                  "max_zoom": 19}
+    assert resource_references(html) == resource_references(render_html_map(city_map))  # nothing else added
+
+
+def test_significance_reaches_the_deviation_layer_from_the_table(city_map):
+    from geo_cohesion.maps.significance import add_significance
+
+    ids = city_map.boundaries["district_id"].astype(str).tolist()
+    significant = [i % 3 == 0 for i in range(len(ids))]
+    table = pd.DataFrame({"district_id": ids, "variable": "index",
+                          "deviation": [(-1) ** i * (i + 1.0) for i in range(len(ids))],
+                          "p_adjusted": [np.nan if i == 1 else 0.5 for i in range(len(ids))],
+                          "significant": significant})
+    layer = city_map.layer("index__deviation")
+    before = (layer.significance, layer.significance_note)
+    try:
+        assert add_significance(city_map, table, "fdr_bh", 0.1) == 1
+        payload = next(p for p in map_payload(city_map)["layers"] if p["key"] == "index__deviation")
+        expected = [None if i == 1 else ((-1) ** i if significant[i] else 0) for i in range(len(ids))]
+        assert payload["significance"] == expected
+        assert payload["significance_note"] == "Benjamini-Hochberg-Korrektur (FDR), α = 0,1"
+        assert "Benjamini-Hochberg-Korrektur (FDR), α = 0,1" in payload["significance_legend"]
+        assert all(p["significance"] is None for p in map_payload(city_map)["layers"] if p["kind"] != "deviation")
+    finally:
+        layer.significance, layer.significance_note = before
