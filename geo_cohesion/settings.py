@@ -75,6 +75,9 @@ CONTIGUITIES: tuple[str, ...] = typing.get_args(Contiguity)
 SCHEMES: tuple[str, ...] = typing.get_args(Scheme)
 #: Formats of the print figures.
 FIGURE_FORMATS: tuple[str, ...] = typing.get_args(FigureFormat)
+#: Default print formats for planners: PNG for office documents and slides, PDF (vector) for print.
+#: SVG (editable in Inkscape/Illustrator) on request.
+DEFAULT_FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf")
 #: District estimators.
 ESTIMATORS: tuple[str, ...] = typing.get_args(Estimator)
 #: Direction of a structural indicator.
@@ -383,8 +386,12 @@ class MapSpec(Settings):
     allow_missing: bool = _key("Show districts without estimates as 'keine Daten' instead of stopping.", False)
     figures: bool = _key("Write print figures (A4) next to the HTML maps.", True)
     figure_formats: tuple[FigureFormat, ...] = _key(
-        "Formats of the print figures: a non-empty list of png, pdf, svg.",
-        default_factory=lambda: FIGURE_FORMATS, example="[png, pdf]", min_length=1)
+        "Formats of the print figures: a non-empty list of png, pdf, svg (default png for office documents "
+        "and pdf for print; add svg for editing in Inkscape or Illustrator).",
+        default_factory=lambda: DEFAULT_FIGURE_FORMATS, example="[png, pdf, svg]", min_length=1)
+    figure_workers: Int = _key("Processes that draw the print figures in parallel: 0 = one per available CPU core "
+                               "(at most 4), 1 = one figure after another. The files are identical either way.",
+                               0, example="2", ge=0, le=64)
     figure_variables: tuple[Text, ...] | None = _key(
         "Variables (score slugs or structural indicator columns) drawn as print figures; empty: the "
         "index, the 3 domains and every structural indicator. An unknown name is an error.", None,

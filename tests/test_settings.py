@@ -60,7 +60,7 @@ def test_defaults_are_the_documented_ones():
     m = p.maps
     assert (m.scheme, m.k, m.breaks, m.offline, m.tolerance_m, m.allow_missing, m.figures) == \
         ("quantiles", 5, None, True, 5.0, False, True)
-    assert list(m.figure_formats) == ["png", "pdf", "svg"] and m.figure_variables is None
+    assert list(m.figure_formats) == ["png", "pdf"] and m.figure_variables is None and m.figure_workers == 0
     c = p.compare
     assert (c.alpha, c.adjust, c.contiguity, c.permutations, c.rank_draws) == (0.05, "holm", "queen", 999, 10_000)
     assert c.indicators is None  # every registered indicator
@@ -192,7 +192,7 @@ def test_accepted_edges():
 def test_unknown_keys_list_allowed_keys_and_suggest():
     err = error_of(project(maps={"figure_format": ["png"]}))
     assert err.message == "unknown key(s) 'figure_format' in 'maps'"
-    assert "did you mean 'figure_formats'?" in err.hint and "allowed: allow_missing, breaks" in err.hint
+    assert "did you mean 'figure_formats'?" in err.hint and "allowed: allow_missing, basemap, breaks" in err.hint
     raw = project()
     raw["cities"][0]["survey"] = {"path": "s.csv", "weights": "w", "strata": "s"}
     err = error_of(raw)

@@ -491,18 +491,18 @@ def check_figure_variables(city_map: CityMap, requested: list[str] | None) -> No
 
 def write_maps(built: list[tuple[str, CityMap]], project: ProjectConfig, out_dir: Path) -> list[Path]:
     """Write HTML maps (``OUT/<stem>.html``) and print figures (``OUT/figures/``) atomically."""
-    from geo_cohesion.maps.figures import write_city_figures
     from geo_cohesion.maps.html import write_html_map
+    from geo_cohesion.maps.parallel import FigureRequest, write_figures
 
     written = []
     settings = project.maps
     for stem, city_map in built:
         written.append(write_html_map(city_map, out_dir / f"{stem}.html", settings.tolerance_m, settings.offline,
                                       settings.basemap))
-        if settings.figures:
-            variables = figure_variables(city_map, settings.figure_variables)
-            written.extend(write_city_figures(city_map, out_dir / "figures", variables=variables,
-                                              formats=tuple(settings.figure_formats), stem=stem))
+    if settings.figures:  # every city's figures at once, in parallel processes where cores allow
+        requests = [FigureRequest(city_map, out_dir / "figures", figure_variables(city_map, settings.figure_variables),
+                                  stem) for stem, city_map in built]
+        written.extend(write_figures(requests, tuple(settings.figure_formats), workers=settings.figure_workers))
     return written
 
 
