@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo_cohesion.keys import slugify
-from geo_cohesion.maps.figures import (DEFAULT_FORMATS, dimension_variables, file_part, plot_layer,
-                                       plot_small_multiples, save_figure)
+from geo_cohesion.maps.figures import (
+    DEFAULT_FORMATS,
+    dimension_variables,
+    file_part,
+    plot_layer,
+    plot_small_multiples,
+    save_figure,
+)
 from geo_cohesion.maps.layers import CityMap
 
 #: Most worker processes chosen automatically (``workers=0``).

@@ -95,7 +95,8 @@ XSS = [
 ]
 #: Elements and attributes none of the payloads may create.
 INJECTED = ("iframe, object, embed, base, meta[http-equiv]:not([http-equiv='content-type']), img, math, "
-            "input:not([name='gc-layer']):not([name='gc-side']):not([name='gc-search']):not([name='gc-labels']), details:not(.gc-panel > details), "
+            "input:not([name='gc-layer']):not([name='gc-side']):not([name='gc-search']):not([name='gc-labels']), "
+            "details:not(.gc-panel > details), "
             "a[href^='javascript'], "
             "body [onload], [onerror], [onmouseover], [onfocus], [ontoggle]")
 

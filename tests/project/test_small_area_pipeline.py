@@ -75,7 +75,8 @@ def test_small_demo_cities_maps_and_figures_name_the_estimator(demo_out, city):
     assert deviation["estimator"] == index["estimator"]
     # the figure footer names the estimator (text checked in tests/maps/test_figures.py); the demo
     # writes the default formats
-    assert (demo_out / "figures" / f"{slug}_index.pdf").exists() and (demo_out / "figures" / f"{slug}_index.png").exists()
+    figures = demo_out / "figures"
+    assert (figures / f"{slug}_index.pdf").exists() and (figures / f"{slug}_index.png").exists()
     groups = payload((demo_out / f"{slug}_gruppen.html").read_text(encoding="utf-8"))
     assert set(groups["layers"][0]["estimator"]) == {"direkt"}
 
