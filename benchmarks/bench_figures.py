@@ -11,6 +11,9 @@ structural indicator and the small multiples of the 9 dimensions, for the four d
   and in parallel (``figure_workers: 0`` = one process per available core), with the ratio;
 * the old default (png, pdf, svg) serially, as the baseline of the change of defaults.
 
+Serial, parallel and old default take turns (best of ``--rounds``), so a change of the shared
+machine's load does not favour one of them.
+
 The parallel files are checked byte for byte against the serial ones.
 """
 from __future__ import annotations
@@ -60,6 +63,7 @@ def timed(requests, formats, workers) -> tuple[float, list[Path]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two cities only")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of serial/parallel/old; best of each")
     args = parser.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,19 +78,28 @@ def main() -> None:
         for fmt in FIGURE_FORMATS:
             seconds, _ = timed(one, (fmt,), 1)
             print(f"  {fmt} alone, one figure per city, serial      : {seconds / len(one):6.2f} s per figure")
-        t_serial, serial = timed(requests, DEFAULT_FIGURE_FORMATS, 1)
+        # serial, parallel and the old default take turns, best of --rounds each: the shared
+        # machine's load changes by the minute, so interleaving keeps the ratios fair
         parallel_requests = [FigureRequest(r.city_map, root / "parallel", r.variables, r.stem) for r in requests]
-        workers = resolve_workers(0, figures)
-        t_parallel, parallel = timed(parallel_requests, DEFAULT_FIGURE_FORMATS, 0)
-        same = all(a.read_bytes() == b.read_bytes() for a, b in zip(serial, parallel)) and len(serial) == len(parallel)
         old = [FigureRequest(r.city_map, root / "old", r.variables, r.stem) for r in requests]
-        t_old, old_paths = timed(old, FIGURE_FORMATS, 1)
+        workers = resolve_workers(0, figures)
+        t_serial = t_parallel = t_old = float("inf")
+        for _ in range(args.rounds):
+            seconds, serial = timed(requests, DEFAULT_FIGURE_FORMATS, 1)
+            t_serial = min(t_serial, seconds)
+            seconds, parallel = timed(parallel_requests, DEFAULT_FIGURE_FORMATS, 0)
+            t_parallel = min(t_parallel, seconds)
+            seconds, old_paths = timed(old, FIGURE_FORMATS, 1)
+            t_old = min(t_old, seconds)
+        same = all(a.read_bytes() == b.read_bytes() for a, b in zip(serial, parallel)) and len(serial) == len(parallel)
         fmt = "+".join(DEFAULT_FIGURE_FORMATS)
         print(f"default formats ({fmt}), serial              : {t_serial:7.2f} s  {len(serial)} files")
         print(f"default formats ({fmt}), {workers} workers           : {t_parallel:7.2f} s  "
               f"ratio serial/parallel {t_serial / t_parallel:.2f}x; files identical: {same}")
         print(f"old default (png+pdf+svg), serial             : {t_old:7.2f} s  {len(old_paths)} files  "
               f"ratio old/new-parallel {t_old / t_parallel:.2f}x")
+        end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"best of {args.rounds} interleaved rounds; load average at end {end:.1f}")
         if not same:
             sys.exit("parallel figures differ from the serial ones")
 
