@@ -159,8 +159,10 @@ def _cmd_map(args: argparse.Namespace) -> int:
     from geo_cohesion.survey.estimates import estimates_from_table
 
     breaks = [b.strip() for b in args.breaks.split(",")] if args.breaks else None
-    settings = validate_section(MapSpec, {"scheme": args.scheme, "k": args.k, "breaks": breaks},
-                                {"scheme": "--scheme", "k": "--k", "breaks": "--breaks"})
+    basemap = ({"url": args.basemap, "attribution": args.basemap_attribution or ""} if args.basemap else None)
+    settings = validate_section(MapSpec, {"scheme": args.scheme, "k": args.k, "breaks": breaks, "basemap": basemap},
+                                {"scheme": "--scheme", "k": "--k", "breaks": "--breaks", "basemap.url": "--basemap",
+                                 "basemap.attribution": "--basemap-attribution"})
     min_n = validate_section(EstimateSpec, {"min_n": args.min_n}, {"min_n": "--min-n"}).min_n
     boundaries = read_boundaries(args.boundaries, id_column=args.id_column, name_column=args.name_column,
                                  crs=args.crs, layer=args.layer)
@@ -186,7 +188,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
                               args.structural_id_column, allow_missing=args.allow_missing, scheme=settings.scheme,
                               k=settings.k, breaks=settings.breaks, title=args.title or "", notes=args.note or [],
                               source=args.source or "", min_n=min_n)
-    path = write_html_map(city_map, args.out, offline=args.offline)
+    path = write_html_map(city_map, args.out, offline=not args.cdn, basemap=settings.basemap)
     print(f"map written to {path} ({len(city_map.layers)} layers, {len(boundaries)} districts)")
     for message in city_map.messages:
         print(f"  note: {message}")
@@ -358,7 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     mapper.add_argument("--source", default=None, help="data source shown on the map")
     mapper.add_argument("--note", action="append", help="note shown on the map (repeatable)")
     mapper.add_argument("--min-n", type=int, default=30, help="suppress estimates with n below this (default 30)")
-    mapper.add_argument("--offline", action="store_true", help="inline Leaflet so the map works without internet")
+    mapper.add_argument("--offline", action="store_true",
+                        help="self-contained map, Leaflet inlined (the default; kept for old scripts)")
+    mapper.add_argument("--basemap", default=None, metavar="TILE_URL",
+                        help="base map tiles under the districts, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png "
+                             "(off by default: the map then needs no network)")
+    mapper.add_argument("--basemap-attribution", default=None, metavar="TEXT",
+                        help="attribution the tile provider requires, e.g. '© OpenStreetMap contributors'")
+    mapper.add_argument("--cdn", action="store_true",
+                        help="load Leaflet from a CDN instead of inlining it (smaller file, needs internet)")
     mapper.set_defaults(func=_cmd_map)
     return parser
 

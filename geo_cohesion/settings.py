@@ -76,6 +76,9 @@ CONTIGUITIES: tuple[str, ...] = typing.get_args(Contiguity)
 SCHEMES: tuple[str, ...] = typing.get_args(Scheme)
 #: Formats of the print figures.
 FIGURE_FORMATS: tuple[str, ...] = typing.get_args(FigureFormat)
+#: Default print formats for planners: PNG for office documents and slides, PDF (vector) for print.
+#: SVG (editable in Inkscape/Illustrator) on request.
+DEFAULT_FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf")
 #: District estimators.
 ESTIMATORS: tuple[str, ...] = typing.get_args(Estimator)
 #: MSE estimators behind the intervals of model estimates (:func:`geo_cohesion.survey.sae.robust_mse`).
@@ -399,6 +402,38 @@ class EstimateSpec(Settings):
     merge_min_n: Int = _key("Fewest respondents of a district when merge_small is on.", 30, example="30", ge=2)
 
 
+class Basemap(Settings):
+    """A tile source drawn under the districts of the HTML maps (off unless configured)."""
+
+    url: Text = _key("Tile URL with {z}, {x} and {y} (https), e.g. basemap.de "
+                     "'https://sgx.geodatenzentrum.de/wmts_basemapde/tile/1.0.0/de_basemapde_web_raster_farbe/default/"
+                     "GLOBAL_WEBMERCATOR/{z}/{y}/{x}.png' or OpenStreetMap "
+                     "'https://tile.openstreetmap.org/{z}/{x}/{y}.png'.",
+                     example="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    attribution: Text = _key("Attribution the tile provider requires, shown on the map (plain text).",
+                             example="© OpenStreetMap contributors")
+    max_zoom: Int = _key("Highest zoom level the source serves.", 19, example="19", ge=1, le=22)
+
+    @field_validator("url")
+    @classmethod
+    def _tile_url(cls, url: str) -> str:
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
+        if not url.startswith("https://") or missing:
+            raise _custom("tile_url", "must be an https tile URL with {placeholders}, got '{url}'",
+                          "e.g. 'url: https://tile.openstreetmap.org/{z}/{x}/{y}.png'", url=url,
+                          placeholders="{z}, {x} and {y}")
+        return url
+
+    @field_validator("attribution")
+    @classmethod
+    def _attribution(cls, text: str) -> str:
+        if not text.strip():
+            raise _custom("no_attribution", "must name the source of the tiles",
+                          "write the attribution the provider requires, e.g. 'attribution: © OpenStreetMap "
+                          "contributors'")
+        return text.strip()
+
+
 class MapSpec(Settings):
     """Map and figure settings shared by all cities."""
 
@@ -409,14 +444,22 @@ class MapSpec(Settings):
     breaks: tuple[Float, ...] | None = _key(
         "Upper class bounds for scheme 'user', strictly increasing.", None, example="[50, 60, 70, 100]",
         min_length=1)
-    offline: bool = _key("Inline Leaflet in the HTML maps so they work without internet access.", False)
+    offline: bool = _key("Self-contained HTML maps: Leaflet and all assets inlined, so they work without internet "
+                         "access and behind proxies that block CDNs; false loads Leaflet from a CDN (smaller files).",
+                         True)
+    basemap: Basemap | None = _key("Base map under the districts of the HTML maps: url, attribution (and "
+                                   "max_zoom); empty (the default): no base map, so maps work offline.", None)
     tolerance_m: Float = _key("Simplification tolerance of the HTML map geometry in metres (0: none).", 5.0,
                               example="5", ge=0)
     allow_missing: bool = _key("Show districts without estimates as 'keine Daten' instead of stopping.", False)
     figures: bool = _key("Write print figures (A4) next to the HTML maps.", True)
     figure_formats: tuple[FigureFormat, ...] = _key(
-        "Formats of the print figures: a non-empty list of png, pdf, svg.",
-        default_factory=lambda: FIGURE_FORMATS, example="[png, pdf]", min_length=1)
+        "Formats of the print figures: a non-empty list of png, pdf, svg (default png for office documents "
+        "and pdf for print; add svg for editing in Inkscape or Illustrator).",
+        default_factory=lambda: DEFAULT_FIGURE_FORMATS, example="[png, pdf, svg]", min_length=1)
+    figure_workers: Int = _key("Processes that draw the print figures in parallel: 0 = one per available CPU core "
+                               "(at most 4), 1 = one figure after another. The files are identical either way.",
+                               0, example="2", ge=0, le=64)
     figure_variables: tuple[Text, ...] | None = _key(
         "Variables (score slugs or structural indicator columns) drawn as print figures; empty: the "
         "index, the 3 domains and every structural indicator. An unknown name is an error.", None,

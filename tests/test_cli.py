@@ -131,6 +131,16 @@ def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, small_project,
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
     assert "Weißenfeld" in html and "synthetische Testdaten" in html
+    assert "cdn.jsdelivr" not in html and '"basemap":null' in html  # self-contained, no base map by default
+    result = cli("map", *args, "--city", "Musterstadt", "--basemap", "http://tiles.example/{z}/{x}/{y}.png",
+                 "--basemap-attribution", "© Beispiel")
+    assert result.returncode == 2 and "--basemap" in result.stderr and "https tile URL" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = cli("map", *args, "--city", "Musterstadt", "--basemap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                 "--basemap-attribution", "© OpenStreetMap contributors")
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert '"url":"https://tile.openstreetmap.org/{z}/{x}/{y}.png","attribution":"© OpenStreetMap contributors"' in html
 
 
 def test_summary_reports_suppressed_districts_and_weight_warnings(capsys):

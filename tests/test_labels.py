@@ -162,7 +162,12 @@ def test_german_map_keeps_the_published_words():
                                "not_published": "nicht veröffentlicht", "estimator": "Schätzer",
                                "too_few": "zu wenige Befragte (n < 30)", "value": "Wert",
                                "respondents": "Befragte", "rank": "Rang {rank} von {n} in der Stadt",
-                               "side_view": "Vergleichsansicht", "side_second": "zweite Karte rechts:"}
+                               "side_view": "Vergleichsansicht", "side_second": "zweite Karte rechts:",
+                               "district_key": "Gebietsschlüssel", "search": "Gebiet suchen (Name oder Schlüssel)",
+                               "search_none": "kein Gebiet gefunden", "labels_toggle": "Gebietsnamen zeigen",
+                               "significant_above": "signifikant über dem Stadtwert",
+                               "significant_below": "signifikant unter dem Stadtwert",
+                               "not_significant": "kein signifikanter Unterschied zum Stadtwert"}
     assert city_map.ci_label == "95-%-Konfidenzintervall"
     assert np.isnan(city_map.layer("index").values[1])
 

@@ -59,8 +59,8 @@ def test_defaults_are_the_documented_ones():
             p.estimates.merge_min_n) == (0.95, 30, "fay_herriot", False, 30)
     m = p.maps
     assert (m.scheme, m.k, m.breaks, m.offline, m.tolerance_m, m.allow_missing, m.figures) == \
-        ("quantiles", 5, None, False, 5.0, False, True)
-    assert list(m.figure_formats) == ["png", "pdf", "svg"] and m.figure_variables is None
+        ("quantiles", 5, None, True, 5.0, False, True)
+    assert list(m.figure_formats) == ["png", "pdf"] and m.figure_variables is None and m.figure_workers == 0
     c = p.compare
     assert (c.alpha, c.adjust, c.contiguity, c.permutations, c.rank_draws) == (0.05, "holm", "queen", 999, 10_000)
     assert c.indicators is None  # every registered indicator
@@ -192,7 +192,7 @@ def test_accepted_edges():
 def test_unknown_keys_list_allowed_keys_and_suggest():
     err = error_of(project(maps={"figure_format": ["png"]}))
     assert err.message == "unknown key(s) 'figure_format' in 'maps'"
-    assert "did you mean 'figure_formats'?" in err.hint and "allowed: allow_missing, breaks" in err.hint
+    assert "did you mean 'figure_formats'?" in err.hint and "allowed: allow_missing, basemap, breaks" in err.hint
     raw = project()
     raw["cities"][0]["survey"] = {"path": "s.csv", "weights": "w", "strata": "s"}
     err = error_of(raw)
@@ -254,12 +254,12 @@ def test_yes_no_on_off_stay_words_where_a_name_is_expected(tmp_path):
 def test_numbers_and_booleans_where_expected(tmp_path):
     p = load_project(write(tmp_path, YAML_CITY + "    weighting: {tol: 1e-10, bounds: [0.3, 3], max_iter: 50}\n"
                                                  "estimates: {level: 0.95, min_n: '25'}\n"
-                                                 "maps: {offline: true, figures: false, allow_missing: yes, k: 7}\n"
+                                                 "maps: {offline: false, figures: false, allow_missing: yes, k: 7}\n"
                                                  "compare: {alpha: \"0.1\"}\nseed: 42\n"))
     assert p.cities[0].weighting.tol == 1e-10 and p.cities[0].weighting.bounds == (0.3, 3.0)
     assert p.cities[0].weighting.max_iter == 50
     assert (p.estimates.level, p.estimates.min_n, p.compare.alpha, p.seed) == (0.95, 25, 0.1, 42)
-    assert (p.maps.offline, p.maps.figures, p.maps.allow_missing, p.maps.k) == (True, False, True, 7)
+    assert (p.maps.offline, p.maps.figures, p.maps.allow_missing, p.maps.k) == (False, False, True, 7)
 
 
 def test_null_and_empty_values(tmp_path):

@@ -14,6 +14,7 @@ import mapclassify
 import numpy as np
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.labels import DEFAULT_LANG, label
 from geo_cohesion.settings import SCHEMES
 
 #: ColorBrewer sequential palettes (colour-blind safe), 3 to 7 classes (colorbrewer2.org, Brewer 2003).
@@ -64,8 +65,13 @@ class Classification:
     colours : tuple of str
         Hex colour per class.
     labels : tuple of str
-        Legend label per class ("50,0 – 55,3", German decimal comma).
+        Legend label per class ("50,0 – 55,3", German decimal comma; one number, "64,4", for a
+        class that holds a single value).
     scheme : str
+    requested : int
+        Classes asked for (``k``) by a data-driven scheme; fewer ``bins`` mean the classes
+        collapsed on too few distinct values (see :meth:`legend_notes`). 0 for fixed, user,
+        diverging and categorical classes.
     """
 
     bins: tuple[float, ...]
@@ -74,6 +80,23 @@ class Classification:
     colours: tuple[str, ...]
     labels: tuple[str, ...]
     scheme: str
+    requested: int = 0
+
+    @property
+    def collapsed(self) -> bool:
+        """True when fewer classes were possible than requested."""
+        return 0 < len(self.bins) < self.requested
+
+    def legend_notes(self, lang: str = DEFAULT_LANG) -> list[str]:
+        """Plain sentences under the legend: collapsed classes ("nur 2 statt 5 Klassen: zu wenige
+        verschiedene Werte") and mostly missing values ("nur 3 von 20 Gebieten mit Wert")."""
+        notes = []
+        if self.collapsed:
+            notes.append(label("legend.collapsed", lang, classes=len(self.bins), requested=self.requested))
+        shown, total = int((self.class_index >= 0).sum()), int(self.class_index.size)
+        if total and shown * 2 < total:
+            notes.append(label("legend.mostly_missing", lang, shown=shown, total=total))
+        return notes
 
     def colour_of(self, i: int) -> str:
         """Colour for a class index (the no-data grey for -1)."""
@@ -166,15 +189,30 @@ def classify_values(values: Sequence[float], scheme: str = "quantiles", k: int =
             classifier = cls(data, k=k_eff)
         lower = float(data.min())
     bins = tuple(float(b) for b in classifier.bins)
+    classes = np.asarray(classifier.yb, dtype=int)
+    requested = 0
+    if not diverging and scheme in ("quantiles", "natural_breaks", "equal_interval"):
+        requested = k
+        if scheme != "equal_interval":  # ties leave data-driven classes empty: drop them
+            used = np.unique(classes)
+            if used.size < len(bins):
+                bins = tuple(bins[i] for i in used)
+                classes = np.searchsorted(used, classes)
     index = np.full(values.size, -1, dtype=int)
-    index[valid] = classifier.yb
+    index[valid] = classes
     colours = _palette(palette or ("PuOr" if diverging else "YlGnBu"), len(bins), diverging)
     if reverse:
         colours = colours[::-1]
     edges = [lower, *bins]
-    labels = tuple(f"{format_number(lo, decimals)} – {format_number(hi, decimals)}"
-                   for lo, hi in zip(edges[:-1], edges[1:]))
-    return Classification(bins, lower, index, tuple(colours), labels, "diverging" if diverging else scheme)
+    labels = tuple(_range_label(lo, hi, decimals) for lo, hi in zip(edges[:-1], edges[1:]))
+    return Classification(bins, lower, index, tuple(colours), labels, "diverging" if diverging else scheme,
+                          requested)
+
+
+def _range_label(low: float, high: float, decimals: int) -> str:
+    """``"50,0 – 55,3"``, or one number when both ends print the same (no "64,4 – 64,4")."""
+    low_text, high_text = format_number(low, decimals), format_number(high, decimals)
+    return low_text if low_text == high_text else f"{low_text} – {high_text}"
 
 
 def categorical(class_index: Sequence[int], labels: Sequence[str], colours: Sequence[str],

@@ -32,19 +32,13 @@ from matplotlib.path import Path as MplPath
 from geo_cohesion.io.write import atomic_path
 from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
 from geo_cohesion.labels import format_level, has_label, label
+from geo_cohesion.maps.annotate import draw_district_labels, draw_significance
 from geo_cohesion.maps.classify import NO_DATA_COLOUR, format_number
 from geo_cohesion.maps.layers import CityMap, MapLayer, estimator_counts
 from geo_cohesion.radar.codebook import load_radar
 
-__all__ = [
-    "A4_INCHES",
-    "DEFAULT_FORMATS",
-    "file_part",
-    "plot_layer",
-    "plot_small_multiples",
-    "save_figure",
-    "write_city_figures",
-]
+__all__ = ["A4_INCHES", "DEFAULT_FORMATS", "file_part", "plot_layer", "plot_small_multiples", "save_figure",
+           "write_city_figures"]
 
 #: A4 in inches (portrait width, height).
 A4_INCHES: tuple[float, float] = (8.27, 11.69)
@@ -434,12 +428,18 @@ def plot_layer(city_map: CityMap, variable: str, ax: Axes | None = None) -> Figu
             map_rect, legend_anchor, wrap = (0.04, 0.25, 0.92, 0.66), (0.06, 0.235), 140
         ax = fig.add_axes(map_rect)
         _draw_map(ax, city_map, layer)
+        placed = draw_district_labels(ax, city_map)
         handles, labels = legend_entries(city_map, layer)
+        for handle, text in [m for m in [draw_significance(ax, city_map, layer)] if m] + [
+                (Patch(facecolor="none", edgecolor="none"), textwrap.fill(n, 40))
+                for n in layer.classification.legend_notes(city_map.lang)]:
+            handles.append(handle)
+            labels.append(text)
         legend = fig.legend(handles, labels, title=legend_title(layer), loc="upper left",
                             bbox_to_anchor=legend_anchor, fontsize=9, title_fontsize=10, handlelength=2.4,
                             handleheight=1.4, alignment="left", borderaxespad=0)
         legend.set_gid("legend")
-        extra = [layer.estimator_summary(), _classification_note(layer, city_map.lang)]
+        extra = [layer.estimator_summary(), _classification_note(layer, city_map.lang), *placed.footer_lines(city_map)]
         _add_footer(fig, city_map, [e for e in extra if e], wrap)
     return fig
 

@@ -9,7 +9,9 @@ never open gaps. All user text reaches the page as script-safe JSON
 """
 from __future__ import annotations
 
+import base64
 import math
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from geo_cohesion.io.write import write_text
 from geo_cohesion.labels import label
 from geo_cohesion.maps.classify import NO_DATA_COLOUR
 from geo_cohesion.maps.layers import CityMap, MapLayer
+from geo_cohesion.maps.significance import significance_legend
+from geo_cohesion.settings import Basemap
 
 LEAFLET_JS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
 LEAFLET_CSS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
@@ -66,7 +70,19 @@ def geometry_geojson(city_map: CityMap, tolerance_m: float = 5.0, decimals: int 
     return {"type": "FeatureCollection", "features": features}
 
 
-def _layer_payload(layer: MapLayer) -> dict:
+def _significance(layer: MapLayer) -> list[int | None] | None:
+    """+1 / -1 / 0 per district (None untested); None when the layer has no markers."""
+    if layer.significance is None:
+        return None
+    return [None if not math.isfinite(v) else int(v) for v in layer.significance]
+
+
+def _none_if_empty(texts: list[str | None]) -> list[str | None] | None:
+    """``texts``, or None when no district has one."""
+    return texts if any(t is not None for t in texts) else None
+
+
+def _layer_payload(layer: MapLayer, lang: str = "de") -> dict:
     cls = layer.classification
     legend = [{"colour": c, "label": lab} for c, lab in zip(cls.colours, cls.labels)]
     colours = [cls.colour_of(int(i)) for i in cls.class_index]
@@ -79,13 +95,33 @@ def _layer_payload(layer: MapLayer) -> dict:
         "rank": [None if not math.isfinite(v) else int(v) for v in layer.rank],
         "n_ranked": int(np.isfinite(layer.values).sum()),
         "colours": colours, "legend": legend,
-        "estimator": layer.estimator_labels(),
-        "reason": [r if isinstance(r, str) and r else None for r in layer.reason] if layer.reason is not None
-        else [None] * len(layer.values),
+        # per-district texts; null instead of a list of nulls (10,000 districts: 1.4 MB per list)
+        "estimator": _none_if_empty(layer.estimator_labels()),
+        "reason": _none_if_empty([r if isinstance(r, str) and r else None for r in layer.reason]
+                                 if layer.reason is not None else []),
         "estimator_note": layer.estimator_summary() or None,
         "detail": [d if isinstance(d, str) and d else None for d in layer.detail] if layer.detail is not None
         else None,
+        "legend_notes": cls.legend_notes(lang),
+        "significance": _significance(layer),
+        "significance_note": layer.significance_note or None,
+        "significance_legend": significance_legend(layer.significance_note, lang) if layer.significance_note else None,
     }
+
+
+def label_points(city_map: CityMap, geojson: dict) -> tuple[list[list[float]], list[int]]:
+    """Where the HTML map writes each district's name, and the order in which names are placed.
+
+    Returns ``([lat, lon] per district, district indices largest first)``: a point inside each
+    polygon (``point_on_surface``, in WGS84, 5 decimals) and the placement order by area, so that
+    where names would collide the larger district keeps its name.
+    """
+    geoms = np.asarray([shapely.geometry.shape(f["geometry"]) for f in geojson["features"]])
+    points = shapely.point_on_surface(geoms)
+    xy = np.round(shapely.get_coordinates(points), 5)
+    area = np.asarray(city_map.boundaries.geometry.area, dtype=float)
+    order = sorted(range(len(geoms)), key=lambda i: (-area[i], i))
+    return [[float(lat), float(lon)] for lon, lat in xy], order
 
 
 def page_text(city_map: CityMap) -> dict[str, str]:
@@ -99,12 +135,24 @@ def page_text(city_map: CityMap) -> dict[str, str]:
             "too_few": label("note.too_few", lang, min_n=city_map.min_n),
             "value": label("map.value", lang), "respondents": label("map.respondents", lang),
             "rank": label("map.rank", lang), "side_view": label("map.side_view", lang),
-            "side_second": label("map.side_second", lang)}
+            "side_second": label("map.side_second", lang), "district_key": label("map.district_key", lang),
+            "search": label("map.search", lang), "search_none": label("map.search_none", lang),
+            "labels_toggle": label("map.labels_toggle", lang),
+            "significant_above": label("map.significant_above", lang),
+            "significant_below": label("map.significant_below", lang),
+            "not_significant": label("map.not_significant", lang)}
 
 
-def map_payload(city_map: CityMap, tolerance_m: float = 5.0) -> dict:
-    """Everything the page script needs, as plain data (geometry once, values per layer)."""
+def map_payload(city_map: CityMap, tolerance_m: float = 5.0, basemap: Basemap | None = None) -> dict:
+    """Everything the page script needs, as plain data (geometry once, values per layer).
+
+    ``basemap`` adds a tile layer under the districts; its attribution is escaped here (Leaflet
+    shows attributions as HTML).
+    """
     names = city_map.boundaries["district_name"].astype(str).tolist()
+    district_keys = city_map.boundaries["district_id"].astype(str).tolist()
+    geojson = geometry_geojson(city_map, tolerance_m)
+    points, order = label_points(city_map, geojson)
     groups = []
     for kind in KINDS:
         keys = [layer.variable for layer in city_map.layers if layer.kind == kind]
@@ -114,10 +162,13 @@ def map_payload(city_map: CityMap, tolerance_m: float = 5.0) -> dict:
         "city": city_map.city, "title": city_map.title or label("map.title", city_map.lang, city=city_map.city),
         "lang": city_map.lang, "text": page_text(city_map),
         "notes": [n for n in [city_map.source, city_map.estimator_note, *city_map.notes] if n],
-        "names": names, "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR, "ci_label": city_map.ci_label,
+        "names": names, "keys": district_keys, "label_points": points, "label_order": order,
+        "basemap": None if basemap is None else {"url": basemap.url, "attribution": escape_html(basemap.attribution),
+                                                 "max_zoom": basemap.max_zoom},
+        "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR, "ci_label": city_map.ci_label,
         "suppressed_label": city_map.suppressed_text,
-        "groups": groups, "layers": [_layer_payload(layer) for layer in city_map.layers],
-        "geojson": geometry_geojson(city_map, tolerance_m),
+        "groups": groups, "layers": [_layer_payload(layer, city_map.lang) for layer in city_map.layers],
+        "geojson": geojson,
     }
 
 
@@ -169,11 +220,16 @@ def _inline_assets(html: str) -> str:
     base = Path(xs.BASE_DIR)
     js = (base / "leaflet.js").read_text(encoding="utf-8").replace("//# sourceMappingURL=leaflet.js.map", "")
     css = (base / "leaflet.css").read_text(encoding="utf-8")
+    # Leaflet's own images (layer switcher, default marker) as data URIs: no request leaves the page
+    css = re.sub(r"url\((images/[\w.-]+\.png)\)",
+                 lambda m: "url(data:image/png;base64,"
+                           + base64.b64encode((base / m.group(1)).read_bytes()).decode("ascii") + ")", css)
     html = html.replace(f'<script src="{LEAFLET_JS}"></script>', f"<script>{js}</script>")
     return html.replace(f'<link rel="stylesheet" href="{LEAFLET_CSS}"/>', f"<style>{css}</style>")
 
 
-def render_html_map(city_map: CityMap, tolerance_m: float = 5.0, offline: bool = False) -> str:
+def render_html_map(city_map: CityMap, tolerance_m: float = 5.0, offline: bool = True,
+                    basemap: Basemap | None = None) -> str:
     """Render the interactive map of one city as a self-contained HTML string.
 
     Parameters
@@ -182,15 +238,19 @@ def render_html_map(city_map: CityMap, tolerance_m: float = 5.0, offline: bool =
     tolerance_m : float
         Coverage-preserving simplification tolerance in metres.
     offline : bool
-        Inline Leaflet (from ``xstatic-leaflet``) so the page works without internet access;
-        otherwise Leaflet is loaded from a CDN like any folium map.
+        Inline Leaflet and its images (from ``xstatic-leaflet``) so the page is self-contained and
+        works without internet access or behind a proxy that blocks CDNs (the default); False
+        loads Leaflet from a CDN like any folium map (a smaller file).
+    basemap : Basemap, optional
+        A tile source drawn under the districts, with its attribution (``maps.basemap``); the
+        only outside request of a self-contained page. None (the default): no base map.
 
     Returns
     -------
     str
         The HTML page. Identical inputs give identical text.
     """
-    payload = map_payload(city_map, tolerance_m)
+    payload = map_payload(city_map, tolerance_m, basemap)
     fmap = _LeafletOnlyMap(location=[0, 0], zoom_start=12, tiles=None, control_scale=False, prefer_canvas=False)
     fmap._id = "geocohesion"
     fmap.get_root()._id = "page"
@@ -206,6 +266,7 @@ def render_html_map(city_map: CityMap, tolerance_m: float = 5.0, offline: bool =
     return _inline_assets(html) if offline else html
 
 
-def write_html_map(city_map: CityMap, path: str | Path, tolerance_m: float = 5.0, offline: bool = False) -> Path:
+def write_html_map(city_map: CityMap, path: str | Path, tolerance_m: float = 5.0, offline: bool = True,
+                   basemap: Basemap | None = None) -> Path:
     """Render and atomically write the city's HTML map."""
-    return write_text(path, render_html_map(city_map, tolerance_m, offline))
+    return write_text(path, render_html_map(city_map, tolerance_m, offline, basemap))

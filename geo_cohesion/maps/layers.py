@@ -77,6 +77,12 @@ class MapLayer:
     detail : ndarray of object, optional
         Per district further tooltip lines (text, lines separated by ``"\n"``; None where none),
         e.g. a need class's stability (:mod:`geo_cohesion.maps.need_layers`).
+    significance : ndarray, optional
+        Deviation layers: +1 / -1 where the district is significantly above / below the city
+        value by the adjusted test of the comparison table, 0 where not, NaN where untested
+        (:func:`geo_cohesion.maps.significance.add_significance`).
+    significance_note : str
+        Which test marked the districts ("Holm-Korrektur, α = 0,05"); "" without markers.
     """
 
     variable: str
@@ -94,6 +100,8 @@ class MapLayer:
     estimator: np.ndarray | None = None
     reason: np.ndarray | None = None
     detail: np.ndarray | None = None
+    significance: np.ndarray | None = None
+    significance_note: str = ""
 
     def estimator_labels(self) -> list[str | None]:
         """German estimator label per district (None where unknown)."""

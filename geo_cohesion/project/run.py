@@ -477,6 +477,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
         If ``maps.figure_variables`` names a layer the city does not have.
     """
     from geo_cohesion.maps.layers import add_bivariate_layer, add_deviation_layers, build_city_map
+    from geo_cohesion.maps.significance import add_significance
     from geo_cohesion.project.analysis import add_comparison_layers
     from geo_cohesion.spatial.regions import aggregate_boundaries
 
@@ -504,6 +505,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     add_bivariate_layer(district_map)  # the registry's deprivation indicator; skipped (with a note) without one
     if comparison is not None:
         add_comparison_layers(district_map, comparison)
+        add_significance(district_map, comparison.comparison, project.compare.adjust, project.compare.alpha)
     from geo_cohesion.maps.need_layers import add_need_layers
 
     add_need_layers(district_map, result.need, result.change)
@@ -517,6 +519,9 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
                                    title=label("map.title_groups", lang, city=city.name), **common)
         if city_values:
             add_deviation_layers(group_map, city_values)
+        if comparison is not None and comparison.group_comparison is not None:
+            add_significance(group_map, comparison.group_comparison, project.compare.adjust, project.compare.alpha,
+                             id_column="group")
         maps.append((f"{city.slug}_gruppen", group_map))
     if merged is not None:
         maps.append((f"{city.slug}_zusammengefasst", merged_map(city.name, merged, city_values, **common)))
@@ -551,17 +556,18 @@ def check_figure_variables(city_map: CityMap, requested: list[str] | None) -> No
 
 def write_maps(built: list[tuple[str, CityMap]], project: ProjectConfig, out_dir: Path) -> list[Path]:
     """Write HTML maps (``OUT/<stem>.html``) and print figures (``OUT/figures/``) atomically."""
-    from geo_cohesion.maps.figures import write_city_figures
     from geo_cohesion.maps.html import write_html_map
+    from geo_cohesion.maps.parallel import FigureRequest, write_figures
 
     written = []
     settings = project.maps
     for stem, city_map in built:
-        written.append(write_html_map(city_map, out_dir / f"{stem}.html", settings.tolerance_m, settings.offline))
-        if settings.figures:
-            variables = figure_variables(city_map, settings.figure_variables)
-            written.extend(write_city_figures(city_map, out_dir / "figures", variables=variables,
-                                              formats=tuple(settings.figure_formats), stem=stem))
+        written.append(write_html_map(city_map, out_dir / f"{stem}.html", settings.tolerance_m, settings.offline,
+                                      settings.basemap))
+    if settings.figures:  # every city's figures at once, in parallel processes where cores allow
+        requests = [FigureRequest(city_map, out_dir / "figures", figure_variables(city_map, settings.figure_variables),
+                                  stem) for stem, city_map in built]
+        written.extend(write_figures(requests, tuple(settings.figure_formats), workers=settings.figure_workers))
     return written
 
 

@@ -95,7 +95,8 @@ XSS = [
 ]
 #: Elements and attributes none of the payloads may create.
 INJECTED = ("iframe, object, embed, base, meta[http-equiv]:not([http-equiv='content-type']), img, math, "
-            "input:not([name='gc-layer']):not([name='gc-side']), details:not(.gc-panel > details), "
+            "input:not([name='gc-layer']):not([name='gc-side']):not([name='gc-search']):not([name='gc-labels']), "
+            "details:not(.gc-panel > details), "
             "a[href^='javascript'], "
             "body [onload], [onerror], [onmouseover], [onfocus], [ontoggle]")
 
@@ -424,7 +425,7 @@ def test_hostile_text_stays_text(driver, spec, tmp_path):
     assert data["names"] == spec["names"] and data["title"] == expected["title"]
 
     # switch through every layer (hovering one district each), then hover every district
-    tooltip_label = _TOOLTIP + "return t.querySelector('.gc-tip div').textContent;"
+    tooltip_label = _TOOLTIP + "return t.querySelector('.gc-tip div:not(.gc-key)').textContent;"
     for k, layer in enumerate(data["layers"]):
         select_layer(driver, layer["key"])
         assert fills(driver) == expected_fills(layer)
@@ -436,6 +437,21 @@ def test_hostile_text_stays_text(driver, spec, tmp_path):
     for i, name in enumerate(data["names"]):
         hover(driver, i, name)  # the tooltip's <b> textContent IS the payload
         assert driver.execute_script(tooltip_label) == data["layers"][-1]["label"]
+        assert driver.execute_script(_TOOLTIP + "return t.querySelector('.gc-key').textContent;") == \
+            "Gebietsschlüssel: " + data["keys"][i]
+
+    # the search box and the names on the map show hostile text as text, too
+    driver.execute_script("var s = document.querySelector('input[name=gc-search]'); s.value = arguments[0];"
+                          "s.dispatchEvent(new Event('input'));", spec["names"][1])
+    results = driver.execute_script("return Array.prototype.map.call(document.querySelectorAll("
+                                    "'.gc-search-results button'), function (b) { return [b.getAttribute('data-i'),"
+                                    " b.textContent]; })")
+    assert ["1", f"{spec['names'][1]} ({data['keys'][1]})"] in results
+    assert driver.execute_script("return window.geoCohesion.labels(true)") >= 1
+    shown = driver.execute_script("return Array.prototype.map.call(document.querySelectorAll('.gc-label span'),"
+                                  " function (e) { return e.textContent; })")
+    assert shown and set(shown) <= set(spec["names"])
+    driver.execute_script("window.geoCohesion.labels(false)")
 
     # nothing ran, nothing was injected, every text is shown verbatim
     assert driver.execute_script("return window.__xss") == []
@@ -453,7 +469,7 @@ def test_hostile_text_stays_text(driver, spec, tmp_path):
     assert text(".gc-notes > div") == expected["notes"]
     labels = {layer["key"]: layer["label"] for layer in data["layers"]}
     layer_labels = [" " + labels[key] for group in data["groups"] for key in group["keys"]]
-    assert text(".gc-panel label") == layer_labels + [" zweite Karte rechts:"]
+    assert text(".gc-panel label") == [" Gebietsnamen zeigen"] + layer_labels + [" zweite Karte rechts:"]
     assert text(".gc-panel summary") == [group["title"] for group in data["groups"]] + ["Vergleichsansicht"]
     assert text(".gc-panel option") == [layer["label"] for layer in data["layers"]]  # side-view choices
     assert driver.execute_script("return window.geoCohesion.active()") == data["layers"][-1]["key"]
@@ -516,7 +532,7 @@ def demo_maps(tmp_path_factory) -> list[Path]:
     project_path = write_demo_inputs(root / "inputs")
     project = yaml.safe_load(project_path.read_text(encoding="utf-8"))
     project["cities"] = [c for c in project["cities"] if c["slug"] == "dortmund"]
-    project["maps"] = {"offline": True, "figures": False}
+    project["maps"] = {"figures": False}  # self-contained by default
     project_path.write_text(yaml.safe_dump(project, allow_unicode=True, sort_keys=False), encoding="utf-8")
     assert main(["run", str(project_path), "--out", str(root / "out")]) == 0
     pages = sorted((root / "out").glob("*.html"))
@@ -528,8 +544,12 @@ def demo_maps(tmp_path_factory) -> list[Path]:
 def test_demo_map_works_in_the_browser(driver, demo_maps, page):
     path = next(p for p in demo_maps if p.name == page)
     html = path.read_text(encoding="utf-8")
-    assert "cdn.jsdelivr" not in html  # maps.offline inlined Leaflet
+    assert "cdn.jsdelivr" not in html  # self-contained by default: Leaflet inlined
     data = load(driver, path)
+    # no request leaves the page: nothing but the file itself (and data URIs) was loaded
+    loaded = driver.execute_script("return performance.getEntriesByType('resource').map(function (e) "
+                                   "{ return e.name; })")
+    assert [u for u in loaded if not u.startswith(("data:", "file:///" + str(path).lstrip("/")))] == []
     assert console_problems(driver) == []
     assert "synthetische Demodaten" in data["notes"]
     # the <title> is the escaped payload title, and the browser shows it as text
@@ -574,3 +594,75 @@ def test_side_by_side_view_shows_a_second_synchronised_map(driver, plain_map):
     driver.execute_script("window.geoCohesion.closeSide()")
     assert driver.execute_script("return document.querySelectorAll('#gc-side-map').length") == 0
     assert console_problems(driver) == []
+
+
+def test_deviation_markers_agree_with_the_comparison_table(driver, demo_maps):
+    """The black outlines of a deviation layer are exactly the districts the comparison table
+    (adjusted test) calls significant, and the tooltip says the table's verdict and its test."""
+    path = next(p for p in demo_maps if p.name == "dortmund.html")
+    table = pd.read_csv(path.parent / "tables" / "comparison_dortmund.csv", dtype={"district_id": str})
+    data = load(driver, path)
+    deviation = [layer for layer in data["layers"] if layer["kind"] == "deviation"]
+    assert deviation and all(layer["significance"] is not None for layer in deviation)
+    marked = 0
+    for layer in deviation:
+        rows = table[table["variable"] == layer["key"].removesuffix("__deviation")].set_index("district_id")
+        expected = [None if pd.isna(rows.at[k, "p_adjusted"]) else
+                    (int(np.sign(rows.at[k, "deviation"])) if str(rows.at[k, "significant"]) == "True" else 0)
+                    for k in data["keys"]]
+        assert layer["significance"] == expected, layer["key"]
+        assert layer["significance_note"] == "Holm-Korrektur, α = 0,05"
+        select_layer(driver, layer["key"])
+        strokes = [p.get_attribute("stroke") for p in district_paths(driver)]
+        assert [s == "#000000" for s in strokes] == [bool(v) for v in expected]
+        legend = driver.find_element("css selector", ".gc-legend").get_property("textContent")
+        assert "signifikant vom Stadtwert verschieden (Holm-Korrektur, α = 0,05" in legend
+        marked += sum(bool(v) for v in expected)
+        i = next(k for k, v in enumerate(expected) if v is not None)
+        verdict = {1: "signifikant über dem Stadtwert", -1: "signifikant unter dem Stadtwert",
+                   0: "kein signifikanter Unterschied zum Stadtwert"}[expected[i]]
+        assert f"{verdict} (Holm-Korrektur, α = 0,05)" in hover(driver, i, data["names"][i])
+    assert marked > 0  # the demo has significant districts: the check can fail
+    assert console_problems(driver) == []
+
+
+def test_search_finds_a_district_by_name_or_key_and_zooms_to_it(driver, plain_map):
+    data = load(driver, plain_map[0])
+    i = 7
+    # by the official key, and by the name typed loosely (case, umlauts)
+    assert driver.execute_script("return window.geoCohesion.search(arguments[0])", data["keys"][i])[0] == i
+    loose = data["names"][i].upper().replace("Ä", "A").replace("Ö", "O").replace("Ü", "U")
+    assert i in driver.execute_script("return window.geoCohesion.search(arguments[0])", loose)
+    assert driver.execute_script("return window.geoCohesion.search('zzz-no-such-district')") == []
+    zoom_before = driver.execute_script("return window.geoCohesion.map.getZoom()")
+    driver.execute_script("var s = document.querySelector('input[name=gc-search]'); s.value = arguments[0];"
+                          "s.dispatchEvent(new Event('input'));"
+                          "s.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'}));", data["keys"][i])
+    state = driver.execute_script(
+        "var g = window.geoCohesion, m = g.map, b = null, k = arguments[0];"
+        "g.layer.eachLayer(function (l) { if (l.feature.properties.i === k) { b = l.getBounds(); } });"
+        "return {contains: m.getBounds().contains(b), zoom: m.getZoom(),"
+        " tip: Array.prototype.map.call(document.querySelectorAll('.leaflet-tooltip'), function (t) {"
+        " return t.textContent; })};", i)
+    assert state["contains"] and state["zoom"] > zoom_before
+    assert any(data["names"][i] in t and f"Gebietsschlüssel: {data['keys'][i]}" in t for t in state["tip"])
+    driver.execute_script("var s = document.querySelector('input[name=gc-search]'); s.value = 'zzz-no-such';"
+                          "s.dispatchEvent(new Event('input'));")
+    assert driver.find_element("css selector", ".gc-search-none").text == "kein Gebiet gefunden"
+    assert console_problems(driver) == []
+
+
+def test_district_names_toggle_places_names_without_overlap(driver, plain_map):
+    data = load(driver, plain_map[0])
+    shown = driver.execute_script("return window.geoCohesion.labels(true)")
+    assert 0 < shown <= len(data["names"])
+    boxes = driver.execute_script("return Array.prototype.map.call(document.querySelectorAll('.gc-label span'),"
+                                  " function (e) { var r = e.getBoundingClientRect();"
+                                  " return [r.left, r.top, r.right, r.bottom, e.textContent]; })")
+    assert {b[4] for b in boxes} <= set(data["names"]) and len(boxes) == shown
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            p, q = boxes[a], boxes[b]
+            assert not (p[0] < q[2] - 1 and q[0] < p[2] - 1 and p[1] < q[3] - 1 and q[1] < p[3] - 1), (p, q)
+    assert driver.execute_script("return window.geoCohesion.labels(false)") == 0
+    assert driver.find_elements("css selector", ".gc-label") == []

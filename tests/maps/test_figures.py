@@ -379,7 +379,10 @@ def test_figures_name_the_estimator_and_the_suppression_rule():
     assert "Schätzer: Fay-Herriot-Modell je Gebiet" in footer
     assert f"Schätzer: Fay-Herriot ({len(ids) - 3} Gebiete), direkt (1 Gebiet), synthetisch (1 Gebiet)" in footer
     legend = next(lg for lg in fig.legends if lg.get_gid() == "legend")
-    assert legend.get_texts()[-1].get_text() == "keine Daten / nicht veröffentlicht (zu unsicher)"
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "keine Daten / nicht veröffentlicht (zu unsicher)" in texts
+    # 5 values 60..64 with one suppressed leave 4 distinct values: the legend says so, under the classes
+    assert texts[-1].replace("\n", " ") == "nur 4 statt 5 Klassen: zu wenige verschiedene Werte"
     multiples = plot_small_multiples(city_map)
     footer = next(t.get_text() for t in multiples.texts if t.get_gid() == "footer").replace("\n", " ")
     assert "Schätzer in den Karten: Fay-Herriot, direkt, synthetisch (je Gebiet" in footer

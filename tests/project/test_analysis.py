@@ -119,7 +119,8 @@ def test_demo_maps_and_figures(demo_out):
     assert "synthetische Demodaten" in payload["notes"] and "schematische Grenzen – nicht amtlich" in payload["notes"]
     assert (demo_out / "dessau-rosslau_gruppen.html").exists()
     assert (demo_out / "figures" / "dortmund_index.pdf").exists()
-    assert (demo_out / "figures" / "rostock_dimensionen.svg").exists()
+    assert (demo_out / "figures" / "rostock_dimensionen.png").exists()
+    assert not list((demo_out / "figures").glob("*.svg"))  # default formats: png and pdf
 
 
 def test_structural_ids_spelled_differently_still_join_everywhere(small_project, tmp_path):

@@ -5,6 +5,10 @@
   var byKey = Object.create(null);  // layer keys are user text ("__proto__" too): no prototype
   DATA.layers.forEach(function (l) { byKey[l.key] = l; });
   var active = DATA.layers[0].key;
+  var FILL_OPACITY = DATA.basemap ? 0.7 : 0.85;
+  if (DATA.basemap) {  // the one optional outside request: the configured tiles, with their attribution
+    L.tileLayer(DATA.basemap.url, {attribution: DATA.basemap.attribution, maxZoom: DATA.basemap.max_zoom}).addTo(map);
+  }
   function el(tag, text, cls) {
     var e = document.createElement(tag);
     if (text !== undefined && text !== null) { e.textContent = text; }
@@ -16,13 +20,17 @@
     return function (feature) {
       var l = byKey[key], i = feature.properties.i;
       var fill = l.suppressed[i] ? "url(#gc-hatch)" : l.colours[i];
-      return {color: "#ffffff", weight: 1.2, opacity: 1, fillColor: fill, fillOpacity: 0.85};
+      if (l.significance && l.significance[i]) {  // significantly above/below the city value (adjusted test)
+        return {color: "#000000", weight: 2.6, opacity: 1, fillColor: fill, fillOpacity: FILL_OPACITY};
+      }
+      return {color: "#ffffff", weight: 1.2, opacity: 1, fillColor: fill, fillOpacity: FILL_OPACITY};
     };
   }
   function styleFor(feature) { return styleOf(active)(feature); }
   function tooltipFor(i, key) {
     var l = byKey[key === undefined ? active : key], box = el("div", null, "gc-tip");
     box.appendChild(el("b", DATA.names[i]));
+    box.appendChild(el("div", TEXT.district_key + ": " + DATA.keys[i], "gc-key"));
     box.appendChild(el("div", l.label));
     if (l.suppressed[i]) {
       if (l.n[i] === 0) { box.appendChild(el("div", TEXT.no_respondents)); return box; }
@@ -37,6 +45,10 @@
     } else if (l.kind === "cohesion" || l.kind === "deviation") {  // no SE (fewer than 2 answers)
       box.appendChild(el("div", DATA.ci_label + ": –"));
     }
+    if (l.significance && l.significance[i] !== null) {
+      var verdict = l.significance[i] > 0 ? TEXT.significant_above : (l.significance[i] < 0 ? TEXT.significant_below : TEXT.not_significant);
+      box.appendChild(el("div", verdict + " (" + l.significance_note + ")", "gc-significance"));
+    }
     if (l.n[i] !== null) { box.appendChild(el("div", TEXT.respondents + ": n = " + l.n[i])); }
     if (l.rank[i] !== null) {
       box.appendChild(el("div", TEXT.rank.replace("{rank}", String(l.rank[i])).replace("{n}", String(l.n_ranked))));
@@ -45,9 +57,11 @@
     if (l.detail && l.detail[i]) { l.detail[i].split("\n").forEach(function (t) { box.appendChild(el("div", t)); }); }
     return box;
   }
+  var featureOf = [];  // district index -> its Leaflet layer (search, labels)
   var geo = L.geoJSON(DATA.geojson, {
     style: styleFor,
     onEachFeature: function (feature, layer) {
+      featureOf[feature.properties.i] = layer;
       layer.bindTooltip(function () { return tooltipFor(feature.properties.i); }, {sticky: true});
       layer.on("mouseover", function () { layer.setStyle({weight: 3, color: "#333333"}); });
       layer.on("mouseout", function () { geo.resetStyle(layer); });
@@ -94,6 +108,12 @@
       s2.style.background = DATA.no_data; r2.appendChild(s2); r2.appendChild(document.createTextNode(TEXT.no_data));
       div.appendChild(r2);
     }
+    if (l.significance_legend) {
+      var r3 = el("div", null, "gc-legend-significance"), s3 = el("span", null, "gc-swatch gc-swatch-significant");
+      r3.appendChild(s3); r3.appendChild(document.createTextNode(l.significance_legend));
+      div.appendChild(r3);
+    }
+    (l.legend_notes || []).forEach(function (note) { div.appendChild(el("p", note, "gc-legend-note")); });
     if (l.estimator_note) { div.appendChild(el("p", l.estimator_note, "gc-legend-note")); }
     div.setAttribute("data-layer", l.key);
   }
@@ -198,9 +218,91 @@
   sideSelect.addEventListener("change", function () { if (side) { side.setLayer(sideSelect.value); } });
   sideBox.appendChild(sideLabel); sideBox.appendChild(sideSelect);
   panelDiv.appendChild(sideBox);
+  // ---- district names on the map (toggle): larger districts first, only where the name fits
+  // inside the district at the current zoom and does not collide with a name already placed
+  var labelLayer = L.layerGroup().addTo(map), labelsOn = false, MAX_LABELS = 400;
+  function drawLabels() {
+    labelLayer.clearLayers();
+    if (!labelsOn) { return; }
+    var view = map.getBounds(), placed = [];
+    for (var k = 0; k < DATA.label_order.length && placed.length < MAX_LABELS; k++) {
+      var i = DATA.label_order[k], at = L.latLng(DATA.label_points[i][0], DATA.label_points[i][1]);
+      if (!view.contains(at)) { continue; }
+      var b = featureOf[i].getBounds(), sw = map.latLngToContainerPoint(b.getSouthWest()),
+        ne = map.latLngToContainerPoint(b.getNorthEast()), c = map.latLngToContainerPoint(at);
+      var w = DATA.names[i].length * 6.2 + 4, h = 14;
+      if (w > Math.abs(ne.x - sw.x) || h > Math.abs(sw.y - ne.y)) { continue; }
+      var box = [c.x - w / 2, c.y - h / 2, c.x + w / 2, c.y + h / 2];
+      var clash = placed.some(function (o) { return box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3]; });
+      if (clash) { continue; }
+      placed.push(box);
+      labelLayer.addLayer(L.marker(at, {icon: L.divIcon({className: "gc-label", html: el("span", DATA.names[i]), iconSize: null}),
+        interactive: false, keyboard: false}));
+    }
+  }
+  map.on("zoomend moveend", drawLabels);
+  var labelsToggle = el("label"), labelsCheck = el("input");
+  labelsCheck.type = "checkbox"; labelsCheck.name = "gc-labels";
+  labelsCheck.addEventListener("change", function () { labelsOn = labelsCheck.checked; drawLabels(); });
+  labelsToggle.appendChild(labelsCheck); labelsToggle.appendChild(document.createTextNode(" " + TEXT.labels_toggle));
+  panelDiv.insertBefore(labelsToggle, panelDiv.firstChild);
+  // ---- search: a district by name or official key; zooms to it and shows its tooltip
+  function folded(text) {
+    return String(text).toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/\u00df/g, "ss")
+      .replace(/[\s\-_.]+/g, " ").trim();
+  }
+  var foldedNames = DATA.names.map(folded), foldedKeys = DATA.keys.map(folded);
+  function search(query) {
+    var q = folded(query), exact = [], starts = [], contains = [];
+    if (!q) { return []; }
+    for (var i = 0; i < DATA.names.length; i++) {
+      if (foldedKeys[i] === q || foldedNames[i] === q) { exact.push(i); }
+      else if (foldedKeys[i].indexOf(q) === 0 || foldedNames[i].indexOf(q) === 0) { starts.push(i); }
+      else if (foldedNames[i].indexOf(q) >= 0 || foldedKeys[i].indexOf(q) >= 0) { contains.push(i); }
+    }
+    return exact.concat(starts, contains).slice(0, 8);
+  }
+  var found = null;
+  function showDistrict(i) {
+    var layer = featureOf[i];
+    if (found !== null && featureOf[found]) { geo.resetStyle(featureOf[found]); }
+    found = i;
+    map.fitBounds(layer.getBounds(), {padding: [40, 40], maxZoom: Math.max(map.getZoom(), 15), animate: false});
+    layer.setStyle({weight: 4, color: "#e6007e"});
+    layer.bringToFront();
+    layer.openTooltip(layer.getBounds().getCenter());
+  }
+  var searchControl = L.control({position: "topleft"});
+  var searchInput, searchList;
+  searchControl.onAdd = function () {
+    var div = el("div", null, "gc-search");
+    searchInput = el("input"); searchInput.type = "search"; searchInput.name = "gc-search";
+    searchInput.placeholder = TEXT.search; searchInput.setAttribute("aria-label", TEXT.search);
+    searchList = el("div", null, "gc-search-results");
+    function fill() {
+      while (searchList.firstChild) { searchList.removeChild(searchList.firstChild); }
+      if (!searchInput.value.trim()) { return; }
+      var hits = search(searchInput.value);
+      if (!hits.length) { searchList.appendChild(el("div", TEXT.search_none, "gc-search-none")); return; }
+      hits.forEach(function (i) {
+        var b = el("button", DATA.names[i] + " (" + DATA.keys[i] + ")");
+        b.type = "button"; b.setAttribute("data-i", String(i));
+        b.addEventListener("click", function () { showDistrict(i); });
+        searchList.appendChild(b);
+      });
+    }
+    searchInput.addEventListener("input", fill);
+    searchInput.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { var hits = search(searchInput.value); if (hits.length) { showDistrict(hits[0]); } }
+    });
+    div.appendChild(searchInput); div.appendChild(searchList);
+    L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div);
+    return div;
+  };
   var title = L.control({position: "topleft"});
   title.onAdd = function () { return el("div", DATA.title, "gc-title"); };
   title.addTo(map);
+  searchControl.addTo(map);
   var notes = L.control({position: "bottomleft"});
   notes.onAdd = function () {
     var div = el("div", null, "gc-notes");
@@ -217,5 +319,7 @@
     active: function () { return active; },
     openSide: function (key) { sideCheck.checked = true; sideSelect.value = key || defaultSideKey(); openSide(sideSelect.value); },
     closeSide: function () { sideCheck.checked = false; closeSide(); },
-    side: function () { return side; }};
+    side: function () { return side; },
+    search: search, showDistrict: showDistrict,
+    labels: function (on) { labelsCheck.checked = !!on; labelsOn = !!on; drawLabels(); return labelLayer.getLayers().length; }};
 })();

@@ -1,0 +1,127 @@
+"""Print figures of several city maps, rendered in parallel processes where cores allow.
+
+Drawing and saving a figure is pure CPU work in matplotlib (PDF font subsetting, PNG
+rasterising) and holds the GIL, so threads do not help; :func:`write_figures` forks worker
+processes instead (``fork`` start method: the city maps are inherited, not pickled). Every
+figure is written atomically by :func:`geo_cohesion.maps.figures.save_figure` exactly as in a
+serial run, so the files are byte-identical whatever the number of workers; the returned paths
+are in the same order as :func:`geo_cohesion.maps.figures.write_city_figures` gives them.
+Without ``fork`` (Windows, macOS defaults) or with one worker the figures are drawn one after
+another in this process.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from geo_cohesion.keys import slugify
+from geo_cohesion.maps.figures import (
+    DEFAULT_FORMATS,
+    dimension_variables,
+    file_part,
+    plot_layer,
+    plot_small_multiples,
+    save_figure,
+)
+from geo_cohesion.maps.layers import CityMap
+
+#: Most worker processes chosen automatically (``workers=0``).
+MAX_AUTO_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class FigureRequest:
+    """The figures of one city map: as the arguments of :func:`~geo_cohesion.maps.figures.write_city_figures`."""
+
+    city_map: CityMap
+    out_dir: Path
+    variables: Sequence[str] | None = None
+    stem: str | None = None
+
+
+@dataclass(frozen=True)
+class _Job:
+    request: int
+    variable: str | None  # None: the small multiples of the dimensions
+    path_stem: Path
+
+
+#: (requests, jobs, formats, dpi) of the running :func:`write_figures`, inherited by forked workers.
+_STATE: tuple = ()
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def resolve_workers(workers: int, jobs: int) -> int:
+    """Worker processes for ``jobs`` figures: ``workers`` if positive, else one per available core
+    (at most :data:`MAX_AUTO_WORKERS`); never more than the jobs, and 1 without ``fork``."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    chosen = workers if workers > 0 else min(available_cores(), MAX_AUTO_WORKERS)
+    return max(1, min(chosen, jobs))
+
+
+def _jobs(requests: Sequence[FigureRequest]) -> list[_Job]:
+    jobs = []
+    for r, request in enumerate(requests):
+        city_map = request.city_map
+        slug = request.stem or slugify(city_map.city)
+        variables = ([layer.variable for layer in city_map.layers] if request.variables is None
+                     else list(request.variables))
+        for variable in variables:
+            city_map.layer(variable)  # fail before writing anything
+        jobs += [_Job(r, v, Path(request.out_dir) / f"{slug}_{file_part(v)}") for v in variables]
+        if dimension_variables(city_map):
+            jobs.append(_Job(r, None, Path(request.out_dir) / f"{slug}_dimensionen"))
+    return jobs
+
+
+def _render(index: int) -> list[Path]:
+    requests, jobs, formats, dpi = _STATE
+    job = jobs[index]
+    city_map = requests[job.request].city_map
+    fig = plot_layer(city_map, job.variable) if job.variable is not None else plot_small_multiples(city_map)
+    return save_figure(fig, job.path_stem, formats, dpi, close=True)
+
+
+def write_figures(requests: Sequence[FigureRequest], formats: Sequence[str] = DEFAULT_FORMATS, dpi: int = 300,
+                  workers: int = 0) -> list[Path]:
+    """Write the print figures of every request, in parallel processes where cores allow.
+
+    Parameters
+    ----------
+    requests : sequence of FigureRequest
+    formats : sequence of {"png", "pdf", "svg"}
+    dpi : int
+    workers : int
+        Processes; 0 = one per available core (at most :data:`MAX_AUTO_WORKERS`), 1 = serial.
+
+    Returns
+    -------
+    list of Path
+        Every written file, in request order and within a request in the order of
+        :func:`~geo_cohesion.maps.figures.write_city_figures`.
+    """
+    global _STATE
+    jobs = _jobs(requests)
+    for request in requests:
+        Path(request.out_dir).mkdir(parents=True, exist_ok=True)
+    n = resolve_workers(workers, len(jobs))
+    _STATE = (list(requests), jobs, tuple(formats), dpi)
+    try:
+        if n == 1:
+            parts = [_render(i) for i in range(len(jobs))]
+        else:
+            with multiprocessing.get_context("fork").Pool(n) as pool:
+                parts = pool.map(_render, range(len(jobs)), chunksize=1)
+    finally:
+        _STATE = ()
+    return [path for part in parts for path in part]

@@ -1,0 +1,53 @@
+"""Parallel print figures (geo_cohesion.maps.parallel): same files, same order as serial."""
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
+from geo_cohesion.maps.figures import write_city_figures
+from geo_cohesion.maps.layers import build_city_map
+from geo_cohesion.maps.parallel import MAX_AUTO_WORKERS, FigureRequest, resolve_workers, write_figures
+from geo_cohesion.radar.codebook import load_radar
+
+
+def _city_map(slug: str):
+    city = next(c for c in load_cities() if c["slug"] == slug)
+    b = build_schematic_boundaries(city)
+    rng = np.random.default_rng(0)
+    est = pd.DataFrame([{"district_id": d, "variable": v, "estimate": rng.uniform(40, 80), "n": 50}
+                        for d in b["district_id"] for v in load_radar().variables])
+    return build_city_map(city["name"], b, est, notes=["synthetische Demodaten"])
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs the fork start method")
+def test_parallel_figures_are_the_serial_files_in_the_serial_order(tmp_path):
+    maps = [("dortmund", _city_map("dortmund")), ("lippstadt", _city_map("lippstadt"))]
+    variables = ["index", "soziale_beziehungen"]
+    serial = []
+    for stem, city_map in maps:
+        serial += write_city_figures(city_map, tmp_path / "serial", variables, formats=("svg", "png"), dpi=30,
+                                     stem=stem)
+    parallel = write_figures([FigureRequest(m, tmp_path / "parallel", variables, stem) for stem, m in maps],
+                             formats=("svg", "png"), dpi=30, workers=2)
+    assert [p.name for p in parallel] == [p.name for p in serial]
+    assert len(parallel) == 2 * 2 * 3  # 2 cities x (2 layers + dimensions) x 2 formats
+    for a, b in zip(serial, parallel):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_unknown_variable_fails_before_any_file_is_written(tmp_path):
+    with pytest.raises(KeyError):
+        write_figures([FigureRequest(_city_map("dortmund"), tmp_path, ["index", "no_such_layer"], "x")], ("svg",),
+                      workers=1)
+    assert not list(tmp_path.glob("*.svg"))
+
+
+def test_worker_count():
+    assert resolve_workers(1, 10) == 1
+    assert resolve_workers(3, 2) in (1, 2)  # never more workers than figures
+    auto = resolve_workers(0, 100)
+    assert 1 <= auto <= MAX_AUTO_WORKERS
