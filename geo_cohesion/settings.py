@@ -23,13 +23,10 @@ import sys
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
     ConfigDict,
-    Field,
     PrivateAttr,
     TypeAdapter,
     ValidationError,
@@ -37,111 +34,47 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.json_schema import JsonDict
-from pydantic_core import PydanticCustomError, PydanticKnownError
 
-from geo_cohesion.errors import InputError
 from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
 from geo_cohesion.settings_text import (
     default_text,
-    describe_error,
     expected_text,
     is_model,
-    location_name,
     md_cell,
     model_sections,
-    unknown_keys_text,
 )
 
-# ---------------------------------------------------------------------------------------------
-# Allowed values (one place; the implementing modules import them)
-
-#: Versions of the project-file schema this geo-cohesion reads.
-SCHEMA_VERSIONS = (1,)
-# (the values are written once, in the Literal types; the tuples are their arguments)
-Adjustment = Literal["holm", "fdr_bh", "none"]
-Contiguity = Literal["queen", "rook"]
-Scheme = Literal["quantiles", "natural_breaks", "equal_interval", "fixed", "user"]
-FigureFormat = Literal["png", "pdf", "svg"]
-Estimator = Literal["direct", "fay_herriot", "spatial_fay_herriot"]
-ModelMse = Literal["prasad_rao", "robust"]
-Direction = Literal["higher_is_worse", "higher_is_better", "neutral"]
-Role = Literal["deprivation", "population", "context"]
-
-#: Multiple-testing adjustments across districts (:mod:`geo_cohesion.stats.multiple_testing`).
-ADJUSTMENTS: tuple[str, ...] = typing.get_args(Adjustment)
-#: Contiguity rules for spatial weights (:mod:`geo_cohesion.spatial.weights`).
-CONTIGUITIES: tuple[str, ...] = typing.get_args(Contiguity)
-#: Map classification schemes (:mod:`geo_cohesion.maps.classify`).
-SCHEMES: tuple[str, ...] = typing.get_args(Scheme)
-#: Formats of the print figures.
-FIGURE_FORMATS: tuple[str, ...] = typing.get_args(FigureFormat)
-#: Default print formats for planners: PNG for office documents and slides, PDF (vector) for print.
-#: SVG (editable in Inkscape/Illustrator) on request.
-DEFAULT_FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf")
-#: District estimators.
-ESTIMATORS: tuple[str, ...] = typing.get_args(Estimator)
-#: MSE estimators behind the intervals of model estimates (:func:`geo_cohesion.survey.sae.robust_mse`).
-MODEL_MSES: tuple[str, ...] = typing.get_args(ModelMse)
-#: Direction of a structural indicator.
-DIRECTIONS: tuple[str, ...] = typing.get_args(Direction)
-#: Role of a structural indicator.
-ROLES: tuple[str, ...] = typing.get_args(Role)
-#: Seeds are unsigned 32-bit integers (``0 <= seed < SEED_LIMIT``).
-SEED_LIMIT = 2**32
-#: Deepest nesting a project file may have (the YAML loader refuses deeper files).
-YAML_MAX_DEPTH = 20
-
-# ---------------------------------------------------------------------------------------------
-# Value types. A YAML file gives every plain scalar as text (see project.config); numbers and
-# true/false are parsed where the field is numeric or boolean. Python callers may give numbers.
-
-
-def _float_not_bool(value: Any) -> Any:
-    """Numbers are numbers: ``true`` is not 1."""
-    if isinstance(value, bool):
-        raise PydanticKnownError("float_type")
-    return value
-
-
-def _int_not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise PydanticKnownError("int_type")
-    return value
-
-
-def _whole_number_as_text(value: Any) -> Any:
-    """An id given as a Python integer (``20``) is the text ``"20"``; floats and booleans are not text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_int_not_bool)]
-Float = Annotated[float, BeforeValidator(_float_not_bool)]
-Text = Annotated[str, BeforeValidator(_whole_number_as_text)]
-
-
-def _custom(kind: str, message: str, hint: str, **context: Any) -> PydanticCustomError:
-    """A validation error with its own message and a hint for the user."""
-    return PydanticCustomError(kind, message, {"hint": hint, **context})
-
-
-def _key(description: str, default: Any = ..., *, example: str | None = None, hint: str | None = None,
-         **constraints: Any) -> Any:
-    """A documented key: ``description`` goes to docs/config.md, ``example``/``hint`` into messages."""
-    extra: JsonDict = {k: v for k, v in (("example", example), ("hint", hint)) if v is not None}
-    factory = constraints.pop("default_factory", None)
-    if factory is not None:
-        return Field(default_factory=factory, description=description, json_schema_extra=extra or None, **constraints)
-    return Field(default, description=description, json_schema_extra=extra or None, **constraints)
-
-
-class Settings(BaseModel):
-    """Base of all settings sections: frozen, unknown keys are errors, no NaN or infinity."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, validate_default=False)
-
+# the allowed values and the error type, defined once in settings_types, are part of this module's API
+from geo_cohesion.settings_types import (  # the allowed values (X as X) are re-exported
+    ADJUSTMENTS as ADJUSTMENTS,
+    CONTIGUITIES as CONTIGUITIES,
+    DEFAULT_FIGURE_FORMATS,
+    DIRECTIONS as DIRECTIONS,
+    ESTIMATORS as ESTIMATORS,
+    FIGURE_FORMATS as FIGURE_FORMATS,
+    MODEL_MSES as MODEL_MSES,
+    ROLES as ROLES,
+    SCHEMA_VERSIONS,
+    SCHEMES as SCHEMES,
+    SEED_LIMIT,
+    YAML_MAX_DEPTH,
+    Adjustment,
+    Contiguity,
+    Direction,
+    Estimator,
+    FigureFormat,
+    Float,
+    Int,
+    ModelMse,
+    Role,
+    Scheme,
+    Settings,
+    SettingsError as SettingsError,
+    Text,
+    custom_error,
+    setting,
+    settings_error,
+)
 
 # ---------------------------------------------------------------------------------------------
 # City sections
@@ -150,38 +83,38 @@ class Settings(BaseModel):
 class SurveySpec(Settings):
     """Survey microdata: one row per respondent with district, age group, gender and item answers."""
 
-    path: Text = _key("The survey table (CSV or XLSX), relative to the project file.", example="befragung.csv",
+    path: Text = setting("The survey table (CSV or XLSX), relative to the project file.", example="befragung.csv",
                       min_length=1)
-    district_column: Text = _key("Column with the district id.", "district_id")
-    age_column: Text = _key("Column with the age group (a raking margin).", "age_group")
-    gender_column: Text = _key("Column with the gender (a raking margin).", "gender")
-    weight_column: Text | None = _key("Column with design weights; equal weights when empty.", None)
-    strata_column: Text | None = _key("Column with the sampling stratum (e.g. boost districts); one stratum "
+    district_column: Text = setting("Column with the district id.", "district_id")
+    age_column: Text = setting("Column with the age group (a raking margin).", "age_group")
+    gender_column: Text = setting("Column with the gender (a raking margin).", "gender")
+    weight_column: Text | None = setting("Column with design weights; equal weights when empty.", None)
+    strata_column: Text | None = setting("Column with the sampling stratum (e.g. boost districts); one stratum "
                                       "when empty.", None)
-    codebook: Text | None = _key("Own codebook CSV (columns as the built-in codebook); the built-in Radar "
+    codebook: Text | None = setting("Own codebook CSV (columns as the built-in codebook); the built-in Radar "
                                  "codebook when empty.", None)
-    min_valid_share: Float = _key("Share of a dimension's items that must be valid for the dimension score.",
+    min_valid_share: Float = setting("Share of a dimension's items that must be valid for the dimension score.",
                                   0.5, example="0.5", gt=0, le=1)
 
 
 class ScoresSpec(Settings):
     """Already weighted district scores, for users without microdata (instead of survey + population)."""
 
-    path: Text = _key("The score table (CSV or XLSX), relative to the project file.", example="scores.csv",
+    path: Text = setting("The score table (CSV or XLSX), relative to the project file.", example="scores.csv",
                       min_length=1)
-    district_column: Text = _key("Column with the district id.", "district_id")
-    variable_column: Text = _key("Column with the variable slug (index, dimensions, domains).", "variable")
-    estimate_column: Text = _key("Column with the estimate (0-100).", "estimate")
-    se_column: Text | None = _key("Column with the standard error; none when empty.", "se")
-    n_column: Text | None = _key("Column with the number of respondents; none when empty.", "n")
+    district_column: Text = setting("Column with the district id.", "district_id")
+    variable_column: Text = setting("Column with the variable slug (index, dimensions, domains).", "variable")
+    estimate_column: Text = setting("Column with the estimate (0-100).", "estimate")
+    se_column: Text | None = setting("Column with the standard error; none when empty.", "se")
+    n_column: Text | None = setting("Column with the number of respondents; none when empty.", "n")
 
 
 class MarginTableSpec(Settings):
     """One population margin table, e.g. residents per district, or age group x gender for the whole city."""
 
-    path: Text = _key("The margin table (CSV, XLSX or SAV), relative to the project file.",
+    path: Text = setting("The margin table (CSV, XLSX or SAV), relative to the project file.",
                       example="einwohner_bezirke.csv", min_length=1)
-    population_column: Text | None = _key("Column with the number of residents; empty: the population "
+    population_column: Text | None = setting("Column with the number of residents; empty: the population "
                                           "section's population_column.", None)
 
 
@@ -189,21 +122,21 @@ class PopulationSpec(Settings):
     """Population for the weighting: one table by district x age group x gender (long format, ``path``), or
     separate margin tables (``margin_tables``), e.g. residents per district and age group x gender for the city."""
 
-    path: Text | None = _key("The population table (CSV, XLSX or SAV), relative to the project file; or "
+    path: Text | None = setting("The population table (CSV, XLSX or SAV), relative to the project file; or "
                              "give margin_tables instead.", None, example="bevoelkerung.csv", min_length=1)
-    margin_tables: tuple[MarginTableSpec, ...] | None = _key(
+    margin_tables: tuple[MarginTableSpec, ...] | None = setting(
         "Separate margin tables instead of one cross-table: each table gives the margins whose columns it has "
         "(district_column, age_column, gender_column); margins given by two tables must agree.", None,
         example="[{path: einwohner_bezirke.csv}, {path: alter_geschlecht.csv}]", min_length=1)
-    district_column: Text = _key("Column with the district id.", "district_id")
-    age_column: Text = _key("Column with the age group (same categories as the survey).", "age_group")
-    gender_column: Text = _key("Column with the gender (same categories as the survey).", "gender")
-    population_column: Text = _key("Column with the number of residents.", "population")
+    district_column: Text = setting("Column with the district id.", "district_id")
+    age_column: Text = setting("Column with the age group (same categories as the survey).", "age_group")
+    gender_column: Text = setting("Column with the gender (same categories as the survey).", "gender")
+    population_column: Text = setting("Column with the number of residents.", "population")
 
     @model_validator(mode="after")
     def _one_source(self) -> PopulationSpec:
         if (self.path is None) == (self.margin_tables is None):
-            raise _custom("population_source", "give the population either as one table ('path') or as "
+            raise custom_error("population_source", "give the population either as one table ('path') or as "
                           "'margin_tables', not both and not neither",
                           "e.g. 'path: bevoelkerung.csv', or 'margin_tables: [{path: einwohner_bezirke.csv}, "
                           "{path: alter_geschlecht.csv}]'")
@@ -213,39 +146,39 @@ class PopulationSpec(Settings):
 class IndicatorSpec(Settings):
     """How a structural indicator is labelled and read (the indicator registry of one column)."""
 
-    label: Text | None = _key("Label shown on maps and in tables, e.g. 'SGB-II-Quote'; empty: the known "
+    label: Text | None = setting("Label shown on maps and in tables, e.g. 'SGB-II-Quote'; empty: the known "
                               "catalogue's label, else the column name.", None, example="SGB-II-Quote")
-    unit: Text | None = _key("Unit shown after values, e.g. '%'; empty: the known catalogue's unit, else none.",
+    unit: Text | None = setting("Unit shown after values, e.g. '%'; empty: the known catalogue's unit, else none.",
                              None)
-    direction: Direction | None = _key("Whether higher values mean more need (higher_is_worse), less need "
+    direction: Direction | None = setting("Whether higher values mean more need (higher_is_worse), less need "
                                        "(higher_is_better) or neither (neutral); empty: higher_is_worse for a "
                                        "deprivation indicator, else the known catalogue's, else neutral.", None)
-    role: Role | None = _key("What the indicator stands for in analyses: deprivation, population or context; "
+    role: Role | None = setting("What the indicator stands for in analyses: deprivation, population or context; "
                              "none when empty.", None)
 
 
 class StructuralSpec(Settings):
     """District structural indicators: one row per district."""
 
-    path: Text = _key("The table of structural indicators (CSV or XLSX), relative to the project file.",
+    path: Text = setting("The table of structural indicators (CSV or XLSX), relative to the project file.",
                       example="strukturdaten.csv", min_length=1)
-    district_column: Text = _key("Column with the district id.", "district_id")
-    name_column: Text | None = _key("Column with the district name (used in tables and maps).", "district_name")
-    indicators: dict[Text, IndicatorSpec] | None = _key(
+    district_column: Text = setting("Column with the district id.", "district_id")
+    name_column: Text | None = setting("Column with the district name (used in tables and maps).", "district_name")
+    indicators: dict[Text, IndicatorSpec] | None = setting(
         "Optional registry of the indicator columns: column -> {label, unit, direction, role}.", None)
 
 
 class WeightingSpec(Settings):
     """Raking: survey columns to rake on and optional bounds on the g-weights."""
 
-    margins: tuple[Text, ...] = _key("Survey columns whose population totals the weights reproduce.",
+    margins: tuple[Text, ...] = setting("Survey columns whose population totals the weights reproduce.",
                                      default_factory=lambda: ("age_group", "gender", "district_id"),
                                      example="[age_group, gender, district_id]", min_length=1)
-    bounds: tuple[Float, ...] | None = _key("Bounds [low, high] on the g-weights (raked / design weight), "
+    bounds: tuple[Float, ...] | None = setting("Bounds [low, high] on the g-weights (raked / design weight), "
                                             "0 <= low < 1 < high; unbounded when empty.", None,
                                             example="[0.3, 3.0]")
-    max_iter: Int = _key("Most raking iterations.", 1000, example="1000", ge=1)
-    tol: Float = _key("Convergence tolerance of raking (largest relative margin error).", 1e-10,
+    max_iter: Int = setting("Most raking iterations.", 1000, example="1000", ge=1)
+    tol: Float = setting("Convergence tolerance of raking (largest relative margin error).", 1e-10,
                       example="1e-10", gt=0)
 
     @field_validator("bounds")
@@ -253,7 +186,7 @@ class WeightingSpec(Settings):
     def _bounds_pair(cls, bounds: tuple[float, ...] | None) -> tuple[float, ...] | None:
         if bounds is not None and not (len(bounds) == 2 and 0 <= bounds[0] < 1 < bounds[1]):
             shown = "[" + ", ".join(f"{b:g}" for b in bounds) + "]"
-            raise _custom("bounds", "must be [low, high] with 0 <= low < 1 < high, got {shown}",
+            raise custom_error("bounds", "must be [low, high] with 0 <= low < 1 < high, got {shown}",
                           "e.g. 'bounds: [0.3, 3.0]', or leave the bounds out", shown=shown)
         return bounds
 
@@ -261,30 +194,31 @@ class WeightingSpec(Settings):
 class BoundariesSpec(Settings):
     """District boundary file (shapefile, also zipped, GeoPackage or GeoJSON)."""
 
-    path: Text = _key("The boundary file, relative to the project file.", example="bezirke.gpkg", min_length=1)
-    id_column: Text | None = _key("Column with the district id (as in the survey).", None)
-    name_column: Text | None = _key("Column with the district name.", None)
-    layer: Text | None = _key("Layer of a GeoPackage.", None)
-    crs: Text | None = _key("CRS when the file has none (no .prj), e.g. 'EPSG:25832'.", None)
-    note: Text | None = _key("Note shown on every map of the city, e.g. 'schematische Grenzen - nicht amtlich'.",
+    path: Text = setting("The boundary file, relative to the project file.", example="bezirke.gpkg", min_length=1)
+    id_column: Text | None = setting("Column with the district id (as in the survey).", None)
+    name_column: Text | None = setting("Column with the district name.", None)
+    layer: Text | None = setting("Layer of a GeoPackage.", None)
+    crs: Text | None = setting("CRS when the file has none (no .prj), e.g. 'EPSG:25832'.", None)
+    note: Text | None = setting("Note shown on every map of the city, e.g. 'schematische Grenzen - nicht amtlich'.",
                              None)
 
 
 class WaveSpec(Settings):
     """An earlier survey wave of the city, compared with its main survey in ``tables/change_<city>.csv``."""
 
-    label: Text = _key("Name of the wave in tables and maps, e.g. '2015'.", example="2015", min_length=1)
-    survey: SurveySpec | None = _key("Survey microdata of that wave (as the city's 'survey'); needs 'population'.",
+    label: Text = setting("Name of the wave in tables and maps, e.g. '2015'.", example="2015", min_length=1)
+    survey: SurveySpec | None = setting("Survey microdata of that wave (as the city's 'survey'); needs 'population'.",
                                      None)
-    population: PopulationSpec | None = _key("Population table of that wave for its weighting.", None)
-    scores: ScoresSpec | None = _key("Already weighted district scores of that wave, instead of survey.", None)
-    structural: StructuralSpec | None = _key("Structural indicators of that wave's year (dynamics index).", None)
+    population: PopulationSpec | None = setting("Population table of that wave for its weighting.", None)
+    scores: ScoresSpec | None = setting("Already weighted district scores of that wave, instead of survey.", None)
+    structural: StructuralSpec | None = setting("Structural indicators of that wave's year (dynamics index).", None)
 
     @model_validator(mode="after")
     def _one_source(self) -> WaveSpec:
         if (self.survey is None) == (self.scores is None) or (self.survey is not None and self.population is None):
-            raise _custom("wave_data", "wave '{label}' needs 'survey' with 'population', or 'scores' (one of them)",
-                          "give the earlier survey as in the city's own sections", label=self.label)
+            raise custom_error("wave_data",
+                               "wave '{label}' needs 'survey' with 'population', or 'scores' (one of them)",
+                               "give the earlier survey as in the city's own sections", label=self.label)
         return self
 
 
@@ -296,28 +230,28 @@ class CityConfig(Settings):
     is a survey.
     """
 
-    name: Text = _key("City name as shown on maps and in tables.", example="Musterstadt")
-    slug: Text = _key("File-name-safe short name for output files (letters, digits, '-', '_'); derived from "
+    name: Text = setting("City name as shown on maps and in tables.", example="Musterstadt")
+    slug: Text = setting("File-name-safe short name for output files (letters, digits, '-', '_'); derived from "
                       "the name when empty.", "")
-    survey: SurveySpec | None = _key("Survey microdata (see below); needs 'population'.", None)
-    scores: ScoresSpec | None = _key("Already weighted district scores, instead of survey and population.", None)
-    population: PopulationSpec | None = _key("Population table for the weighting (needed with 'survey').", None)
-    structural: StructuralSpec | None = _key("Structural indicators per district.", None)
-    weighting: WeightingSpec | None = _key("Raking settings; the defaults when there is a survey.", None)
-    boundaries: BoundariesSpec | None = _key("District boundaries for maps and spatial statistics.", None)
-    groups: dict[Text, tuple[Text, ...]] = _key(
+    survey: SurveySpec | None = setting("Survey microdata (see below); needs 'population'.", None)
+    scores: ScoresSpec | None = setting("Already weighted district scores, instead of survey and population.", None)
+    population: PopulationSpec | None = setting("Population table for the weighting (needed with 'survey').", None)
+    structural: StructuralSpec | None = setting("Structural indicators per district.", None)
+    weighting: WeightingSpec | None = setting("Raking settings; the defaults when there is a survey.", None)
+    boundaries: BoundariesSpec | None = setting("District boundaries for maps and spatial statistics.", None)
+    groups: dict[Text, tuple[Text, ...]] = setting(
         "District groups (e.g. Sozialräume): group name -> list of district ids, estimated from the microdata.",
         default_factory=dict, example='{Nord: ["01", "02"], Süd: ["03", "04"]}')
-    group_column: Text | None = _key(
+    group_column: Text | None = setting(
         "Instead of listing groups: a column holding each district's group, looked up in the structural table, "
         "the boundary file or the population table (the first that has it), e.g. 'stadtbezirk'.", None)
-    group_key_prefix: Int | None = _key(
+    group_key_prefix: Int | None = setting(
         "Instead of listing groups: the group is the first N characters of the district id (e.g. 6: Berlin's "
         "Bezirksregion BZR_ID from the Planungsraum PLR_ID).", None, example="6", ge=1)
-    note: Text | None = _key("Note on every table row and map of this city (instead of the project note).", None)
-    waves: tuple[WaveSpec, ...] = _key("Earlier survey waves, oldest first; changes to the main survey are "
+    note: Text | None = setting("Note on every table row and map of this city (instead of the project note).", None)
+    waves: tuple[WaveSpec, ...] = setting("Earlier survey waves, oldest first; changes to the main survey are "
                                        "tested per district.", default_factory=tuple)
-    wave_label: Text | None = _key("Name of the main survey's wave in change tables; the survey period when "
+    wave_label: Text | None = setting("Name of the main survey's wave in change tables; the survey period when "
                                    "empty.", None, example="2017")
 
     @model_validator(mode="before")
@@ -338,14 +272,14 @@ class CityConfig(Settings):
     @classmethod
     def _name_not_blank(cls, name: str) -> str:
         if not name.strip():
-            raise _custom("blank_name", "the city needs a name", "write 'name: <city name>'")
+            raise custom_error("blank_name", "the city needs a name", "write 'name: <city name>'")
         return name
 
     @field_validator("slug")
     @classmethod
     def _safe_slug(cls, slug: str) -> str:
         if not (SAFE_SLUG.fullmatch(slug) and len(slug) <= MAX_SLUG_CHARS):
-            raise _custom("unsafe_slug", "slug '{slug}' is not a safe file name",
+            raise custom_error("unsafe_slug", "slug '{slug}' is not a safe file name",
                           f"use only letters, digits, '-' and '_' (at most {MAX_SLUG_CHARS} characters), "
                           f"e.g. 'slug: {slugify(slug)}', or leave the slug out", slug=slug)
         return slug
@@ -355,7 +289,7 @@ class CityConfig(Settings):
         given = [k for k, v in (("groups", self.groups), ("group_column", self.group_column),
                                 ("group_key_prefix", self.group_key_prefix)) if v]
         if len(given) > 1:
-            raise _custom("two_groupings", "city '{name}' gives its groups twice ({given})",
+            raise custom_error("two_groupings", "city '{name}' gives its groups twice ({given})",
                           "keep one of 'groups' (listed ids), 'group_column' or 'group_key_prefix'",
                           name=self.name, given=", ".join(given))
         return self
@@ -363,10 +297,10 @@ class CityConfig(Settings):
     @model_validator(mode="after")
     def _data_sections(self) -> CityConfig:
         if self.survey is None and self.scores is None:
-            raise _custom("no_data", "city '{name}' needs 'survey' (microdata) or 'scores' (weighted district "
+            raise custom_error("no_data", "city '{name}' needs 'survey' (microdata) or 'scores' (weighted district "
                           "scores)", "add one of these sections to the city", name=self.name)
         if self.survey is not None and self.population is None:
-            raise _custom("no_population", "city '{name}' has survey microdata but no 'population' table for "
+            raise custom_error("no_population", "city '{name}' has survey microdata but no 'population' table for "
                           "weighting", "add a 'population:' section with the table of population by district, "
                           "age group and gender", name=self.name)
         return self
@@ -379,47 +313,47 @@ class CityConfig(Settings):
 class EstimateSpec(Settings):
     """Estimation settings shared by all cities."""
 
-    level: Float = _key("Confidence level of all intervals, as a share.", 0.95, example="0.95",
+    level: Float = setting("Confidence level of all intervals, as a share.", 0.95, example="0.95",
                         hint="write the confidence level as a share, e.g. 'level: 0.95'", gt=0, lt=1)
-    min_n: Int = _key("Estimates from fewer respondents are suppressed (numbers left empty).", 30,
+    min_n: Int = setting("Estimates from fewer respondents are suppressed (numbers left empty).", 30,
                       example="30", hint="write the suppression threshold as a count, e.g. 'min_n: 30'", ge=0)
-    estimator: Estimator = _key("District estimator: direct survey estimates, or Fay-Herriot small-area "
+    estimator: Estimator = setting("District estimator: direct survey estimates, or Fay-Herriot small-area "
                                 "estimates (plain or spatial); see README 'Small-area estimation'.", "fay_herriot")
-    covariates: tuple[Text, ...] | None = _key(
+    covariates: tuple[Text, ...] | None = setting(
         "Structural indicators used as covariates of the small-area model; empty: chosen by forward AIC, "
         "at most one per five districts.", None, example="[sgb2_share_pct]")
-    model_mse: ModelMse = _key(
+    model_mse: ModelMse = setting(
         "MSE behind the intervals of model estimates: prasad_rao = the Prasad-Rao MSE (R sae), robust = the "
         "larger of it and the district's own conditional MSE (Rivest & Belmonte 2000); see README "
         "'Small-area estimation'.", "prasad_rao")
-    benchmark: bool = _key("Ratio-benchmark model estimates so that their population-weighted mean equals the "
+    benchmark: bool = setting("Ratio-benchmark model estimates so that their population-weighted mean equals the "
                            "direct city value.", False)
-    max_ci_halfwidth: Float | None = _key(
+    max_ci_halfwidth: Float | None = setting(
         "Reliability rule: suppress any estimate whose interval half-width exceeds this many points "
         "(empty: no interval rule).", 10.0, example="10", gt=0)
-    merge_small: bool = _key("Merge districts with fewer than merge_min_n respondents into larger areas before "
+    merge_small: bool = setting("Merge districts with fewer than merge_min_n respondents into larger areas before "
                              "estimating.", False)
-    merge_min_n: Int = _key("Fewest respondents of a district when merge_small is on.", 30, example="30", ge=2)
+    merge_min_n: Int = setting("Fewest respondents of a district when merge_small is on.", 30, example="30", ge=2)
 
 
 class Basemap(Settings):
     """A tile source drawn under the districts of the HTML maps (off unless configured)."""
 
-    url: Text = _key("Tile URL with {z}, {x} and {y} (https), e.g. basemap.de "
+    url: Text = setting("Tile URL with {z}, {x} and {y} (https), e.g. basemap.de "
                      "'https://sgx.geodatenzentrum.de/wmts_basemapde/tile/1.0.0/de_basemapde_web_raster_farbe/default/"
                      "GLOBAL_WEBMERCATOR/{z}/{y}/{x}.png' or OpenStreetMap "
                      "'https://tile.openstreetmap.org/{z}/{x}/{y}.png'.",
                      example="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
-    attribution: Text = _key("Attribution the tile provider requires, shown on the map (plain text).",
+    attribution: Text = setting("Attribution the tile provider requires, shown on the map (plain text).",
                              example="© OpenStreetMap contributors")
-    max_zoom: Int = _key("Highest zoom level the source serves.", 19, example="19", ge=1, le=22)
+    max_zoom: Int = setting("Highest zoom level the source serves.", 19, example="19", ge=1, le=22)
 
     @field_validator("url")
     @classmethod
     def _tile_url(cls, url: str) -> str:
         missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
         if not url.startswith("https://") or missing:
-            raise _custom("tile_url", "must be an https tile URL with {placeholders}, got '{url}'",
+            raise custom_error("tile_url", "must be an https tile URL with {placeholders}, got '{url}'",
                           "e.g. 'url: https://tile.openstreetmap.org/{z}/{x}/{y}.png'", url=url,
                           placeholders="{z}, {x} and {y}")
         return url
@@ -428,7 +362,7 @@ class Basemap(Settings):
     @classmethod
     def _attribution(cls, text: str) -> str:
         if not text.strip():
-            raise _custom("no_attribution", "must name the source of the tiles",
+            raise custom_error("no_attribution", "must name the source of the tiles",
                           "write the attribution the provider requires, e.g. 'attribution: © OpenStreetMap "
                           "contributors'")
         return text.strip()
@@ -437,30 +371,30 @@ class Basemap(Settings):
 class MapSpec(Settings):
     """Map and figure settings shared by all cities."""
 
-    scheme: Scheme = _key("Classification of map values: quantiles, natural_breaks (Fisher-Jenks), "
+    scheme: Scheme = setting("Classification of map values: quantiles, natural_breaks (Fisher-Jenks), "
                           "equal_interval, fixed (bands on the 0-100 scale) or user (the breaks below).",
                           "quantiles")
-    k: Int = _key("Number of classes (quantiles, natural_breaks, equal_interval).", 5, example="5", ge=2, le=9)
-    breaks: tuple[Float, ...] | None = _key(
+    k: Int = setting("Number of classes (quantiles, natural_breaks, equal_interval).", 5, example="5", ge=2, le=9)
+    breaks: tuple[Float, ...] | None = setting(
         "Upper class bounds for scheme 'user', strictly increasing.", None, example="[50, 60, 70, 100]",
         min_length=1)
-    offline: bool = _key("Self-contained HTML maps: Leaflet and all assets inlined, so they work without internet "
+    offline: bool = setting("Self-contained HTML maps: Leaflet and all assets inlined, so they work without internet "
                          "access and behind proxies that block CDNs; false loads Leaflet from a CDN (smaller files).",
                          True)
-    basemap: Basemap | None = _key("Base map under the districts of the HTML maps: url, attribution (and "
+    basemap: Basemap | None = setting("Base map under the districts of the HTML maps: url, attribution (and "
                                    "max_zoom); empty (the default): no base map, so maps work offline.", None)
-    tolerance_m: Float = _key("Simplification tolerance of the HTML map geometry in metres (0: none).", 5.0,
+    tolerance_m: Float = setting("Simplification tolerance of the HTML map geometry in metres (0: none).", 5.0,
                               example="5", ge=0)
-    allow_missing: bool = _key("Show districts without estimates as 'keine Daten' instead of stopping.", False)
-    figures: bool = _key("Write print figures (A4) next to the HTML maps.", True)
-    figure_formats: tuple[FigureFormat, ...] = _key(
+    allow_missing: bool = setting("Show districts without estimates as 'keine Daten' instead of stopping.", False)
+    figures: bool = setting("Write print figures (A4) next to the HTML maps.", True)
+    figure_formats: tuple[FigureFormat, ...] = setting(
         "Formats of the print figures: a non-empty list of png, pdf, svg (default png for office documents "
         "and pdf for print; add svg for editing in Inkscape or Illustrator).",
         default_factory=lambda: DEFAULT_FIGURE_FORMATS, example="[png, pdf, svg]", min_length=1)
-    figure_workers: Int = _key("Processes that draw the print figures in parallel: 0 = one per available CPU core "
+    figure_workers: Int = setting("Processes that draw the print figures in parallel: 0 = one per available CPU core "
                                "(at most 4), 1 = one figure after another. The files are identical either way.",
                                0, example="2", ge=0, le=64)
-    figure_variables: tuple[Text, ...] | None = _key(
+    figure_variables: tuple[Text, ...] | None = setting(
         "Variables (score slugs or structural indicator columns) drawn as print figures; empty: the "
         "index, the 3 domains and every structural indicator. An unknown name is an error.", None,
         example="[index, sgb2_share_pct]")
@@ -470,7 +404,7 @@ class MapSpec(Settings):
     def _increasing(cls, breaks: tuple[float, ...] | None) -> tuple[float, ...] | None:
         if breaks is not None and any(b <= a for a, b in zip(breaks, breaks[1:])):
             shown = "[" + ", ".join(f"{b:g}" for b in breaks) + "]"
-            raise _custom("breaks_order", "must be strictly increasing numbers, got {shown}",
+            raise custom_error("breaks_order", "must be strictly increasing numbers, got {shown}",
                           "list the upper class bounds from low to high, each once, e.g. 'breaks: [50, 60, 70, 100]'",
                           shown=shown)
         return breaks
@@ -480,17 +414,17 @@ class MapSpec(Settings):
     def _each_once(cls, formats: tuple[str, ...]) -> tuple[str, ...]:
         twice = sorted({f for f in formats if formats.count(f) > 1})
         if twice:
-            raise _custom("formats_twice", "lists {twice} more than once", "name each format once, e.g. "
+            raise custom_error("formats_twice", "lists {twice} more than once", "name each format once, e.g. "
                           "'figure_formats: [png, pdf]'", twice=", ".join(twice))
         return formats
 
     @model_validator(mode="after")
     def _breaks_with_user(self) -> MapSpec:
         if self.scheme == "user" and self.breaks is None:
-            raise _custom("user_needs_breaks", "scheme 'user' needs breaks",
+            raise custom_error("user_needs_breaks", "scheme 'user' needs breaks",
                           "give the upper class bounds, e.g. 'breaks: [50, 60, 70, 100]'")
         if self.scheme != "user" and self.breaks is not None:
-            raise _custom("breaks_unused", "breaks are only used with scheme 'user' (scheme is '{scheme}')",
+            raise custom_error("breaks_unused", "breaks are only used with scheme 'user' (scheme is '{scheme}')",
                           "set the scheme to 'user' to use your breaks, or leave the breaks out", scheme=self.scheme)
         return self
 
@@ -498,16 +432,16 @@ class MapSpec(Settings):
 class CompareSpec(Settings):
     """Within-city comparison and spatial statistics."""
 
-    alpha: Float = _key("Significance level of the deviation tests and LISA clusters.", 0.05, example="0.05",
+    alpha: Float = setting("Significance level of the deviation tests and LISA clusters.", 0.05, example="0.05",
                         hint="write the significance level as a share, e.g. 'alpha: 0.05'", gt=0, lt=1)
-    adjust: Adjustment = _key("Multiple-testing control across the districts of a city: holm, fdr_bh "
+    adjust: Adjustment = setting("Multiple-testing control across the districts of a city: holm, fdr_bh "
                               "(Benjamini-Hochberg) or none.", "holm")
-    contiguity: Contiguity = _key("Neighbours for spatial statistics: queen (shared border or corner) or rook "
+    contiguity: Contiguity = setting("Neighbours for spatial statistics: queen (shared border or corner) or rook "
                                   "(shared border).", "queen")
-    permutations: Int = _key("Permutations of Moran's I and LISA (at least 99).", 999, example="999", ge=99)
-    rank_draws: Int = _key("Simulation draws of the rank intervals (at least 100).", 10_000, example="10000",
+    permutations: Int = setting("Permutations of Moran's I and LISA (at least 99).", 999, example="999", ge=99)
+    rank_draws: Int = setting("Simulation draws of the rank intervals (at least 100).", 10_000, example="10000",
                            ge=100)
-    indicators: tuple[Text, ...] | None = _key(
+    indicators: tuple[Text, ...] | None = setting(
         "Structural indicator columns the scores are correlated with across districts; empty: every "
         "registered indicator except the population. An unknown name is an error.", None,
         example="[unemployment_pct, sgb2_share_pct]")
@@ -516,24 +450,24 @@ class CompareSpec(Settings):
 class NeedSpec(Settings):
     """The need index (MSS method: z-standardise, weighted sum, standardise again, classes at SD thresholds)."""
 
-    indicators: dict[Text, Float] | None = _key(
+    indicators: dict[Text, Float] | None = setting(
         "Indicator -> weight (> 0): structural columns or score slugs; the direction comes from the indicator "
         "registry (scores: higher is better). Empty: every registered indicator with a direction that is not "
         "population or context, plus the index.", None, example="{sgb2_share_pct: 1, index: 1}")
-    class_breaks: tuple[Float, ...] = _key("Class thresholds in SDs of the need score (class 1 = lowest need).",
+    class_breaks: tuple[Float, ...] = setting("Class thresholds in SDs of the need score (class 1 = lowest need).",
                                            default_factory=lambda: (-1.0, 1.0, 1.5), min_length=1)
-    dynamics_breaks: tuple[Float, ...] = _key("Thresholds of the dynamics classes 1 (positive), 3 (stable), "
+    dynamics_breaks: tuple[Float, ...] = setting("Thresholds of the dynamics classes 1 (positive), 3 (stable), "
                                               "5 (negative).", default_factory=lambda: (-1.0, 1.0), min_length=2,
                                               max_length=2)
-    priority: tuple[Text, ...] | None = _key("Need classes ('4') or status/dynamics cells ('3/5') of priority "
+    priority: tuple[Text, ...] | None = setting("Need classes ('4') or status/dynamics cells ('3/5') of priority "
                                              "areas; empty: classes above +1 SD.", None, example='["4", "3/5"]')
-    draws: Int = _key("Simulation draws of the class stability.", 2000, example="2000", ge=100)
+    draws: Int = setting("Simulation draws of the class stability.", 2000, example="2000", ge=100)
 
     @field_validator("indicators")
     @classmethod
     def _positive(cls, weights: dict[str, float] | None) -> dict[str, float] | None:
         if weights is not None and (not weights or any(w <= 0 for w in weights.values())):
-            raise _custom("need_weights", "needs at least one indicator, each with a weight > 0",
+            raise custom_error("need_weights", "needs at least one indicator, each with a weight > 0",
                           "the direction comes from structural.indicators; e.g. '{sgb2_share_pct: 1, index: 1}'")
         return weights
 
@@ -545,18 +479,18 @@ class ProjectConfig(Settings):
     file; given when validating, see :func:`validate_project`).
     """
 
-    cities: list[CityConfig] = _key("The cities, each with its files (see cities[] below).", min_length=1)
-    schema_version: Int = _key("Version of the project-file schema; 1 when absent.", 1, example="1")
-    title: Text = _key("Title on maps, figures and in metadata.json.", "Radar gesellschaftlicher Zusammenhalt")
-    note: Text | None = _key("Note on every table row and map, e.g. 'synthetische Demodaten'.", None)
-    seed: Int = _key("Random seed of the simulations (rank intervals, permutation tests).", 0, example="0",
+    cities: list[CityConfig] = setting("The cities, each with its files (see cities[] below).", min_length=1)
+    schema_version: Int = setting("Version of the project-file schema; 1 when absent.", 1, example="1")
+    title: Text = setting("Title on maps, figures and in metadata.json.", "Radar gesellschaftlicher Zusammenhalt")
+    note: Text | None = setting("Note on every table row and map, e.g. 'synthetische Demodaten'.", None)
+    seed: Int = setting("Random seed of the simulations (rank intervals, permutation tests).", 0, example="0",
                      ge=0, lt=SEED_LIMIT)
-    survey_period: Text | None = _key("Survey period shown in the data source line of maps, e.g. "
+    survey_period: Text | None = setting("Survey period shown in the data source line of maps, e.g. "
                                       "'2017-03-27/2017-05-23'.", None)
-    estimates: EstimateSpec = _key("Estimation settings.", default_factory=EstimateSpec)
-    maps: MapSpec = _key("Map and figure settings.", default_factory=MapSpec)
-    compare: CompareSpec = _key("Comparison and spatial statistics settings.", default_factory=CompareSpec)
-    need: NeedSpec = _key("Need index, dynamics index and priority areas.", default_factory=NeedSpec)
+    estimates: EstimateSpec = setting("Estimation settings.", default_factory=EstimateSpec)
+    maps: MapSpec = setting("Map and figure settings.", default_factory=MapSpec)
+    compare: CompareSpec = setting("Comparison and spatial statistics settings.", default_factory=CompareSpec)
+    need: NeedSpec = setting("Need index, dynamics index and priority areas.", default_factory=NeedSpec)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -565,7 +499,7 @@ class ProjectConfig(Settings):
     def _known_version(cls, version: int) -> int:
         if version not in SCHEMA_VERSIONS:
             supported = ", ".join(str(v) for v in SCHEMA_VERSIONS)
-            raise _custom("schema_version", "schema_version {version} is not supported (this geo-cohesion reads "
+            raise custom_error("schema_version", "schema_version {version} is not supported (this geo-cohesion reads "
                           "schema_version {supported})", f"write 'schema_version: {SCHEMA_VERSIONS[-1]}' and check "
                           "the keys against docs/config.md, or update geo-cohesion", version=version,
                           supported=supported)
@@ -576,7 +510,7 @@ class ProjectConfig(Settings):
         slugs = [c.slug for c in self.cities]
         twice = sorted({s for s in slugs if slugs.count(s) > 1})
         if twice:
-            raise _custom("slugs_twice", "two cities have the same name/slug ({twice})",
+            raise custom_error("slugs_twice", "two cities have the same name/slug ({twice})",
                           "give each city a unique 'slug'", twice=", ".join(twice))
         base_dir = (info.context or {}).get("base_dir")
         self._base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -595,16 +529,6 @@ class ProjectConfig(Settings):
 
 # ---------------------------------------------------------------------------------------------
 # Validation with one readable error
-
-
-class SettingsError(InputError):
-    """An :class:`InputError` from validating settings; ``location`` is the pydantic location of the
-    first problem (``("cities", 0, "weighting", "bounds")``), for callers that know the file's lines."""
-
-    def __init__(self, message: str, source: str | None = None, hint: str | None = None,
-                 location: tuple = ()) -> None:
-        self.location = tuple(location)
-        super().__init__(message, source, hint)
 
 
 def validate_project(raw: Any, base_dir: str | Path | None = None) -> ProjectConfig:
@@ -692,30 +616,6 @@ def _merge(base: dict, updates: Mapping[str, Any]) -> dict:
         else:
             out[key] = value
     return out
-
-
-def settings_error(exc: ValidationError, model: type[BaseModel], names: Mapping[str, str] | None = None,
-                   prefix: tuple = ()) -> SettingsError:
-    """One readable :class:`SettingsError` for a pydantic ValidationError (never a pydantic dump)."""
-    names = dict(names or {})
-    errors: list[dict[str, Any]] = [dict(e, loc=prefix + tuple(e["loc"])) for e in exc.errors(include_url=False)]
-    # a list whose items failed is also reported as too short: only the items are the problem
-    errors = [e for e in errors if not (e["type"] == "too_short" and any(
-        len(o["loc"]) > len(e["loc"]) and o["loc"][:len(e["loc"])] == e["loc"] for o in errors))] or errors
-    first = errors[0]
-    used = [first]
-    if first["type"] == "extra_forbidden":
-        parent = first["loc"][:-1]
-        used = [e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == parent]
-        message, hint = unknown_keys_text(model, parent, [str(e["loc"][-1]) for e in used])
-    else:
-        message, hint = describe_error(first, model, names)
-    rest = [e for e in errors if e not in used]
-    if rest:
-        paths = sorted({location_name(e["loc"], names) or "the file" for e in rest})
-        message += (f" (and {len(rest)} more problem{'s' if len(rest) > 1 else ''}: "
-                    f"{', '.join(paths[:5])}{', …' if len(paths) > 5 else ''})")
-    return SettingsError(message, hint=hint, location=first["loc"])
 
 
 # --- walking the schema -------------------------------------------------------------------------

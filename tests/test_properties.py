@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from geo_cohesion.radar.codebook import load_codebook
 from geo_cohesion.radar.scoring import score_respondents

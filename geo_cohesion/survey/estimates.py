@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
-from scipy.stats import t as student_t
+from scipy.stats import norm, t as student_t
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import row_ref, to_numeric_column

@@ -7,8 +7,7 @@ import importlib
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.io import tables
