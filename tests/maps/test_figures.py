@@ -65,7 +65,8 @@ def written(lippstadt, tmp_path_factory):
     paths = []
     for run in ("a", "b"):
         fig = plot_layer(lippstadt, "akzeptanz_von_diversitaet")
-        paths.append(save_figure(fig, tmp_path_factory.mktemp(run) / "lippstadt_akzeptanz", close=True))
+        paths.append(save_figure(fig, tmp_path_factory.mktemp(run) / "lippstadt_akzeptanz", ("png", "pdf", "svg"),
+                                 close=True))
     return paths
 
 
@@ -203,7 +204,7 @@ def test_small_multiples_has_nine_panels(lippstadt):
 
 def test_save_failure_leaves_no_partial_file_and_keeps_old_files(lippstadt, tmp_path, monkeypatch):
     fig = plot_layer(lippstadt, "index")
-    good = save_figure(fig, tmp_path / "karte", dpi=50)
+    good = save_figure(fig, tmp_path / "karte", ("png", "pdf", "svg"), dpi=50)
     before = {p: p.read_bytes() for p in good}
 
     original = Figure.savefig
@@ -216,7 +217,7 @@ def test_save_failure_leaves_no_partial_file_and_keeps_old_files(lippstadt, tmp_
 
     monkeypatch.setattr(Figure, "savefig", failing_savefig)
     with pytest.raises(OSError, match="disk full"):
-        save_figure(plot_layer(lippstadt, "soziale_netze"), tmp_path / "karte", dpi=50)
+        save_figure(plot_layer(lippstadt, "soziale_netze"), tmp_path / "karte", ("png", "pdf", "svg"), dpi=50)
     assert sorted(tmp_path.iterdir()) == sorted(good)  # no temp files, nothing new
     assert {p: p.read_bytes() for p in good} == before  # PNG and PDF were not replaced either
 
@@ -386,3 +387,8 @@ def test_figures_name_the_estimator_and_the_suppression_rule():
     multiples = plot_small_multiples(city_map)
     footer = next(t.get_text() for t in multiples.texts if t.get_gid() == "footer").replace("\n", " ")
     assert "Schätzer in den Karten: Fay-Herriot, direkt, synthetisch (je Gebiet" in footer
+
+
+def test_default_formats_are_png_and_pdf(lippstadt, tmp_path):
+    paths = save_figure(plot_layer(lippstadt, "index"), tmp_path / "karte", dpi=30, close=True)
+    assert [p.suffix for p in paths] == [".png", ".pdf"]

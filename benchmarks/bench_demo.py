@@ -1,0 +1,144 @@
+"""Benchmark: the full demo (``geo-cohesion demo``), timed by stage.
+
+Run: ``python benchmarks/bench_demo.py [--write]``
+
+The demo's four synthetic cities go through the same code as ``geo-cohesion demo``
+(:func:`geo_cohesion.project.run.run_project`). Each stage function is wrapped by a timer for the
+duration of the run (nothing in the package is changed); stages do not overlap, and "other" is
+the rest of the wall time (configuration, metadata, the output folder's commit).
+
+Two configurations are measured in the same run, one after the other:
+
+* **baseline**: print figures as before issue #18's speed work: PNG, PDF and SVG, PNG at zlib
+  level 6, rendered serially;
+* **current**: the defaults (``maps.figure_formats: [png, pdf]``, PNG at level 1,
+  ``maps.figure_workers: 0`` = one process per core for the print maps).
+
+With ``--write`` the table replaces the ``demo-stages`` section of ``benchmarks/RESULTS.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+BEGIN, END = "<!-- BEGIN demo-stages -->", "<!-- END demo-stages -->"
+
+#: (label, module, function): non-overlapping stages of a run, in pipeline order.
+STAGES = [
+    ("synthetic inputs", "geo_cohesion.demo.synthetic", "write_demo_inputs"),
+    ("boundaries", "geo_cohesion.project.run", "read_city_boundaries"),
+    ("estimation (read, rake, SE, small-area)", "geo_cohesion.project.run", "run_city"),
+    ("comparison and spatial statistics", "geo_cohesion.project.analysis", "compare_city"),
+    ("merging small districts", "geo_cohesion.project.run", "merge_city"),
+    ("map layers", "geo_cohesion.project.run", "city_maps"),
+    ("tables", "geo_cohesion.project.run", "write_tables"),
+    ("comparison tables", "geo_cohesion.project.analysis", "write_comparison_tables"),
+    ("need, change and priority tables", "geo_cohesion.project.need", "write_need_outputs"),
+    ("HTML maps", "geo_cohesion.maps.html", "write_html_map"),
+    ("print maps", "geo_cohesion.maps.parallel", "write_figures"),
+    ("comparison figures", "geo_cohesion.project.analysis", "write_comparison_figures"),
+    ("exports (CSV de, XLSX, GeoPackage)", "geo_cohesion.report.exports", "write_exports"),
+    ("reports and profiles (HTML, PDF)", "geo_cohesion.report.build", "write_reports"),
+]
+
+
+@contextlib.contextmanager
+def timed_stages(totals: dict[str, float]) -> Iterator[None]:
+    """Wrap every stage function so its wall time is added to ``totals[label]``."""
+    import importlib
+
+    originals = []
+    for label, module_name, name in STAGES:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+
+        def wrapper(*args, _original=original, _label=label, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                totals[_label] += time.perf_counter() - start
+
+        setattr(module, name, wrapper)
+        originals.append((module, name, original))
+    try:
+        yield
+    finally:
+        for module, name, original in originals:
+            setattr(module, name, original)
+
+
+def run_demo(baseline: bool) -> dict[str, float]:
+    """One demo run into a temporary folder; seconds per stage plus ``other`` and ``total``."""
+    import geo_cohesion.demo.synthetic as synthetic
+    from geo_cohesion.maps import figures
+    from geo_cohesion.project.config import load_project
+    from geo_cohesion.project.run import run_project
+    from geo_cohesion.settings import override
+
+    totals: dict[str, float] = defaultdict(float)
+    level = figures.PNG_COMPRESS_LEVEL
+    with tempfile.TemporaryDirectory() as tmp, timed_stages(totals):
+        start = time.perf_counter()
+        project_file = synthetic.write_demo_inputs(Path(tmp) / "demo_inputs")
+        project = load_project(project_file)
+        if baseline:
+            project = override(project, {"maps": {"figure_formats": ["png", "pdf", "svg"], "figure_workers": 1}})
+            figures.PNG_COMPRESS_LEVEL = 6
+        try:
+            run_project(project, Path(tmp) / "out")
+        finally:
+            figures.PNG_COMPRESS_LEVEL = level
+        total = time.perf_counter() - start
+    out = {label: totals.get(label, 0.0) for label, _, _ in STAGES}
+    out["other"] = total - sum(out.values())
+    out["total"] = total
+    return out
+
+
+def table(baseline: dict[str, float], current: dict[str, float]) -> str:
+    lines = ["| stage | baseline (s) | current (s) | current / baseline |", "|---|---:|---:|---:|"]
+    for label in [*(s[0] for s in STAGES), "other", "total"]:
+        b, c = baseline[label], current[label]
+        ratio = f"{c / b:.2f}" if b > 0.05 else "–"
+        name = f"**{label}**" if label == "total" else label
+        lines.append(f"| {name} | {b:.1f} | {c:.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="record the table in benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE.parent))
+    baseline = run_demo(baseline=True)
+    current = run_demo(baseline=False)
+    text = table(baseline, current)
+    load = os.getloadavg()
+    header = (f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+              f"load average at the end {load[0]:.1f} (other processes on the machine inflate the times; "
+              "the ratios are what the benchmark compares).")
+    print(header)
+    print(text)
+    if args.write:
+        section = f"{BEGIN}\n{header}\n\n{text}\n{END}"
+        old = RESULTS.read_text(encoding="utf-8")
+        if BEGIN in old:
+            new = old[:old.index(BEGIN)] + section + old[old.index(END) + len(END):]
+        else:
+            new = old.rstrip("\n") + "\n\n## The demo by stage (issue #18)\n\n" + section + "\n"
+        RESULTS.write_text(new, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
