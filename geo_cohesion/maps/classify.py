@@ -7,6 +7,7 @@ same classes in the same colours.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -186,7 +187,11 @@ def classify_values(values: Sequence[float], scheme: str = "quantiles", k: int =
         else:
             cls = {"quantiles": mapclassify.Quantiles, "natural_breaks": mapclassify.FisherJenks,
                    "equal_interval": mapclassify.EqualInterval}[scheme]
-            classifier = cls(data, k=k_eff)
+            with warnings.catch_warnings():  # ties: fewer classes than asked (the legend says so, below);
+                warnings.filterwarnings("ignore", message="Not enough unique values", category=UserWarning)
+                # FisherJenks without numba is exact, only slower (districts are few)
+                warnings.filterwarnings("ignore", message="Numba not installed", category=UserWarning)
+                classifier = cls(data, k=k_eff)
         lower = float(data.min())
     bins = tuple(float(b) for b in classifier.bins)
     classes = np.asarray(classifier.yb, dtype=int)
