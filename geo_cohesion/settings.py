@@ -66,6 +66,8 @@ FigureFormat = Literal["png", "pdf", "svg"]
 Estimator = Literal["direct", "fay_herriot", "spatial_fay_herriot"]
 Direction = Literal["higher_is_worse", "higher_is_better", "neutral"]
 Role = Literal["deprivation", "population", "context"]
+DecimalMark = Literal[".", ","]
+ThousandsSeparator = Literal["", ".", ",", " "]
 
 #: Multiple-testing adjustments across districts (:mod:`geo_cohesion.stats.multiple_testing`).
 ADJUSTMENTS: tuple[str, ...] = typing.get_args(Adjustment)
@@ -81,6 +83,9 @@ ESTIMATORS: tuple[str, ...] = typing.get_args(Estimator)
 DIRECTIONS: tuple[str, ...] = typing.get_args(Direction)
 #: Role of a structural indicator.
 ROLES: tuple[str, ...] = typing.get_args(Role)
+#: Decimal marks and thousands separators a CSV table may declare (``""``: no thousands separator).
+DECIMAL_MARKS: tuple[str, ...] = typing.get_args(DecimalMark)
+THOUSANDS_SEPARATORS: tuple[str, ...] = typing.get_args(ThousandsSeparator)
 #: Seeds are unsigned 32-bit integers (``0 <= seed < SEED_LIMIT``).
 SEED_LIMIT = 2**32
 #: Deepest nesting a project file may have (the YAML loader refuses deeper files).
@@ -141,7 +146,31 @@ class Settings(BaseModel):
 # City sections
 
 
-class SurveySpec(Settings):
+def _decimal_key() -> Any:
+    return _key("Decimal mark of the CSV's numbers: '.' or ','; decided per column from its values when empty "
+                "(not used for .xlsx/.sav).", None, example='","')
+
+
+def _thousands_key() -> Any:
+    return _key("Thousands separator of the CSV's numbers: '.', ',', ' ' or '' (none); decided per column when "
+                "empty. Set it when a column is reported as ambiguous (e.g. '2.069' next to '987').", None,
+                example='"."')
+
+
+class TableSpec(Settings):
+    """Base of the table sections: the declared number format (``decimal``, ``thousands``) is consistent."""
+
+    @model_validator(mode="after")
+    def _distinct_marks(self) -> Any:
+        decimal, thousands = getattr(self, "decimal", None), getattr(self, "thousands", None)
+        if decimal is not None and decimal == thousands:
+            raise _custom("same_marks", "decimal mark and thousands separator are both '{mark}'",
+                          "German numbers: 'decimal: \",\"' with 'thousands: \".\"'; English: the other way "
+                          "round; 'thousands: \"\"' for none", mark=decimal)
+        return self
+
+
+class SurveySpec(TableSpec):
     """Survey microdata: one row per respondent with district, age group, gender and item answers."""
 
     path: Text = _key("The survey table (CSV or XLSX), relative to the project file.", example="befragung.csv",
@@ -156,9 +185,11 @@ class SurveySpec(Settings):
                                  "codebook when empty.", None)
     min_valid_share: Float = _key("Share of a dimension's items that must be valid for the dimension score.",
                                   0.5, example="0.5", gt=0, le=1)
+    decimal: DecimalMark | None = _decimal_key()
+    thousands: ThousandsSeparator | None = _thousands_key()
 
 
-class ScoresSpec(Settings):
+class ScoresSpec(TableSpec):
     """Already weighted district scores, for users without microdata (instead of survey + population)."""
 
     path: Text = _key("The score table (CSV or XLSX), relative to the project file.", example="scores.csv",
@@ -168,9 +199,11 @@ class ScoresSpec(Settings):
     estimate_column: Text = _key("Column with the estimate (0-100).", "estimate")
     se_column: Text | None = _key("Column with the standard error; none when empty.", "se")
     n_column: Text | None = _key("Column with the number of respondents; none when empty.", "n")
+    decimal: DecimalMark | None = _decimal_key()
+    thousands: ThousandsSeparator | None = _thousands_key()
 
 
-class PopulationSpec(Settings):
+class PopulationSpec(TableSpec):
     """Population by district x age group x gender (long format): the raking margins."""
 
     path: Text = _key("The population table (CSV or XLSX), relative to the project file.",
@@ -179,6 +212,8 @@ class PopulationSpec(Settings):
     age_column: Text = _key("Column with the age group (same categories as the survey).", "age_group")
     gender_column: Text = _key("Column with the gender (same categories as the survey).", "gender")
     population_column: Text = _key("Column with the number of residents.", "population")
+    decimal: DecimalMark | None = _decimal_key()
+    thousands: ThousandsSeparator | None = _thousands_key()
 
 
 class IndicatorSpec(Settings):
@@ -195,7 +230,7 @@ class IndicatorSpec(Settings):
                              "none when empty.", None)
 
 
-class StructuralSpec(Settings):
+class StructuralSpec(TableSpec):
     """District structural indicators: one row per district."""
 
     path: Text = _key("The table of structural indicators (CSV or XLSX), relative to the project file.",
@@ -204,6 +239,8 @@ class StructuralSpec(Settings):
     name_column: Text | None = _key("Column with the district name (used in tables and maps).", "district_name")
     indicators: dict[Text, IndicatorSpec] | None = _key(
         "Optional registry of the indicator columns: column -> {label, unit, direction, role}.", None)
+    decimal: DecimalMark | None = _decimal_key()
+    thousands: ThousandsSeparator | None = _thousands_key()
 
 
 class WeightingSpec(Settings):

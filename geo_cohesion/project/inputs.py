@@ -67,7 +67,8 @@ def read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame | 
         return None
     spec = city.structural
     table = read_table(project.resolve(spec.path), required=[spec.district_column],
-                       text_columns=[c for c in (spec.district_column, spec.name_column) if c])
+                       text_columns=[c for c in (spec.district_column, spec.name_column) if c],
+                       decimal=spec.decimal, thousands=spec.thousands)
     ids = table[spec.district_column]
     blank = ids.isna() | (ids.astype("string").str.strip() == "")
     if blank.any():
@@ -178,7 +179,8 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
     spec = city.survey
     survey = read_table(project.resolve(spec.path), required=[spec.district_column],
                         text_columns=[c for c in (spec.district_column, spec.strata_column, spec.age_column,
-                                                  spec.gender_column) if c])
+                                                  spec.gender_column) if c],
+                        decimal=spec.decimal, thousands=spec.thousands)
     blank = survey[spec.district_column].isna() | (survey[spec.district_column].astype("string").str.strip() == "")
     if blank.any():
         raise InputError("respondents without a district code",
@@ -194,7 +196,8 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
     pop_spec = city.population
     population = read_table(project.resolve(pop_spec.path),
                             required=[pop_spec.district_column, pop_spec.population_column],
-                            text_columns=[pop_spec.district_column, pop_spec.age_column, pop_spec.gender_column])
+                            text_columns=[pop_spec.district_column, pop_spec.age_column, pop_spec.gender_column],
+                            decimal=pop_spec.decimal, thousands=pop_spec.thousands)
     column_map = {"__population__": pop_spec.population_column}
     for margin in city.weighting.margins:
         column_map[margin] = {spec.district_column: pop_spec.district_column, spec.age_column: pop_spec.age_column,

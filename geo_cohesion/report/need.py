@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.io.tables import to_numeric_column
 from geo_cohesion.stats.need import class_stability, need_index
 
 #: Indicators of the default need index -> weight (+1: more is more need; -1: less is more need).
@@ -65,7 +66,7 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
                 if "se" in rows else 0.0
             used[column] = weight
         elif column in structural.columns:
-            table[column] = pd.to_numeric(structural[column], errors="coerce").to_numpy()
+            table[column] = to_numeric_column(structural, column, f"need indicator {column!r}:")
             used[column] = weight
     if len(used) < 2 or table[list(used)].notna().all(axis=1).sum() < 4:
         return None
