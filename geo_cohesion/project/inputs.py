@@ -297,8 +297,9 @@ def group_labels(city: CityConfig, district_ids: pd.Series, extra_districts: Ite
                                  hint="each district may belong to one group of a grouping")
             lookup[district] = group
     if unknown:
-        raise InputError(f"group member(s) {', '.join(sorted(unknown))} are not districts of {city.name}",
-                         hint="list district ids as they appear in the survey")
+        raise InputError(f"groups: member(s) {', '.join(repr(m) for m in sorted(unknown))} are not districts of "
+                         f"{city.name}", hint="list district ids as they appear in the survey, as typed (quotes are "
+                         "not needed: 010 stays '010')")
     return district_ids.map(lookup)
 
 
