@@ -67,7 +67,8 @@ STAGES = [
 # Synthetic city
 
 
-def write_inputs(folder: Path, districts: int, respondents: int, seed: int = 1) -> Path:
+def write_inputs(folder: Path, districts: int, respondents: int, seed: int = 1, rank_draws: int | None = None,
+                 permutations: int | None = None) -> Path:
     """Write a synthetic city with ``districts`` square districts; returns the project file."""
     import geopandas as gpd
     import shapely
@@ -126,7 +127,7 @@ note: "synthetische Benchmarkdaten"
 seed: 1
 estimates: {{min_n: 5}}
 maps: {{figure_formats: [png]}}
-cities:
+{{compare}}cities:
   - name: Benchmarkstadt
     survey: {{path: befragung.csv, district_column: bezirk, age_column: altersgruppe, gender_column: geschlecht}}
     population: {{path: bevoelkerung.csv, district_column: bezirk, age_column: altersgruppe,
@@ -141,6 +142,9 @@ cities:
     weighting: {{margins: [altersgruppe, geschlecht, bezirk]}}
     boundaries: {{path: bezirke.gpkg, id_column: bezirk, name_column: name}}
 """
+    chosen = {k: v for k, v in (("rank_draws", rank_draws), ("permutations", permutations)) if v is not None}
+    config = config.replace("{compare}", ("compare: {" + ", ".join(f"{k}: {v}" for k, v in chosen.items()) + "}\n")
+                            if chosen else "")
     path = folder / "project.yaml"
     path.write_text(config, encoding="utf-8")
     return path
@@ -197,12 +201,14 @@ class StageMeter:
         return timed
 
 
-def worker(districts: int, respondents: int, out: Path) -> dict:
+def worker(districts: int, respondents: int, out: Path, rank_draws: int | None = None,
+           permutations: int | None = None) -> dict:
     """Generate the inputs, run the whole pipeline with stage timing; returns the measurements."""
     import importlib
 
     start = time.perf_counter()
-    config = write_inputs(out / "inputs", districts, respondents)
+    config = write_inputs(out / "inputs", districts, respondents, rank_draws=rank_draws,
+                          permutations=permutations)
     generate_s = time.perf_counter() - start
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
@@ -219,6 +225,7 @@ def worker(districts: int, respondents: int, out: Path) -> dict:
     files = [p for p in (out / "results").rglob("*") if p.is_file()]
     index = results[0].city_estimates.set_index("variable").loc["index"]
     return {"districts": districts, "respondents": respondents, "generate_s": generate_s, "total_s": total,
+            "rank_draws": project.compare.rank_draws, "permutations": project.compare.permutations,
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "stages": {name: {"seconds": meter.seconds.get(name, 0.0), "calls": meter.calls.get(name, 0),
                               "peak_rss_mb": meter.peak.get(name, float("nan"))}
@@ -237,11 +244,11 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_size(districts: int, respondents: int, tmp: Path, timeout: float = TIMEOUT_S) -> dict:
+def run_size(districts: int, respondents: int, tmp: Path, timeout: float = TIMEOUT_S, extra: tuple = ()) -> dict:
     """One size in its own subprocess; a failure or timeout is returned as ``{"error": ...}``."""
     out = tmp / f"whole_{districts}"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--districts", str(districts),
-           "--respondents", str(respondents), "--out", str(out)]
+           "--respondents", str(respondents), "--out", str(out), *extra]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env(), cwd=ROOT)
     except subprocess.TimeoutExpired:
@@ -302,17 +309,21 @@ def main() -> None:
     parser.add_argument("--districts", type=int, nargs="*")
     parser.add_argument("--respondents", type=int, default=RESPONDENTS)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--rank-draws", type=int, help="compare.rank_draws (default: the project default)")
+    parser.add_argument("--permutations", type=int, help="compare.permutations (default: the project default)")
     parser.add_argument("--json", type=Path, help="driver: append each size's result to this JSON-lines file")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.districts[0], args.respondents, args.out)))
+        print(json.dumps(worker(args.districts[0], args.respondents, args.out, args.rank_draws, args.permutations)))
         return
     import tempfile
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for districts in args.districts or SIZES:
-            result = run_size(districts, args.respondents, Path(tmp))
+            extra = [a for k, v in (("--rank-draws", args.rank_draws), ("--permutations", args.permutations))
+                     if v is not None for a in (k, str(v))]
+            result = run_size(districts, args.respondents, Path(tmp), extra=tuple(extra))
             print(json.dumps(result), flush=True)
             if args.json:
                 with args.json.open("a", encoding="utf-8") as fh:
