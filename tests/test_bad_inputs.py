@@ -665,13 +665,15 @@ def _check_all_suppressed(p: Project, result) -> None:
 
 def _check_text_column_note(p: Project, result) -> None:
     meta = (p.out / "tables" / "metadata.json").read_text(encoding="utf-8")
-    assert "wohnflaeche" in meta and "mostly numbers" in meta
+    assert "unemployment_pct" in meta and "mostly numbers" in meta
+    need = p.out / "tables" / "need_teststadt.csv"
+    assert not need.exists() or "unemployment_pct" not in need.read_text(encoding="utf-8").splitlines()[0]
 
 
-def _undeclared_text_column(p: Project) -> None:
-    frame = p.structural.astype(object).copy()
-    frame["wohnflaeche"] = [41.5, "k.A.", 38.0, 45.25]
-    frame.to_csv(p.path("structural.csv"), index=False)
+def _declared_text_cell(p: Project) -> None:
+    _cell("structural", 1, "unemployment_pct", "k.A.")(p)
+    p.city["structural"]["indicators"] = {"unemployment_pct": {"label": "Arbeitslosenquote", "unit": "%"}}
+    p.write_config()
 
 
 def _check_groups_as_typed(p: Project, result) -> None:
@@ -909,12 +911,12 @@ CASES: list[Case] = [
     Case("config_decimal_equals_thousands", "`decimal` and `thousands` both `,`",
          _config(lambda c: c["cities"][0]["population"].update(decimal=",", thousands=",")),
          ("project.yaml", "decimal", "thousands")),
-    Case("structural_text_in_declared_indicator", "`k.A.` in a declared indicator column",
-         _cell("structural", 1, "unemployment_pct", "k.A."),
+    Case("structural_text_in_declared_indicator", "`k.A.` in an indicator column declared under `indicators`",
+         _declared_text_cell,
          ("structural.csv", "line 3", "unemployment_pct", "'k.A.'")),
-    Case("structural_text_in_other_column", "`k.A.` in a structural column that is not declared",
-         _undeclared_text_column, ok=True, check=_check_text_column_note,
-         works="the column is not used as an indicator, and metadata.json says why"),
+    Case("structural_text_in_other_column", "`k.A.` in an undeclared indicator column (`unemployment_pct`)",
+         _cell("structural", 1, "unemployment_pct", "k.A."), ok=True, check=_check_text_column_note,
+         works="the column is used nowhere (maps, associations, need index), and metadata.json says why"),
     # --- weights
     Case("weights_extreme", "One design weight 500 times the others", _cell("survey", 5, "designgewicht", 500),
          ok=True, check=_check_weight_warning,

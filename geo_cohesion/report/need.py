@@ -65,7 +65,8 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
             se_table[column] = table["district_id"].map(rows["se"].astype(float).where(~hidden)) \
                 if "se" in rows else 0.0
             used[column] = weight
-        elif column in structural.columns:
+        elif column in structural.columns and pd.api.types.is_numeric_dtype(structural[column]):
+            # text cells ('k.A.'): the indicator registry left the column out and its notes say why
             table[column] = to_numeric_column(structural, column, f"need indicator {column!r}:")
             used[column] = weight
     if len(used) < 2 or table[list(used)].notna().all(axis=1).sum() < 4:
