@@ -160,6 +160,7 @@ class StageMeter:
     def __init__(self) -> None:
         self.stack: list[str] = []
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.peak: dict[str, float] = {}
         self.page = os.sysconf("SC_PAGE_SIZE")
@@ -191,11 +192,12 @@ class StageMeter:
             self.stack.append(name)
             now = self.rss()
             self.peak[name] = max(self.peak.get(name, 0.0), now)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             try:
                 return func(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+                self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
                 self.calls[name] = self.calls.get(name, 0) + 1
                 self.stack.remove(name)
         return timed
@@ -227,7 +229,8 @@ def worker(districts: int, respondents: int, out: Path, rank_draws: int | None =
     return {"districts": districts, "respondents": respondents, "generate_s": generate_s, "total_s": total,
             "rank_draws": project.compare.rank_draws, "permutations": project.compare.permutations,
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "stages": {name: {"seconds": meter.seconds.get(name, 0.0), "calls": meter.calls.get(name, 0),
+            "stages": {name: {"seconds": meter.seconds.get(name, 0.0), "cpu_s": meter.cpu.get(name, 0.0),
+                              "calls": meter.calls.get(name, 0),
                               "peak_rss_mb": meter.peak.get(name, float("nan"))}
                        for _, _, name in STAGES if name in meter.seconds},
             "files": len(files), "output_mb": sum(p.stat().st_size for p in files) / 2**20,
