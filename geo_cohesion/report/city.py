@@ -317,7 +317,7 @@ def need_table(city: CityReportInput) -> dict[str, Any] | None:
     need = city.need
     if need is None or "need_class" not in need.columns:
         return None
-    from geo_cohesion.report.need import main_drivers
+    from geo_cohesion.report.need import row_drivers
 
     labels = {k: v[0] for k, v in known_labels().items()} | load_radar().labels
     names = dict(zip(city.district_estimates["district_id"].astype(str),
@@ -329,7 +329,7 @@ def need_table(city: CityReportInput) -> dict[str, Any] | None:
             rows.append({"cells": [names.get(str(r["district_id"]), str(r["district_id"])), t.DASH, t.DASH, t.DASH,
                                    "kein Wert (fehlender Indikator)"], "level": 0, "mark": ""})
             continue
-        drivers = main_drivers(need, str(r["district_id"]), top=2)
+        drivers = row_drivers(r, top=2)  # the row itself: a search per district would be quadratic
         stability = t.percent(r["class_stability"]) if "class_stability" in r and need.attrs.get("simulated") \
             else t.DASH
         mark = "warn" if int(r["need_class"]) in classes[-2:] and len(classes) >= 3 else ""

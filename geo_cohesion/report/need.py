@@ -103,8 +103,12 @@ def main_drivers(need: pd.DataFrame, district_id: str, top: int = 3) -> list[tup
     row = need[need["district_id"].astype(str) == str(district_id)]
     if row.empty:
         return []
-    row = row.iloc[0]
-    items = [(c.removeprefix("contribution_"), float(row[c])) for c in need.columns
-             if c.startswith("contribution_") and np.isfinite(row[c])]
+    return row_drivers(row.iloc[0], top)
+
+
+def row_drivers(row: pd.Series, top: int = 3) -> list[tuple[str, float]]:
+    """:func:`main_drivers` of one row of the need table (no search: linear over all districts)."""
+    items = [(str(c).removeprefix("contribution_"), float(row[c])) for c in row.index
+             if str(c).startswith("contribution_") and np.isfinite(row[c])]
     items.sort(key=lambda item: -item[1])
     return [item for item in items[:top] if item[1] > 0]

@@ -22,3 +22,18 @@ def test_below_the_limit_every_district_has_a_profile(tmp_path):
     written = build.write_reports([make_city()], ReportSettings(pdf=False), tmp_path)
     assert len([p for p in written if "profiles" in p.parts]) == 4
     assert "Gebietsprofile werden" not in (tmp_path / "report" / "teststadt.html").read_text(encoding="utf-8")
+
+
+def test_need_table_drivers_from_the_row_equal_the_search():
+    """need_table takes each district's drivers from its own row (linear), as main_drivers finds them."""
+    import numpy as np
+    import pandas as pd
+
+    from geo_cohesion.report.need import main_drivers, row_drivers
+
+    rng = np.random.default_rng(3)
+    need = pd.DataFrame({"district_id": [f"{i:03d}" for i in range(50)], "need_score": rng.normal(size=50),
+                         "contribution_sgb2": rng.normal(size=50), "contribution_index": rng.normal(size=50),
+                         "contribution_alo": np.where(rng.random(50) < 0.2, np.nan, rng.normal(size=50))})
+    for _, row in need.sort_values("need_score").iterrows():
+        assert row_drivers(row, top=2) == main_drivers(need, row["district_id"], top=2)
