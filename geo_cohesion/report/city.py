@@ -76,7 +76,17 @@ def _names(frame: pd.DataFrame) -> list[str]:
     return [str(n) for n in frame["district_name"]]
 
 
+#: Most rows of a district table in the city report; a larger city shows the first and the last
+#: half and says where all districts are (a 20,000-row table is hundreds of PDF pages).
+MAX_TABLE_ROWS = 200
+
+
 def _table(header: list[str], rows: list[dict[str, Any]], align: list[str] | None = None) -> dict[str, Any]:
+    if len(rows) > MAX_TABLE_ROWS:
+        half = MAX_TABLE_ROWS // 2
+        gap = {"cells": [f"… {len(rows) - 2 * half:,} weitere Gebiete (alle in den Tabellen und der Excel-Datei)"
+                         .replace(",", "."), *([""] * (len(header) - 1))], "level": 0, "mark": ""}
+        rows = [*rows[:half], gap, *rows[-half:]]
     return {"header": header, "rows": rows, "align": align or ["left"] + ["right"] * (len(header) - 1)}
 
 
@@ -203,6 +213,8 @@ def priority_sentence(city: CityReportInput) -> str:
             if "flag_unstable" in row and not t.missing(row["flag_unstable"]) and bool(row["flag_unstable"]):
                 item += ", Einstufung unsicher"
         items.append(item + ")")
+    if len(items) > 50:  # a long list is no sentence: the 50 highest, then the count
+        items = [*items[:50], f"{len(items) - 50:,} weitere".replace(",", ".")]
     words = t.join([str(c) for c in top], "und")
     return (f"Vorranggebiete nach dem Bedarfsindex (Klassen {words} von {len(classes)}, Methode MSS Berlin): "
             f"{t.join(items)}.")

@@ -37,3 +37,13 @@ def test_need_table_drivers_from_the_row_equal_the_search():
                          "contribution_alo": np.where(rng.random(50) < 0.2, np.nan, rng.normal(size=50))})
     for _, row in need.sort_values("need_score").iterrows():
         assert row_drivers(row, top=2) == main_drivers(need, row["district_id"], top=2)
+
+
+def test_city_report_tables_show_the_first_and_last_rows_of_a_large_city(monkeypatch):
+    from geo_cohesion.report import city as city_module
+
+    monkeypatch.setattr(city_module, "MAX_TABLE_ROWS", 2)
+    table = city_module.index_table(make_city(), ReportSettings())
+    first = [row["cells"][0] for row in table["rows"]]
+    assert len(first) == 3 and first[1].startswith("… 2 weitere Gebiete")
+    assert all(len(row["cells"]) == len(table["header"]) for row in table["rows"])
