@@ -188,8 +188,7 @@ def district_layer(city: CityReportInput) -> pd.DataFrame:
         structural = city.structural.set_index(city.structural["district_id"].astype(str))
         for column in structural.columns:
             if (column in ("district_id", "district_name", "note") or column in columns
-                    or not pd.api.types.is_numeric_dtype(structural[column])
-                    or pd.api.types.is_bool_dtype(structural[column])):
+                    or not pd.api.types.is_numeric_dtype(structural[column])):
                 continue  # text columns ('k.A.' cells) are not indicators: not exported as numbers
             values = structural[column].astype(float)
             if values.notna().any():
