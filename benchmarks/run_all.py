@@ -13,8 +13,9 @@ Parts:
    measured in the same run.
 2. ``bench_estimates``: the issue #2 check (100k x 9 x 200 under 0.5 s, agreement with a dense
    textbook computation), printed as is.
-3. :func:`bench_whole_run`: placeholder for whole-pipeline runs at 200 / 2,000 / 20,000
-   districts (to be filled in; reports nothing until then).
+3. :func:`bench_whole_run`: whole-pipeline runs (``run_project``: reading, raking, estimation,
+   comparison and rank intervals, spatial statistics, maps, figures, exports, reports) at 200 /
+   2,000 / 20,000 districts, time and peak memory per stage (``bench_whole_run.py``).
 
 The section between the ``BEGIN/END linearise-scaling`` markers of RESULTS.md is replaced; the
 other sections are left alone.
@@ -36,6 +37,7 @@ import scipy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_linearise
+import bench_whole_run as bench_whole_run_module
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -67,27 +69,33 @@ def machine() -> list[str]:
             f"load average at start {os.getloadavg()[0]:.1f} (1 min)"]
 
 
-def bench_whole_run(quick: bool) -> str | None:
-    """PLACEHOLDER: whole-pipeline benchmarks at 200 / 2,000 / 20,000 districts.
+def bench_whole_run(quick: bool, tmp: Path) -> str:
+    """Whole-pipeline runs at 200 / 2,000 / 20,000 districts (``bench_whole_run``), one subprocess each.
 
-    To be filled in (by whoever adds the whole-run benchmarks): build a city with that many
-    districts (boundaries, structural data, survey), run the complete pipeline (reading, raking,
-    estimation, comparison, maps, figures) in one subprocess per size, and return a markdown
-    section with time and peak memory per stage and the growth exponent, like
-    :mod:`bench_linearise`. Until then it returns None and the runner says so; no numbers are made
-    up.
+    A synthetic city (square districts, population, structural data, a survey of 120,000
+    respondents at every size; 12,000 and 200 / 2,000 districts with ``--quick``) is run through
+    ``run_project`` with the project defaults; time and peak memory per stage and the growth
+    exponents come back as a markdown section.
 
     Parameters
     ----------
     quick : bool
         Smaller sizes for ``--quick``.
+    tmp : Path
+        Folder for the generated inputs and outputs.
 
     Returns
     -------
-    str or None
-        Markdown for RESULTS.md, or None while not implemented.
+    str
+        Markdown for RESULTS.md.
     """
-    return None
+    sizes = bench_whole_run_module.QUICK_SIZES if quick else bench_whole_run_module.SIZES
+    respondents = bench_whole_run_module.QUICK_RESPONDENTS if quick else bench_whole_run_module.RESPONDENTS
+    results = []
+    for districts in sizes:
+        print(f"  whole run, {districts:,} districts ...", flush=True)
+        results.append(bench_whole_run_module.run_size(districts, respondents, tmp))
+    return ("### Whole run (`bench_whole_run.py`)\n\n" + bench_whole_run_module.report(results))
 
 
 def bench_estimates(quick: bool) -> str:
@@ -141,10 +149,9 @@ def main() -> None:
                 print(f"  note: {note}")
             sections.append((name, body))
             all_notes += notes
-    whole = bench_whole_run(args.quick)
-    if whole is None:
-        print("\nwhole-run benchmarks (200 / 2,000 / 20,000 districts): not implemented yet "
-              "(placeholder bench_whole_run in benchmarks/run_all.py)")
+        print("\nwhole-run benchmarks")
+        whole = bench_whole_run(args.quick, Path(tmp))
+        print(whole)
     issue2 = bench_estimates(args.quick)
     print("\nbench_estimates.py:\n" + issue2)
     load_end = os.getloadavg()[0]
@@ -171,9 +178,7 @@ def main() -> None:
         text += ["", f"### {name.capitalize()} {'sweep' if name != 'small' else 'case'}", "", body]
     if all_notes:
         text += ["", "Skipped or failed:", ""] + [f"- {note}" for note in all_notes]
-    text += ["", "Whole-pipeline runs at 200 / 2,000 / 20,000 districts: not measured yet "
-             "(placeholder `bench_whole_run` in `benchmarks/run_all.py`)." if whole is None else whole,
-             "", "`bench_estimates.py` in the same run:", "", "```", issue2, "```"]
+    text += ["", whole, "", "`bench_estimates.py` in the same run:", "", "```", issue2, "```"]
     write_section("\n".join(text))
     print(f"wrote {RESULTS}")
 

@@ -48,6 +48,7 @@ from geo_cohesion.settings_text import (
 from geo_cohesion.settings_types import (  # the allowed values (X as X) are re-exported
     ADJUSTMENTS as ADJUSTMENTS,
     CONTIGUITIES as CONTIGUITIES,
+    DECIMAL_MARKS as DECIMAL_MARKS,
     DEFAULT_FIGURE_FORMATS,
     DIRECTIONS as DIRECTIONS,
     ESTIMATORS as ESTIMATORS,
@@ -57,9 +58,11 @@ from geo_cohesion.settings_types import (  # the allowed values (X as X) are re-
     SCHEMA_VERSIONS,
     SCHEMES as SCHEMES,
     SEED_LIMIT,
+    THOUSANDS_SEPARATORS as THOUSANDS_SEPARATORS,
     YAML_MAX_DEPTH,
     Adjustment,
     Contiguity,
+    DecimalMark,
     Direction,
     Estimator,
     FigureFormat,
@@ -70,17 +73,21 @@ from geo_cohesion.settings_types import (  # the allowed values (X as X) are re-
     Scheme,
     Settings,
     SettingsError as SettingsError,
+    TableSpec,
     Text,
+    ThousandsSeparator,
     custom_error,
+    decimal_key,
     setting,
     settings_error,
+    thousands_key,
 )
 
 # ---------------------------------------------------------------------------------------------
 # City sections
 
 
-class SurveySpec(Settings):
+class SurveySpec(TableSpec):
     """Survey microdata: one row per respondent with district, age group, gender and item answers."""
 
     path: Text = setting("The survey table (CSV or XLSX), relative to the project file.", example="befragung.csv",
@@ -95,9 +102,11 @@ class SurveySpec(Settings):
                                  "codebook when empty.", None)
     min_valid_share: Float = setting("Share of a dimension's items that must be valid for the dimension score.",
                                   0.5, example="0.5", gt=0, le=1)
+    decimal: DecimalMark | None = decimal_key()
+    thousands: ThousandsSeparator | None = thousands_key()
 
 
-class ScoresSpec(Settings):
+class ScoresSpec(TableSpec):
     """Already weighted district scores, for users without microdata (instead of survey + population)."""
 
     path: Text = setting("The score table (CSV or XLSX), relative to the project file.", example="scores.csv",
@@ -107,18 +116,22 @@ class ScoresSpec(Settings):
     estimate_column: Text = setting("Column with the estimate (0-100).", "estimate")
     se_column: Text | None = setting("Column with the standard error; none when empty.", "se")
     n_column: Text | None = setting("Column with the number of respondents; none when empty.", "n")
+    decimal: DecimalMark | None = decimal_key()
+    thousands: ThousandsSeparator | None = thousands_key()
 
 
-class MarginTableSpec(Settings):
+class MarginTableSpec(TableSpec):
     """One population margin table, e.g. residents per district, or age group x gender for the whole city."""
 
     path: Text = setting("The margin table (CSV, XLSX or SAV), relative to the project file.",
                       example="einwohner_bezirke.csv", min_length=1)
     population_column: Text | None = setting("Column with the number of residents; empty: the population "
                                           "section's population_column.", None)
+    decimal: DecimalMark | None = decimal_key()
+    thousands: ThousandsSeparator | None = thousands_key()
 
 
-class PopulationSpec(Settings):
+class PopulationSpec(TableSpec):
     """Population for the weighting: one table by district x age group x gender (long format, ``path``), or
     separate margin tables (``margin_tables``), e.g. residents per district and age group x gender for the city."""
 
@@ -132,6 +145,8 @@ class PopulationSpec(Settings):
     age_column: Text = setting("Column with the age group (same categories as the survey).", "age_group")
     gender_column: Text = setting("Column with the gender (same categories as the survey).", "gender")
     population_column: Text = setting("Column with the number of residents.", "population")
+    decimal: DecimalMark | None = decimal_key()
+    thousands: ThousandsSeparator | None = thousands_key()
 
     @model_validator(mode="after")
     def _one_source(self) -> PopulationSpec:
@@ -157,7 +172,7 @@ class IndicatorSpec(Settings):
                              "none when empty.", None)
 
 
-class StructuralSpec(Settings):
+class StructuralSpec(TableSpec):
     """District structural indicators: one row per district."""
 
     path: Text = setting("The table of structural indicators (CSV or XLSX), relative to the project file.",
@@ -166,6 +181,8 @@ class StructuralSpec(Settings):
     name_column: Text | None = setting("Column with the district name (used in tables and maps).", "district_name")
     indicators: dict[Text, IndicatorSpec] | None = setting(
         "Optional registry of the indicator columns: column -> {label, unit, direction, role}.", None)
+    decimal: DecimalMark | None = decimal_key()
+    thousands: ThousandsSeparator | None = thousands_key()
 
 
 class WeightingSpec(Settings):

@@ -115,7 +115,8 @@ def _type_words(annotation: Any, plural: bool = False) -> str:
     base, _, optional = _strip(annotation)
     origin = typing.get_origin(base)
     if origin is Literal:
-        text = ("" if plural else "one of ") + ", ".join(str(v) for v in typing.get_args(base))
+        text = ("" if plural else "one of ") + ", ".join(
+            str(v) if str(v).isidentifier() else f'"{v}"' for v in typing.get_args(base))
     elif origin in (list, tuple):
         text = f"{'lists' if plural else 'a list'} of {_type_words(typing.get_args(base)[0], plural=True)}"
     elif origin is dict:

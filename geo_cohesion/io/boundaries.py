@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -275,8 +276,10 @@ def _read_layer(gdal_path: str, layer: str, columns: list[str], source: str,
                 encoding: str | None = None) -> gpd.GeoDataFrame:
     """Read the given columns of one layer with pyogrio; GDAL errors become InputError."""
     try:
-        return pyogrio.read_dataframe(gdal_path, layer=layer, columns=columns, encoding=encoding,
-                                      on_invalid="ignore")
+        with warnings.catch_warnings():  # NaN coordinates warn in shapely; _check_coordinates reports them
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return pyogrio.read_dataframe(gdal_path, layer=layer, columns=columns, encoding=encoding,
+                                          on_invalid="ignore")
     except UnicodeDecodeError:
         raise
     except _GDAL_ERRORS as exc:

@@ -409,7 +409,9 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
             readings = [n for n, _, _ in NUMBER_FORMATS if cells[present].str.fullmatch(_PATTERNS[n]).all()]
             raise InputError(f"the numbers in column '{column}' can be read in more than one way ({examples}: "
                              f"formats {' or '.join(readings)})", str(path),
-                             "export the column again without thousands separators (in Excel: number format "
+                             "declare the table's format in the project file (e.g. 'decimal: \",\"' and "
+                             "'thousands: \".\"' under this table), or export the column again without thousands "
+                             "separators (in Excel: number format "
                              "without '1000er-Trennzeichen'), or save the table as .xlsx, whose numbers are "
                              "unambiguous")
         if name is not None:

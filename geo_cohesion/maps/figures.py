@@ -642,6 +642,10 @@ def write_city_figures(city_map: CityMap, out_dir: Path, variables: Sequence[str
 
 # --------------------------------------------------------------------------- association scatter
 
+#: Most districts labelled with their names in a scatter plot (more labels are an unreadable blot).
+MAX_LABELLED_POINTS = 150
+
+
 def plot_association(city_map: CityMap, variable: str, indicator: str, association: dict | None = None) -> Figure:
     """Labelled scatter plot of a cohesion layer against a structural indicator across districts.
 
@@ -671,7 +675,7 @@ def plot_association(city_map: CityMap, variable: str, indicator: str, associati
         ax.errorbar(x[has_ci], y[has_ci], yerr=[y[has_ci] - low[has_ci], high[has_ci] - y[has_ci]], fmt="none",
                     ecolor="#9ecae1", elinewidth=1.2, capsize=2, zorder=1)
         ax.scatter(x, y, s=28, color="#08519c", zorder=2)
-        for xi, yi, name in zip(x, y, names[ok]):
+        for xi, yi, name in zip(x, y, names[ok]) if x.size <= MAX_LABELLED_POINTS else ():
             ax.annotate(name, (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize=7, color=INK)
         if association is not None and np.isfinite(association.get("slope", np.nan)) and x.size >= 2:
             xs = np.linspace(x.min(), x.max(), 50)

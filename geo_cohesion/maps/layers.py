@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.io.tables import to_numeric_column
 from geo_cohesion.keys import match_keys
 from geo_cohesion.labels import DEFAULT_LANG, check_lang, format_level, label
 from geo_cohesion.maps.classify import Classification, categorical, classify_values
@@ -311,7 +312,9 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
                                  f"the table has: {', '.join(map(str, table.columns[:40]))}")
             chosen = [registry.get(v) or describe_column(v, lang) for v in structural_variables]
         for indicator in chosen:
-            numeric = _numbers(table[indicator.column])
+            # the one conversion path: a text cell ('k.A.', '-') is an error naming the file, line and column
+            numeric = to_numeric_column(structural, indicator.column,
+                                        f"indicator {indicator.column!r}:")
             values = _aligned(table.assign(**{indicator.column: numeric}), mapping, ids, indicator.column)
             layers.append(structural_layer(indicator, values, k))
     if not layers:
@@ -319,14 +322,6 @@ def build_city_map(city: str, boundaries: gpd.GeoDataFrame, estimates: pd.DataFr
     return CityMap(city, boundaries, layers, title=title, notes=list(notes), source=source, min_n=min_n, level=level,
                    lang=lang, indicators=registry, messages=list(registry.notes) if registry is not None else [],
                    estimator_note=estimator_note, suppressed_label=suppressed_label)
-
-
-def _numbers(series: pd.Series) -> pd.Series:
-    """A column as floats; text cells (also decimal commas) are read like numbers or become NaN."""
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        return series.astype(float)
-    text = series.astype("string").str.strip().str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype(float)
 
 
 def add_deviation_layers(city_map: CityMap, city_values: dict[str, float],

@@ -107,7 +107,7 @@ def read_population_margins(city: CityConfig, project: ProjectConfig, column_map
     if pop_spec.margin_tables is None:
         population = read_table(project.resolve(pop_spec.path), required=[pop_spec.district_column,
                                                                           column_map["__population__"]],
-                                text_columns=categories)
+                                text_columns=categories, decimal=pop_spec.decimal, thousands=pop_spec.thousands)
         name = Path(pop_spec.path).name
         margins = population_margins(population, column_map)
         return PopulationMargins(margins, dict.fromkeys(margins, name), population)
@@ -115,7 +115,8 @@ def read_population_margins(city: CityConfig, project: ProjectConfig, column_map
     district_table = None
     for spec in pop_spec.margin_tables:
         count_col = spec.population_column or column_map["__population__"]
-        table = read_table(project.resolve(spec.path), required=[count_col], text_columns=categories)
+        table = read_table(project.resolve(spec.path), required=[count_col], text_columns=categories,
+                           decimal=spec.decimal, thousands=spec.thousands)
         name = Path(spec.path).name
         present = {k: c for k, c in column_map.items() if k != "__population__" and c in table.columns}
         if not present:
@@ -167,7 +168,8 @@ def read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame | 
         return None
     spec = city.structural
     table = read_table(project.resolve(spec.path), required=[spec.district_column],
-                       text_columns=[c for c in (spec.district_column, spec.name_column) if c])
+                       text_columns=[c for c in (spec.district_column, spec.name_column) if c],
+                       decimal=spec.decimal, thousands=spec.thousands)
     ids = table[spec.district_column]
     blank = ids.isna() | (ids.astype("string").str.strip() == "")
     if blank.any():
@@ -278,7 +280,8 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
     spec = city.survey
     survey = read_table(project.resolve(spec.path), required=[spec.district_column],
                         text_columns=[c for c in (spec.district_column, spec.strata_column, spec.age_column,
-                                                  spec.gender_column) if c])
+                                                  spec.gender_column) if c],
+                        decimal=spec.decimal, thousands=spec.thousands)
     blank = survey[spec.district_column].isna() | (survey[spec.district_column].astype("string").str.strip() == "")
     if blank.any():
         raise InputError("respondents without a district code",
@@ -399,8 +402,9 @@ def group_labels(city: CityConfig, district_ids: pd.Series, extra_districts: Ite
                                  hint="each district may belong to one group of a grouping")
             lookup[district] = group
     if unknown:
-        raise InputError(f"group member(s) {', '.join(sorted(unknown))} are not districts of {city.name}",
-                         hint="list district ids as they appear in the survey")
+        raise InputError(f"groups: member(s) {', '.join(repr(m) for m in sorted(unknown))} are not districts of "
+                         f"{city.name}", hint="list district ids as they appear in the survey, as typed (quotes are "
+                         "not needed: 010 stays '010')")
     return district_ids.map(lookup)
 
 
@@ -496,7 +500,7 @@ def _district_ids(city: CityConfig, project: ProjectConfig) -> list[str]:
     if city.survey is None:
         spec = city.scores
         table = read_table(project.resolve(spec.path), required=[spec.district_column],
-                           text_columns=[spec.district_column])
+                           text_columns=[spec.district_column], decimal=spec.decimal, thousands=spec.thousands)
         return [str(d).strip() for d in pd.unique(table[spec.district_column].dropna())]
     pop_spec = city.population
     column_map = {"__population__": pop_spec.population_column, "district": pop_spec.district_column}
@@ -522,9 +526,10 @@ def _group_tables(city: CityConfig, project: ProjectConfig) -> list[tuple[pd.Dat
             tables.append((attributes, city.boundaries.id_column))
     if city.population is not None:
         pop_spec = city.population
-        paths = [pop_spec.path] if pop_spec.path else [t.path for t in pop_spec.margin_tables]
-        for path in paths:
-            table = read_table(project.resolve(path), text_columns=[pop_spec.district_column])
+        specs = [pop_spec] if pop_spec.path else list(pop_spec.margin_tables)
+        for spec in specs:
+            table = read_table(project.resolve(spec.path), text_columns=[pop_spec.district_column],
+                               decimal=spec.decimal, thousands=spec.thousands)
             if pop_spec.district_column in table.columns:
                 tables.append((table, pop_spec.district_column))
     return tables

@@ -298,7 +298,8 @@ def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.Dat
                     registry: IndicatorRegistry | None = None, boundaries=None) -> CityResult:
     """A city given as already weighted district scores (``scores`` in the project file)."""
     spec = city.scores
-    table = read_table(project.resolve(spec.path), text_columns=[spec.district_column])
+    table = read_table(project.resolve(spec.path), text_columns=[spec.district_column], decimal=spec.decimal,
+                       thousands=spec.thousands)
     districts = estimates_from_table(table, spec.district_column, spec.variable_column, spec.estimate_column,
                                      spec.se_column, spec.n_column, level=project.estimates.level,
                                      min_n=project.estimates.min_n)

@@ -73,7 +73,8 @@ def wave_estimates(city: CityConfig, wave: WaveSpec, project: ProjectConfig, dis
         source = wave.survey.path
     else:
         spec = wave.scores
-        table = read_table(project.resolve(spec.path), text_columns=[spec.district_column])
+        table = read_table(project.resolve(spec.path), text_columns=[spec.district_column], decimal=spec.decimal,
+                           thousands=spec.thousands)
         est = estimates_from_table(table, spec.district_column, spec.variable_column, spec.estimate_column,
                                    spec.se_column, spec.n_column, level=level, min_n=min_n)
         source = spec.path

@@ -34,6 +34,14 @@ from geo_cohesion.report.paths import file_stems, inside
 from geo_cohesion.report.profile import district_facts, profile_context, radar_series
 from geo_cohesion.report.render import PdfRenderer, render_html
 
+#: Most districts of a city that get one profile each (HTML and PDF); a city with more gets none and
+#: its report says so (profiles of 20,000 municipalities are hours of rendering no one reads; every
+#: district is in the tables, the workbook and the GeoPackage).
+MAX_PROFILE_DISTRICTS = 1_000
+#: Most districts drawn as one row each in the report's interval chart; above, the lowest and the
+#: highest ``MAX_INTERVAL_ROWS // 2`` (the chart would be metres high).
+MAX_INTERVAL_ROWS = 200
+
 
 @dataclass
 class ReportTimings:
@@ -97,6 +105,13 @@ def city_figures(city: CityReportInput, settings: ReportSettings, cross: dict | 
             figures.append(spec)
             images["map_dimensions"] = svg
     est = city.district_estimates[city.district_estimates["variable"] == radar.index_slug]
+    shown = ""
+    if len(est) > MAX_INTERVAL_ROWS:  # the lowest and the highest districts
+        order = est["estimate"].where(~est["suppressed"].astype(bool) if "suppressed" in est else True)
+        order = order.sort_values(kind="stable", na_position="first").dropna().index
+        half = MAX_INTERVAL_ROWS // 2
+        est = est.loc[list(order[:half]) + list(order[-half:])]
+        shown = f" (die {half} niedrigsten und {half} höchsten von {len(order):,} Gebieten)".replace(",", ".")
     if len(est):
         directions = []
         for d in est["district_id"].astype(str):
@@ -109,7 +124,7 @@ def city_figures(city: CityReportInput, settings: ReportSettings, cross: dict | 
         fig = interval_chart(est["district_name"].astype(str).tolist(), est["estimate"].where(~hidden).tolist(),
                              est["ci_low"].where(~hidden).tolist(), est["ci_high"].where(~hidden).tolist(),
                              city_value, directions, f"Stadtwert {city.name}", unit="Punkte (0–100)")
-        spec, svg = _figure("intervals", fig, f"Zusammenhaltsindex je Gebiet mit {t.ci_label(settings.level)}; "
+        spec, svg = _figure("intervals", fig, f"Zusammenhaltsindex je Gebiet{shown} mit {t.ci_label(settings.level)}; "
                             "Farbe: Ergebnis des korrigierten Tests gegen den Stadtwert", "compare")
         figures.append(spec)
         images["intervals"] = svg
@@ -172,6 +187,9 @@ def _write_city(city: CityReportInput, settings: ReportSettings, cross: dict | N
     radar = radar_for_city(city, settings)
     known = set(city.city_map.boundaries["district_id"].astype(str)) if city.city_map is not None else set()
     profiles = []
+    skipped = len(stems) > MAX_PROFILE_DISTRICTS
+    if skipped:
+        stems = {}
     try:
         for district_id, stem in stems.items():
             t0 = time.process_time()
@@ -200,6 +218,11 @@ def _write_city(city: CityReportInput, settings: ReportSettings, cross: dict | N
     timings.charts += time.process_time() - t0
     context = city_context(city, settings, cross, sorted(profiles, key=lambda p: p["name"]))
     context["figures"] = figures
+    if skipped:
+        context["limitations"] = [*context["limitations"], (
+            f"Gebietsprofile werden für Städte mit bis zu {MAX_PROFILE_DISTRICTS:,} Gebieten geschrieben; "
+            f"{city.name} hat {len(profile_stems(city)):,}. Alle Gebiete stehen in den Tabellen, der "
+            "Excel-Datei und der GeoPackage-Datei.").replace(",", ".")]
     written.append(_emit(root / f"{city.slug}.html", root, render_html("city.html", context, images)))
     if renderer is not None:
         t0 = time.process_time()

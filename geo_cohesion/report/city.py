@@ -76,7 +76,17 @@ def _names(frame: pd.DataFrame) -> list[str]:
     return [str(n) for n in frame["district_name"]]
 
 
+#: Most rows of a district table in the city report; a larger city shows the first and the last
+#: half and says where all districts are (a 20,000-row table is hundreds of PDF pages).
+MAX_TABLE_ROWS = 200
+
+
 def _table(header: list[str], rows: list[dict[str, Any]], align: list[str] | None = None) -> dict[str, Any]:
+    if len(rows) > MAX_TABLE_ROWS:
+        half = MAX_TABLE_ROWS // 2
+        gap = {"cells": [f"… {len(rows) - 2 * half:,} weitere Gebiete (alle in den Tabellen und der Excel-Datei)"
+                         .replace(",", "."), *([""] * (len(header) - 1))], "level": 0, "mark": ""}
+        rows = [*rows[:half], gap, *rows[-half:]]
     return {"header": header, "rows": rows, "align": align or ["left"] + ["right"] * (len(header) - 1)}
 
 
@@ -209,6 +219,8 @@ def priority_sentence(city: CityReportInput) -> str:
         if "flag_weighting" in row and not t.missing(row["flag_weighting"]) and bool(row["flag_weighting"]):
             item += ", Klasse hängt von der Gewichtung ab"
         items.append(item + ")")
+    if len(items) > 50:  # a long list is no sentence: the 50 highest, then the count
+        items = [*items[:50], f"{len(items) - 50:,} weitere".replace(",", ".")]
     words = t.join([str(c) for c in top], "und")
     return (f"Vorranggebiete nach dem Bedarfsindex (Klassen {words} von {len(classes)}, Methode MSS Berlin): "
             f"{t.join(items)}.")
@@ -323,7 +335,7 @@ def need_table(city: CityReportInput) -> dict[str, Any] | None:
     need = city.need
     if need is None or "need_class" not in need.columns:
         return None
-    from geo_cohesion.report.need import main_drivers
+    from geo_cohesion.report.need import row_drivers
 
     labels = {k: v[0] for k, v in known_labels().items()} | load_radar().labels
     names = dict(zip(city.district_estimates["district_id"].astype(str),
@@ -335,7 +347,7 @@ def need_table(city: CityReportInput) -> dict[str, Any] | None:
             rows.append({"cells": [names.get(str(r["district_id"]), str(r["district_id"])), t.DASH, t.DASH, t.DASH,
                                    "kein Wert (fehlender Indikator)"], "level": 0, "mark": ""})
             continue
-        drivers = main_drivers(need, str(r["district_id"]), top=2)
+        drivers = row_drivers(r, top=2)  # the row itself: a search per district would be quadratic
         stability = t.percent(r["class_stability"]) if "class_stability" in r and need.attrs.get("simulated") \
             else t.DASH
         mark = "warn" if int(r["need_class"]) in classes[-2:] and len(classes) >= 3 else ""

@@ -187,9 +187,10 @@ def district_layer(city: CityReportInput) -> pd.DataFrame:
     if city.structural is not None:
         structural = city.structural.set_index(city.structural["district_id"].astype(str))
         for column in structural.columns:
-            if column in ("district_id", "district_name", "note") or column in columns:
-                continue
-            values = pd.to_numeric(structural[column], errors="coerce")
+            if (column in ("district_id", "district_name", "note") or column in columns
+                    or not pd.api.types.is_numeric_dtype(structural[column])):
+                continue  # text columns ('k.A.' cells) are not indicators: not exported as numbers
+            values = structural[column].astype(float)
             if values.notna().any():
                 columns[column] = ids.map(values).to_numpy()
     if city.need is not None:

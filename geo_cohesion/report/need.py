@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.io.tables import to_numeric_column
 from geo_cohesion.stats.need import MSS_STATUS_BREAKS, class_stability, need_index
 
 #: Indicators of the default need index -> weight (+1: more is more need; -1: less is more need).
@@ -69,8 +70,9 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
             se_table[column] = table["district_id"].map(rows["se"].astype(float).where(~hidden)) \
                 if "se" in rows else 0.0
             used[column] = weight
-        elif column in structural.columns:
-            table[column] = pd.to_numeric(structural[column], errors="coerce").to_numpy()
+        elif column in structural.columns and pd.api.types.is_numeric_dtype(structural[column]):
+            # text cells ('k.A.'): the indicator registry left the column out and its notes say why
+            table[column] = to_numeric_column(structural, column, f"need indicator {column!r}:")
             used[column] = weight
     if len(used) < 2 or table[list(used)].notna().all(axis=1).sum() < 4:
         return None
@@ -106,8 +108,12 @@ def main_drivers(need: pd.DataFrame, district_id: str, top: int = 3) -> list[tup
     row = need[need["district_id"].astype(str) == str(district_id)]
     if row.empty:
         return []
-    row = row.iloc[0]
-    items = [(c.removeprefix("contribution_"), float(row[c])) for c in need.columns
-             if c.startswith("contribution_") and np.isfinite(row[c])]
+    return row_drivers(row.iloc[0], top)
+
+
+def row_drivers(row: pd.Series, top: int = 3) -> list[tuple[str, float]]:
+    """:func:`main_drivers` of one row of the need table (no search: linear over all districts)."""
+    items = [(str(c).removeprefix("contribution_"), float(row[c])) for c in row.index
+             if str(c).startswith("contribution_") and np.isfinite(row[c])]
     items.sort(key=lambda item: -item[1])
     return [item for item in items[:top] if item[1] > 0]

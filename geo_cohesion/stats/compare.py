@@ -104,6 +104,44 @@ def deviations_from_city(design: SurveyDesign, values: str | Sequence[str], by: 
     return frame
 
 
+#: Cells (draws x districts) simulated at once by :func:`rank_intervals` (~80 MB of float64).
+RANK_CHUNK_CELLS = 10_000_000
+_QUANTILE_COLUMNS = 2_000
+
+
+def _simulated_ranks(est: np.ndarray, sd: np.ndarray, nu: np.ndarray | None, n_draws: int, seed: int) -> np.ndarray:
+    """Rank (1 = highest) of every district in every draw, ``(n_draws, districts)`` in the smallest integer type.
+
+    The draws are simulated in row chunks of about :data:`RANK_CHUNK_CELLS` cells, so memory is
+    bounded by the rank table (2 bytes per cell up to 65,535 districts) plus one chunk. The random
+    stream is the one of a single ``(n_draws, districts)`` draw (normals for every cell, then
+    Student t for the districts with finite ``df``), so the ranks do not depend on the chunk size.
+    """
+    size = est.size
+    normals = np.random.default_rng(seed)
+    chunk = max(1, min(n_draws, RANK_CHUNK_CELLS // max(size, 1)))
+    finite = np.isfinite(nu) if nu is not None else np.zeros(size, dtype=bool)
+    t_draws = None
+    if finite.any():  # the t draws follow all normals in the stream: skip past them once
+        t_draws = np.random.default_rng(seed)
+        for first in range(0, n_draws, chunk):
+            t_draws.standard_normal((min(chunk, n_draws - first), size))
+    ranks = np.empty((n_draws, size), dtype=np.min_scalar_type(size))
+    positions = np.arange(1, size + 1, dtype=ranks.dtype)
+    for first in range(0, n_draws, chunk):
+        rows = min(chunk, n_draws - first)
+        if nu is None:
+            draws = normals.normal(est, sd, size=(rows, size))
+        else:
+            noise = normals.standard_normal((rows, size))
+            if t_draws is not None:
+                noise[:, finite] = t_draws.standard_t(nu[finite], size=(rows, int(finite.sum())))
+            draws = est + sd * noise
+        order = (-draws).argsort(axis=1, kind="stable")
+        np.put_along_axis(ranks[first:first + rows], order, np.broadcast_to(positions, order.shape), axis=1)
+    return ranks
+
+
 def rank_intervals(estimates: Sequence[float], se: Sequence[float], level: float = 0.95, n_draws: int = 10_000,
                    seed: int = 0, df: Sequence[float] | None = None) -> pd.DataFrame:
     """Ranks (1 = highest) with simulation intervals.
@@ -130,20 +168,16 @@ def rank_intervals(estimates: Sequence[float], se: Sequence[float], level: float
     out = pd.DataFrame({"rank": np.nan, "rank_low": np.nan, "rank_high": np.nan}, index=range(est.size))
     if valid.size == 0:
         return out
-    rng = np.random.default_rng(seed)
-    if df is None:
-        draws = rng.normal(est[valid], sd[valid], size=(n_draws, valid.size))
-    else:
-        noise = rng.standard_normal((n_draws, valid.size))
-        finite = np.isfinite(nu[valid])
-        if finite.any():
-            noise[:, finite] = rng.standard_t(nu[valid][finite], size=(n_draws, int(finite.sum())))
-        draws = est[valid] + sd[valid] * noise
-    ranks = (-draws).argsort(axis=1, kind="stable").argsort(axis=1, kind="stable") + 1
+    ranks = _simulated_ranks(est[valid], sd[valid], None if df is None else nu[valid], n_draws, seed)
     tail = (1.0 - level) / 2.0
     out.loc[valid, "rank"] = pd.Series(est[valid]).rank(ascending=False, method="min").to_numpy()
-    out.loc[valid, "rank_low"] = np.quantile(ranks, tail, axis=0, method="inverted_cdf")
-    out.loc[valid, "rank_high"] = np.quantile(ranks, 1.0 - tail, axis=0, method="inverted_cdf")
+    low, high = np.empty(valid.size), np.empty(valid.size)
+    for first in range(0, valid.size, _QUANTILE_COLUMNS):  # column blocks: no float copy of all ranks
+        block = ranks[:, first:first + _QUANTILE_COLUMNS]
+        low[first:first + block.shape[1]] = np.quantile(block, tail, axis=0, method="inverted_cdf")
+        high[first:first + block.shape[1]] = np.quantile(block, 1.0 - tail, axis=0, method="inverted_cdf")
+    out.loc[valid, "rank_low"] = low
+    out.loc[valid, "rank_high"] = high
     return out
 
 

@@ -67,3 +67,21 @@ def test_cell_values():
     assert cell_value(float("inf")) is None and cell_value(pd.NA) is None
     assert cell_value(np.bool_(True)) == "ja"
     assert cell_value("+49 231") == "'+49 231"
+
+
+def test_number_formats_and_a_large_sheet_are_streamed(tmp_path):
+    """The workbook is written in write-only mode: number formats stay on numeric cells, and a
+    sheet of 60,000 rows needs memory for its values, not for a cell object each."""
+    import tracemalloc
+
+    frame = pd.DataFrame({"district_id": [f"D{i:05d}" for i in range(60_000)], "estimate": np.linspace(0, 100, 60_000),
+                          "note": ["x"] * 60_000})
+    tracemalloc.start()
+    data = workbook_bytes([Sheet("vergleich", frame, number_formats={"estimate": "0.00"})])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 150 * 2**20, f"{peak / 2**20:.0f} MB"
+    ws = openpyxl.load_workbook(io.BytesIO(data), read_only=True)["vergleich"]
+    rows = list(ws.iter_rows(min_row=1, max_row=3))
+    assert rows[1][1].number_format == "0.00" and rows[1][0].number_format == "General"
+    assert rows[2][0].value == "D00001"

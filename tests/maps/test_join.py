@@ -128,3 +128,18 @@ def test_explicit_structural_variables_must_exist():
     with pytest.raises(InputError, match="'sgb2_quote' not found") as info:
         build_city_map("X", boundaries(), structural=structural, structural_variables=["sgb2_quote"])
     assert "sgb2_share_pct" in info.value.hint
+
+
+@pytest.mark.parametrize("marker", ["k.A.", "-", "n/a"])
+def test_text_marker_in_a_structural_column_is_reported_not_read_as_missing(tmp_path, marker):
+    """The map layer converts with the one conversion path (to_numeric_column): the error names the
+    file, line and column instead of a silent NaN."""
+    from geo_cohesion.io.tables import read_table
+
+    path = tmp_path / "struktur.csv"
+    path.write_text(f"bezirk;sgb2\n01;12,5\n02;{marker}\n03;7,25\n04;9\n", encoding="utf-8")
+    structural = read_table(path, text_columns=["bezirk"])
+    with pytest.raises(InputError) as info:
+        build_city_map("X", boundaries(), None, structural, "bezirk", structural_variables=["sgb2"])
+    text = str(info.value)
+    assert "struktur.csv" in text and "line 3" in text and "'sgb2'" in text and repr(marker) in text
