@@ -968,6 +968,10 @@ CASES: list[Case] = [
          works="the run finishes: districts are shown as too few respondents, the city value is reported"),
 ]
 CASE_IDS = [c.id for c in CASES]
+#: Mistakes `check` does not see: they exist only when a run writes (output folder, output file names), or
+#: need the estimates (the map layers `maps.figure_variables` may name exist after the comparison).
+RUN_ONLY: frozenset[str] = frozenset({"output_folder_is_a_file", "output_name_collision", "output_folder_locked",
+                                      "figure_variable_unknown"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -984,6 +988,7 @@ class Result:
     before: dict[str, str]
     after: dict[str, str]
     seconds: float
+    check: subprocess.CompletedProcess | None = None  # ``geo-cohesion check`` on the same broken project
 
     @property
     def message(self) -> str:
@@ -1099,7 +1104,10 @@ def run_case(case: Case, root: Path, good_out: Path) -> Result:
     out = project.root / case.out if case.out else project.out
     proc = run_cli_forked(project.dir, root / "_logs" / case.id, "run", case.config, "--out", str(out))
     seconds = time.perf_counter() - start
-    return Result(case, project, proc.returncode, proc.stdout, proc.stderr, before, snapshot(project.root), seconds)
+    after = snapshot(project.root)
+    check = None if case.ok else run_cli_forked(project.dir, root / "_logs" / f"{case.id}_check", "check",
+                                                 case.config)
+    return Result(case, project, proc.returncode, proc.stdout, proc.stderr, before, after, seconds, check)
 
 
 def run_corpus(root: Path, cases: list[Case] = CASES, workers: int | None = None) -> dict[str, Result]:
@@ -1174,6 +1182,17 @@ def test_bad_input(case_id, corpus):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("case_id", [c.id for c in CASES if not c.ok])
+def test_check_reports_the_same_error_as_run(case_id, corpus):
+    """``check`` finds every input mistake of the corpus with run's message; mistakes that only exist
+    when writing (the output folder, names of output files) are ``run``'s alone and ``check`` passes."""
+    result = corpus[case_id]
+    if result.case.id in RUN_ONLY:
+        assert result.check.returncode == 0, result.check.stderr
+        return
+    assert (result.check.returncode, result.check.stderr) == (2, result.stderr)
+
+
 def test_debug_shows_the_traceback(corpus_root):
     """Only with --debug does a bad input show a traceback (here: an answer outside the scale)."""
     case = next(c for c in CASES if c.id == "answer_out_of_scale")

@@ -8,6 +8,7 @@ from geo_cohesion.errors import InputError
 from geo_cohesion.project.config import ProjectConfig
 from geo_cohesion.project.inputs import (
     align_structural,
+    group_labels,
     read_city_boundaries,
     read_structural,
     read_survey_design,
@@ -58,13 +59,19 @@ def _check_city(city, project: ProjectConfig) -> CityCheck:
     boundaries = read_city_boundaries(city, project)
     city = resolve_groups(city, project)
     structural = read_structural(city, project)
-    need_weights(project.need, structural_indicators(city, structural)[0])  # need.indicators as run resolves them
+    registry = structural_indicators(city, structural)[0]
+    need_weights(project.need, registry)  # need.indicators as run resolves them
+    if registry is not None:
+        registry.select(project.compare.indicators, "compare.indicators")  # as the comparison does
     if city.survey is None:
         result = run_scores_city(city, project, structural)
         report = CityCheck(city.name, result.district_estimates["district_id"].nunique())
     else:
         design = read_survey_design(city, project, boundaries)
         districts = design.data[city.survey.district_column].unique()
+        if city.groups:  # members must be districts (with or without respondents), as run's group estimates
+            unsampled = list(design.collapsed.merged) if design.collapsed else []
+            group_labels(city, design.data[city.survey.district_column].astype(str), unsampled)
         structural = align_structural(city, structural, districts, city.survey.path)
         result = CityResult(city, design.data[[city.survey.district_column]].drop_duplicates()
                             .rename(columns={city.survey.district_column: "district_id"}), structural=structural)
