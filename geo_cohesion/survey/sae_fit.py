@@ -330,7 +330,7 @@ class _ProfileAtRho:
         value = -0.5 * (self.log_psi - float(np.sum(np.log(d))) + float(r @ (d * r)))
         if self.reml:
             value -= 0.5 * float(np.linalg.slogdet(xtx)[1]) - 0.5 * self.p * np.log(2.0 * np.pi)
-        return value - 0.5 * self.n * np.log(2.0 * np.pi)
+        return float(value - 0.5 * self.n * np.log(2.0 * np.pi))
 
     def maximise(self, upper: float) -> tuple[float, float]:
         """(sigma2_u, loglik) maximising over [0, upper] (bounded Brent; 0 if that is better)."""
