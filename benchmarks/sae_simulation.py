@@ -19,6 +19,8 @@ means of the index and one dimension with
   ``estimates.model_mse: prasad_rao``),
 * ``fay_herriot (robust MSE)``: the same estimates with ``estimates.model_mse: robust``, i.e.
   intervals from max(Prasad-Rao MSE, conditional MSE of Rivest & Belmonte 2000),
+* ``spatial_fay_herriot``: SAR area effects on queen contiguity of the demo's schematic
+  boundaries, Prasad-Rao-type analytic MSE (``mseSFH``),
 * ``spatial_fay_herriot (robust MSE)``: SAR area effects on queen contiguity of the demo's
   schematic boundaries, robust MSE,
 * ``fay_herriot+benchmark (robust MSE)``: the FH estimates ratio-benchmarked to the direct city
@@ -50,8 +52,8 @@ from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.small_area import district_models, pooled_within_variance
 
 VARIABLES = ("index", "identifikation")
-ESTIMATORS = ("direct", "fay_herriot", "fay_herriot (robust MSE)", "spatial_fay_herriot (robust MSE)",
-              "fay_herriot+benchmark (robust MSE)")
+ESTIMATORS = ("direct", "fay_herriot", "fay_herriot (robust MSE)", "spatial_fay_herriot",
+              "spatial_fay_herriot (robust MSE)", "fay_herriot+benchmark (robust MSE)")
 SPATIAL = "spatial_fay_herriot (robust MSE)"
 MSE = "robust"  # interval MSE of the "(robust MSE)" rows (estimates.model_mse); "fay_herriot" is the default
 SIZE_CLASSES = ((0, 15, "n < 15"), (15, 30, "15-29"), (30, 60, "30-59"), (60, 10**9, ">= 60"))
@@ -132,9 +134,12 @@ def replicate(pop: CityPopulation, rng: np.random.Generator, variables=VARIABLES
                          direct_min_n=MIN_N, mse_method="prasad_rao").table
     sfh = district_models(direct, s2, pop.covariates, estimator="spatial_fay_herriot", covariate_names=names,
                           spatial_weights=pop.weights, direct_min_n=MIN_N, mse_method=MSE)
+    sfh_pr = district_models(direct, s2, pop.covariates, estimator="spatial_fay_herriot", covariate_names=names,
+                             spatial_weights=pop.weights, direct_min_n=MIN_N, mse_method="prasad_rao").table
     bench = district_models(direct, s2, pop.covariates, estimator="fay_herriot", covariate_names=names,
                             population=pop.population, targets=city, direct_min_n=MIN_N, mse_method=MSE).table
-    for name, t in (("fay_herriot", pr), ("fay_herriot (robust MSE)", fh.table), (SPATIAL, sfh.table),
+    for name, t in (("fay_herriot", pr), ("fay_herriot (robust MSE)", fh.table), ("spatial_fay_herriot", sfh_pr),
+                    (SPATIAL, sfh.table),
                     ("fay_herriot+benchmark (robust MSE)", bench)):
         out.append(pd.DataFrame({"district_id": t["district_id"], "variable": t["variable"], "estimator": name,
                                  "estimate": t["estimate"], "halfwidth": Z95 * np.sqrt(t["mse"]),

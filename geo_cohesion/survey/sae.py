@@ -70,8 +70,17 @@ are in edge cases only:
   and uses a singular SAR matrix. We keep :math:`\pm 0.999` and add a note.
 * ``sae`` divides the change in :math:`\rho` by the signed previous value, so a negative
   :math:`\rho` never delays stopping. We use the absolute value.
-* ``sae`` returns nothing when the iteration does not converge. We return the last iterate
-  with ``converged=False`` and a note.
+* ``sae`` returns nothing when the iteration does not converge. Non-spatial fits then solve the
+  score equation by bracketing (above). Spatial fits whose scoring does not converge, or stops
+  at a boundary (:math:`\sigma^2_u = 0` or :math:`\rho = \pm 0.999`), maximise the *profile*
+  likelihood :math:`\max_{\sigma^2_u \ge 0} l(\sigma^2_u, \rho)` over a grid of :math:`\rho`
+  (step 0.01 in [-0.99, 0.99] plus ±0.999; bounded Brent for :math:`\sigma^2_u` at each
+  :math:`\rho`, then for :math:`\rho` between the best grid point's neighbours) and restart
+  scoring from that optimum to polish it; a note says so. With 12-25 areas the scoring fixed
+  point is often repelling (the expected information is a poor stand-in for the observed one),
+  so scoring fails even next to the maximum. A boundary maximum is reported as such. Where
+  scoring converges to an interior point the profile is not used, so those results are
+  ``sae``'s.
 * At :math:`\hat\sigma^2_u = 0`, :math:`\rho` is not identified, and ``mseSFH``'s
   information matrix is singular. The spatial MSE then treats :math:`\rho` as fixed.
 * ``mseSFH`` uses the REML information matrix in :math:`g_3` and in the ML bias term even for
@@ -169,7 +178,9 @@ class FayHerriotResult:
         Whether the spatial (SAR) model was fitted.
     converged : bool
         Whether Fisher scoring met ``tol`` within ``max_iter`` iterations (a boundary solution
-        :math:`\\hat\\sigma^2_u = 0` counts as converged).
+        :math:`\\hat\\sigma^2_u = 0` counts as converged), or, when it did not, whether the
+        fallback (Brent on the score equation; spatial: the profile likelihood over
+        :math:`\\rho`) found the maximum; ``notes`` says which.
     iterations : int
         Number of Fisher-scoring iterations.
     residuals : numpy.ndarray

@@ -268,16 +268,19 @@ class _SpatialState:
 
 
 def _fit_sfh(w: Weights, y: np.ndarray, psi: np.ndarray, x: np.ndarray, s_idx: np.ndarray, method: str,
-             max_iter: int, tol: float) -> tuple[float, float, bool, int, bool]:
-    """Fisher scoring for (sigma2_u, rho) as sae::eblupSFH."""
+             max_iter: int, tol: float, start: tuple[float, float] | None = None
+             ) -> tuple[float, float, bool, int, bool]:
+    """Fisher scoring for (sigma2_u, rho) as sae::eblupSFH (start: median psi, 0.5)."""
     wtw = _cross(w)
-    theta = np.array([float(np.median(psi)), 0.5])
+    theta = np.array([float(np.median(psi)), 0.5] if start is None else [start[0], start[1]])
     for k in range(1, max_iter + 1):
         state = _SpatialState(theta[0], theta[1], w, wtw, s_idx, y, psi, x)
         score, info = state.score_info(method)
         try:
             new = theta + np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
+            return max(theta[0], 0.0), theta[1], False, k, False
+        if not np.isfinite(new).all():
             return max(theta[0], 0.0), theta[1], False, k, False
         if new[1] <= -1.0:
             new[1] = -_RHO_BOUND
@@ -296,6 +299,128 @@ def _fit_sfh(w: Weights, y: np.ndarray, psi: np.ndarray, x: np.ndarray, s_idx: n
     return max(theta[0], 0.0), theta[1], False, max_iter, False
 
 
+# --------------------------------------------------------------------------------------------
+# profile likelihood over rho: the fallback when scoring fails or stops at a boundary
+# --------------------------------------------------------------------------------------------
+#: rho grid of the profile likelihood: step 0.01 inside (-1, 1) plus the bounds +-0.999
+RHO_GRID = np.unique(np.concatenate([np.linspace(-0.99, 0.99, 199), [-_RHO_BOUND, _RHO_BOUND]]))
+
+
+class _ProfileAtRho:
+    """(Restricted) log-likelihood of sigma2_u at a fixed rho, O(n p^2) per evaluation.
+
+    With C the SAR correlation of the sampled areas and Psi^-1/2 C Psi^-1/2 = U diag(lam) U',
+    V = sigma2 C + Psi = Psi^1/2 U diag(1 + sigma2 lam) U' Psi^1/2: one eigen-decomposition per
+    rho, then log|V|, X'V^-1 X and the GLS residual need only diagonal weights 1/(1 + sigma2 lam).
+    """
+
+    def __init__(self, c_ss: np.ndarray, y: np.ndarray, psi: np.ndarray, x: np.ndarray, method: str) -> None:
+        s = 1.0 / np.sqrt(psi)
+        lam, u = np.linalg.eigh(s[:, None] * c_ss * s[None, :])
+        self.lam = np.clip(lam, 0.0, None)  # C is positive definite; clip rounding error
+        self.yt, self.xt = u.T @ (s * y), u.T @ (s[:, None] * x)
+        self.log_psi, self.reml = float(np.sum(np.log(psi))), method == "REML"
+        self.n, self.p = x.shape
+
+    def loglik(self, sigma2: float) -> float:
+        d = 1.0 / (1.0 + max(sigma2, 0.0) * self.lam)
+        xtx = self.xt.T @ (self.xt * d[:, None])
+        beta = np.linalg.solve(xtx, self.xt.T @ (d * self.yt))
+        r = self.yt - self.xt @ beta
+        value = -0.5 * (self.log_psi - float(np.sum(np.log(d))) + float(r @ (d * r)))
+        if self.reml:
+            value -= 0.5 * float(np.linalg.slogdet(xtx)[1]) - 0.5 * self.p * np.log(2.0 * np.pi)
+        return float(value - 0.5 * self.n * np.log(2.0 * np.pi))
+
+    def maximise(self, upper: float) -> tuple[float, float]:
+        """(sigma2_u, loglik) maximising over [0, upper] (bounded Brent; 0 if that is better)."""
+        res = optimize.minimize_scalar(lambda a: -self.loglik(a), bounds=(0.0, upper), method="bounded",
+                                       options={"xatol": 1e-10 * upper, "maxiter": 500})
+        best, value = float(res.x), -float(res.fun)
+        at0 = self.loglik(0.0)
+        return (0.0, at0) if at0 >= value else (best, value)
+
+
+def spatial_loglik(w: Weights, y: np.ndarray, psi: np.ndarray, x: np.ndarray, s_idx: np.ndarray, method: str,
+                   sigma2: float, rho: float) -> float:
+    """REML (or ML) log-likelihood of the spatial model at (sigma2_u, rho) over the sampled areas."""
+    c = _sar(w, rho)
+    c_ss = c if s_idx.size == w.shape[0] else c[np.ix_(s_idx, s_idx)]
+    return _ProfileAtRho(c_ss, y, psi, x, method).loglik(sigma2)
+
+
+def _sigma2_upper(y: np.ndarray, psi: np.ndarray) -> float:
+    return 10.0 * max(float(np.var(y)), float(np.max(psi)), float(np.finfo(float).tiny))
+
+
+def profile_rho(w: Weights, y: np.ndarray, psi: np.ndarray, x: np.ndarray, s_idx: np.ndarray, method: str
+                ) -> tuple[float, float, float]:
+    """Maximise the profile likelihood max_sigma2 l(sigma2_u, rho) over rho in [-0.999, 0.999].
+
+    A grid (:data:`RHO_GRID`) finds the best region, bounded Brent refines rho between the grid
+    neighbours of the best grid point. Returns (sigma2_u, rho, loglik); sigma2_u may be 0 (then
+    the likelihood does not depend on rho) and rho may be at a bound (+-0.999).
+    """
+    upper = _sigma2_upper(y, psi)
+    all_in = s_idx.size == w.shape[0]
+
+    def at(rho: float) -> tuple[float, float]:
+        c = _sar(w, rho)
+        profile = _ProfileAtRho(c if all_in else c[np.ix_(s_idx, s_idx)], y, psi, x, method)
+        sigma2, value = profile.maximise(upper)
+        for widen in range(1, 21):  # the maximum sits at the upper end: widen the interval
+            if sigma2 < 0.999 * upper:
+                break
+            sigma2, value = profile.maximise(upper * 10.0**widen)
+        return sigma2, value
+
+    values = [at(float(r)) for r in RHO_GRID]
+    lik = np.array([v[1] for v in values])
+    k = int(np.argmax(lik))
+    sigma2, value, rho = values[k][0], float(lik[k]), float(RHO_GRID[k])
+    if sigma2 == 0.0:
+        return 0.0, rho, value
+    lo, hi = RHO_GRID[max(k - 1, 0)], RHO_GRID[min(k + 1, RHO_GRID.size - 1)]
+    res = optimize.minimize_scalar(lambda r: -at(float(r))[1], bounds=(float(lo), float(hi)), method="bounded",
+                                   options={"xatol": 1e-9})
+    if -float(res.fun) > value:
+        rho = float(res.x)
+        sigma2, value = at(rho)
+    return sigma2, rho, value
+
+
+def _fit_sfh_stable(w: Weights, y: np.ndarray, psi: np.ndarray, x: np.ndarray, s_idx: np.ndarray, method: str,
+                    max_iter: int, tol: float) -> tuple[float, float, bool, int, bool, list[str]]:
+    """Fisher scoring as sae::eblupSFH; when it fails or stops at a boundary, the profile likelihood.
+
+    An interior solution of scoring is returned unchanged (so results equal ``sae`` wherever its
+    scoring converges). Otherwise :func:`profile_rho` maximises the likelihood over a rho grid
+    and scoring is restarted from there to polish; the polished point is kept when it converges
+    to an interior point at least as likely, else the profile optimum. A boundary solution
+    (sigma2_u = 0, or rho = +-0.999) is returned as such.
+    """
+    sigma2, rho, converged, iterations, boundary = _fit_sfh(w, y, psi, x, s_idx, method, max_iter, tol)
+    if converged and not boundary and abs(rho) < _RHO_BOUND:
+        return sigma2, rho, converged, iterations, boundary, []
+    why = ("did not converge" if not converged else
+           "stopped at sigma2_u = 0" if boundary else f"stopped at the bound rho = {rho:+.3f}")
+    p_sigma2, p_rho, p_value = profile_rho(w, y, psi, x, s_idx, method)
+    old = spatial_loglik(w, y, psi, x, s_idx, method, sigma2, rho) if converged else -np.inf
+    if converged and old >= p_value - 1e-9 * max(1.0, abs(p_value)):
+        return sigma2, rho, converged, iterations, boundary, []  # the profile confirms the boundary
+    note = (f"Fisher scoring from the standard start {why}; (sigma2_u, rho) maximise the profile "
+            f"{method} likelihood over a grid of rho in [-{_RHO_BOUND}, {_RHO_BOUND}]")
+    if p_sigma2 == 0.0:
+        return 0.0, p_rho, True, iterations, True, [note + " (maximum at sigma2_u = 0)."]
+    if abs(p_rho) < _RHO_BOUND:
+        s2, r2, ok, it2, bnd = _fit_sfh(w, y, psi, x, s_idx, method, max_iter, tol, start=(p_sigma2, p_rho))
+        if ok and not bnd and abs(r2) < _RHO_BOUND:
+            polished = spatial_loglik(w, y, psi, x, s_idx, method, s2, r2)
+            if polished >= p_value - 1e-9 * max(1.0, abs(p_value)):
+                return s2, r2, True, iterations + it2, False, [note + ", polished by Fisher scoring."]
+    return p_sigma2, p_rho, True, iterations, False, [note + "."]
+
+
 def fit_spatial_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sample: np.ndarray,
                          w: Weights, method: str, max_iter: int, tol: float) -> dict[str, Any]:
     s_idx = np.flatnonzero(in_sample)
@@ -304,7 +429,8 @@ def fit_spatial_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sa
     if w.shape[0] <= _DENSE_MAX_AREAS:
         w = _as_dense(w)
     wtw = _cross(w)
-    sigma2, rho, converged, iterations, boundary = _fit_sfh(w, ys, ps, xs, s_idx, method, max_iter, tol)
+    sigma2, rho, converged, iterations, boundary, notes = _fit_sfh_stable(w, ys, ps, xs, s_idx, method, max_iter,
+                                                                          tol)
     st = _SpatialState(sigma2, rho, w, wtw, s_idx, ys, ps, xs, full=True)
 
     # Derivatives of G = sigma2 * C over all areas (rows) and sampled areas (columns).
@@ -355,7 +481,6 @@ def fit_spatial_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sa
     resid[s_idx] = st.r / np.sqrt(np.diag(st.v))
     _, logdet = np.linalg.slogdet(st.v)
     loglik = -0.5 * float(n * np.log(2.0 * np.pi) + logdet + st.r @ st.vi @ st.r)
-    notes: list[str] = []
     if abs(rho) >= _RHO_BOUND and not boundary:
         notes.append(
             f"The spatial autocorrelation estimate is at the boundary (rho = {rho:+.3f}); "
@@ -363,7 +488,7 @@ def fit_spatial_fay_herriot(y: np.ndarray, psi: np.ndarray, x: np.ndarray, in_sa
         )
     if boundary:
         notes.append("With sigma2_u = 0 the spatial parameter rho is not identified; "
-                     "it is reported as its last iterate.")
+                     "the reported value is arbitrary.")
     return {
         "estimate": estimate, "mse": mse, "mse_conditional": mse_cond, "sigma2_u": sigma2,
         "rho": float(rho), "beta": st.beta,
