@@ -141,8 +141,8 @@ def main() -> None:
     text = table(baseline, current)
     load = os.getloadavg()
     header = (f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-              f"load average at the end {load[0]:.1f} (other processes inflate wall times; CPU "
-              "times are comparable across load).")
+              f"load average at the end {load[0]:.1f} (other processes inflate wall times, and "
+              "CPU times less so).")
     print(header)
     print(text)
     if args.write:
