@@ -7,7 +7,7 @@ The demo's four synthetic cities go through the same code as ``geo-cohesion demo
 duration of the run (nothing in the package is changed); stages do not overlap, and "other" is
 the rest of the time (configuration, metadata, the output folder's commit). Each stage gets its
 wall time and its CPU time (user + system, with the figure worker processes it started): on a
-shared machine the CPU times are the comparable numbers, the wall times show the parallel gain.
+shared machine the CPU times vary less than the wall times, which show the parallel gain.
 
 Two configurations are measured in the same run, one after the other:
 
