@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -155,11 +156,9 @@ def district_layer(city: CityReportInput) -> pd.DataFrame:
     columns: dict[str, object] = {
         "district_id": ids.to_numpy(),
         "district_name": base["district_name"].astype(str).to_numpy() if "district_name" in base else ids.to_numpy()}
-    est = city.district_estimates.copy()
-    est["district_id"] = est["district_id"].astype(str)
+    est = city.district_estimates
     variables = [v for v in load_radar().variables if v in set(est["variable"])]
-    for v in variables:
-        rows = est[est["variable"] == v].set_index("district_id")
+    for v, rows in _by_variable(est, variables):
         hidden = rows["suppressed"].astype(bool) if "suppressed" in rows else pd.Series(False, index=rows.index)
         for stat in WIDE_STATISTICS:
             if stat in rows:
@@ -171,17 +170,12 @@ def district_layer(city: CityReportInput) -> pd.DataFrame:
             columns[f"{v}_estimator"] = ids.map(rows["estimator"]).to_numpy()
         columns[f"{v}_suppressed"] = ids.map(hidden).astype("boolean").to_numpy()
     if city.comparison is not None:
-        comp = city.comparison.copy()
-        comp["district_id"] = comp["district_id"].astype(str)
-        for v in variables:
-            rows = comp[comp["variable"] == v].set_index("district_id")
-            if rows.empty:
-                continue
+        for v, rows in _by_variable(city.comparison, variables):
             columns[f"{v}_deviation"] = ids.map(rows["deviation"].astype(float).round(6)).to_numpy()
             tested = rows["p_adjusted"].notna()
             columns[f"{v}_significant"] = ids.map(rows["significant"].astype(bool).where(tested)) \
                 .astype("boolean").to_numpy()
-        rows = comp[comp["variable"] == load_radar().index_slug].set_index("district_id")
+        _, rows = next(_by_variable(city.comparison, [load_radar().index_slug], skip_empty=False))
         for stat in ("rank", "rank_low", "rank_high"):
             columns[f"index_{stat}"] = ids.map(rows[stat]).astype("Int64").to_numpy()
     if city.structural is not None:
@@ -205,18 +199,24 @@ def district_layer(city: CityReportInput) -> pd.DataFrame:
                 values = values.astype("boolean")
             columns[column] = values.to_numpy()
     if city.change is not None and "district_id" in city.change.columns:
-        change = city.change.copy()
-        change["district_id"] = change["district_id"].astype(str)
-        for v in variables:
-            rows = change[change["variable"] == v].set_index("district_id")
-            if rows.empty:
-                continue
+        for v, rows in _by_variable(city.change, variables):
             columns[f"{v}_change"] = ids.map(rows["change"].astype(float).round(6)).to_numpy()
             columns[f"{v}_change_significant"] = ids.map(rows["significant"].astype(bool)).astype("boolean") \
                 .to_numpy()
     if city.data_note:
         columns["note"] = np.full(len(ids), city.data_note, dtype=object)
     return gpd.GeoDataFrame(pd.DataFrame(columns), geometry=base.geometry.to_numpy(), crs=base.crs)
+
+
+def _by_variable(table: pd.DataFrame, variables: list[str], skip_empty: bool = True
+                 ) -> Iterator[tuple[str, pd.DataFrame]]:
+    """``(variable, rows)`` of a long table (a row per district and variable), rows indexed by the
+    district id as text; variables without rows are skipped unless ``skip_empty`` is False."""
+    table = table.assign(district_id=table["district_id"].astype(str))
+    for variable in variables:
+        rows = table[table["variable"] == variable].set_index("district_id")
+        if not (skip_empty and rows.empty):
+            yield variable, rows
 
 
 def field_alias(column: str) -> str:
