@@ -378,15 +378,22 @@ def infer_number_format(values: pd.Series, decimal: str | None = None,
     """
     candidates = [(n, d, t) for n, d, t in NUMBER_FORMATS
                   if (decimal is None or d == decimal) and (thousands is None or (t or "") == thousands)]
+    # every distinct text is matched and parsed once (a survey column of 100k answers has a handful)
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(np.asarray(uniques, dtype=object)).astype(str)
+    # without any mark or separator every format that reads the cells reads the same numbers
+    plain = not distinct.str.contains(r"[.,\s\u00a0\u202f]").any()
     results: dict[str, np.ndarray] = {}
     for name, dec, th in candidates:
-        if values.str.fullmatch(_PATTERNS[name]).all():
-            results[name] = _parse(values, dec, th)
+        if distinct.str.fullmatch(_PATTERNS[name]).all():
+            results[name] = _parse(distinct, dec, th)
+            if plain:
+                break
     if not results:
         return None, None
     first_name, first = next(iter(results.items()))
     if all(np.array_equal(first, other) for other in results.values()):
-        return first_name, first
+        return first_name, first[codes]
     return "ambiguous", None
 
 
@@ -398,15 +405,20 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
     for column in table.columns:
         if column in skip or pd.api.types.is_numeric_dtype(table[column]):
             continue
-        cells = table[column].astype("string").str.strip()
-        present = cells.notna() & (cells != "")
+        # strip and test each distinct cell once, then map back to the rows
+        codes, uniques = pd.factorize(table[column])
+        stripped = pd.Series(np.asarray(uniques, dtype=object)).astype("string").str.strip()
+        filled = (stripped.notna() & (stripped != "")).to_numpy()
+        present = (codes >= 0) & filled[np.maximum(codes, 0)]
         if not present.any():
             table[column] = np.nan
             continue
-        name, numbers = infer_number_format(cells[present].astype(str), decimal, thousands)
+        distinct = stripped[filled].astype(str)  # in order of first appearance
+        cells = pd.Series(stripped.to_numpy(dtype=object)[codes[present]]).astype(str)
+        name, numbers = infer_number_format(cells, decimal, thousands)
         if name == "ambiguous":
-            examples = ", ".join(repr(v) for v in pd.unique(cells[present])[:4])
-            readings = [n for n, _, _ in NUMBER_FORMATS if cells[present].str.fullmatch(_PATTERNS[n]).all()]
+            examples = ", ".join(repr(v) for v in pd.unique(distinct)[:4])
+            readings = [n for n, _, _ in NUMBER_FORMATS if distinct.str.fullmatch(_PATTERNS[n]).all()]
             raise InputError(f"the numbers in column '{column}' can be read in more than one way ({examples}: "
                              f"formats {' or '.join(readings)})", str(path),
                              "declare the table's format in the project file (e.g. 'decimal: \",\"' and "
@@ -416,7 +428,7 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
                              "unambiguous")
         if name is not None:
             column_values = np.full(len(table), np.nan)
-            column_values[present.to_numpy()] = numbers
+            column_values[present] = numbers
             table[column] = column_values
             formats[column] = name
     table.attrs["number_formats"] = formats
