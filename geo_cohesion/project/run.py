@@ -155,7 +155,7 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
     est["variable"] = est["variable"].str.removeprefix("score__")
     if unsampled:
         est = pd.concat([est, _unsampled_rows(unsampled, radar.variables, est.columns)], ignore_index=True)
-    est.insert(1, "district_name", est["district_id"].map(names).fillna(est["district_id"]))
+    est.insert(1, "district_name", est["district_id"].map(names).astype(object).fillna(est["district_id"]))
     city_est = design.means(variables, level=level)
     city_est["variable"] = city_est["variable"].str.removeprefix("score__")
     group_est = None
@@ -305,7 +305,8 @@ def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.Dat
                                      min_n=project.estimates.min_n)
     structural = align_structural(city, structural, districts["district_id"].unique(), spec.path)
     names = district_names(city, structural)
-    districts.insert(1, "district_name", districts["district_id"].map(names).fillna(districts["district_id"]))
+    ids = districts["district_id"]
+    districts.insert(1, "district_name", ids.map(names).astype(object).fillna(ids))
     districts["n_eff"] = districts["n_eff"].astype(float)
     districts, models, note = model_district_estimates(city, project, districts, structural, boundaries=boundaries)
     return with_changes(CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"},

@@ -229,7 +229,7 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
             spec = city.structural
             names = {**dict(zip(structural[spec.district_column].astype(str),
                                 structural[spec.name_column].astype(str))), **names}
-        table["district_name"] = table["district_id"].map(names).fillna(table["district_id"])
+        table["district_name"] = table["district_id"].map(names).astype(object).fillna(table["district_id"])
     table = _finish(table, project)
     used = [m for m in ("spatial_fay_herriot", "fay_herriot") if m in set(models["method"])]
     if used:
