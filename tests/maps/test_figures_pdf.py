@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pdf_tools import tool
 from PIL import Image
 
 from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
@@ -26,16 +27,6 @@ pytestmark = pytest.mark.browser  # rasterises PDFs with poppler's pdftoppm, lik
 DPI = 100
 NOTES = ["synthetische Demodaten", "schematische Grenzen – nicht amtlich"]
 SUPPRESSED = {1, 6}
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        reason = f"{name} not installed (apt-get install poppler-utils)"
-        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{reason} (CI=true: PDF tests must run; .ci/run installs poppler-utils)", pytrace=False)
-        pytest.skip(reason)
-    return path
 
 
 def _city_map(name: str):
@@ -53,7 +44,7 @@ def _city_map(name: str):
 
 def _rasterise(pdf: Path, dpi: int = DPI) -> np.ndarray:
     stem = pdf.with_suffix("")
-    subprocess.run([_tool("pdftoppm"), "-r", str(dpi), "-png", "-singlefile", str(pdf), str(stem)],
+    subprocess.run([tool("pdftoppm"), "-r", str(dpi), "-png", "-singlefile", str(pdf), str(stem)],
                    check=True, capture_output=True, timeout=120)
     return np.asarray(Image.open(stem.with_suffix(".png")).convert("RGB")).astype(int)
 
@@ -64,7 +55,7 @@ def test_pdf_page_is_a4_and_shows_the_map(city, variable, landscape, tmp_path):
     city_map = _city_map(city)
     (pdf,) = save_figure(plot_layer(city_map, variable), tmp_path / f"{city}_{variable}", formats=("pdf",),
                          close=True)
-    info = subprocess.run([_tool("pdfinfo"), str(pdf)], check=True, capture_output=True, text=True).stdout
+    info = subprocess.run([tool("pdfinfo"), str(pdf)], check=True, capture_output=True, text=True).stdout
     assert re.search(r"^Pages:\s+1$", info, re.M) and re.search(r"^Page size:.*\(A4\)", info, re.M), info
 
     pixels = _rasterise(pdf)
@@ -83,7 +74,7 @@ def test_pdf_page_is_a4_and_shows_the_map(city, variable, landscape, tmp_path):
         rgb = np.array([int(colour[k:k + 2], 16) for k in (1, 3, 5)])
         assert np.all(np.abs(flat - rgb) <= 2, axis=1).sum() > 300, f"{colour} missing on the page"
 
-    text = subprocess.run([_tool("pdftotext"), "-layout", str(pdf), "-"], check=True, capture_output=True,
+    text = subprocess.run([tool("pdftotext"), "-layout", str(pdf), "-"], check=True, capture_output=True,
                           text=True).stdout
     assert f"{city}: {layer.label}" in text
     assert all(note in " ".join(text.split()) for note in NOTES)

@@ -1,14 +1,11 @@
 """Helpers of the report tests: a small city built in code (4 districts on a 2 x 2 grid), poppler tools."""
 from __future__ import annotations
 
-import os
-import shutil
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pytest
 import shapely
+from pdf_tools import tool  # noqa: F401 - re-exported for the report tests
 
 from geo_cohesion.maps.layers import build_city_map
 from geo_cohesion.radar.codebook import load_radar
@@ -17,17 +14,6 @@ from geo_cohesion.report.model import CityReportInput
 IDS = ["01", "02", "03", "04"]
 HOSTILE = ['=HYPERLINK("http://x","y")', "#panic() *bold* ] $x$", "<script>alert(1)</script> Hörde",
            'Süd-Ost "\\" `@x` #set text(red)']
-
-
-def tool(name: str) -> str:
-    """Path of a poppler tool; skip without it, fail under CI=true (.ci/run installs poppler-utils)."""
-    path = shutil.which(name)
-    if path is None:
-        reason = f"{name} not installed (apt-get install poppler-utils)"
-        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{reason} (CI=true: PDF tests must run)", pytrace=False)
-        pytest.skip(reason)
-    return path
 
 
 def make_city(names: list[str] | None = None, index: list[float] | None = None, significant: list[bool] | None = None,
