@@ -167,7 +167,9 @@ def test_german_map_keeps_the_published_words():
                                "search_none": "kein Gebiet gefunden", "labels_toggle": "Gebietsnamen zeigen",
                                "significant_above": "signifikant über dem Stadtwert",
                                "significant_below": "signifikant unter dem Stadtwert",
-                               "not_significant": "kein signifikanter Unterschied zum Stadtwert"}
+                               "not_significant": "kein signifikanter Unterschied zum Stadtwert",
+                               "rank_interval": "Rang {rank} (95-%-Rangintervall {low}–{high}) von {n}",
+                               "rank_none": "Rang: – (nicht im Rangvergleich)"}
     assert city_map.ci_label == "95-%-Konfidenzintervall"
     assert np.isnan(city_map.layer("index").values[1])
 

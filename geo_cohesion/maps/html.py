@@ -23,7 +23,7 @@ from jinja2 import Template
 
 from geo_cohesion.io.htmlsafe import escape_html, script_json
 from geo_cohesion.io.write import write_text
-from geo_cohesion.labels import label
+from geo_cohesion.labels import format_level, label
 from geo_cohesion.maps.classify import NO_DATA_COLOUR
 from geo_cohesion.maps.layers import CityMap, MapLayer
 from geo_cohesion.maps.significance import significance_legend
@@ -77,6 +77,11 @@ def _significance(layer: MapLayer) -> list[int | None] | None:
     return [None if not math.isfinite(v) else int(v) for v in layer.significance]
 
 
+def _ranks(ranks: np.ndarray) -> list[int | None]:
+    """Ranks as whole numbers, None where there is none."""
+    return [None if not math.isfinite(v) else int(v) for v in ranks]
+
+
 def _none_if_empty(texts: list[str | None]) -> list[str | None] | None:
     """``texts``, or None when no district has one."""
     return texts if any(t is not None for t in texts) else None
@@ -92,8 +97,12 @@ def _layer_payload(layer: MapLayer, lang: str = "de") -> dict:
         "ci_low": [_number(v) for v in layer.ci_low], "ci_high": [_number(v) for v in layer.ci_high],
         "n": [None if not math.isfinite(v) else int(v) for v in layer.n],
         "suppressed": [bool(s) for s in layer.suppressed],
-        "rank": [None if not math.isfinite(v) else int(v) for v in layer.rank],
-        "n_ranked": int(np.isfinite(layer.values).sum()),
+        "rank": _ranks(layer.rank),
+        "n_ranked": layer.rank_count if layer.rank_low is not None else int(np.isfinite(layer.values).sum()),
+        # the comparison table's rank intervals (null: the layer has none, the tooltip shows the point rank)
+        "rank_low": _ranks(layer.rank_low) if layer.rank_low is not None else None,
+        "rank_high": _ranks(layer.rank_high) if layer.rank_high is not None else None,
+        "rank_note": layer.rank_note or None,
         "colours": colours, "legend": legend,
         # per-district texts; null instead of a list of nulls (10,000 districts: 1.4 MB per list)
         "estimator": _none_if_empty(layer.estimator_labels()),
@@ -127,14 +136,19 @@ def label_points(city_map: CityMap, geojson: dict) -> tuple[list[list[float]], l
 def page_text(city_map: CityMap) -> dict[str, str]:
     """The words the page script writes (tooltips, legend, side view), in the map's language.
 
-    ``rank`` keeps its ``{rank}`` and ``{n}`` placeholders; the script fills them per district.
+    ``rank`` keeps its ``{rank}`` and ``{n}`` placeholders and ``rank_interval`` its ``{rank}``,
+    ``{low}``, ``{high}`` and ``{n}`` (the level is filled here); the script fills them per district.
     """
     lang = city_map.lang
+    level = format_level(city_map.level, lang)
     return {"no_data": label("note.no_data", lang), "no_respondents": label("note.no_respondents", lang),
             "not_published": label("note.not_published", lang), "estimator": label("map.estimator", lang),
             "too_few": label("note.too_few", lang, min_n=city_map.min_n),
             "value": label("map.value", lang), "respondents": label("map.respondents", lang),
             "rank": label("map.rank", lang), "side_view": label("map.side_view", lang),
+            "rank_interval": label("map.rank_interval", lang, level=level, rank="{rank}", low="{low}", high="{high}",
+                                   n="{n}"),
+            "rank_none": label("map.rank_none", lang),
             "side_second": label("map.side_second", lang), "district_key": label("map.district_key", lang),
             "search": label("map.search", lang), "search_none": label("map.search_none", lang),
             "labels_toggle": label("map.labels_toggle", lang),
@@ -163,6 +177,8 @@ def map_payload(city_map: CityMap, tolerance_m: float = 5.0, basemap: Basemap | 
         "lang": city_map.lang, "text": page_text(city_map),
         "notes": [n for n in [city_map.source, city_map.estimator_note, *city_map.notes] if n],
         "names": names, "keys": district_keys, "label_points": points, "label_order": order,
+        # the need class of every district (need table), in every layer's tooltip; null without a need index
+        "need_class": city_map.need_class,
         "basemap": None if basemap is None else {"url": basemap.url, "attribution": escape_html(basemap.attribution),
                                                  "max_zoom": basemap.max_zoom},
         "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR, "ci_label": city_map.ci_label,

@@ -31,6 +31,7 @@ from geo_cohesion.labels import DEFAULT_LANG, check_lang, format_level, label
 from geo_cohesion.maps.classify import Classification, categorical, classify_values
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import Indicator, IndicatorRegistry, describe_column, indicator_registry
+from geo_cohesion.stats.need import MSS_STATUS_BREAKS
 from geo_cohesion.survey.small_area import ESTIMATOR_LABELS
 
 #: Palette of a structural layer by the indicator's direction: (ColorBrewer name, reversed). The
@@ -84,6 +85,16 @@ class MapLayer:
         (:func:`geo_cohesion.maps.significance.add_significance`).
     significance_note : str
         Which test marked the districts ("Holm-Korrektur, α = 0,05"); "" without markers.
+    rank_low, rank_high : ndarray, optional
+        The rank interval of every district from the comparison table (NaN where the table has no
+        rank); set together with ``rank`` and ``rank_count`` by :func:`add_rank_intervals`. None:
+        the layer has no rank intervals and ``rank`` is the point rank of ``values``.
+    rank_count : int
+        Number of districts ranked in the comparison table (the N of "Rang r von N"); 0 without
+        rank intervals.
+    rank_note : str
+        Where the ranks come from when it is not the layer's own values (e.g. "Rang nach den
+        direkten Schätzungen (Vergleichstabelle)" on a map of model estimates); "" otherwise.
     """
 
     variable: str
@@ -103,6 +114,10 @@ class MapLayer:
     detail: np.ndarray | None = None
     significance: np.ndarray | None = None
     significance_note: str = ""
+    rank_low: np.ndarray | None = None
+    rank_high: np.ndarray | None = None
+    rank_count: int = 0
+    rank_note: str = ""
 
     def estimator_labels(self) -> list[str | None]:
         """German estimator label per district (None where unknown)."""
@@ -138,7 +153,9 @@ class CityMap:
 
     ``lang`` is the language of every text the HTML map and the figures add; ``indicators`` the
     registry the structural layers came from; ``messages`` what the analyst should know but the
-    map does not show (e.g. columns without a declared label).
+    map does not show (e.g. columns without a declared label); ``need_class`` per district the
+    need class of the need table ("Bedarfsklasse 3 von 4", None where the district has none),
+    shown in the tooltip of every layer (:func:`add_need_class`), None without a need index.
     """
 
     city: str
@@ -154,6 +171,7 @@ class CityMap:
     messages: list[str] = field(default_factory=list)
     estimator_note: str = ""
     suppressed_label: str = ""
+    need_class: list[str | None] | None = None
 
     @property
     def suppressed_text(self) -> str:
@@ -410,6 +428,90 @@ def add_bivariate_layer(city_map: CityMap, cohesion: str = "index", deprivation:
     layer = MapLayer(f"{cohesion}__x__{deprivation}",
                      label("layer.bivariate", lang, cohesion=c_layer.label, indicator=d_layer.label), "bivariate",
                      c_layer.values, c_layer.ci_low, c_layer.ci_high, c_layer.n, c_layer.suppressed, c_layer.rank,
-                     classification, c_layer.unit, c_layer.estimator, c_layer.reason)
+                     classification, c_layer.unit, estimator=c_layer.estimator, reason=c_layer.reason,
+                     rank_low=c_layer.rank_low, rank_high=c_layer.rank_high, rank_count=c_layer.rank_count,
+                     rank_note=c_layer.rank_note)
     city_map.layers.append(layer)
     return layer
+
+
+#: Layer kinds whose tooltip ranks the districts by a Radar score: the score itself, its deviation
+#: from the city value (the same order) and the bivariate layer (by its cohesion score).
+RANKED_KINDS = ("cohesion", "deviation", "bivariate")
+
+
+def ranked_variable(layer: MapLayer) -> str | None:
+    """The Radar variable by which ``layer``'s tooltip ranks the districts (None for other kinds)."""
+    if layer.kind == "cohesion":
+        return layer.variable
+    if layer.kind == "deviation":
+        return layer.variable.removesuffix("__deviation")
+    if layer.kind == "bivariate":
+        return layer.variable.split("__x__")[0]
+    return None
+
+
+def add_rank_intervals(city_map: CityMap, comparison: pd.DataFrame, id_column: str = "district_id") -> int:
+    """Give the score layers the ranks and rank intervals of the comparison table.
+
+    The table's ``rank, rank_low, rank_high`` (:func:`geo_cohesion.stats.compare.rank_intervals`,
+    written as ``comparison_<city>.csv``) replace the layer's own point ranks, so that the tooltip
+    says exactly what the table says: "Rang 3 (95-%-Rangintervall 1–6) von 11". Nothing is
+    recomputed. A district the table does not rank (suppressed, no standard error) gets NaN and
+    the tooltip says "Rang: –". The table ranks the direct estimates; where a layer shows model
+    estimates its ``rank_note`` says so.
+
+    Parameters
+    ----------
+    city_map : CityMap
+        Its cohesion, deviation and bivariate layers (:data:`RANKED_KINDS`) are updated.
+    comparison : DataFrame
+        ``<id_column>, variable, rank, rank_low, rank_high``.
+    id_column : str
+        District (or group) key column of ``comparison``.
+
+    Returns
+    -------
+    int
+        Number of layers given rank intervals.
+    """
+    ids = city_map.boundaries["district_id"].astype(str).tolist()
+    note = label("map.rank_basis", city_map.lang)
+    changed = 0
+    for layer in city_map.layers:
+        variable = ranked_variable(layer)
+        if variable is None:
+            continue
+        rows = comparison[comparison["variable"] == variable]
+        if rows.empty or "rank_low" not in rows.columns:
+            continue
+        rows = rows.set_index(rows[id_column].astype(str))
+        if rows.index.duplicated().any():
+            raise ValueError(f"comparison table: more than one row per district for {variable!r}")
+        layer.rank, layer.rank_low, layer.rank_high = (rows[c].reindex(ids).to_numpy(dtype=float)
+                                                       for c in ("rank", "rank_low", "rank_high"))
+        layer.rank_count = int(rows["rank"].notna().sum())
+        model = layer.estimator is not None and any(isinstance(e, str) and e and e != "direct"
+                                                    for e in layer.estimator)
+        layer.rank_note = note if model else ""
+        changed += 1
+    return changed
+
+
+def add_need_class(city_map: CityMap, need: pd.DataFrame | None) -> None:
+    """Put every district's need class (the ``need_class`` column of the need table) in the tooltip
+    of every layer, as "Bedarfsklasse 3 von 4" (the words of the need layer).
+
+    ``need`` is :func:`geo_cohesion.project.need.city_need`'s table (``district_id, need_class``,
+    ``attrs["class_breaks"]``); None or empty leaves the map without need classes.
+    """
+    if need is None or not len(need):
+        return
+    ids = city_map.boundaries["district_id"].astype(str).tolist()
+    table = need.set_index(need["district_id"].astype(str))
+    if table.index.duplicated().any():
+        raise ValueError("need table: more than one row per district")
+    classes = len(need.attrs.get("class_breaks") or MSS_STATUS_BREAKS) + 1
+    codes = table["need_class"].reindex(ids)
+    city_map.need_class = [None if pd.isna(k) else label("map.need_class", city_map.lang, k=int(k), n=classes)
+                           for k in codes]

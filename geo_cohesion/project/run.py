@@ -478,7 +478,13 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     InputError
         If ``maps.figure_variables`` names a layer the city does not have.
     """
-    from geo_cohesion.maps.layers import add_bivariate_layer, add_deviation_layers, build_city_map
+    from geo_cohesion.maps.layers import (
+        add_bivariate_layer,
+        add_deviation_layers,
+        add_need_class,
+        add_rank_intervals,
+        build_city_map,
+    )
     from geo_cohesion.maps.significance import add_significance
     from geo_cohesion.project.analysis import add_comparison_layers
     from geo_cohesion.spatial.regions import aggregate_boundaries
@@ -508,9 +514,11 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     if comparison is not None:
         add_comparison_layers(district_map, comparison)
         add_significance(district_map, comparison.comparison, project.compare.adjust, project.compare.alpha)
+        add_rank_intervals(district_map, comparison.comparison)  # the table's ranks, not recomputed
     from geo_cohesion.maps.need_layers import add_need_layers
 
     add_need_layers(district_map, result.need, result.change)
+    add_need_class(district_map, result.need)  # the need table's class in every tooltip
     check_figure_variables(district_map, settings.figure_variables)
     maps = [(city.slug, district_map)]
     if city.groups and result.group_estimates is not None:
@@ -524,6 +532,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
         if comparison is not None and comparison.group_comparison is not None:
             add_significance(group_map, comparison.group_comparison, project.compare.adjust, project.compare.alpha,
                              id_column="group")
+            add_rank_intervals(group_map, comparison.group_comparison, id_column="group")
         maps.append((f"{city.slug}_gruppen", group_map))
     if merged is not None:
         maps.append((f"{city.slug}_zusammengefasst", merged_map(city.name, merged, city_values, **common)))

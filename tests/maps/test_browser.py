@@ -28,7 +28,9 @@ import yaml
 from geo_cohesion.demo.shapes import build_schematic_boundaries, load_cities
 from geo_cohesion.io.htmlsafe import escape_html
 from geo_cohesion.maps.html import map_payload, render_html_map
-from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
+from geo_cohesion.maps.layers import add_deviation_layers, add_need_class, add_rank_intervals, build_city_map
+from geo_cohesion.maps.need_layers import add_need_layers
+from geo_cohesion.stats.compare import rank_intervals
 
 pytestmark = pytest.mark.browser
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -271,6 +273,34 @@ def make_city_map(names=None, city="Dortmund", title="", notes=("synthetische De
     return city_map
 
 
+UNRANKED = 5                 # a published district the comparison table does not rank
+NO_NEED = 9                  # a district without a need class
+
+
+def add_tables(city_map, seed=0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A comparison table with rank intervals (of noisy "direct" estimates) and a need table, built
+    in code, put on ``city_map`` as the pipeline does; returns ``(comparison, need)``."""
+    rng = np.random.default_rng(seed)
+    ids = city_map.boundaries["district_id"].astype(str).tolist()
+    parts = []
+    for layer in city_map.layers:
+        if layer.kind != "cohesion":
+            continue
+        direct = layer.values + rng.normal(0, 3, len(ids))
+        direct[UNRANKED] = np.nan
+        ranks = rank_intervals(direct, np.full(len(ids), 2.5), 0.95, 300, seed=seed)
+        parts.append(pd.concat([pd.DataFrame({"district_id": ids, "variable": layer.variable}), ranks], axis=1))
+    comparison = pd.concat(parts, ignore_index=True)
+    codes = pd.array([None if i == NO_NEED else 1 + i % 4 for i in range(len(ids))], dtype="Int64")
+    need = pd.DataFrame({"district_id": ids, "need_score": rng.normal(0, 1, len(ids)), "need_class": codes,
+                         "class_stability": rng.uniform(0.5, 1, len(ids))})
+    need.attrs["class_breaks"] = [-1.0, 1.0, 1.5]
+    add_rank_intervals(city_map, comparison)
+    add_need_layers(city_map, need)
+    add_need_class(city_map, need)
+    return comparison, need
+
+
 @pytest.fixture(scope="module")
 def plain_map(tmp_path_factory):
     """An ordinary map page and its payload."""
@@ -360,6 +390,42 @@ def test_hover_shows_the_tooltip(driver, plain_map):
     assert console_problems(driver) == []
 
 
+def test_tooltip_shows_the_tables_rank_interval_and_need_class(driver, tmp_path):
+    """Rank and rank interval of the comparison table on the score layers ("–" where the table has
+    none), the need table's class on every layer and only once on the need layer."""
+    city_map = make_city_map()
+    comparison, need = add_tables(city_map)
+    path = tmp_path / "tables.html"
+    path.write_text(render_html_map(city_map, offline=True), encoding="utf-8")
+    data = load(driver, path)
+    names, keys = data["names"], data["keys"]
+    ranked = comparison.set_index(["variable", "district_id"])
+    need_words = {k: None if pd.isna(c) else f"Bedarfsklasse {c} von 4" for k, c in zip(need["district_id"],
+                                                                                          need["need_class"])}
+    shown = [i for i in range(len(names)) if i not in SUPPRESSED | {UNRANKED, NO_NEED, NO_DATA}]
+    for key, variable, i in (("index", "index", shown[0]), ("index__deviation", "index", shown[1]),
+                             ("soziale_netze", "soziale_netze", shown[2])):
+        select_layer(driver, key)
+        text = hover(driver, i, names[i])
+        row = ranked.loc[(variable, keys[i])]
+        n = int(comparison.loc[comparison["variable"] == variable, "rank"].notna().sum())
+        assert (f"Rang {row['rank']:.0f} (95-%-Rangintervall {row['rank_low']:.0f}–{row['rank_high']:.0f}) "
+                f"von {n}") in text, key
+        assert need_words[keys[i]] in text.split("\n")
+    text = hover(driver, UNRANKED, names[UNRANKED])  # a value, but no rank in the table: no number
+    assert "Wert: " in text and "Rang: – (nicht im Rangvergleich)" in text and "Rangintervall" not in text
+    select_layer(driver, "unemployment_pct")  # other layers: the need class, their own point rank
+    text = hover(driver, shown[3], names[shown[3]])
+    assert need_words[keys[shown[3]]] in text and "Rangintervall" not in text and "in der Stadt" in text
+    text = hover(driver, NO_NEED, names[NO_NEED])
+    assert "Bedarfsklasse" not in text
+    select_layer(driver, "need_class")
+    text = hover(driver, shown[4], names[shown[4]])
+    assert text.count(need_words[keys[shown[4]]]) == 1 and "Klassenstabilität" in text
+    assert driver.execute_script("return window.__errors") == []
+    assert console_problems(driver) == []
+
+
 def test_screenshot_shows_the_map(driver, plain_map, tmp_path):
     from PIL import Image
 
@@ -417,6 +483,7 @@ def test_hostile_text_stays_text(driver, spec, tmp_path):
     from selenium.webdriver.common.by import By
 
     city_map = make_city_map(**spec)
+    add_tables(city_map, spec["seed"])  # rank intervals and need classes in the tooltips, too
     html = render_html_map(city_map, offline=True)
     path = tmp_path / "xss.html"
     path.write_text(html, encoding="utf-8")

@@ -113,6 +113,50 @@ def test_html_map_has_deviation_and_cluster_layers(small_project):
     assert not list((out / "figures").glob("*.png"))  # maps.figure_formats is honoured
 
 
+def _payload(path):
+    return json.loads(re.search(r"var DATA = (\{.*?\});\n", path.read_text(encoding="utf-8")).group(1))
+
+
+def _same_ranks(payload, comparison, id_column="district_id"):
+    """Every score layer's tooltip ranks equal the comparison table's, district by district; returns
+    the layers checked."""
+    checked = []
+    for layer in payload["layers"]:
+        if layer["kind"] not in {"cohesion", "deviation", "bivariate"}:
+            assert layer["rank_low"] is None, layer["key"]
+            continue
+        variable = layer["key"].removesuffix("__deviation").split("__x__")[0]
+        rows = comparison[comparison["variable"] == variable].set_index(id_column)
+        for column in ("rank", "rank_low", "rank_high"):
+            expected = [None if pd.isna(v) else int(v) for v in rows[column].reindex(payload["keys"])]
+            assert layer[column] == expected, (layer["key"], column)
+        assert layer["n_ranked"] == rows["rank"].notna().sum()
+        checked.append(layer["key"])
+    return checked
+
+
+def test_html_map_tooltips_carry_the_tables_rank_intervals_and_need_class(small_project):
+    """The run's own tables: ``comparison_*.csv`` (rank intervals) and ``need_*.csv`` (need class)."""
+    from geo_cohesion.radar.codebook import load_radar
+
+    out = small_project.out
+    payload = _payload(out / "musterstadt.html")
+    checked = _same_ranks(payload, small_project.table("comparison_musterstadt.csv"))
+    variables = load_radar().variables
+    assert set(variables) <= set(checked) and {f"{v}__deviation" for v in variables} <= set(checked)
+    suppressed = payload["keys"].index("12")  # 22 respondents: not ranked, whatever the model shows
+    layers = {layer["key"]: layer for layer in payload["layers"]}
+    assert all(layers[key]["rank"][suppressed] is None for key in checked)
+    assert layers["index"]["values"][suppressed] is not None  # the model publishes it: the tooltip says "Rang: –"
+    assert payload["text"]["rank_interval"] == "Rang {rank} (95-%-Rangintervall {low}–{high}) von {n}"
+    need = small_project.table("need_musterstadt.csv").set_index("district_id")["need_class"]
+    expected = [None if pd.isna(k) else f"Bedarfsklasse {int(k)} von 4" for k in need.reindex(payload["keys"])]
+    assert payload["need_class"] == expected and any(expected)
+    groups = _payload(out / "musterstadt_gruppen.html")
+    table = pd.read_csv(out / "tables" / "comparison_groups_musterstadt.csv", dtype={"group": str})
+    assert _same_ranks(groups, table, "group") and groups["need_class"] is None  # the need index is per district
+
+
 def test_demo_maps_and_figures(demo_out):
     html = (demo_out / "dortmund.html").read_text(encoding="utf-8")
     payload = json.loads(re.search(r"var DATA = (\{.*?\});\n", html).group(1))

@@ -32,13 +32,22 @@
     box.appendChild(el("b", DATA.names[i]));
     box.appendChild(el("div", TEXT.district_key + ": " + DATA.keys[i], "gc-key"));
     box.appendChild(el("div", l.label));
+    var published = layerLines(box, l, i);
+    var need = DATA.need_class ? DATA.need_class[i] : null;  // the need table's class, in every layer
+    if (need) { box.appendChild(el("div", need, "gc-need")); }
+    if (published && l.detail && l.detail[i]) {  // the layer's own lines (the need class only once)
+      l.detail[i].split("\n").forEach(function (t) { if (t !== need) { box.appendChild(el("div", t)); } });
+    }
+    return box;
+  }
+  function layerLines(box, l, i) {  // the layer's value, interval, test, n, rank; false where none is shown
     if (l.suppressed[i]) {
-      if (l.n[i] === 0) { box.appendChild(el("div", TEXT.no_respondents)); return box; }
+      if (l.n[i] === 0) { box.appendChild(el("div", TEXT.no_respondents)); return false; }
       box.appendChild(el("div", l.reason && l.reason[i] ? TEXT.not_published + ": " + l.reason[i] : (DATA.suppressed_label || TEXT.too_few)));
       if (l.n[i] !== null) { box.appendChild(el("div", "n = " + l.n[i])); }
-      return box;
+      return false;
     }
-    if (l.values[i] === null) { box.appendChild(el("div", TEXT.no_data)); return box; }
+    if (l.values[i] === null) { box.appendChild(el("div", TEXT.no_data)); return false; }
     box.appendChild(el("div", TEXT.value + ": " + fmt(l.values[i]) + (l.unit ? " " + l.unit : "")));
     if (l.ci_low[i] !== null && l.ci_high[i] !== null) {
       box.appendChild(el("div", DATA.ci_label + ": " + fmt(l.ci_low[i]) + " – " + fmt(l.ci_high[i])));
@@ -50,12 +59,20 @@
       box.appendChild(el("div", verdict + " (" + l.significance_note + ")", "gc-significance"));
     }
     if (l.n[i] !== null) { box.appendChild(el("div", TEXT.respondents + ": n = " + l.n[i])); }
-    if (l.rank[i] !== null) {
-      box.appendChild(el("div", TEXT.rank.replace("{rank}", String(l.rank[i])).replace("{n}", String(l.n_ranked))));
+    if (l.rank_low) {  // rank and rank interval exactly as in the comparison table; "–" where it has none
+      if (l.rank[i] !== null && l.rank_low[i] !== null && l.rank_high[i] !== null) {
+        box.appendChild(el("div", TEXT.rank_interval.replace("{rank}", String(l.rank[i]))
+          .replace("{low}", String(l.rank_low[i])).replace("{high}", String(l.rank_high[i]))
+          .replace("{n}", String(l.n_ranked)), "gc-rank"));
+        if (l.rank_note) { box.appendChild(el("div", l.rank_note, "gc-rank-note")); }
+      } else {
+        box.appendChild(el("div", TEXT.rank_none, "gc-rank"));
+      }
+    } else if (l.rank[i] !== null) {
+      box.appendChild(el("div", TEXT.rank.replace("{rank}", String(l.rank[i])).replace("{n}", String(l.n_ranked)), "gc-rank"));
     }
     if (l.estimator && l.estimator[i]) { box.appendChild(el("div", TEXT.estimator + ": " + l.estimator[i])); }
-    if (l.detail && l.detail[i]) { l.detail[i].split("\n").forEach(function (t) { box.appendChild(el("div", t)); }); }
-    return box;
+    return true;
   }
   var featureOf = [];  // district index -> its Leaflet layer (search, labels)
   var geo = L.geoJSON(DATA.geojson, {
