@@ -633,6 +633,20 @@ def test_demo_map_works_in_the_browser(driver, demo_maps, page):
     text = hover(driver, i, data["names"][i])
     assert f"Wert: {decimal(index['values'][i])} Punkte" in text and "95-%-Konfidenzintervall" in text
     assert "n = " in text and "Rang" in text
+    # rank and rank interval: the run's comparison table, for this district (or group)
+    grouped = page.endswith("_gruppen.html")
+    table = pd.read_csv(path.parent / "tables" / ("comparison_groups_dortmund.csv" if grouped else
+                                                  "comparison_dortmund.csv"), dtype={"district_id": str, "group": str})
+    rows = table[table["variable"] == "index"].set_index("group" if grouped else "district_id")
+    row = rows.loc[data["keys"][i]]
+    if pd.isna(row["rank"]):
+        assert "Rang: – (nicht im Rangvergleich)" in text
+    else:
+        assert (f"Rang {row['rank']:.0f} (95-%-Rangintervall {row['rank_low']:.0f}–{row['rank_high']:.0f}) "
+                f"von {rows['rank'].notna().sum()}") in text
+    assert ("Rang nach den direkten Schätzungen" in text) == any(e not in (None, "direkt") for e in index["estimator"]
+                                                                 or [])
+    assert ("Bedarfsklasse" in text) == (not grouped and data["need_class"][i] is not None)
     assert driver.execute_script("return window.__xss") == []
     assert driver.execute_script("return window.__errors") == []
     assert console_problems(driver) == []
