@@ -4,7 +4,7 @@
 
 Same populations and sampling design as ``benchmarks/sae_simulation.py`` (same seeds, so the same
 samples), but only the non-spatial Fay-Herriot model is fitted, once per sample and score, and
-its estimates are given four intervals:
+its estimates are given these intervals:
 
 * ``prasad_rao``: the Prasad-Rao MSE (``FayHerriotResult.mse``, R ``sae`` ``mseFH``),
 * ``conditional``: the conditional MSE of Rivest & Belmonte (2000) (``mse_conditional``; a
@@ -13,6 +13,12 @@ its estimates are given four intervals:
 * ``groups``: Prasad-Rao intervals of a model whose covariate candidates also include one
   indicator per reporting group of the demo city (forward AIC as in the pipeline) - a fixed
   regional effect, tried and not adopted.
+* ``twofold``: the model with *random* effects of the demo city's reporting groups
+  (``fay_herriot(..., groups=...)``, same covariates as the plain model) with its analytic MSE
+  g1 + g2 + 2 g3 (Das, Jiang & Rao 2004);
+* ``twofold_boot``: the same estimates with the parametric bootstrap MSE (100 replicates), as
+  ``estimates.group_effects: true`` publishes them (the direct-or-model rule below compares
+  with the analytic MSE here, with the bootstrap MSE in the pipeline).
 
 As in the pipeline a district with n >= 30 keeps its direct estimate where the smoothed sampling
 variance is not above the Prasad-Rao MSE. Printed: coverage (%) and mean half-width by score and
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -31,6 +38,7 @@ from sae_simulation import MIN_N, SIZE_CLASSES, VARIABLES, Z95, build_population
 from geo_cohesion.demo.assumptions import load_assumptions
 from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.sae import fay_herriot, robust_mse
+from geo_cohesion.survey.sae_twofold import fit_two_fold
 from geo_cohesion.survey.small_area import (
     district_models,
     gvf_sampling_variance,
@@ -39,7 +47,7 @@ from geo_cohesion.survey.small_area import (
     standardise,
 )
 
-CANDIDATES = ("prasad_rao", "conditional", "robust", "groups")
+CANDIDATES = ("prasad_rao", "conditional", "robust", "groups", "twofold", "twofold_boot")
 
 
 def replicate(pop, groups: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
@@ -64,17 +72,26 @@ def replicate(pop, groups: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
     y_index, psi_index, _ = inputs("index")
     with_groups = list(select_covariates(y_index, psi_index, zg).names)
     n = pop.allocation.reindex(areas).to_numpy(dtype=float)
+    labels = groups.reindex(areas)
+    codes = np.where(labels.isna(), "area:" + areas.to_series().to_numpy(), labels.astype(str))
+    codes = np.unique(codes, return_inverse=True)[1]
     out = []
     for variable in VARIABLES:
         y, psi, dvar = inputs(variable)
         fit = fay_herriot(y, psi, z[names] if names else None)
         fit_g = fay_herriot(y, psi, zg[with_groups] if with_groups else None)
+        xz = np.column_stack([np.ones(len(areas)), z[names].to_numpy()]) if names else np.ones((len(areas), 1))
+        tf = fit_two_fold(y, psi, xz, codes, np.isfinite(y), float(fit.sigma2_u))
+        boot = fit_two_fold(y, psi, xz, codes, np.isfinite(y), float(fit.sigma2_u), bootstrap=100,
+                            seed=zlib.crc32(y.tobytes()))  # own stream: the samples stay those of sae_simulation.py
         mses = {"prasad_rao": fit.mse, "conditional": fit.mse_conditional,
-                "robust": robust_mse(fit.mse, fit.mse_conditional), "groups": fit_g.mse}
+                "robust": robust_mse(fit.mse, fit.mse_conditional), "groups": fit_g.mse, "twofold": tf["mse"],
+                "twofold_boot": boot["mse"]}
         for name, mse in mses.items():
-            f = fit_g if name == "groups" else fit
-            keep = (n >= MIN_N) & (psi <= f.mse)
-            est = np.where(keep, y, f.estimate)
+            f_est, f_mse = ((fit_g.estimate, fit_g.mse) if name == "groups" else
+                            (tf["estimate"], tf["mse"]) if name.startswith("twofold") else (fit.estimate, fit.mse))
+            keep = (n >= MIN_N) & (psi <= f_mse)
+            est = np.where(keep, y, f_est)
             halfwidth = Z95 * np.sqrt(np.clip(np.where(keep, dvar, mse), 0.0, None))
             out.append(pd.DataFrame({"district_id": areas, "variable": variable, "candidate": name,
                                      "estimate": est, "halfwidth": halfwidth, "n": n}))
@@ -103,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                                  labels=[lab for _, _, lab in SIZE_CLASSES])
     frame["covered"] = (frame["estimate"] - frame["truth"]).abs() <= frame["halfwidth"]
     by = ["variable", "size_class", "candidate"]
-    table = frame.groupby(by, observed=True).agg(coverage=("covered", "mean"), halfwidth=("halfwidth", "mean"))
+    frame["sq"] = (frame["estimate"] - frame["truth"]) ** 2
+    table = frame.groupby(by, observed=True).agg(coverage=("covered", "mean"), halfwidth=("halfwidth", "mean"),
+                                                 rmse=("sq", "mean"))
+    table["rmse"] = np.sqrt(table["rmse"])
     table["coverage"] *= 100
     print(f"{args.replicates} replicates per city, seed {args.seed}, {time.perf_counter() - start:.0f} s")
     print("coverage % / mean half-width by score and size class")

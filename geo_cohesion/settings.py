@@ -36,13 +36,7 @@ from pydantic import (
 )
 
 from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
-from geo_cohesion.settings_text import (
-    default_text,
-    expected_text,
-    is_model,
-    md_cell,
-    model_sections,
-)
+from geo_cohesion.settings_text import is_model, key_tables
 
 # the allowed values and the error type, defined once in settings_types, are part of this module's API
 from geo_cohesion.settings_types import (  # the allowed values (X as X) are re-exported
@@ -343,6 +337,11 @@ class EstimateSpec(Settings):
         "MSE behind the intervals of model estimates: prasad_rao = the Prasad-Rao MSE (R sae), robust = the "
         "larger of it and the district's own conditional MSE (Rivest & Belmonte 2000); see README "
         "'Small-area estimation'.", "prasad_rao")
+    group_effects: bool = setting(
+        "Fay-Herriot with random effects of the city's groups (two-fold model, Torabi & Rao 2014): a small district "
+        "borrows its group's level; MSE by parametric bootstrap. See README 'Small-area estimation'.", False)
+    group_mse_bootstrap: Int = setting("Bootstrap replicates of the MSE with group_effects.", 200, example="200",
+                                       ge=20, le=10000)
     benchmark: bool = setting("Ratio-benchmark model estimates so that their population-weighted mean equals the "
                            "direct city value.", False)
     max_ci_halfwidth: Float | None = setting(
@@ -669,17 +668,7 @@ def markdown() -> str:
         "  by the same rules.",
         "",
     ]
-    for path, model in model_sections(ProjectConfig, ""):
-        title = f"`{path}`" if path else "Top level"
-        doc = (model.__doc__ or "").strip().split("\n\n")[0]
-        lines += [f"## {title}", "", " ".join(doc.split()), "",
-                  "| key | value | default | description |", "|---|---|---|---|"]
-        for key, field in model.model_fields.items():
-            expected = expected_text(field.annotation, list(field.metadata))
-            lines.append(f"| `{key}` | {md_cell(expected)} | {md_cell(default_text(field))} | "
-                         f"{md_cell(field.description or '')} |")
-        lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + key_tables(ProjectConfig))
 
 
 def main(argv: list[str] | None = None) -> int:

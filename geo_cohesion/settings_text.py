@@ -246,3 +246,19 @@ def model_sections(model: type[BaseModel], path: str) -> list[tuple[str, type[Ba
 
 def md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def key_tables(root: type[BaseModel]) -> list[str]:
+    """Markdown sections of ``docs/config.md``: one table of keys per (nested) model of ``root``."""
+    lines: list[str] = []
+    for path, model in model_sections(root, ""):
+        title = f"`{path}`" if path else "Top level"
+        doc = (model.__doc__ or "").strip().split("\n\n")[0]
+        lines += [f"## {title}", "", " ".join(doc.split()), "",
+                  "| key | value | default | description |", "|---|---|---|---|"]
+        for key, field in model.model_fields.items():
+            expected = expected_text(field.annotation, list(field.metadata))
+            lines.append(f"| `{key}` | {md_cell(expected)} | {md_cell(default_text(field))} | "
+                         f"{md_cell(field.description or '')} |")
+        lines.append("")
+    return lines

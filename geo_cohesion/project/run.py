@@ -54,8 +54,8 @@ GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_hi
 #: Note of a district without respondents (merged into a neighbour for the weighting).
 NO_RESPONDENTS_NOTE = label("note.no_respondents_model")
 #: Columns of ``tables/sae_models.csv`` (one row per city and score).
-MODEL_COLUMNS = ["city", "variable", "requested", "method", "fit_method", "covariates", "sigma2_u", "rho", "beta",
-                 "converged", "synthetic", "areas_in_sample", "areas_out_of_sample", "aic", "benchmark_factor",
+MODEL_COLUMNS = ["city", "variable", "requested", "method", "fit_method", "covariates", "sigma2_u", "rho", "sigma2_v",
+                 "beta", "converged", "synthetic", "areas_in_sample", "areas_out_of_sample", "aic", "benchmark_factor",
                  "mse_method", "notes"]
 
 
@@ -248,7 +248,7 @@ def write_tables(results: list[CityResult], project: ProjectConfig, out_dir: Pat
     models = [r.models.assign(city=r.city.name) for r in results if r.models is not None]
     if models:
         table = pd.concat(models, ignore_index=True)[MODEL_COLUMNS]
-        for col in ("sigma2_u", "rho", "aic", "benchmark_factor"):
+        for col in ("sigma2_u", "rho", "sigma2_v", "aic", "benchmark_factor"):
             table[col] = table[col].astype(float).round(6)
         outputs["sae_models.csv"] = table
     written = []

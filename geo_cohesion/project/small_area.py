@@ -202,6 +202,13 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
         weights, why = contiguity_frame(boundaries, areas, project.compare.contiguity)
         if weights is None:
             notes.append(f"spatial model not possible ({why}): non-spatial Fay-Herriot model")
+    groups = None
+    if settings.group_effects and city.groups:
+        from geo_cohesion.project.inputs import group_labels
+
+        groups = group_labels(city, pd.Series(areas, index=areas, dtype=str))
+    elif settings.group_effects:
+        notes.append("group_effects: the city has no groups, so the model has no group effects")
     targets = None
     if settings.benchmark and city_estimates is not None and population is not None:
         targets = dict(zip(city_estimates["variable"], city_estimates["estimate"].astype(float)))
@@ -209,7 +216,8 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
         result = district_models(frame, within, covariates, estimator=estimator,
                                  covariate_names=settings.covariates, spatial_weights=weights,
                                  population=population, targets=targets, direct_min_n=settings.min_n,
-                                 mse_method=settings.model_mse)
+                                 mse_method=settings.model_mse, groups=groups,
+                                 mse_bootstrap=settings.group_mse_bootstrap, seed=project.seed)
     except InputError as exc:
         exc.source = exc.source or (structural.attrs.get("source") if structural is not None else None)
         raise
@@ -234,7 +242,8 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
     used = [m for m in ("spatial_fay_herriot", "fay_herriot") if m in set(models["method"])]
     if used:
         cov = ", ".join(result.covariates) if result.covariates else "keine (nur Stadtmittel)"
-        note = (f"Schätzer: {' / '.join(ESTIMATOR_LABELS[m] for m in used)}-Modell je Gebiet und Merkmal "
+        grouped = " mit Zufallseffekten der Gebietsgruppen" if models["sigma2_v"].notna().any() else ""
+        note = (f"Schätzer: {' / '.join(ESTIMATOR_LABELS[m] for m in used)}-Modell{grouped} je Gebiet und Merkmal "
                 f"(Kovariablen: {cov}), Intervalle aus dem geschätzten MSE; direkt, wo die direkte Schätzung "
                 f"mindestens so genau ist (n ≥ {settings.min_n}) oder kein Modell passte; Gebiete ohne Befragte: "
                 "synthetisch")

@@ -60,12 +60,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from geo_cohesion.errors import InputError
 
 #: Estimators a user can choose (``estimates.estimator``).
 from geo_cohesion.settings import ESTIMATORS, MODEL_MSES
+from geo_cohesion.survey.reliability import normal_halfwidth as normal_halfwidth, reliability as reliability
 from geo_cohesion.survey.sae import FayHerriotResult, fay_herriot, fh_benchmark, robust_mse
 
 #: Per-row estimator slugs of ``district_estimates.csv``: the chosen one, a fallback, or
@@ -327,6 +327,7 @@ class AreaModel:
             "covariates": ", ".join(self.covariates),
             "sigma2_u": np.nan if fit is None else fit.sigma2_u,
             "rho": np.nan if fit is None else fit.rho,
+            "sigma2_v": np.nan if fit is None else fit.sigma2_v,
             "beta": beta,
             "converged": None if fit is None else fit.converged,
             "synthetic": None if fit is None else fit.synthetic,
@@ -336,6 +337,21 @@ class AreaModel:
             "benchmark_factor": self.benchmark_factor, "mse_method": self.mse_method,
             "notes": " | ".join(self.notes),
         }
+
+
+def _group_fit(y: np.ndarray, psi: np.ndarray, x: pd.DataFrame | None, groups: Any, replicates: int, seed: int,
+               notes: list[str]) -> FayHerriotResult | None:
+    """Fay-Herriot with random group effects, or None (with a note) when it cannot be used."""
+    try:
+        fit = fay_herriot(y, psi, x, groups=groups, mse_bootstrap=replicates, seed=seed)
+    except (InputError, np.linalg.LinAlgError) as exc:
+        why = exc.message if isinstance(exc, InputError) else "singular matrix"
+        notes.append(f"model with group effects not fitted ({why}): Fay-Herriot without them")
+        return None
+    if not fit.converged:
+        notes.append("model with group effects did not converge: Fay-Herriot without them")
+        return None
+    return fit
 
 
 def _direct_model(variable: str, requested: str, direct: np.ndarray, direct_var: np.ndarray,
@@ -362,7 +378,8 @@ def _spatial_problem(fit: FayHerriotResult) -> str:
 def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: pd.DataFrame | None, *,
                    estimator: str, spatial_weights: Any = None, population: Any = None,
                    target: float | None = None, variable: str = "", method: str = "REML",
-                   mse_method: str = "prasad_rao") -> AreaModel:
+                   mse_method: str = "prasad_rao", groups: Any = None, mse_bootstrap: int = 0,
+                   seed: int = 0) -> AreaModel:
     """District estimates of one score with the chosen estimator (and fallbacks).
 
     Parameters
@@ -391,6 +408,12 @@ def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: 
         Variance-component estimator of the model.
     mse_method : {"prasad_rao", "robust"}
         MSE of the model rows: ``fit.mse`` or :func:`~geo_cohesion.survey.sae.robust_mse`.
+    groups : array-like, shape (m,), optional
+        Reporting group of every area: ``"fay_herriot"`` then fits random group effects
+        (:func:`~geo_cohesion.survey.sae.fay_herriot` ``groups=``) with the MSE from
+        ``mse_bootstrap`` parametric bootstrap replicates drawn with ``seed`` (``mse_method`` does
+        not apply). Not used by the spatial model.
+    mse_bootstrap, seed : int
 
     Returns
     -------
@@ -446,6 +469,9 @@ def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: 
                     fit = None
         if fit is None:
             used = "fay_herriot"
+    if fit is None and groups is not None and estimator == "fay_herriot":
+        fit, mse_method = _group_fit(y, psi, x, groups, mse_bootstrap, seed, notes), "bootstrap"
+        mse_method = mse_method if fit is not None else "prasad_rao"
     if fit is None:
         try:
             fit = fay_herriot(y, psi, x, method=method, max_iter=FH_MAX_ITER)
@@ -467,67 +493,6 @@ def fit_area_model(direct: Any, direct_var: Any, sampling_var: Any, covariates: 
     rows = np.where(fit.in_sample, used, "synthetic").astype(object)
     mse = robust_mse(fit.mse, fit.mse_conditional) if mse_method == "robust" else np.array(fit.mse, dtype=float)
     return AreaModel(variable, estimator, used, estimate, mse, rows, fit, names, factor, tuple(notes), mse_method)
-
-
-# -------------------- reliability ----------------------------------------------------------
-def normal_halfwidth(mse: Any, level: float = 0.95) -> np.ndarray:
-    """Half-width ``z * sqrt(mse)`` of a normal ``level`` interval."""
-    if not 0 < level < 1:
-        raise InputError(f"confidence level must be between 0 and 1, got {level}")
-    halfwidth: np.ndarray = float(norm.ppf(0.5 + level / 2.0)) * np.sqrt(np.asarray(mse, dtype=float))
-    return halfwidth
-
-
-def _points(value: float) -> str:
-    return f"{value:.1f}".replace(".", ",")
-
-
-def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, max_halfwidth: float | None,
-                min_n: int, level: float = 0.95) -> tuple[np.ndarray, list[str]]:
-    """Which published estimates to suppress, and why (German, for the ``note`` column and maps).
-
-    Parameters
-    ----------
-    estimate, halfwidth : array-like, shape (k,)
-        Published estimates and the half-widths of their intervals (NaN: unknown).
-    row_estimator : array-like of str, shape (k,)
-        Estimator of each row (:data:`ROW_ESTIMATORS`).
-    n : array-like, shape (k,)
-        Respondents behind the row's direct estimate (NaN: unknown).
-    max_halfwidth : float or None
-        Suppress when the half-width exceeds this many points (None: no such rule).
-    min_n : int
-        Suppress a *direct* estimate from fewer respondents.
-    level : float
-        Confidence level, for the wording.
-
-    Returns
-    -------
-    suppressed : numpy.ndarray of bool
-    reasons : list of str
-        Empty where published.
-    """
-    est = np.asarray(estimate, dtype=float).ravel()
-    hw = np.asarray(halfwidth, dtype=float).ravel()
-    kind = np.asarray(row_estimator, dtype=object).ravel()
-    count = np.asarray(n, dtype=float).ravel()
-    if not (est.size == hw.size == kind.size == count.size):
-        raise InputError("estimate, halfwidth, row_estimator and n differ in length.")
-    if max_halfwidth is not None and not max_halfwidth > 0:
-        raise InputError(f"max_halfwidth must be positive, got {max_halfwidth!r}.")
-    reasons: list[str] = []
-    level_text = f"{level * 100:g}".replace(".", ",")
-    for e, h, k, c in zip(est, hw, kind, count):
-        if not np.isfinite(e):
-            reasons.append("keine Befragten" if c == 0 else "keine Schätzung")
-        elif k == "direct" and np.isfinite(c) and c < min_n:
-            reasons.append(f"zu wenige Befragte für eine direkte Schätzung (n = {int(c)} < {min_n})")
-        elif max_halfwidth is not None and np.isfinite(h) and h > max_halfwidth:
-            reasons.append(f"zu unsicher: {level_text}-%-Intervall ±{_points(h)} Punkte, "
-                           f"erlaubt ±{_points(max_halfwidth)}")
-        else:
-            reasons.append("")
-    return np.array([bool(r) for r in reasons]), reasons
 
 
 # -------------------- all scores of one city -----------------------------------------------
@@ -575,7 +540,8 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
                     estimator: str, covariate_names: list[str] | None = None, selection_variable: str = "index",
                     spatial_weights: Any = None, population: pd.Series | None = None,
                     targets: dict[str, float] | None = None, method: str = "REML",
-                    direct_min_n: int | None = None, mse_method: str = "prasad_rao") -> DistrictModels:
+                    direct_min_n: int | None = None, mse_method: str = "prasad_rao",
+                    groups: pd.Series | None = None, mse_bootstrap: int = 200, seed: int = 0) -> DistrictModels:
     """Fit one small-area model per score for the districts of one city.
 
     Parameters
@@ -609,6 +575,12 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
     mse_method : {"prasad_rao", "robust"}
         MSE of the model rows (see :func:`fit_area_model`). It changes intervals only, never which
         estimate is published: the direct-or-model rule always compares with the Prasad-Rao MSE.
+    groups : pandas.Series, optional
+        Reporting group per district id (every district): random group effects in the
+        non-spatial model (see :func:`fit_area_model`); a district without a group forms its own.
+    mse_bootstrap, seed : int
+        Bootstrap replicates of the MSE with ``groups``, and the seed (each score gets its own
+        stream derived from it).
     direct_min_n : int, optional
         Keep the direct estimate of a district with at least this many respondents when it is at least as
         precise as the model estimate (:math:`\\psi_d` not above the model's Prasad-Rao MSE; at
@@ -676,13 +648,19 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
     if population is not None and targets is not None:
         pop = population.rename(index=str).reindex(areas).fillna(0.0).to_numpy(dtype=float)
 
+    labels = None
+    if groups is not None:
+        mapped = groups.rename(index=str).reindex(areas)
+        labels = mapped.astype(object).where(mapped.notna(), "district:" + areas.to_series(index=areas))
     parts, summaries = [], []
-    for variable in variables:
+    for position, variable in enumerate(variables):
         y, dvar, psi, rows = inputs(variable)
         target = None if pop is None or targets is None else targets.get(variable)
         model = fit_area_model(y, dvar, psi, x, estimator=estimator, spatial_weights=w,
                                population=pop if target is not None else None, target=target,
-                               variable=variable, method=method, mse_method=mse_method)
+                               variable=variable, method=method, mse_method=mse_method,
+                               groups=None if labels is None else labels.to_numpy(), mse_bootstrap=mse_bootstrap,
+                               seed=int(np.random.SeedSequence([seed, position]).generate_state(1)[0]))
         gamma = model.fit.gamma if model.fit is not None else np.where(np.isfinite(y), 1.0, np.nan)
         estimate, mse, kind = model.estimate.copy(), model.mse.copy(), model.row_estimator.copy()
         if direct_min_n is not None and model.fit is not None:

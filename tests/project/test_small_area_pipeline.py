@@ -248,3 +248,29 @@ def test_cli_estimator_option(demo_out, tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["run", str(config), "--estimator", "eblup"])
     assert exc.value.code == 2
+
+
+def test_group_effects_model_borrows_from_the_city_groups(lippstadt, lippstadt_direct):
+    """estimates.group_effects: the Fay-Herriot model gets random effects of the city's groups,
+    its MSE comes from the seeded parametric bootstrap (same seed, same intervals), the note and
+    sae_models.csv say so, and a district without respondents gets its group's level."""
+    project, city = lippstadt
+    res = lippstadt_direct
+    direct = res.district_estimates.drop(columns=["estimator", "mse", "direct_estimate", "direct_se",
+                                                  "direct_ci_low", "direct_ci_high", "reason"])
+    empty = direct["district_id"] == "15"
+    direct.loc[empty, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
+    direct.loc[empty, ["n", "n_eff"]] = 0
+    grouped = override(project, {"estimates": {"group_effects": True, "group_mse_bootstrap": 40}})
+    out, models, note = model_district_estimates(city, grouped, direct, res.structural, design=res.design)
+    again, _, _ = model_district_estimates(city, grouped, direct, res.structural, design=res.design)
+    pd.testing.assert_frame_equal(out, again)
+    fitted = models[models["method"] == "fay_herriot"]
+    assert not fitted.empty and fitted["sigma2_v"].notna().all() and (fitted["mse_method"] == "bootstrap").all()
+    assert "Zufallseffekten der Gebietsgruppen" in note
+    plain, plain_models, _ = model_district_estimates(city, project, direct, res.structural, design=res.design)
+    assert plain_models["sigma2_v"].isna().all()
+    row = out[(out["district_id"] == "15") & (out["variable"] == "index")].iloc[0]
+    assert row["estimator"] == "synthetic" and np.isfinite(row["estimate"]) and row["mse"] > 0
+    with pytest.raises(InputError, match="group_mse_bootstrap"):
+        override(project, {"estimates": {"group_mse_bootstrap": 5}})

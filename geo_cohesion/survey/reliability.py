@@ -1,0 +1,70 @@
+"""The reliability rule of published district estimates: which to suppress and why, and the
+normal interval half-width it judges. Re-exported by :mod:`geo_cohesion.survey.small_area`."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+from geo_cohesion.errors import InputError
+
+
+def normal_halfwidth(mse: Any, level: float = 0.95) -> np.ndarray:
+    """Half-width ``z * sqrt(mse)`` of a normal ``level`` interval."""
+    if not 0 < level < 1:
+        raise InputError(f"confidence level must be between 0 and 1, got {level}")
+    halfwidth: np.ndarray = float(norm.ppf(0.5 + level / 2.0)) * np.sqrt(np.asarray(mse, dtype=float))
+    return halfwidth
+
+
+def _points(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
+def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, max_halfwidth: float | None,
+                min_n: int, level: float = 0.95) -> tuple[np.ndarray, list[str]]:
+    """Which published estimates to suppress, and why (German, for the ``note`` column and maps).
+
+    Parameters
+    ----------
+    estimate, halfwidth : array-like, shape (k,)
+        Published estimates and the half-widths of their intervals (NaN: unknown).
+    row_estimator : array-like of str, shape (k,)
+        Estimator of each row (:data:`geo_cohesion.survey.small_area.ROW_ESTIMATORS`).
+    n : array-like, shape (k,)
+        Respondents behind the row's direct estimate (NaN: unknown).
+    max_halfwidth : float or None
+        Suppress when the half-width exceeds this many points (None: no such rule).
+    min_n : int
+        Suppress a *direct* estimate from fewer respondents.
+    level : float
+        Confidence level, for the wording.
+
+    Returns
+    -------
+    suppressed : numpy.ndarray of bool
+    reasons : list of str
+        Empty where published.
+    """
+    est = np.asarray(estimate, dtype=float).ravel()
+    hw = np.asarray(halfwidth, dtype=float).ravel()
+    kind = np.asarray(row_estimator, dtype=object).ravel()
+    count = np.asarray(n, dtype=float).ravel()
+    if not (est.size == hw.size == kind.size == count.size):
+        raise InputError("estimate, halfwidth, row_estimator and n differ in length.")
+    if max_halfwidth is not None and not max_halfwidth > 0:
+        raise InputError(f"max_halfwidth must be positive, got {max_halfwidth!r}.")
+    reasons: list[str] = []
+    level_text = f"{level * 100:g}".replace(".", ",")
+    for e, h, k, c in zip(est, hw, kind, count):
+        if not np.isfinite(e):
+            reasons.append("keine Befragten" if c == 0 else "keine Schätzung")
+        elif k == "direct" and np.isfinite(c) and c < min_n:
+            reasons.append(f"zu wenige Befragte für eine direkte Schätzung (n = {int(c)} < {min_n})")
+        elif max_halfwidth is not None and np.isfinite(h) and h > max_halfwidth:
+            reasons.append(f"zu unsicher: {level_text}-%-Intervall ±{_points(h)} Punkte, "
+                           f"erlaubt ±{_points(max_halfwidth)}")
+        else:
+            reasons.append("")
+    return np.array([bool(r) for r in reasons]), reasons
