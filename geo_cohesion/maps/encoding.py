@@ -1,0 +1,134 @@
+"""Cheaper encoding of print figures: TrueType font subsets without layout tables, opaque PNGs as RGB.
+
+Both change how a figure is stored, never what it shows:
+
+* **PDF fonts** stay embedded TrueType (``pdf.fonttype: 42``, a CIDFontType2 font with its
+  glyph outlines, widths and a ToUnicode map; text stays selectable and searchable). Matplotlib
+  subsets each font with fontTools and keeps its OpenType layout tables (GSUB, GPOS, GDEF, MATH,
+  kern, ...); reading and subsetting those is about two thirds of the cost of a PDF save, yet a
+  PDF reader never uses them (matplotlib places every glyph itself, and a CIDFontType2 font is
+  addressed by glyph id). :func:`lean_pdf_fonts` drops them while a figure is saved: the same
+  glyphs with the same ids, about 3x faster, a slightly smaller file, the same page.
+* **PNG**: a figure on a white background is opaque, so its alpha channel is 255 everywhere.
+  :func:`write_png` stores such an image as RGB (the same pixels, a quarter less data to
+  filter and compress) and keeps RGBA only where something is transparent.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+from matplotlib.figure import Figure
+
+#: OpenType layout and math tables: needed to shape text, which matplotlib does itself; a PDF
+#: reader draws an embedded TrueType font by glyph id and ignores them.
+LAYOUT_TABLES: tuple[str, ...] = ("GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "kern")
+#: Tables matplotlib itself drops from every subset (``_backend_pdf_ps.get_glyphs_subset``, 3.11).
+MATPLOTLIB_DROPPED: tuple[str, ...] = ("FFTM", "PfEd", "BDF", "meta", "MERG", "TSIV", "Zapf", "bdat", "bloc", "cidg",
+                                       "fdsc", "feat", "fmtx", "fond", "just", "kerx", "ltag", "morx", "trak", "xref")
+
+
+def subset_options() -> Any:
+    """fontTools subsetting options of matplotlib's PDF backend, without the layout tables."""
+    from fontTools import subset
+
+    options = subset.Options(glyph_names=True, recommended_glyphs=True, layout_features=[])
+    options.drop_tables += [*MATPLOTLIB_DROPPED, *LAYOUT_TABLES]
+    return options
+
+
+def lean_glyphs_subset(fontfile: Any, glyphs: Any) -> Any:
+    """Drop-in for matplotlib's ``_backend_pdf_ps.get_glyphs_subset`` (matplotlib >= 3.11: a font
+    path with a face index and a set of glyph ids) that leaves out :data:`LAYOUT_TABLES`."""
+    from fontTools import subset
+    from matplotlib.backends import _backend_pdf_ps
+
+    options = subset_options()
+    options.font_number = fontfile.face_index
+    font = subset.load_font(fontfile, options)
+    subsetter = subset.Subsetter(options=options)
+    subsetter.populate(gids=glyphs)
+    subsetter.subset(font)
+    return _backend_pdf_ps.SubsetResults(font, subsetter.glyph_index_map)._as_cm()
+
+
+def lean_subset_supported() -> bool:
+    """True when the installed matplotlib subsets fonts the way :func:`lean_glyphs_subset` replaces
+    (3.11's ``get_glyphs_subset(fontfile, glyphs)`` returning ``SubsetResults``); else figures are
+    saved with matplotlib's own subsetting (same pages, only slower)."""
+    try:
+        from matplotlib.backends import _backend_pdf_ps
+    except ImportError:  # pragma: no cover - matplotlib without its PDF backend
+        return False
+    original = getattr(_backend_pdf_ps, "get_glyphs_subset", None)
+    if original is None or not hasattr(_backend_pdf_ps, "SubsetResults"):
+        return False
+    return list(inspect.signature(original).parameters) == ["fontfile", "glyphs"]
+
+
+@contextlib.contextmanager
+def lean_pdf_fonts() -> Iterator[None]:
+    """Within the block, PDF (and PostScript) Type 42 font subsets leave out :data:`LAYOUT_TABLES`;
+    matplotlib's own function is restored afterwards (also on error)."""
+    if not lean_subset_supported():
+        yield
+        return
+    from matplotlib.backends import _backend_pdf_ps
+
+    original = _backend_pdf_ps.get_glyphs_subset
+    _backend_pdf_ps.get_glyphs_subset = lean_glyphs_subset
+    try:
+        yield
+    finally:
+        _backend_pdf_ps.get_glyphs_subset = original
+
+
+def write_png(fig: Figure, path: Path | BinaryIO, dpi: int, compress_level: int, facecolor: str = "white") -> None:
+    """Write ``fig`` as PNG like ``fig.savefig(path, format="png", dpi=dpi, facecolor=facecolor,
+    metadata={"Software": None}, pil_kwargs={"compress_level": compress_level})``: the same pixels
+    and resolution (pHYs), no text chunks; stored as RGB when every pixel is opaque.
+
+    Parameters
+    ----------
+    fig : Figure
+    path : Path or binary file
+    dpi : int
+    compress_level : int
+        zlib level (0-9).
+    facecolor : str
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)  # draws through Agg from now on (PDF and SVG saves switch canvases as usual)
+    fig.savefig(_Discard(), format="raw", dpi=dpi, facecolor=facecolor)  # draws at ``dpi``
+    rgba = np.asarray(canvas.renderer.buffer_rgba())  # that drawing: height x width x 4
+    opaque = bool(np.all(rgba[..., 3] == 255))
+    image = Image.fromarray(np.ascontiguousarray(rgba[..., :3]) if opaque else rgba, "RGB" if opaque else "RGBA")
+    image.save(path, format="png", dpi=(dpi, dpi), compress_level=compress_level)
+
+
+def save_format(fig: Figure, path: Path | BinaryIO, ext: str, dpi: int, metadata: dict[str, None],
+                png_compress_level: int) -> None:
+    """Save ``fig`` in one format on a white background: PNG through :func:`write_png`, PDF with
+    :func:`lean_pdf_fonts`, SVG as matplotlib writes it; ``metadata`` as for ``savefig`` (PDF, SVG)."""
+    if ext == "png":
+        write_png(fig, path, dpi, png_compress_level)
+        return
+    with lean_pdf_fonts() if ext == "pdf" else contextlib.nullcontext():
+        fig.savefig(path, format=ext, dpi=dpi, metadata=metadata, facecolor="white")
+
+
+class _Discard(io.RawIOBase):
+    """A binary sink: matplotlib's raw buffer is read from the renderer instead."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(memoryview(data))

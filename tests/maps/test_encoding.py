@@ -1,0 +1,113 @@
+"""Cheaper figure encoding (geo_cohesion.maps.encoding): the same pages and pixels as matplotlib's own."""
+from __future__ import annotations
+
+import io
+import subprocess
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from geo_cohesion.maps.encoding import (
+    LAYOUT_TABLES,
+    lean_glyphs_subset,
+    lean_pdf_fonts,
+    lean_subset_supported,
+    write_png,
+)
+from geo_cohesion.maps.figures import STYLE, _style
+
+TEXT = "Sozialer Zusammenhalt – Größe, Straße: 61,4 % (Ø) fi ffl"
+
+
+def _figure(facecolor: str = "white") -> Figure:
+    with _style():
+        fig = Figure(figsize=(4, 3), facecolor=facecolor)
+        ax = fig.add_axes((0.1, 0.2, 0.8, 0.7))
+        ax.fill([0, 1, 1], [0, 0, 1], color="#2166ac", alpha=0.6, hatch="///")
+        ax.set_title(TEXT, fontweight="bold")
+        fig.text(0.02, 0.05, TEXT, fontsize=7)
+    return fig
+
+
+def test_installed_matplotlib_gets_the_lean_subsets():
+    # fails (instead of silently getting slower) when matplotlib changes the function we replace
+    version = tuple(int(p) for p in matplotlib.__version__.split(".")[:2])
+    assert lean_subset_supported() == (version >= (3, 11))
+
+
+@pytest.mark.skipif(not lean_subset_supported(), reason="matplotlib < 3.11 subsets fonts differently")
+def test_lean_subset_has_the_same_glyphs_and_ids_without_layout_tables():
+    from matplotlib import font_manager
+    from matplotlib.backends import _backend_pdf_ps
+    from matplotlib.ft2font import FT2Font
+
+    path = font_manager.findfont(STYLE["font.family"])
+    font_path = font_manager.FontPath(path, 0)
+    face = FT2Font(path)
+    glyphs = {face.get_char_index(ord(c)) for c in set(TEXT)}
+    with _backend_pdf_ps.get_glyphs_subset(font_path, glyphs) as full, lean_glyphs_subset(font_path, glyphs) as lean:
+        # every requested glyph, by its name, with the same outline and advance width; matplotlib's
+        # subset also carries the ligatures its GSUB closure adds (fi, ffl), which no PDF references
+        assert glyphs <= set(lean.glyph_index_map) <= set(full.glyph_index_map)
+        lean_names, full_names = lean.font.getGlyphOrder(), full.font.getGlyphOrder()
+        for glyph in glyphs:
+            name = lean_names[lean.glyph_index_map[glyph]]
+            assert name == full_names[full.glyph_index_map[glyph]]
+            assert lean.font["glyf"][name] == full.font["glyf"][name], name
+            assert lean.font["hmtx"][name] == full.font["hmtx"][name], name
+        assert any(t in full.font for t in LAYOUT_TABLES)  # DejaVu Sans has them; the lean subset not
+        assert not any(t in lean.font for t in LAYOUT_TABLES)
+
+
+def test_lean_fonts_are_restored_after_an_error():
+    from matplotlib.backends import _backend_pdf_ps
+
+    original = _backend_pdf_ps.get_glyphs_subset
+    with pytest.raises(RuntimeError), lean_pdf_fonts():
+        raise RuntimeError("boom")
+    assert _backend_pdf_ps.get_glyphs_subset is original
+
+
+def _pdf(lean: bool) -> bytes:
+    buffer = io.BytesIO()
+    with _style(), lean_pdf_fonts() if lean else matplotlib.rc_context():
+        _figure().savefig(buffer, format="pdf", metadata={"Creator": None, "Producer": None, "CreationDate": None})
+    return buffer.getvalue()
+
+
+@pytest.mark.browser  # rasterises PDFs with poppler, like the other PDF tests
+def test_lean_pdf_is_the_same_page_with_embedded_truetype_fonts(tmp_path):
+    from pdf_tools import tool
+
+    pages, texts = [], []
+    for lean in (False, True):
+        pdf = tmp_path / f"lean_{lean}.pdf"
+        pdf.write_bytes(_pdf(lean))
+        fonts = subprocess.run([tool("pdffonts"), str(pdf)], check=True, capture_output=True, text=True).stdout
+        rows = fonts.splitlines()[2:]
+        assert rows and all("CID TrueType" in r and r.split()[-5:-2] == ["yes", "yes", "yes"] for r in rows), fonts
+        subprocess.run([tool("pdftoppm"), "-r", "200", "-png", "-singlefile", str(pdf), str(pdf.with_suffix(""))],
+                       check=True, capture_output=True)
+        pages.append(np.asarray(Image.open(pdf.with_suffix(".png")).convert("RGB")))
+        texts.append(subprocess.run([tool("pdftotext"), str(pdf), "-"], check=True, capture_output=True,
+                                    text=True).stdout)
+    assert np.array_equal(pages[0], pages[1])
+    assert texts[0] == texts[1] and "Größe, Straße" in texts[1]
+    assert len((tmp_path / "lean_True.pdf").read_bytes()) < len((tmp_path / "lean_False.pdf").read_bytes())
+
+
+@pytest.mark.parametrize("facecolor, mode", [("white", "RGB"), ("none", "RGBA")])
+def test_png_has_the_pixels_and_resolution_of_savefig(facecolor, mode):
+    with _style():
+        reference, ours = io.BytesIO(), io.BytesIO()
+        _figure().savefig(reference, format="png", dpi=120, facecolor=facecolor, metadata={"Software": None},
+                          pil_kwargs={"compress_level": 1})
+        write_png(_figure(), ours, 120, 1, facecolor=facecolor)
+    expected, got = Image.open(reference), Image.open(ours)
+    assert got.mode == mode  # opaque figures lose only their constant alpha channel
+    assert got.size == expected.size and got.info.get("dpi") == pytest.approx(expected.info["dpi"])
+    assert np.array_equal(np.asarray(got.convert("RGBA")), np.asarray(expected.convert("RGBA")))
+    assert not any(k in got.info for k in ("Software", "Creation Time"))
