@@ -42,19 +42,62 @@ def subset_options() -> Any:
     return options
 
 
+#: Subsets already made by this process: (font file, face, glyph ids) -> (font file bytes, glyph id map).
+_SUBSETS: dict[tuple[str, int, frozenset[int]], tuple[bytes, dict[int, int]]] = {}
+#: At most this many subsets are kept (each is a few tens of kB).
+MAX_CACHED_SUBSETS = 256
+
+
 def lean_glyphs_subset(fontfile: Any, glyphs: Any) -> Any:
     """Drop-in for matplotlib's ``_backend_pdf_ps.get_glyphs_subset`` (matplotlib >= 3.11: a font
-    path with a face index and a set of glyph ids) that leaves out :data:`LAYOUT_TABLES`."""
-    from fontTools import subset
+    path with a face index and a set of glyph ids) that leaves out :data:`LAYOUT_TABLES`.
+
+    A subset already made in this process (the same glyphs of the same font, e.g. the footer's)
+    is reused; made or reused, its font file is the same bytes, so outputs do not depend on which
+    figures a process saved before.
+    """
     from matplotlib.backends import _backend_pdf_ps
+
+    key = (str(fontfile), int(fontfile.face_index), frozenset(int(g) for g in glyphs))
+    if key not in _SUBSETS:
+        if len(_SUBSETS) >= MAX_CACHED_SUBSETS:
+            _SUBSETS.clear()
+        font, glyph_index_map = _subset_font(fontfile, glyphs)
+        with font:
+            _SUBSETS[key] = (_backend_pdf_ps.font_as_file(font).getvalue(), dict(glyph_index_map))
+    data, glyph_index_map = _SUBSETS[key]
+    return _backend_pdf_ps.SubsetResults(_SavedFont(data), dict(glyph_index_map))._as_cm()
+
+
+def _subset_font(fontfile: Any, glyphs: Any) -> tuple[Any, dict[int, int]]:
+    from fontTools import subset
 
     options = subset_options()
     options.font_number = fontfile.face_index
     font = subset.load_font(fontfile, options)
+    for tag in LAYOUT_TABLES:  # before subsetting, which would read them (fontTools 4.6x) only to drop them
+        if tag in font:
+            del font[tag]
     subsetter = subset.Subsetter(options=options)
     subsetter.populate(gids=glyphs)
     subsetter.subset(font)
-    return _backend_pdf_ps.SubsetResults(font, subsetter.glyph_index_map)._as_cm()
+    return font, subsetter.glyph_index_map
+
+
+class _SavedFont:
+    """A subset font as its file: what matplotlib's PDF backend does with it (``save``, ``with``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def save(self, file: BinaryIO, reorderTables: bool = False) -> None:
+        file.write(self.data)
+
+    def __enter__(self) -> _SavedFont:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def lean_subset_supported() -> bool:

@@ -7,9 +7,11 @@ import subprocess
 import matplotlib
 import numpy as np
 import pytest
+from fontTools.ttLib import TTFont
 from matplotlib.figure import Figure
 from PIL import Image
 
+from geo_cohesion.maps import encoding
 from geo_cohesion.maps.encoding import (
     LAYOUT_TABLES,
     lean_glyphs_subset,
@@ -48,18 +50,25 @@ def test_lean_subset_has_the_same_glyphs_and_ids_without_layout_tables():
     font_path = font_manager.FontPath(path, 0)
     face = FT2Font(path)
     glyphs = {face.get_char_index(ord(c)) for c in set(TEXT)}
-    with _backend_pdf_ps.get_glyphs_subset(font_path, glyphs) as full, lean_glyphs_subset(font_path, glyphs) as lean:
+    with _backend_pdf_ps.get_glyphs_subset(font_path, glyphs) as full, lean_glyphs_subset(font_path, glyphs) as saved:
+        lean_font = TTFont(io.BytesIO(saved.font.data))  # as the PDF embeds it
         # every requested glyph, by its name, with the same outline and advance width; matplotlib's
         # subset also carries the ligatures its GSUB closure adds (fi, ffl), which no PDF references
-        assert glyphs <= set(lean.glyph_index_map) <= set(full.glyph_index_map)
-        lean_names, full_names = lean.font.getGlyphOrder(), full.font.getGlyphOrder()
+        assert glyphs <= set(saved.glyph_index_map) <= set(full.glyph_index_map)
+        lean_names, full_names = lean_font.getGlyphOrder(), full.font.getGlyphOrder()
         for glyph in glyphs:
-            name = lean_names[lean.glyph_index_map[glyph]]
+            name = lean_names[saved.glyph_index_map[glyph]]
             assert name == full_names[full.glyph_index_map[glyph]]
-            assert lean.font["glyf"][name] == full.font["glyf"][name], name
-            assert lean.font["hmtx"][name] == full.font["hmtx"][name], name
+            assert lean_font["glyf"][name] == full.font["glyf"][name], name
+            assert lean_font["hmtx"][name] == full.font["hmtx"][name], name
         assert any(t in full.font for t in LAYOUT_TABLES)  # DejaVu Sans has them; the lean subset not
-        assert not any(t in lean.font for t in LAYOUT_TABLES)
+        assert not any(t in lean_font for t in LAYOUT_TABLES)
+    # reused within the process: the same bytes as a freshly made subset
+    encoding._SUBSETS.clear()
+    with lean_glyphs_subset(font_path, glyphs) as first, lean_glyphs_subset(font_path, set(glyphs)) as again:
+        assert first.font.data == again.font.data == saved.font.data
+        assert first.glyph_index_map == again.glyph_index_map == saved.glyph_index_map
+    assert len(encoding._SUBSETS) == 1
 
 
 def test_lean_fonts_are_restored_after_an_error():
