@@ -152,7 +152,9 @@ def write_png(fig: Figure, path: Path | BinaryIO, dpi: int, compress_level: int,
     fig.savefig(_Discard(), format="raw", dpi=dpi, facecolor=facecolor)  # draws at ``dpi``
     rgba = np.asarray(canvas.renderer.buffer_rgba())  # that drawing: height x width x 4
     opaque = bool(np.all(rgba[..., 3] == 255))
-    image = Image.fromarray(np.ascontiguousarray(rgba[..., :3]) if opaque else rgba, "RGB" if opaque else "RGBA")
+    image = Image.fromarray(rgba, "RGBA")
+    if opaque:
+        image = image.convert("RGB")
     image.save(path, format="png", dpi=(dpi, dpi), compress_level=compress_level)
 
 
