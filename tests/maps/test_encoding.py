@@ -120,3 +120,16 @@ def test_png_has_the_pixels_and_resolution_of_savefig(facecolor, mode):
     assert got.size == expected.size and got.info.get("dpi") == pytest.approx(expected.info["dpi"])
     assert np.array_equal(np.asarray(got.convert("RGBA")), np.asarray(expected.convert("RGBA")))
     assert not any(k in got.info for k in ("Software", "Creation Time"))
+
+
+@pytest.mark.parametrize("channels, mode", [(3, "RGB"), (4, "RGBA")])
+def test_png_bytes_is_a_valid_png_with_exactly_these_pixels(channels, mode):
+    pixels = np.random.default_rng(5).integers(0, 256, size=(37, 53, channels), dtype=np.uint8)
+    pixels[:10] = 255  # a flat band, as on a map
+    data = encoding.png_bytes(pixels, 300, 1)
+    Image.open(io.BytesIO(data)).verify()  # chunk CRCs and structure
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == mode and image.size == (53, 37)
+    assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    assert np.array_equal(np.asarray(image), pixels)
+    assert encoding.png_bytes(pixels, 300, 1) == data  # reproducible
