@@ -149,31 +149,33 @@ def write_png(fig: Figure, path: Path | BinaryIO, dpi: int, compress_level: int,
     facecolor : str
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
 
     canvas = FigureCanvasAgg(fig)  # draws through Agg from now on (PDF and SVG saves switch canvases as usual)
     fig.savefig(_Discard(), format="raw", dpi=dpi, facecolor=facecolor)  # draws at ``dpi``
     rgba = np.asarray(canvas.renderer.buffer_rgba())  # that drawing: height x width x 4
-    pixels = np.asarray(Image.fromarray(rgba, "RGBA").convert("RGB")) if bool(np.all(rgba[..., 3] == 255)) else rgba
-    data = png_bytes(pixels, dpi, compress_level)
+    data = png_bytes(rgba, dpi, compress_level, channels=3 if bool(np.all(rgba[..., 3] == 255)) else 4)
     if isinstance(path, (str, Path)):
         Path(path).write_bytes(data)
     else:
         path.write(data)
 
 
-def png_bytes(pixels: np.ndarray, dpi: int, compress_level: int) -> bytes:
-    """A PNG file of 8-bit RGB or RGBA ``pixels`` (height x width x 3 or 4) with its resolution.
+def png_bytes(pixels: np.ndarray, dpi: int, compress_level: int, channels: int | None = None) -> bytes:
+    """A PNG file of 8-bit RGB or RGBA ``pixels`` (height x width x 3 or 4) with its resolution;
+    ``channels=3`` stores only the colours of RGBA pixels (default: all channels of ``pixels``).
 
     Every row is stored unfiltered (PNG filter type 0): a map is mostly runs of the same colour,
     which zlib packs well as they are, so this is about 4x faster than Pillow's adaptive
     per-row filters at the same zlib level and gives smaller files (the demo's maps: ~10 %).
     Chunks: IHDR, pHYs (pixels per metre from ``dpi``), one IDAT, IEND; no text, no time.
     """
-    height, width, channels = pixels.shape
+    height, width = pixels.shape[:2]
+    channels = channels or pixels.shape[2]
     rows = np.empty((height, width * channels + 1), dtype=np.uint8)
     rows[:, 0] = 0  # filter type "None"
-    rows[:, 1:] = pixels.reshape(height, width * channels)
+    target = rows[:, 1:].reshape(height, width, channels)
+    for k in range(channels):  # channel by channel: several times faster than one strided copy
+        target[..., k] = pixels[..., k]
     per_metre = int(dpi / 0.0254 + 0.5)
     chunks = [(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, {3: 2, 4: 6}[channels], 0, 0, 0)),
               (b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),

@@ -133,3 +133,6 @@ def test_png_bytes_is_a_valid_png_with_exactly_these_pixels(channels, mode):
     assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
     assert np.array_equal(np.asarray(image), pixels)
     assert encoding.png_bytes(pixels, 300, 1) == data  # reproducible
+    if channels == 4:  # the colours only
+        rgb = Image.open(io.BytesIO(encoding.png_bytes(pixels, 300, 1, channels=3)))
+        assert rgb.mode == "RGB" and np.array_equal(np.asarray(rgb), pixels[..., :3])
