@@ -50,6 +50,15 @@ def subset_options() -> Any:
 _SUBSETS: dict[tuple[str, int, frozenset[int]], tuple[bytes, dict[int, int]]] = {}
 #: At most this many subsets are kept (each is a few tens of kB).
 MAX_CACHED_SUBSETS = 256
+#: Characters of every figure's text in practice (Latin letters with German and other European
+#: accents, digits, punctuation, dashes, quotes, €, −, ≤, ≥): each process first subsets a font to
+#: them once; a figure's subset is then cut from that small font (about 6x faster than from the
+#: whole font, the same bytes). Text with other characters is subset from the whole font.
+REPERTOIRE = "".join(chr(c) for start, stop in [(0x20, 0x7F), (0xA0, 0x180), (0x2010, 0x2027), (0x2030, 0x203B),
+                                                (0x20AC, 0x20AD), (0x2212, 0x2213), (0x2264, 0x2266)]
+                     for c in range(start, stop))
+#: Per font (file, face): the repertoire subset as a file and its map from the font's glyph ids.
+_REPERTOIRE_FONTS: dict[tuple[str, int], tuple[bytes, dict[int, int]]] = {}
 
 
 def lean_glyphs_subset(fontfile: Any, glyphs: Any) -> Any:
@@ -57,27 +66,56 @@ def lean_glyphs_subset(fontfile: Any, glyphs: Any) -> Any:
     path with a face index and a set of glyph ids) that leaves out :data:`LAYOUT_TABLES`.
 
     A subset already made in this process (the same glyphs of the same font, e.g. the footer's)
-    is reused; made or reused, its font file is the same bytes, so outputs do not depend on which
-    figures a process saved before.
+    is reused; made or reused, and cut from the :data:`REPERTOIRE` font or from the whole font,
+    its font file is the same bytes, so outputs do not depend on which figures a process saved
+    before.
     """
     from matplotlib.backends import _backend_pdf_ps
 
-    key = (str(fontfile), int(fontfile.face_index), frozenset(int(g) for g in glyphs))
+    wanted = frozenset(int(g) for g in glyphs)
+    key = (str(fontfile), int(fontfile.face_index), wanted)
     if key not in _SUBSETS:
         if len(_SUBSETS) >= MAX_CACHED_SUBSETS:
             _SUBSETS.clear()
-        font, glyph_index_map = _subset_font(fontfile, glyphs)
+        small, to_small = _repertoire_font(fontfile)
+        if wanted <= to_small.keys():
+            font, small_map = _subset_font(io.BytesIO(small), {to_small[g] for g in wanted})
+            glyph_index_map = {g: small_map[to_small[g]] for g in to_small if to_small[g] in small_map}
+        else:
+            font, glyph_index_map = _subset_font(fontfile, wanted)
         with font:
             _SUBSETS[key] = (_backend_pdf_ps.font_as_file(font).getvalue(), dict(glyph_index_map))
     data, glyph_index_map = _SUBSETS[key]
     return _backend_pdf_ps.SubsetResults(_SavedFont(data), dict(glyph_index_map))._as_cm()
 
 
+def _repertoire_font(fontfile: Any) -> tuple[bytes, dict[int, int]]:
+    """The font subset to :data:`REPERTOIRE` (made once per process) and the map of glyph ids."""
+    from matplotlib.backends import _backend_pdf_ps
+
+    key = (str(fontfile), int(fontfile.face_index))
+    if key not in _REPERTOIRE_FONTS:
+        from fontTools import subset
+
+        options = subset_options()
+        options.font_number = fontfile.face_index
+        whole = subset.load_font(fontfile, options)
+        cmap = whole.getBestCmap() or {}
+        glyphs = {whole.getGlyphID(cmap[ord(c)]) for c in REPERTOIRE if ord(c) in cmap}
+        whole.close()
+        font, glyph_index_map = _subset_font(fontfile, glyphs)
+        with font:
+            _REPERTOIRE_FONTS[key] = (_backend_pdf_ps.font_as_file(font).getvalue(), dict(glyph_index_map))
+    return _REPERTOIRE_FONTS[key]
+
+
 def _subset_font(fontfile: Any, glyphs: Any) -> tuple[Any, dict[int, int]]:
+    """fontTools subset of ``fontfile`` (a matplotlib font path or font file bytes) to ``glyphs``
+    with :func:`subset_options` (no timestamp, no recalculated bounds: reproducible)."""
     from fontTools import subset
 
     options = subset_options()
-    options.font_number = fontfile.face_index
+    options.font_number = getattr(fontfile, "face_index", -1)
     font = subset.load_font(fontfile, options)
     for tag in LAYOUT_TABLES:  # before subsetting, which would read them (fontTools 4.6x) only to drop them
         if tag in font:

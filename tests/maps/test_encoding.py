@@ -136,3 +136,29 @@ def test_png_bytes_is_a_valid_png_with_exactly_these_pixels(channels, mode):
     if channels == 4:  # the colours only
         rgb = Image.open(io.BytesIO(encoding.png_bytes(pixels, 300, 1, channels=3)))
         assert rgb.mode == "RGB" and np.array_equal(np.asarray(rgb), pixels[..., :3])
+
+
+@pytest.mark.skipif(not lean_subset_supported(), reason="matplotlib < 3.11 subsets fonts differently")
+@pytest.mark.parametrize("weight", ["normal", "bold"])
+def test_subsets_cut_from_the_repertoire_font_are_the_bytes_of_subsets_of_the_whole_font(weight):
+    import random
+
+    from matplotlib import font_manager
+    from matplotlib.backends import _backend_pdf_ps
+    from matplotlib.ft2font import FT2Font
+
+    path = font_manager.findfont(font_manager.FontProperties(family=STYLE["font.family"], weight=weight))
+    font_path = font_manager.FontPath(path, 0)
+    face = FT2Font(path)
+    rng = random.Random(7)
+    texts = ["".join(rng.sample(encoding.REPERTOIRE, rng.randint(3, 60))) for _ in range(12)]
+    texts += [TEXT, "Ζ Ж ∑ ő"]  # the last one is outside the repertoire: cut from the whole font
+    for text in texts:
+        glyphs = {face.get_char_index(ord(c)) for c in set(text)}
+        encoding._SUBSETS.clear()
+        with lean_glyphs_subset(font_path, glyphs) as fast:
+            direct, direct_map = encoding._subset_font(font_path, glyphs)
+            with direct:
+                assert fast.font.data == _backend_pdf_ps.font_as_file(direct).getvalue(), text
+            assert fast.glyph_index_map == dict(direct_map)  # every kept glyph, as matplotlib's
+    assert "Ж" not in encoding.REPERTOIRE and "ő" in encoding.REPERTOIRE
