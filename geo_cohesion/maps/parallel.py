@@ -52,6 +52,8 @@ class FigureJob:
     draw: Callable[..., Any]
     args: tuple[Any, ...]
     path_stem: Path
+    #: Relative cost: workers start with the costliest figures, so none is left running alone at the end.
+    cost: float = 1.0
 
 
 #: (jobs, formats, dpi) of the running :func:`render_jobs`, inherited by forked workers.
@@ -86,7 +88,8 @@ def _jobs(requests: Sequence[FigureRequest]) -> list[FigureJob]:
         jobs += [FigureJob(plot_layer, (city_map, v), Path(request.out_dir) / f"{slug}_{file_part(v)}")
                  for v in variables]
         if dimension_variables(city_map):
-            jobs.append(FigureJob(plot_small_multiples, (city_map,), Path(request.out_dir) / f"{slug}_dimensionen"))
+            jobs.append(FigureJob(plot_small_multiples, (city_map,), Path(request.out_dir) / f"{slug}_dimensionen",
+                                  cost=3.0))  # nine maps on one page
     return jobs
 
 
@@ -123,8 +126,10 @@ def render_jobs(jobs: Sequence[FigureJob], formats: Sequence[str] = DEFAULT_FORM
         if n == 1:
             parts = [_render(i) for i in range(len(jobs))]
         else:
+            order = sorted(range(len(jobs)), key=lambda i: -jobs[i].cost)  # stable: costliest first
             with multiprocessing.get_context("fork").Pool(n) as pool:
-                parts = pool.map(_render, range(len(jobs)), chunksize=1)
+                done = dict(zip(order, pool.map(_render, order, chunksize=1)))
+            parts = [done[i] for i in range(len(jobs))]
     finally:
         _STATE = ()
     return [path for part in parts for path in part]
