@@ -223,15 +223,21 @@ def png_bytes(pixels: np.ndarray, dpi: int, compress_level: int, channels: int |
                                            + struct.pack(">I", zlib.crc32(tag + data)) for tag, data in chunks)
 
 
+#: False: PNG and PDF as matplotlib writes them (Pillow's filters, full font subsets), for the
+#: baseline of ``benchmarks/bench_demo.py``; the pages and pixels are the same either way.
+FAST_ENCODING = True
+
+
 def save_format(fig: Figure, path: Path | BinaryIO, ext: str, dpi: int, metadata: dict[str, None],
                 png_compress_level: int) -> None:
     """Save ``fig`` in one format on a white background: PNG through :func:`write_png`, PDF with
-    :func:`lean_pdf_fonts`, SVG as matplotlib writes it; ``metadata`` as for ``savefig`` (PDF, SVG)."""
-    if ext == "png":
+    :func:`lean_pdf_fonts`, SVG as matplotlib writes it; ``metadata`` as for ``savefig``."""
+    if ext == "png" and FAST_ENCODING:
         write_png(fig, path, dpi, png_compress_level)
         return
-    with lean_pdf_fonts() if ext == "pdf" else contextlib.nullcontext():
-        fig.savefig(path, format=ext, dpi=dpi, metadata=metadata, facecolor="white")
+    extra = {"pil_kwargs": {"compress_level": png_compress_level}} if ext == "png" else {}
+    with lean_pdf_fonts() if ext == "pdf" and FAST_ENCODING else contextlib.nullcontext():
+        fig.savefig(path, format=ext, dpi=dpi, metadata=metadata, facecolor="white", **extra)
 
 
 class _Discard(io.RawIOBase):

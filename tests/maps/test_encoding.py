@@ -162,3 +162,13 @@ def test_subsets_cut_from_the_repertoire_font_are_the_bytes_of_subsets_of_the_wh
                 assert fast.font.data == _backend_pdf_ps.font_as_file(direct).getvalue(), text
             assert fast.glyph_index_map == dict(direct_map)  # every kept glyph, as matplotlib's
     assert "Ж" not in encoding.REPERTOIRE and "ő" in encoding.REPERTOIRE
+
+
+def test_matplotlib_encoding_for_the_benchmark_baseline_gives_the_same_pixels(tmp_path, monkeypatch):
+    from geo_cohesion.maps.figures import save_figure
+
+    (fast,) = save_figure(_figure(), tmp_path / "fast", formats=("png",), dpi=60, close=True)
+    monkeypatch.setattr(encoding, "FAST_ENCODING", False)
+    (plain,) = save_figure(_figure(), tmp_path / "plain", formats=("png",), dpi=60, close=True)
+    assert Image.open(plain).mode == "RGBA" and Image.open(fast).mode == "RGB"
+    assert np.array_equal(np.asarray(Image.open(plain).convert("RGB")), np.asarray(Image.open(fast)))
