@@ -11,10 +11,13 @@ shared machine the CPU times vary less than the wall times, which show the paral
 
 Two configurations are measured in the same run, one after the other:
 
-* **baseline**: print figures as before issue #18's speed work: PNG, PDF and SVG, PNG at zlib
-  level 6, rendered serially;
-* **current**: the defaults (``maps.figure_formats: [png, pdf]``, PNG at level 1,
-  ``maps.figure_workers: 0`` = one process per core for the print maps).
+* **baseline**: figures and reports as before issue #18's speed work: PNG, PDF and SVG, PNG at
+  zlib level 6 with Pillow's row filters, PDF fonts subset by matplotlib (with their OpenType
+  layout tables), every figure and report document one after another
+  (``maps.figure_workers: 1``; :data:`geo_cohesion.maps.encoding.FAST_ENCODING` off);
+* **current**: the defaults (``maps.figure_formats: [png, pdf]``, PNG at level 1 with unfiltered
+  rows, lean PDF font subsets, ``maps.figure_workers: 0`` = one process per core for the print
+  maps, the comparison figures and the reports).
 
 With ``--write`` the table replaces the ``demo-stages`` section of ``benchmarks/RESULTS.md``.
 """
@@ -92,7 +95,7 @@ def timed_stages(totals: dict[str, float]) -> Iterator[None]:
 def run_demo(baseline: bool) -> dict[str, float]:
     """One demo run into a temporary folder; seconds per stage plus ``other`` and ``total``."""
     import geo_cohesion.demo.synthetic as synthetic
-    from geo_cohesion.maps import figures
+    from geo_cohesion.maps import encoding, figures
     from geo_cohesion.project.config import load_project
     from geo_cohesion.project.run import run_project
     from geo_cohesion.settings import override
@@ -106,10 +109,12 @@ def run_demo(baseline: bool) -> dict[str, float]:
         if baseline:
             project = override(project, {"maps": {"figure_formats": ["png", "pdf", "svg"], "figure_workers": 1}})
             figures.PNG_COMPRESS_LEVEL = 6
+            encoding.FAST_ENCODING = False
         try:
             run_project(project, Path(tmp) / "out")
         finally:
             figures.PNG_COMPRESS_LEVEL = level
+            encoding.FAST_ENCODING = True
         total, total_cpu = time.perf_counter() - start, cpu_seconds() - cpu
     out = {label: totals.get(label, 0.0) for label, _, _ in STAGES}
     out["other"] = total - sum(out.values())

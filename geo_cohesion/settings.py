@@ -407,8 +407,9 @@ class MapSpec(Settings):
         "Formats of the print figures: a non-empty list of png, pdf, svg (default png for office documents "
         "and pdf for print; add svg for editing in Inkscape or Illustrator).",
         default_factory=lambda: DEFAULT_FIGURE_FORMATS, example="[png, pdf, svg]", min_length=1)
-    figure_workers: Int = setting("Processes that draw the print figures in parallel: 0 = one per available CPU core "
-                               "(at most 4), 1 = one figure after another. The files are identical either way.",
+    figure_workers: Int = setting("Processes that draw the print figures and write the reports in parallel: 0 = one "
+                               "per available CPU core (at most 4), 1 = one after another. The files are identical "
+                               "either way.",
                                0, example="2", ge=0, le=64)
     figure_variables: tuple[Text, ...] | None = setting(
         "Variables (score slugs or structural indicator columns) drawn as print figures; empty: the "

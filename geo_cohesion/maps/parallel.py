@@ -1,7 +1,8 @@
-"""Print figures of several city maps, rendered in parallel processes where cores allow.
+"""Print figures of several city maps (or any figures), rendered in parallel processes where cores allow.
 
 Drawing and saving a figure is pure CPU work in matplotlib (PDF font subsetting, PNG
-rasterising) and holds the GIL, so threads do not help; :func:`write_figures` forks worker
+rasterising) and holds the GIL, so threads do not help; :func:`write_figures` (and
+:func:`render_jobs` for any :class:`FigureJob`, e.g. the comparison figures) forks worker
 processes instead (``fork`` start method: the city maps are inherited, not pickled). Every
 figure is written atomically by :func:`geo_cohesion.maps.figures.save_figure` exactly as in a
 serial run, so the files are byte-identical whatever the number of workers; the returned paths
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from geo_cohesion.keys import slugify
 from geo_cohesion.maps.figures import (
@@ -43,13 +45,18 @@ class FigureRequest:
 
 
 @dataclass(frozen=True)
-class _Job:
-    request: int
-    variable: str | None  # None: the small multiples of the dimensions
+class FigureJob:
+    """One figure: ``draw(*args)`` returns it, :func:`~geo_cohesion.maps.figures.save_figure` writes it
+    to ``path_stem`` plus each format's extension."""
+
+    draw: Callable[..., Any]
+    args: tuple[Any, ...]
     path_stem: Path
+    #: Relative cost: workers start with the costliest figures, so none is left running alone at the end.
+    cost: float = 1.0
 
 
-#: (requests, jobs, formats, dpi) of the running :func:`write_figures`, inherited by forked workers.
+#: (jobs, formats, dpi) of the running :func:`render_jobs`, inherited by forked workers.
 _STATE: tuple = ()
 
 
@@ -69,27 +76,63 @@ def resolve_workers(workers: int, jobs: int) -> int:
     return max(1, min(chosen, jobs))
 
 
-def _jobs(requests: Sequence[FigureRequest]) -> list[_Job]:
+def _jobs(requests: Sequence[FigureRequest]) -> list[FigureJob]:
     jobs = []
-    for r, request in enumerate(requests):
+    for request in requests:
         city_map = request.city_map
         slug = request.stem or slugify(city_map.city)
         variables = ([layer.variable for layer in city_map.layers] if request.variables is None
                      else list(request.variables))
         for variable in variables:
             city_map.layer(variable)  # fail before writing anything
-        jobs += [_Job(r, v, Path(request.out_dir) / f"{slug}_{file_part(v)}") for v in variables]
+        jobs += [FigureJob(plot_layer, (city_map, v), Path(request.out_dir) / f"{slug}_{file_part(v)}")
+                 for v in variables]
         if dimension_variables(city_map):
-            jobs.append(_Job(r, None, Path(request.out_dir) / f"{slug}_dimensionen"))
+            jobs.append(FigureJob(plot_small_multiples, (city_map,), Path(request.out_dir) / f"{slug}_dimensionen",
+                                  cost=3.0))  # nine maps on one page
     return jobs
 
 
 def _render(index: int) -> list[Path]:
-    requests, jobs, formats, dpi = _STATE
+    jobs, formats, dpi = _STATE
     job = jobs[index]
-    city_map = requests[job.request].city_map
-    fig = plot_layer(city_map, job.variable) if job.variable is not None else plot_small_multiples(city_map)
-    return save_figure(fig, job.path_stem, formats, dpi, close=True)
+    return save_figure(job.draw(*job.args), job.path_stem, formats, dpi, close=True)
+
+
+def render_jobs(jobs: Sequence[FigureJob], formats: Sequence[str] = DEFAULT_FORMATS, dpi: int = 300,
+                workers: int = 0) -> list[Path]:
+    """Draw and write figures, in parallel processes where cores allow.
+
+    Parameters
+    ----------
+    jobs : sequence of FigureJob
+    formats : sequence of {"png", "pdf", "svg"}
+    dpi : int
+    workers : int
+        Processes; 0 = one per available core (at most :data:`MAX_AUTO_WORKERS`), 1 = serial.
+
+    Returns
+    -------
+    list of Path
+        Every written file, in job order and within a job in ``formats`` order: the files and the
+        order of a serial run, byte for byte.
+    """
+    global _STATE
+    for job in jobs:
+        Path(job.path_stem).parent.mkdir(parents=True, exist_ok=True)
+    n = resolve_workers(workers, len(jobs))
+    _STATE = (list(jobs), tuple(formats), dpi)
+    try:
+        if n == 1:
+            parts = [_render(i) for i in range(len(jobs))]
+        else:
+            order = sorted(range(len(jobs)), key=lambda i: -jobs[i].cost)  # stable: costliest first
+            with multiprocessing.get_context("fork").Pool(n) as pool:
+                done = dict(zip(order, pool.map(_render, order, chunksize=1)))
+            parts = [done[i] for i in range(len(jobs))]
+    finally:
+        _STATE = ()
+    return [path for part in parts for path in part]
 
 
 def write_figures(requests: Sequence[FigureRequest], formats: Sequence[str] = DEFAULT_FORMATS, dpi: int = 300,
@@ -110,18 +153,7 @@ def write_figures(requests: Sequence[FigureRequest], formats: Sequence[str] = DE
         Every written file, in request order and within a request in the order of
         :func:`~geo_cohesion.maps.figures.write_city_figures`.
     """
-    global _STATE
     jobs = _jobs(requests)
     for request in requests:
         Path(request.out_dir).mkdir(parents=True, exist_ok=True)
-    n = resolve_workers(workers, len(jobs))
-    _STATE = (list(requests), jobs, tuple(formats), dpi)
-    try:
-        if n == 1:
-            parts = [_render(i) for i in range(len(jobs))]
-        else:
-            with multiprocessing.get_context("fork").Pool(n) as pool:
-                parts = pool.map(_render, range(len(jobs)), chunksize=1)
-    finally:
-        _STATE = ()
-    return [path for part in parts for path in part]
+    return render_jobs(jobs, formats, dpi, workers)

@@ -297,22 +297,22 @@ def _rounded(frame: pd.DataFrame, note: str | None, decimals: int = 6) -> pd.Dat
 def write_comparison_figures(outputs: list, project: ProjectConfig, out_dir) -> list:
     """Static figures of the comparison: LISA cluster map of the index and labelled scatter plots
     of the index against each indicator of the association table that is on the city's map
-    (``OUT/figures/<city>_index_lisa.*``, ``<city>_index_vs_<indicator>.*``)."""
+    (``OUT/figures/<city>_index_lisa.*``, ``<city>_index_vs_<indicator>.*``), in parallel processes
+    where cores allow (``maps.figure_workers``)."""
     from pathlib import Path
 
-    from geo_cohesion.maps.figures import file_part, plot_association, plot_layer, save_figure
+    from geo_cohesion.maps.figures import file_part, plot_association, plot_layer
+    from geo_cohesion.maps.parallel import FigureJob, render_jobs
 
     figures = Path(out_dir) / "figures"
-    formats = tuple(project.maps.figure_formats)
-    written = []
+    jobs = []
     for out in outputs:
         if out.comparison is None or not out.maps:
             continue
         stem, city_map = out.maps[0]
         variables = {layer.variable for layer in city_map.layers}
         if "index__cluster" in variables:
-            written += save_figure(plot_layer(city_map, "index__cluster"), figures / f"{stem}_index_lisa",
-                                   formats, close=True)
+            jobs.append(FigureJob(plot_layer, (city_map, "index__cluster"), figures / f"{stem}_index_lisa"))
         association = out.comparison.association
         if association is None:
             continue
@@ -322,9 +322,11 @@ def write_comparison_figures(outputs: list, project: ProjectConfig, out_dir) -> 
             if "index" not in variables or indicator not in variables:
                 continue
             row = association[(association["variable"] == "index") & (association["indicator"] == indicator)]
-            fig = plot_association(direct_map, "index", indicator, row.iloc[0].to_dict() if len(row) else None)
-            written += save_figure(fig, figures / f"{stem}_index_vs_{file_part(indicator)}", formats, close=True)
-    return written
+            jobs.append(FigureJob(plot_association, (direct_map, "index", indicator,
+                                                     row.iloc[0].to_dict() if len(row) else None),
+                                  figures / f"{stem}_index_vs_{file_part(indicator)}"))
+    # drawn in parallel processes like the print maps (maps.figure_workers); the same files as serially
+    return render_jobs(jobs, tuple(project.maps.figure_formats), workers=project.maps.figure_workers)
 
 
 def _direct_index_map(out, project: ProjectConfig, city_map: CityMap) -> CityMap:

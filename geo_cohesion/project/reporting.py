@@ -20,7 +20,8 @@ def report_settings(project: ProjectConfig) -> ReportSettings:
                           level=project.estimates.level, min_n=project.estimates.min_n,
                           alpha=project.compare.alpha, adjust=project.compare.adjust,
                           contiguity=project.compare.contiguity, permutations=project.compare.permutations,
-                          rank_draws=project.compare.rank_draws, seed=project.seed)
+                          rank_draws=project.compare.rank_draws, seed=project.seed,
+                          workers=project.maps.figure_workers)
 
 
 def report_inputs(outputs: list, project: ProjectConfig) -> list[CityReportInput]:

@@ -32,7 +32,7 @@ from geo_cohesion.report.city import city_context, cross_city
 from geo_cohesion.report.model import CityReportInput, ReportSettings
 from geo_cohesion.report.paths import file_stems, inside
 from geo_cohesion.report.profile import district_facts, profile_context, radar_series
-from geo_cohesion.report.render import PdfRenderer, render_html
+from geo_cohesion.report.render import PdfRenderer, render_html, typst_started
 
 #: Most districts of a city that get one profile each (HTML and PDF); a city with more gets none and
 #: its report says so (profiles of 20,000 municipalities are hours of rendering no one reads; every
@@ -143,6 +143,12 @@ def write_reports(cities: list[CityReportInput], settings: ReportSettings, out_d
                   timings: ReportTimings | None = None) -> list[Path]:
     """Write every city report and district profile (HTML and, unless ``settings.pdf`` is False, PDF).
 
+    With ``settings.workers`` other than 1 the documents are written by forked worker processes
+    (one per available core for 0), each with its own typst compiler; the files are the same
+    bytes and the returned list the same order as one after another. Processes are not forked
+    once typst has run in this process (its thread pool would not survive a fork): then the
+    documents are written here, one after another.
+
     Parameters
     ----------
     cities : list of CityReportInput
@@ -150,27 +156,41 @@ def write_reports(cities: list[CityReportInput], settings: ReportSettings, out_d
     out_dir : str or Path
         The run's output folder; files go to ``out_dir/report``.
     timings : ReportTimings, optional
-        Filled with the seconds spent on charts, HTML and PDF.
+        Filled with the CPU seconds spent on charts, HTML and PDF (in this process and, when
+        parallel, in the workers).
 
     Returns
     -------
     list of Path
         Written files.
     """
+    from geo_cohesion.maps.parallel import resolve_workers
+
     out_dir = Path(out_dir)
     root = out_dir / "report"
     timings = timings or ReportTimings()
     cross = cross_city(cities, settings)
-    renderer = PdfRenderer(settings.created) if settings.pdf else None
-    written: list[Path] = []
-    try:
-        for city in cities:
-            written += _write_city(city, settings, cross, root, renderer, timings)
-    finally:
-        if renderer is not None:
-            renderer.close()
+    plans = [_profile_plan(city) for city in cities]
+    n = resolve_workers(settings.workers, sum(len(stems) for stems in plans))
+    if n > 1 and not (settings.pdf and typst_started()):
+        written = _write_parallel(cities, settings, cross, root, plans, n, timings)
+    else:
+        renderer = PdfRenderer(settings.created) if settings.pdf else None
+        written = []
+        try:
+            for city, stems in zip(cities, plans):
+                written += _write_city(city, settings, cross, root, renderer, timings, stems)
+        finally:
+            if renderer is not None:
+                renderer.close()
     timings.written = written
     return written
+
+
+def _profile_plan(city: CityReportInput) -> dict[str, str]:
+    """``{district_id: file stem}`` of the profiles to write (none above :data:`MAX_PROFILE_DISTRICTS`)."""
+    stems = profile_stems(city)
+    return {} if len(stems) > MAX_PROFILE_DISTRICTS else stems
 
 
 def _emit(path: Path, root: Path, data: bytes | str) -> Path:
@@ -178,47 +198,74 @@ def _emit(path: Path, root: Path, data: bytes | str) -> Path:
     return write_text(path, data) if isinstance(data, str) else write_bytes(path, data)
 
 
-def _write_city(city: CityReportInput, settings: ReportSettings, cross: dict | None, root: Path,
-                renderer: PdfRenderer | None, timings: ReportTimings) -> list[Path]:
-    written: list[Path] = []
-    stems = profile_stems(city)
+@dataclass
+class _CityTools:
+    """A city's radar chart and locator map, drawn once and reused for each of its districts."""
+
+    radar: RadarChart
+    locator: LocatorMap | None
+    known: set[str]
+
+    @classmethod
+    def build(cls, city: CityReportInput, settings: ReportSettings) -> _CityTools:
+        locator = LocatorMap(city.city_map) if city.city_map is not None else None
+        known = set(city.city_map.boundaries["district_id"].astype(str)) if city.city_map is not None else set()
+        return cls(radar_for_city(city, settings), locator, known)
+
+    def close(self) -> None:
+        self.radar.close()
+        if self.locator is not None:
+            self.locator.close()
+
+
+def _write_profile(city: CityReportInput, district_id: str, stem: str, settings: ReportSettings, root: Path,
+                   renderer: PdfRenderer | None, tools: _CityTools, timings: ReportTimings) -> tuple[list[Path], dict]:
+    """One district profile (HTML, PDF); returns the files and its entry in the city report's list."""
+    written = []
     folder = root / "profiles" / city.slug
-    locator = LocatorMap(city.city_map) if city.city_map is not None else None
-    radar = radar_for_city(city, settings)
-    known = set(city.city_map.boundaries["district_id"].astype(str)) if city.city_map is not None else set()
+    t0 = time.process_time()
+    context = profile_context(city, district_id, settings)
+    series = radar_series(city, district_id)
+    images = {"radar": tools.radar.svg(series["value"], series["low"], series["high"], series["direction"],
+                                       series["name"])}
+    if tools.locator is not None and district_id in tools.known:
+        images["locator"] = tools.locator.svg(district_id)
+    timings.charts += time.process_time() - t0
+    t0 = time.process_time()
+    written.append(_emit(folder / f"{stem}.html", root, render_html("profile.html", context, images)))
+    timings.html += time.process_time() - t0
+    if renderer is not None:
+        t0 = time.process_time()
+        written.append(_emit(folder / f"{stem}.pdf", root, renderer.render("profile.typ", context, images)))
+        timings.pdf += time.process_time() - t0
+    timings.documents += 1
+    return written, {"name": context["district"], "href": f"profiles/{city.slug}/{stem}.html"}
+
+
+def _write_city(city: CityReportInput, settings: ReportSettings, cross: dict | None, root: Path,
+                renderer: PdfRenderer | None, timings: ReportTimings, stems: dict[str, str]) -> list[Path]:
+    written: list[Path] = []
     profiles = []
-    skipped = len(stems) > MAX_PROFILE_DISTRICTS
-    if skipped:
-        stems = {}
+    tools = _CityTools.build(city, settings)
     try:
         for district_id, stem in stems.items():
-            t0 = time.process_time()
-            context = profile_context(city, district_id, settings)
-            series = radar_series(city, district_id)
-            images = {"radar": radar.svg(series["value"], series["low"], series["high"], series["direction"],
-                                         series["name"])}
-            if locator is not None and district_id in known:
-                images["locator"] = locator.svg(district_id)
-            timings.charts += time.process_time() - t0
-            t0 = time.process_time()
-            written.append(_emit(folder / f"{stem}.html", root, render_html("profile.html", context, images)))
-            timings.html += time.process_time() - t0
-            if renderer is not None:
-                t0 = time.process_time()
-                written.append(_emit(folder / f"{stem}.pdf", root, renderer.render("profile.typ", context, images)))
-                timings.pdf += time.process_time() - t0
-            timings.documents += 1
-            profiles.append({"name": context["district"], "href": f"profiles/{city.slug}/{stem}.html"})
+            files, entry = _write_profile(city, district_id, stem, settings, root, renderer, tools, timings)
+            written += files
+            profiles.append(entry)
     finally:
-        radar.close()
-        if locator is not None:
-            locator.close()
+        tools.close()
+    return written + _write_city_report(city, settings, cross, root, renderer, timings, profiles)
+
+
+def _write_city_report(city: CityReportInput, settings: ReportSettings, cross: dict | None, root: Path,
+                       renderer: PdfRenderer | None, timings: ReportTimings, profiles: list[dict]) -> list[Path]:
+    written: list[Path] = []
     t0 = time.process_time()
     figures, images = city_figures(city, settings, cross)
     timings.charts += time.process_time() - t0
     context = city_context(city, settings, cross, sorted(profiles, key=lambda p: p["name"]))
     context["figures"] = figures
-    if skipped:
+    if len(profile_stems(city)) > MAX_PROFILE_DISTRICTS:
         context["limitations"] = [*context["limitations"], (
             f"Gebietsprofile werden für Städte mit bis zu {MAX_PROFILE_DISTRICTS:,} Gebieten geschrieben; "
             f"{city.name} hat {len(profile_stems(city)):,}. Alle Gebiete stehen in den Tabellen, der "
@@ -229,3 +276,77 @@ def _write_city(city: CityReportInput, settings: ReportSettings, cross: dict | N
         written.append(_emit(root / f"{city.slug}.pdf", root, renderer.render("city.typ", context, images)))
         timings.pdf += time.process_time() - t0
     return written
+
+
+# --------------------------------------------------------------------------- parallel documents
+
+#: (cities, settings, cross, root, typst folder) of the running :func:`_write_parallel`, inherited by forked workers.
+_STATE: tuple = ()
+#: Per worker process: its typst renderer and the tools of the city it wrote last.
+_WORKER: dict = {}
+
+
+def _worker_renderer() -> PdfRenderer | None:
+    _cities, settings, _cross, _root, folder = _STATE
+    if settings.pdf and "renderer" not in _WORKER:
+        _WORKER["renderer"] = PdfRenderer(settings.created, folder)
+    return _WORKER.get("renderer")
+
+
+def _profile_job(job: tuple[int, str, str]) -> tuple[list[Path], dict, tuple[float, float, float, int]]:
+    cities, settings, _cross, root, _folder = _STATE
+    c, district_id, stem = job
+    if _WORKER.get("city") != c:
+        if "tools" in _WORKER:
+            _WORKER["tools"].close()
+        _WORKER["city"], _WORKER["tools"] = c, _CityTools.build(cities[c], settings)
+    timings = ReportTimings()
+    files, entry = _write_profile(cities[c], district_id, stem, settings, root, _worker_renderer(), _WORKER["tools"],
+                                  timings)
+    return files, entry, (timings.charts, timings.html, timings.pdf, timings.documents)
+
+
+def _city_job(job: tuple[int, list[dict]]) -> tuple[list[Path], tuple[float, float, float, int]]:
+    cities, settings, cross, root, _folder = _STATE
+    c, profiles = job
+    timings = ReportTimings()
+    files = _write_city_report(cities[c], settings, cross, root, _worker_renderer(), timings, profiles)
+    return files, (timings.charts, timings.html, timings.pdf, timings.documents)
+
+
+def _write_parallel(cities: list[CityReportInput], settings: ReportSettings, cross: dict | None, root: Path,
+                    plans: list[dict[str, str]], workers: int, timings: ReportTimings) -> list[Path]:
+    """The documents of :func:`write_reports`, written by ``workers`` forked processes: first every
+    profile, then the city reports (which list the profiles); files and order as serially."""
+    import multiprocessing
+    import tempfile
+
+    global _STATE
+    jobs = [(c, district_id, stem) for c, stems in enumerate(plans) for district_id, stem in stems.items()]
+    with tempfile.TemporaryDirectory(prefix="geo-cohesion-reports-") as folder:
+        _STATE = (cities, settings, cross, root, folder)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                done = pool.map(_profile_job, jobs, chunksize=max(1, min(8, len(jobs) // (4 * workers))))
+                by_city: list[list] = [[] for _ in cities]
+                for (c, _d, _s), result in zip(jobs, done):
+                    by_city[c].append(result)
+                reports = pool.map(_city_job, [(c, [r[1] for r in results]) for c, results in enumerate(by_city)],
+                                   chunksize=1)
+        finally:
+            _STATE = ()
+    written: list[Path] = []
+    for results, (files, spent) in zip(by_city, reports):
+        for profile_files, _entry, used in results:
+            written += profile_files
+            _add(timings, used)
+        written += files
+        _add(timings, spent)
+    return written
+
+
+def _add(timings: ReportTimings, spent: tuple[float, float, float, int]) -> None:
+    timings.charts += spent[0]
+    timings.html += spent[1]
+    timings.pdf += spent[2]
+    timings.documents += spent[3]

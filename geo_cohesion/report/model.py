@@ -50,6 +50,9 @@ class ReportSettings:
         Date written into PDF and workbook metadata (fixed: same inputs, same bytes).
     pdf : bool
         Also write PDF reports (needs the ``typst`` package).
+    workers : int
+        Processes writing the district profiles and city reports: 0 = one per available core,
+        1 = one document after another (the files are the same).
     """
 
     title: str = "Radar gesellschaftlicher Zusammenhalt"
@@ -65,6 +68,7 @@ class ReportSettings:
     seed: int = 0
     created: dt.datetime = FIXED_DATE
     pdf: bool = True
+    workers: int = 0
 
 
 @dataclass

@@ -86,6 +86,16 @@ def _font_dirs() -> list[str]:
     return [str(Path(matplotlib.get_data_path()) / "fonts" / "ttf")]
 
 
+#: True once this process has made a typst compiler: a process forked after that can deadlock in
+#: typst (its worker threads are not copied by ``fork``), so parallel report writing forks only before.
+_TYPST_STARTED = False
+
+
+def typst_started() -> bool:
+    """Whether this process has started typst (see :data:`_TYPST_STARTED`)."""
+    return _TYPST_STARTED
+
+
 class PdfRenderer:
     """Compile typst report templates; one compiler (fonts loaded once) for many documents.
 
@@ -93,6 +103,8 @@ class PdfRenderer:
     ----------
     created : datetime
         Creation date written into every PDF.
+    folder : str or Path, optional
+        Where the temporary project folder is made (default: the system's temporary folder).
 
     Notes
     -----
@@ -101,19 +113,21 @@ class PdfRenderer:
     rewritten between compilations.
     """
 
-    def __init__(self, created: dt.datetime) -> None:
+    def __init__(self, created: dt.datetime, folder: str | Path | None = None) -> None:
+        global _TYPST_STARTED
         try:
             import typst
         except ImportError as exc:  # pragma: no cover - typst is a dependency
             raise InputError("PDF reports need the 'typst' package", hint="pip install 'typst>=0.15'") from exc
         self._typst = typst
         self._created = created
-        self._tmp = tempfile.TemporaryDirectory(prefix="geo-cohesion-typst-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="geo-cohesion-typst-", dir=folder)
         self.root = Path(self._tmp.name)
         folder = resources.files("geo_cohesion").joinpath(TEMPLATES)
         for entry in folder.iterdir():
             if entry.name.endswith(".typ"):
                 (self.root / entry.name).write_bytes(entry.read_bytes())
+        _TYPST_STARTED = True  # from here on this process must not fork writers (typst's threads)
         self._compiler = typst.Compiler(root=str(self.root), font_paths=_font_dirs(), ignore_system_fonts=True)
         self._count = 0
 

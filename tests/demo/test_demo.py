@@ -99,20 +99,25 @@ def test_unweighted_and_weighted_differ_because_of_nonresponse(demo):
 
 
 def test_same_seed_gives_byte_identical_inputs_tables_and_maps(tmp_path, demo):
-    """Figures are compared byte for byte in test_figures; here: inputs, tables and HTML maps."""
+    """Figures are compared byte for byte in test_figures and test_parallel; here: inputs, tables,
+    HTML maps and the reports (HTML and PDF), written one after another here and by worker
+    processes in the shared demo run."""
     inputs, out, _ = demo
     again_in = tmp_path / "in"
-    project = override(load_project(write_demo_inputs(again_in)), {"maps": {"figures": False}})
+    project = override(load_project(write_demo_inputs(again_in)), {"maps": {"figures": False, "figure_workers": 1}})
     run_project(project, tmp_path / "out")
 
     def digest(folder):
         return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in {".csv", ".json", ".html", ".gpkg"}
-                and "demo_inputs" not in p.relative_to(folder).parts and not p.name.startswith(".")}
+                for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")
+                and "demo_inputs" not in p.relative_to(folder).parts
+                and (p.suffix in {".csv", ".json", ".html", ".gpkg"}
+                     or p.suffix == ".pdf" and p.relative_to(folder).parts[0] == "report")}
 
     assert digest(again_in) == digest(inputs)
     assert digest(tmp_path / "out") == digest(out)
     assert any(name.endswith(".html") for name in digest(out))
+    assert sum(name.startswith("report/profiles/") and name.endswith(".pdf") for name in digest(out)) > 50
     other = tmp_path / "other"
     write_demo_inputs(other, seed=1)
     assert (other / "survey_dortmund.csv").read_bytes() != (inputs / "survey_dortmund.csv").read_bytes()

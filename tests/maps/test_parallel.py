@@ -51,3 +51,36 @@ def test_worker_count():
     assert resolve_workers(3, 2) in (1, 2)  # never more workers than figures
     auto = resolve_workers(0, 100)
     assert 1 <= auto <= MAX_AUTO_WORKERS
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs the fork start method")
+def test_any_figure_jobs_in_parallel_are_the_serial_files(tmp_path):
+    # the comparison figures (project/analysis.py) go through render_jobs: a map and a scatter plot
+    from geo_cohesion.maps.figures import plot_association, plot_layer
+    from geo_cohesion.maps.parallel import FigureJob, render_jobs
+
+    city = next(c for c in load_cities() if c["slug"] == "lippstadt")
+    bounds = build_schematic_boundaries(city)
+    rng = np.random.default_rng(1)
+    est = pd.DataFrame([{"district_id": d, "variable": "index", "estimate": rng.uniform(40, 80), "n": 50,
+                         "ci_low": 30.0, "ci_high": 90.0} for d in bounds["district_id"]])
+    structural = pd.DataFrame({"district_id": bounds["district_id"],
+                               "unemployment_pct": rng.uniform(3, 15, len(bounds))})
+    city_map = build_city_map(city["name"], bounds, est, structural, notes=["synthetische Demodaten"])
+    association = {"r": -0.4, "r_ci_low": -0.7, "r_ci_high": 0.0, "slope": -1.0, "intercept": 70.0,
+                   "n_districts": len(bounds), "note": ""}
+
+    def jobs(folder):
+        return [FigureJob(plot_layer, (city_map, "index"), tmp_path / folder / "map"),
+                FigureJob(plot_association, (city_map, "index", "unemployment_pct", association),
+                          tmp_path / folder / "sub" / "scatter"),
+                FigureJob(plot_layer, (city_map, "unemployment_pct"), tmp_path / folder / "structural")]
+
+    serial = render_jobs(jobs("serial"), formats=("png", "pdf"), dpi=40, workers=1)
+    parallel = render_jobs(jobs("parallel"), formats=("png", "pdf"), dpi=40, workers=2)
+    assert [p.relative_to(tmp_path / "parallel") for p in parallel] == \
+        [p.relative_to(tmp_path / "serial") for p in serial]
+    assert [p.name for p in parallel] == ["map.png", "map.pdf", "scatter.png", "scatter.pdf", "structural.png",
+                                          "structural.pdf"]
+    for a, b in zip(serial, parallel):
+        assert a.read_bytes() == b.read_bytes(), a.name
