@@ -29,6 +29,16 @@ def payload(html: str) -> dict:
     return json.loads(re.search(r"var DATA = (\{.*?\});\n", html).group(1))
 
 
+def without_respondents(result, district_id: str) -> pd.DataFrame:
+    """The direct district rows of a run as input to the model, one district emptied (n = 0)."""
+    direct = result.district_estimates.drop(columns=["estimator", "mse", "direct_estimate", "direct_se",
+                                                     "direct_ci_low", "direct_ci_high", "reason"])
+    empty = direct["district_id"] == district_id
+    direct.loc[empty, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
+    direct.loc[empty, ["n", "n_eff"]] = 0
+    return direct
+
+
 @pytest.fixture(scope="module")
 def lippstadt(demo_out):
     """(project, city) of the demo's Lippstadt with the project's default settings."""
@@ -156,11 +166,7 @@ def test_district_without_respondents_gets_a_synthetic_estimate(lippstadt, lipps
     out of sample: it gets the regression prediction with its MSE and is published."""
     project, city = lippstadt
     res = lippstadt_direct
-    direct = res.district_estimates.drop(columns=["estimator", "mse", "direct_estimate", "direct_se",
-                                                  "direct_ci_low", "direct_ci_high", "reason"])
-    empty = direct["district_id"] == "15"
-    direct.loc[empty, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
-    direct.loc[empty, ["n", "n_eff"]] = 0
+    direct = without_respondents(res, "15")
     out, models, note = model_district_estimates(city, project, direct, res.structural, design=res.design,
                                                  city_estimates=res.city_estimates)
     row = out[(out["district_id"] == "15") & (out["variable"] == "index")].iloc[0]
@@ -256,11 +262,7 @@ def test_group_effects_model_borrows_from_the_city_groups(lippstadt, lippstadt_d
     sae_models.csv say so, and a district without respondents gets its group's level."""
     project, city = lippstadt
     res = lippstadt_direct
-    direct = res.district_estimates.drop(columns=["estimator", "mse", "direct_estimate", "direct_se",
-                                                  "direct_ci_low", "direct_ci_high", "reason"])
-    empty = direct["district_id"] == "15"
-    direct.loc[empty, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
-    direct.loc[empty, ["n", "n_eff"]] = 0
+    direct = without_respondents(res, "15")
     grouped = override(project, {"estimates": {"group_effects": True, "group_mse_bootstrap": 40}})
     out, models, note = model_district_estimates(city, grouped, direct, res.structural, design=res.design)
     again, _, _ = model_district_estimates(city, grouped, direct, res.structural, design=res.design)
