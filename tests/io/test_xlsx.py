@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import openpyxl
 import pandas as pd
+import pytest
 
 from geo_cohesion.io.write import FIXED_DATE
 from geo_cohesion.io.xlsx import Sheet, cell_value, sheet_names, workbook_bytes, write_xlsx
@@ -69,6 +70,7 @@ def test_cell_values():
     assert cell_value("+49 231") == "'+49 231"
 
 
+@pytest.mark.slow
 def test_number_formats_and_a_large_sheet_are_streamed(tmp_path):
     """The workbook is written in write-only mode: number formats stay on numeric cells, and a
     sheet of 60,000 rows needs memory for its values, not for a cell object each."""

@@ -61,6 +61,7 @@ def test_inspect_finds_renamed_columns_by_content(own_city):
     assert city.structural.columns["district_column"] == "schluessel"   # matched by its values
 
 
+@pytest.mark.slow
 def test_init_check_run_gives_the_demo_tables(own_city, demo_inputs, tmp_path, capsys):
     """A new user's path: init, fill the TODOs, check, run -> the demo's numbers for that city."""
     assert main(["init", str(own_city)]) == 0

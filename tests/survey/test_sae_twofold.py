@@ -64,9 +64,9 @@ def test_area_without_respondents_gets_its_group_effect(milk):
 
 def test_bootstrap_mse_is_seeded(milk):
     args = (milk["yi"], milk["SD"] ** 2, None)
-    a = fay_herriot(*args, groups=milk["MajorArea"], mse_bootstrap=30, seed=7)
-    b = fay_herriot(*args, groups=milk["MajorArea"], mse_bootstrap=30, seed=7)
-    c = fay_herriot(*args, groups=milk["MajorArea"], mse_bootstrap=30, seed=8)
+    a = fay_herriot(*args, groups=milk["MajorArea"], mse_bootstrap=10, seed=7)
+    b = fay_herriot(*args, groups=milk["MajorArea"], mse_bootstrap=10, seed=7)
+    c = fay_herriot(*args, groups=milk["MajorArea"], mse_bootstrap=10, seed=8)
     assert a.mse_method == "bootstrap"
     np.testing.assert_array_equal(a.mse, b.mse)
     assert not np.array_equal(a.mse, c.mse)
