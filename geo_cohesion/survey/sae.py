@@ -632,7 +632,10 @@ def _group_codes(groups: Any, areas: pd.Index, spatial: bool, method: str, repli
     if missing.size:
         raise InputError(f"groups: {_label(areas, int(missing[0]))} has no group label.",
                          hint="give every area a group; an area of its own may form a group of one")
-    codes, uniques = pd.factorize(labels, sort=True)
+    try:
+        codes, uniques = pd.factorize(labels, sort=True)
+    except TypeError:  # labels of mixed types (e.g. 3 and "Nord") do not sort: sort their text
+        codes, uniques = pd.factorize(labels.astype(str), sort=True)
     return list(uniques), np.asarray(codes)
 
 

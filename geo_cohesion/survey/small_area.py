@@ -665,7 +665,7 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
         estimate, mse, kind = model.estimate.copy(), model.mse.copy(), model.row_estimator.copy()
         if direct_min_n is not None and model.fit is not None:
             n = rows["n"].to_numpy(dtype=float)
-            precise = psi <= model.fit.mse  # judged by the Prasad-Rao MSE, whatever mse_method the intervals use
+            precise = psi <= model.fit.mse  # the fit's own MSE (Prasad-Rao; bootstrap with groups), not model_mse
             keep = np.isfinite(y) & (np.nan_to_num(n) >= direct_min_n) & precise & np.isfinite(dvar)
             estimate[keep], mse[keep], kind[keep] = y[keep], dvar[keep], "direct"
         parts.append(pd.DataFrame({
