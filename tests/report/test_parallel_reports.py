@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from report_fixtures import make_city
@@ -18,8 +22,23 @@ def _files(written, root):
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs the fork start method")
 def test_parallel_reports_are_the_serial_files_and_never_fork_after_typst(tmp_path):
-    if typst_started():
-        pytest.skip("typst already ran in this test process, so write_reports rightly refuses to fork")
+    """Runs in this process if typst has not run here yet; otherwise (later in a full test run,
+    where write_reports rightly refuses to fork) in a fresh Python process."""
+    if not typst_started():
+        check_parallel_reports(tmp_path)
+        return
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    code = "import sys, pathlib, test_parallel_reports as t; t.check_parallel_reports(pathlib.Path(sys.argv[1]))"
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def check_parallel_reports(tmp_path: Path) -> None:
+    """Parallel reports equal the serial ones; after typst ran, workers are refused (serial, same files)."""
+    assert not typst_started()
     first = make_city()
     second = dataclasses.replace(make_city(names=["Nord", "Ost", "Süd", "West"], index=[61.0, 57.0, 66.0, 52.0],
                                            name="Zweitstadt"), slug="zweitstadt")
