@@ -250,13 +250,9 @@ def analytic_mse(x: np.ndarray, group: np.ndarray, in_sample: np.ndarray, psi: n
     vmat = sigma2_v * (zs @ zs.T) + np.diag(sigma2_u + psi[in_sample])
     vinv = np.linalg.inv(vmat)
     vinv = 0.5 * (vinv + vinv.T)
-    vx = vinv @ xs
-    p_mat = vinv - vx @ q @ vx.T
     zz = zs @ zs.T
-    pz = p_mat @ zz
-    info = 0.5 * np.array([[np.sum(pz * pz.T), np.sum(pz * p_mat.T)],
-                           [np.sum(pz * p_mat.T), np.sum(p_mat * p_mat.T)]])
-    info_inv = np.linalg.pinv(info)
+    blocks = _Blocks(sigma2_v, sigma2_u, psi[in_sample], Groups(gs, n_groups))
+    info_inv = np.linalg.pinv(information(blocks, blocks.solve(xs), q))
     own = np.zeros((group.size, gs.size))  # E: area d is sampled area s
     own[np.flatnonzero(in_sample), np.arange(gs.size)] = 1.0
     same = zall @ zs.T  # area d and sampled area s in one group
