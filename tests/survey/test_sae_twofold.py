@@ -85,7 +85,8 @@ def test_bad_group_input_is_one_clear_error(milk, kwargs, message):
         fay_herriot(milk["yi"], milk["SD"] ** 2, None, **kwargs)
 
 
-def _simulate(rng, sigma2_v, sigma2_u, n_groups, per_group):
+def _design(rng, n_groups, per_group):
+    """Group codes, one covariate and sampling variances of n_groups x per_group areas."""
     m = n_groups * per_group
     group = np.repeat(np.arange(n_groups), per_group)
     x = rng.normal(size=m)
@@ -99,7 +100,7 @@ def test_mse_matches_the_simulated_error_of_the_eblup():
     the model (25 groups of 4 areas, 220 samples; bootstrap in 15 of them): the area-averaged ratios lie within 12 %."""
     rng = np.random.default_rng(20261125)
     sigma2_v, sigma2_u = 1.0, 0.8
-    group, x, psi = _simulate(rng, sigma2_v, sigma2_u, 25, 4)
+    group, x, psi = _design(rng, 25, 4)
     beta = np.array([50.0, 2.0])
     squared, analytic, boot = [], [], []
     for r in range(220):
