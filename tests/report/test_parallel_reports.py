@@ -28,7 +28,7 @@ def test_parallel_reports_are_the_serial_files_and_never_fork_after_typst(tmp_pa
         check_parallel_reports(tmp_path)
         return
     here = Path(__file__).resolve().parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parents[1]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parent), str(here.parents[1]),
                                                          os.environ.get("PYTHONPATH", "")])}
     code = "import sys, pathlib, test_parallel_reports as t; t.check_parallel_reports(pathlib.Path(sys.argv[1]))"
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
