@@ -24,7 +24,13 @@ means of the index and one dimension with
 * ``spatial_fay_herriot (robust MSE)``: SAR area effects on queen contiguity of the demo's
   schematic boundaries, robust MSE,
 * ``fay_herriot+benchmark (robust MSE)``: the FH estimates ratio-benchmarked to the direct city
-  estimate, robust MSE.
+  estimate, robust MSE,
+* ``fay_herriot+group_effects``: the model with random effects of the demo city's reporting
+  groups (``estimates.group_effects: true``, two-fold Fay-Herriot) with its parametric bootstrap
+  MSE (``estimates.group_mse_bootstrap``, 200 replicates), as the pipeline publishes it.
+
+``--estimators`` runs a subset (the direct estimator always runs); ``--save`` and ``--load`` let
+cities run in separate processes and be summarised together.
 
 Reported per estimator and district size class (allocated ``n``: < 15, 15-29, 30-59, >= 60):
 RMSE against the true district means (points), relative RMSE (RMSE / true mean), the ratio of
@@ -36,6 +42,7 @@ import argparse
 import re
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,12 +60,14 @@ from geo_cohesion.survey.small_area import district_models, pooled_within_varian
 
 VARIABLES = ("index", "identifikation")
 ESTIMATORS = ("direct", "fay_herriot", "fay_herriot (robust MSE)", "spatial_fay_herriot",
-              "spatial_fay_herriot (robust MSE)", "fay_herriot+benchmark (robust MSE)")
+              "spatial_fay_herriot (robust MSE)", "fay_herriot+benchmark (robust MSE)", "fay_herriot+group_effects")
 SPATIAL = "spatial_fay_herriot (robust MSE)"
 MSE = "robust"  # interval MSE of the "(robust MSE)" rows (estimates.model_mse); "fay_herriot" is the default
 SIZE_CLASSES = ((0, 15, "n < 15"), (15, 30, "15-29"), (30, 60, "30-59"), (60, 10**9, ">= 60"))
 COVARIATES = ["migration_share_pct", "unemployment_pct", "sgb2_share_pct"]
 Z95 = 1.959963984540054
+GROUPED = "fay_herriot+group_effects"
+GROUP_BOOTSTRAP = 200  # estimates.group_mse_bootstrap
 MIN_N = 30  # estimates.min_n: districts with n >= 30 keep their direct estimate where it is as precise
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Small-area estimation: design-based simulation (`python benchmarks/sae_simulation.py`)"
@@ -76,6 +85,7 @@ class CityPopulation:
     weights: pd.DataFrame          # queen contiguity (islands: zero rows), by district id
     population: pd.Series          # adults per district
     truth: pd.DataFrame            # true district means, district x variable
+    groups: pd.Series              # reporting group of each district id (the demo's ``groups``)
 
 
 def build_population(city: dict, assumptions: dict, seed: int, variables=VARIABLES) -> CityPopulation:
@@ -97,8 +107,9 @@ def build_population(city: dict, assumptions: dict, seed: int, variables=VARIABL
     ids = [str(i) for i in sw.ids]
     weights = pd.DataFrame(sw.w.full()[0], index=ids, columns=ids)
     truth = people.groupby("district_id")[list(variables)].mean()
+    groups = pd.Series({str(d): g for g, ds in (city.get("groups") or {}).items() for d in ds}, dtype=object)
     return CityPopulation(city["name"], people, allocate_sample(city, adults), margins,
-                          structural[COVARIATES], weights, adults, truth)
+                          structural[COVARIATES], weights, adults, truth, groups)
 
 
 def draw_sample(pop: CityPopulation, rng: np.random.Generator) -> pd.DataFrame:
@@ -118,8 +129,10 @@ def draw_sample(pop: CityPopulation, rng: np.random.Generator) -> pd.DataFrame:
     return sample
 
 
-def replicate(pop: CityPopulation, rng: np.random.Generator, variables=VARIABLES) -> pd.DataFrame:
-    """Estimates of every estimator for one sample: district_id, variable, estimator, estimate, halfwidth."""
+def replicate(pop: CityPopulation, rng: np.random.Generator, variables=VARIABLES,
+              estimators: tuple[str, ...] = ESTIMATORS) -> pd.DataFrame:
+    """Estimates of the chosen estimators (and ``direct``) for one sample: district_id, variable,
+    estimator, estimate, halfwidth, row_estimator."""
     sample = draw_sample(pop, rng)
     design = SurveyDesign(sample, weight="design_weight", strata="stratum").rake(pop.margins)
     direct = design.domain_means(list(variables), "district_id", min_n=0)
@@ -130,17 +143,25 @@ def replicate(pop: CityPopulation, rng: np.random.Generator, variables=VARIABLES
         ["district_id", "variable", "estimator", "estimate", "halfwidth", "row_estimator"]]]
     fh = district_models(direct, s2, pop.covariates, estimator="fay_herriot", direct_min_n=MIN_N, mse_method=MSE)
     names = list(fh.covariates)
-    pr = district_models(direct, s2, pop.covariates, estimator="fay_herriot", covariate_names=names,
-                         direct_min_n=MIN_N, mse_method="prasad_rao").table
-    sfh = district_models(direct, s2, pop.covariates, estimator="spatial_fay_herriot", covariate_names=names,
-                          spatial_weights=pop.weights, direct_min_n=MIN_N, mse_method=MSE)
-    sfh_pr = district_models(direct, s2, pop.covariates, estimator="spatial_fay_herriot", covariate_names=names,
-                             spatial_weights=pop.weights, direct_min_n=MIN_N, mse_method="prasad_rao").table
-    bench = district_models(direct, s2, pop.covariates, estimator="fay_herriot", covariate_names=names,
-                            population=pop.population, targets=city, direct_min_n=MIN_N, mse_method=MSE).table
-    for name, t in (("fay_herriot", pr), ("fay_herriot (robust MSE)", fh.table), ("spatial_fay_herriot", sfh_pr),
-                    (SPATIAL, sfh.table),
-                    ("fay_herriot+benchmark (robust MSE)", bench)):
+
+    def model(estimator: str = "fay_herriot", mse_method: str = MSE, **options) -> pd.DataFrame:
+        return district_models(direct, s2, pop.covariates, estimator=estimator, covariate_names=names,
+                               direct_min_n=MIN_N, mse_method=mse_method, **options).table
+
+    runs = {
+        "fay_herriot": lambda: model(mse_method="prasad_rao"),
+        "fay_herriot (robust MSE)": lambda: fh.table,
+        "spatial_fay_herriot": lambda: model("spatial_fay_herriot", "prasad_rao", spatial_weights=pop.weights),
+        SPATIAL: lambda: model("spatial_fay_herriot", spatial_weights=pop.weights),
+        "fay_herriot+benchmark (robust MSE)": lambda: model(population=pop.population, targets=city),
+        # the bootstrap's own seed (from the sample), so the samples stay the same with or without it
+        GROUPED: lambda: model(mse_method="prasad_rao", groups=pop.groups, mse_bootstrap=GROUP_BOOTSTRAP,
+                               seed=zlib.crc32(direct["estimate"].to_numpy().tobytes())),
+    }
+    for name in estimators:
+        if name == "direct":
+            continue
+        t = runs[name]()
         out.append(pd.DataFrame({"district_id": t["district_id"], "variable": t["variable"], "estimator": name,
                                  "estimate": t["estimate"], "halfwidth": Z95 * np.sqrt(t["mse"]),
                                  "row_estimator": t["estimator"]}))
@@ -148,7 +169,7 @@ def replicate(pop: CityPopulation, rng: np.random.Generator, variables=VARIABLES
 
 
 def simulate(cities: list[str] | None = None, replicates: int = 500, seed: int = 2024,
-             variables=VARIABLES, progress: bool = False) -> pd.DataFrame:
+             variables=VARIABLES, progress: bool = False, estimators: tuple[str, ...] = ESTIMATORS) -> pd.DataFrame:
     """Run the simulation; one row per city, replicate, district, variable and estimator.
 
     Columns: ``city, replicate, district_id, variable, estimator, estimate, halfwidth, truth,
@@ -164,7 +185,7 @@ def simulate(cities: list[str] | None = None, replicates: int = 500, seed: int =
         rng = np.random.default_rng([seed, index])
         reps = []
         for r in range(replicates):
-            reps.append(replicate(pop, rng, variables).assign(replicate=r))
+            reps.append(replicate(pop, rng, variables, estimators).assign(replicate=r))
         frame = pd.concat(reps, ignore_index=True)
         frame["city"] = pop.name
         truth = pop.truth.stack().rename("truth")
@@ -220,6 +241,8 @@ def goals(table: pd.DataFrame) -> str:
     lines = []
     for estimator in ESTIMATORS[1:]:
         rows = table[table["estimator"] == estimator]
+        if rows.empty:
+            continue
         small = rows[rows["size_class"].isin(["n < 15", "15-29"])]
         worst = small["ratio_to_direct"].max()
         cover = rows["coverage_pct"]
@@ -257,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="60 replicates")
     parser.add_argument("--cities", nargs="*", default=None, help="demo cities (default: all four)")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS,
+                        help="estimators to run (default: all; direct always runs)")
     parser.add_argument("--write", action="store_true", help="write the table into benchmarks/RESULTS.md")
     parser.add_argument("--save", default=None, help="also save every replicate's estimates (CSV) here")
     parser.add_argument("--load", nargs="+", default=None,
@@ -270,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         frame["size_class"] = pd.Categorical(frame["size_class"], categories=[lab for _, _, lab in SIZE_CLASSES])
         replicates = int(frame["replicate"].max()) + 1
     else:
-        frame = simulate(args.cities, replicates, args.seed, progress=True)
+        frame = simulate(args.cities, replicates, args.seed, progress=True, estimators=tuple(args.estimators))
     if args.save:
         frame.to_csv(args.save, index=False)
     summary = summarise(frame)
@@ -278,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     checks = goals(summary)
     elapsed = time.perf_counter() - start
     spatial = frame[frame["estimator"] == SPATIAL]
-    kept = (spatial.groupby(["city", "replicate", "variable"], sort=False)["row_estimator"]
-            .agg(lambda s: bool((s == "spatial_fay_herriot").any())).groupby(level="city", sort=False).mean())
+    kept = pd.Series(dtype=float)
+    if not spatial.empty:
+        kept = (spatial.groupby(["city", "replicate", "variable"], sort=False)["row_estimator"]
+                .agg(lambda s: bool((s == "spatial_fay_herriot").any())).groupby(level="city", sort=False).mean())
     timing = f"summarised from {', '.join(args.load)}" if args.load else f"{elapsed:.0f} s"
     header = (f"cities: {', '.join(frame['city'].unique())}; {replicates} replicates each; seed {args.seed}; {timing}"
               "\nspatial FH fits kept (the rest fell back to FH), % of fits: "

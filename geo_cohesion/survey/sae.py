@@ -224,6 +224,12 @@ class FayHerriotResult:
         Predicted (BLUP) effect of every group, labelled by group (model with ``groups``).
     mse_method : str
         ``"analytic"`` or ``"bootstrap"`` (with ``groups`` and ``mse_bootstrap > 0``).
+    mse_analytic : numpy.ndarray or None
+        The analytic MSE: ``mse`` itself unless ``mse_method == "bootstrap"``; then the
+        second-order approximation of the two-fold model, computed alongside (NaN beyond
+        ``ANALYTIC_MAX_AREAS`` sampled areas). The pipeline's direct-or-model choice uses the
+        larger of the two MSEs, so that a noisy low bootstrap value does not switch a large
+        district to the model.
     """
 
     estimate: np.ndarray
@@ -251,6 +257,7 @@ class FayHerriotResult:
     sigma2_v: float = float("nan")
     group_effects: pd.Series | None = None
     mse_method: str = "analytic"
+    mse_analytic: np.ndarray | None = None
 
     def to_frame(self, level: float = 0.95) -> pd.DataFrame:
         """One row per area: direct estimate, EBLUP, MSE and a normal interval.
@@ -611,6 +618,7 @@ def fay_herriot(
         group_effects=None if group_labels is None else pd.Series(
             fit["group_effects"], index=pd.Index(group_labels[0], name="group"), name="group_effect"),
         mse_method="bootstrap" if group_labels is not None and mse_bootstrap > 0 else "analytic",
+        mse_analytic=frozen(fit.get("mse_analytic", fit["mse"])),
     )
 
 

@@ -280,7 +280,8 @@ def fit_two_fold(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarra
     group : integer group code 0..G-1 of every area.
     in_sample : True where ``y`` is given.
     start_u : starting value for sigma2_u (e.g. the Fay-Herriot REML estimate).
-    bootstrap : parametric bootstrap replicates for the MSE; 0 = analytic MSE.
+    bootstrap : parametric bootstrap replicates for the MSE; 0 = analytic MSE. The analytic MSE
+        is returned as ``mse_analytic`` either way (NaN beyond ``ANALYTIC_MAX_AREAS`` areas).
     seed : seed of the bootstrap draws (same seed, same MSE).
     """
     n_groups = int(group.max()) + 1
@@ -288,10 +289,9 @@ def fit_two_fold(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarra
     starts = [(0.0, start_u), (start_u / 2.0, start_u / 2.0), (start_u, 0.0)]
     sv, su, converged, iterations = estimate_variances(ys, ps, xs, Groups(group[in_sample], n_groups), starts)
     fit = _predict(y, psi, x, group, n_groups, in_sample, sv, su)
-    if bootstrap > 0:
-        mse = bootstrap_mse(psi, x, group, in_sample, sv, su, fit["beta"], bootstrap, seed)
-    else:
-        mse = analytic_mse(x, group, in_sample, psi, sv, su, fit["beta_cov"])
+    analytic = (analytic_mse(x, group, in_sample, psi, sv, su, fit["beta_cov"])
+                if int(in_sample.sum()) <= ANALYTIC_MAX_AREAS else np.full(y.size, np.nan))
+    mse = bootstrap_mse(psi, x, group, in_sample, sv, su, fit["beta"], bootstrap, seed) if bootstrap > 0 else analytic
     r = ys - xs @ fit["beta"]
     blocks = fit["blocks"]
     loglik = -0.5 * (ys.size * np.log(2.0 * np.pi) + blocks.logdet() + float(r @ blocks.solve(r)))
@@ -300,7 +300,8 @@ def fit_two_fold(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarra
     gamma[in_sample] = su * blocks.w  # weight of the area's own residual beyond its group's
     resid = np.full(m, np.nan)
     resid[in_sample] = r / np.sqrt(sv + su + ps)
-    return {"estimate": fit["estimate"], "mse": mse, "mse_conditional": mse.copy(), "sigma2_u": su,
+    return {"estimate": fit["estimate"], "mse": mse, "mse_conditional": mse.copy(), "mse_analytic": analytic,
+            "sigma2_u": su,
             "sigma2_v": sv, "rho": np.nan, "beta": fit["beta"], "beta_cov": fit["beta_cov"],
             "group_effects": fit["group_effects"], "gamma": gamma, "residuals": resid, "loglik": float(loglik),
             "k": x.shape[1] + 2, "converged": converged, "iterations": iterations, "notes": []}

@@ -42,7 +42,11 @@ Every district gets the model estimate (EBLUP; ``synthetic`` for districts witho
 respondents), except that :func:`district_models` can keep the direct estimate of a district with
 at least ``min_n`` respondents whose smoothed sampling variance is not above the model MSE: the
 model adds nothing there, and at :math:`\hat\sigma^2_u = 0` the Prasad-Rao term :math:`g_3` can
-make the model MSE of a precise district larger than its direct variance. When a model cannot be
+make the model MSE of a precise district larger than its direct variance. With random group
+effects the model MSE of this comparison is the larger of the bootstrap and the analytic MSE: the
+district switches to the model only when both say the model is more precise (a bootstrap MSE that is
+low by chance would otherwise switch large districts whose interval then undercovers; measured in
+``benchmarks/RESULTS.md``). When a model cannot be
 fitted (too few districts, collinear covariates, no convergence) the direct estimates are kept;
 the spatial model falls back to the non-spatial one (see :func:`fit_area_model`).
 
@@ -665,7 +669,9 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
         estimate, mse, kind = model.estimate.copy(), model.mse.copy(), model.row_estimator.copy()
         if direct_min_n is not None and model.fit is not None:
             n = rows["n"].to_numpy(dtype=float)
-            precise = psi <= model.fit.mse  # the fit's own MSE (Prasad-Rao; bootstrap with groups), not model_mse
+            # the fit's own MSE (Prasad-Rao), not model_mse; with groups the larger of bootstrap and analytic MSE
+            analytic = model.fit.mse_analytic
+            precise = psi <= (model.fit.mse if analytic is None else np.fmax(model.fit.mse, analytic))
             keep = np.isfinite(y) & (np.nan_to_num(n) >= direct_min_n) & precise & np.isfinite(dvar)
             estimate[keep], mse[keep], kind[keep] = y[keep], dvar[keep], "direct"
         parts.append(pd.DataFrame({

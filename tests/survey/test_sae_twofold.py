@@ -71,6 +71,12 @@ def test_bootstrap_mse_is_seeded(milk):
     np.testing.assert_array_equal(a.mse, b.mse)
     assert not np.array_equal(a.mse, c.mse)
     np.testing.assert_array_equal(a.estimate, c.estimate)
+    # the analytic MSE comes along: the same as the analytic fit's, whatever the bootstrap seed
+    analytic = fay_herriot(*args, groups=milk["MajorArea"])
+    np.testing.assert_allclose(a.mse_analytic, analytic.mse, rtol=1e-12)
+    np.testing.assert_array_equal(analytic.mse_analytic, analytic.mse)
+    plain = fay_herriot(*args)
+    np.testing.assert_array_equal(plain.mse_analytic, plain.mse)
 
 
 @pytest.mark.parametrize("kwargs, message", [

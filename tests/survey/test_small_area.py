@@ -226,6 +226,47 @@ def test_district_models_table_out_of_sample_rows_and_direct_where_as_precise():
         district_models(direct, {"index": s2}, cov, estimator="fay_herriot", covariate_names=["nope"])
 
 
+def test_group_model_keeps_direct_only_where_both_its_mses_are_larger(monkeypatch):
+    """With random group effects a district with n >= min_n switches to the model only where its
+    sampling variance is above the larger of the bootstrap and the analytic MSE, so that a bootstrap
+    MSE that is low by chance does not switch it. The fit's analytic MSE is replaced by one that puts
+    a district's sampling variance between the two MSEs (the real ones rarely straddle it)."""
+    import dataclasses
+
+    import geo_cohesion.survey.small_area as small_area
+
+    m, s2 = 24, 60.0
+    y, _, x, _ = _fh_data(m=m, seed=1, sigma_u=1.0)
+    ids = [f"D{i:02d}" for i in range(m)]
+    groups = pd.Series([f"G{i % 3}" for i in range(m)], index=ids)
+    n = np.round(np.linspace(8, 150, m))
+    psi = s2 / n
+    direct = pd.DataFrame({"district_id": ids, "variable": "index", "estimate": y, "se": np.sqrt(psi),
+                           "n": n, "n_eff": n})
+
+    def run(analytic_factor=None):
+        real = small_area.fit_area_model
+
+        def patched(*args, **kwargs):
+            model = real(*args, **kwargs)
+            assert model.fit.mse_method == "bootstrap"
+            if analytic_factor is None:
+                return model
+            analytic = np.where(np.arange(m) == 10, psi * analytic_factor, model.fit.mse)
+            return dataclasses.replace(model, fit=dataclasses.replace(model.fit, mse_analytic=analytic))
+
+        monkeypatch.setattr(small_area, "fit_area_model", patched)
+        return district_models(direct, {"index": s2}, x.set_axis(ids), estimator="fay_herriot",
+                               covariate_names=["strong"], direct_min_n=30, groups=groups, mse_bootstrap=40,
+                               seed=3).table
+
+    plain = run()
+    assert n[10] >= 30 and plain["estimator"].iloc[10] == "fay_herriot"  # bootstrap MSE below the variance
+    assert plain["mse"].iloc[10] < psi[10]
+    assert run(analytic_factor=1.01)["estimator"].iloc[10] == "direct"  # analytic MSE above it: stays direct
+    assert run(analytic_factor=0.99)["estimator"].iloc[10] == "fay_herriot"
+
+
 def test_district_models_selects_covariates_on_the_index_for_all_scores():
     y, psi, x, _ = _fh_data(m=25, seed=2)
     ids = [f"D{i:02d}" for i in range(25)]
