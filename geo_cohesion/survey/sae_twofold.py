@@ -41,7 +41,8 @@ class Groups:
     """Group membership of areas: integer codes 0..n-1, with sums over each group.
 
     Stands for the area-by-group indicator matrix Z without building it: ``sum(a)`` is Z'a and
-    ``expand(b)`` is Z b, both O(m).
+    ``expand(b)`` is Z b, both O(m). Arrays of shape (m,) or batched (B, m) and (B, m, k) (one row
+    per bootstrap replicate) are summed over the area axis.
     """
 
     def __init__(self, codes: np.ndarray, n_groups: int) -> None:
@@ -49,28 +50,39 @@ class Groups:
         self.n = int(n_groups)
 
     def sum(self, a: np.ndarray) -> np.ndarray:
-        """Z'a for a of shape (m,) or (m, k)."""
+        """Z'a for a of shape (m,) -> (G,), (B, m) -> (B, G) or (B, m, k) -> (B, G, k)."""
         if a.ndim == 1:
             return np.bincount(self.codes, weights=a, minlength=self.n)
-        return np.column_stack([np.bincount(self.codes, weights=a[:, j], minlength=self.n)
-                                for j in range(a.shape[1])]) if a.shape[1] else np.zeros((self.n, 0))
+        if a.ndim == 3:
+            return np.stack([self.sum(a[:, :, j]) for j in range(a.shape[2])], axis=2) if a.shape[2] \
+                else np.zeros((a.shape[0], self.n, 0))
+        rows = a.shape[0]
+        flat = (self.codes[None, :] + self.n * np.arange(rows)[:, None]).ravel()
+        return np.bincount(flat, weights=a.ravel(), minlength=rows * self.n).reshape(rows, self.n)
 
     def expand(self, b: np.ndarray) -> np.ndarray:
-        """Z b: each area gets its group's value (rows of b)."""
-        out: np.ndarray = b[self.codes]
+        """Z b: each area gets its group's value; b of shape (G,), (B, G) or (B, G, k)."""
+        out: np.ndarray = b[self.codes] if b.ndim == 1 else b[:, self.codes]
         return out
 
 
+def _col(a: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``a`` of shape (B, n) broadcast against ``like`` of shape (B, m) or (B, m, k)."""
+    return a if like.ndim == 2 else a[:, :, None]
+
+
 class _Blocks:
-    """Products with V^-1 for V = diag(d) + sigma2_v Z Z', d = sigma2_u + psi.
+    """Products with V^-1 for V = diag(d) + sigma2_v Z Z', d = sigma2_u + psi, for B variance pairs at once.
 
     Per group (Sherman-Morrison): V_g^-1 = W_g - c_g w_g w_g' with w = 1/d, s_g = sum of w over
-    the group and c_g = sigma2_v / (1 + sigma2_v s_g).
+    the group and c_g = sigma2_v / (1 + sigma2_v s_g). ``sigma2_v`` and ``sigma2_u`` have shape (B,);
+    vectors are (B, m), matrices (B, m, k).
     """
 
-    def __init__(self, sigma2_v: float, sigma2_u: float, psi: np.ndarray, groups: Groups) -> None:
+    def __init__(self, sigma2_v: np.ndarray, sigma2_u: np.ndarray, psi: np.ndarray, groups: Groups) -> None:
+        sigma2_v, sigma2_u = np.atleast_1d(sigma2_v)[:, None], np.atleast_1d(sigma2_u)[:, None]
         self.groups = groups
-        self.w = 1.0 / (sigma2_u + psi)
+        self.w = 1.0 / (sigma2_u + psi[None, :])
         self.s = groups.sum(self.w)
         self.c = sigma2_v / (1.0 + sigma2_v * self.s)
         self.t = 1.0 - self.c * self.s  # = 1 / (1 + sigma2_v s_g)
@@ -80,60 +92,67 @@ class _Blocks:
         return self.groups.sum(a)
 
     def solve(self, a: np.ndarray) -> np.ndarray:
-        """V^-1 a for a of shape (m,) or (m, k)."""
-        w = self.w if a.ndim == 1 else self.w[:, None]
-        c = self.c if a.ndim == 1 else self.c[:, None]
+        """V^-1 a for a of shape (B, m) or (B, m, k)."""
+        w, c = _col(self.w, a), _col(self.c, a)
         wa = w * a
         out: np.ndarray = wa - w * self.groups.expand(c * self.gsum(wa))
         return out
 
     def solve_j(self, a: np.ndarray) -> np.ndarray:
         """V^-1 Z Z' a = t_g w_i (Z'a)_g."""
-        tw = self.t if a.ndim == 1 else self.t[:, None]
-        w = self.w if a.ndim == 1 else self.w[:, None]
-        out: np.ndarray = w * self.groups.expand(tw * self.gsum(a))
+        out: np.ndarray = _col(self.w, a) * self.groups.expand(_col(self.t, a) * self.gsum(a))
         return out
 
-    def logdet(self) -> float:
-        """log |V| = sum log d + sum_g log(1 + sigma2_v s_g)."""
-        return float(-np.sum(np.log(self.w)) - np.sum(np.log(self.t)))
+    def logdet(self) -> np.ndarray:
+        """log |V| = sum log d + sum_g log(1 + sigma2_v s_g), shape (B,)."""
+        out: np.ndarray = -np.sum(np.log(self.w), axis=1) - np.sum(np.log(self.t), axis=1)
+        return out
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a'b for each of B stacked matrices: (B, n, p), (B, n, q) -> (B, p, q)."""
+    out: np.ndarray = np.einsum("bnp,bnq->bpq", a, b)
+    return out
 
 
 def _gls(blocks: _Blocks, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """V^-1 X, Q = (X'V^-1X)^-1, beta-hat and P y."""
-    vx = blocks.solve(x)
-    q = np.linalg.inv(x.T @ vx)
+    """V^-1 X (B, m, p), Q = (X'V^-1X)^-1 (B, p, p), beta-hat (B, p) and P y (B, m) for y of shape (B, m)."""
+    vx = blocks.solve(np.broadcast_to(x, (y.shape[0], *x.shape)))
+    q = np.linalg.inv(np.einsum("mp,bmq->bpq", x, vx))
     vy = blocks.solve(y)
-    beta = q @ (x.T @ vy)
-    py = vy - vx @ (q @ (x.T @ vy))
+    beta = np.einsum("bpq,bq->bp", q, np.einsum("mp,bm->bp", x, vy))
+    py = vy - np.einsum("bmp,bp->bm", vx, beta)
     return vx, q, beta, py
 
 
-def _pieces(theta: np.ndarray, y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups
-            ) -> tuple[_Blocks, np.ndarray, np.ndarray, np.ndarray]:
-    blocks = _Blocks(float(theta[0]), float(theta[1]), psi, groups)
+def _objective_batch(theta: np.ndarray, y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Negative restricted log-likelihood (without constants) and its gradient in (sigma2_v, sigma2_u),
+    for B parameter pairs ``theta`` (B, 2) and data sets ``y`` (B, m): shapes (B,) and (B, 2).
+
+    Gradient: d(-l_R)/d theta_k = (tr(P V_k) - y'P V_k P y) / 2 with V_v = ZZ', V_u = I.
+    """
+    blocks = _Blocks(theta[:, 0], theta[:, 1], psi, groups)
     vx, q, _, py = _gls(blocks, y, x)
-    return blocks, vx, q, py
+    value = 0.5 * (blocks.logdet() - np.linalg.slogdet(q)[1] + np.sum(y * py, axis=1))
+    gx = blocks.gsum(vx)
+    tr_pzz = np.sum(blocks.t * blocks.s, axis=1) - np.sum(q * _cross(gx, gx), axis=(1, 2))
+    tr_p = (np.sum(blocks.w, axis=1) - np.sum(blocks.c * blocks.gsum(blocks.w**2), axis=1)
+            - np.sum(q * _cross(vx, vx), axis=(1, 2)))
+    gz = blocks.gsum(py)
+    grad = 0.5 * np.stack([tr_pzz - np.sum(gz**2, axis=1), tr_p - np.sum(py**2, axis=1)], axis=1)
+    return value, grad
 
 
 def _objective(theta: np.ndarray, y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups
                ) -> tuple[float, np.ndarray]:
-    """Negative restricted log-likelihood (without constants) and its gradient in (sigma2_v, sigma2_u).
-
-    Gradient: d(-l_R)/d theta_k = (tr(P V_k) - y'P V_k P y) / 2 with V_v = ZZ', V_u = I.
-    """
-    blocks, vx, q, py = _pieces(theta, y, psi, x, groups)
-    value = 0.5 * (blocks.logdet() + float(np.linalg.slogdet(x.T @ vx)[1]) + float(y @ py))
-    gx = blocks.gsum(vx)
-    tr_pzz = float(np.sum(blocks.t * blocks.s)) - float(np.sum(q * (gx.T @ gx)))
-    tr_p = float(np.sum(blocks.w) - np.sum(blocks.c * blocks.gsum(blocks.w**2))) - float(np.sum(q * (vx.T @ vx)))
-    gz = blocks.gsum(py)
-    grad = 0.5 * np.array([tr_pzz - float(gz @ gz), tr_p - float(py @ py)])
-    return value, grad
+    """:func:`_objective_batch` for one parameter pair and one data set (the optimiser's interface)."""
+    value, grad = _objective_batch(np.asarray(theta, dtype=float)[None, :], y[None, :], psi, x, groups)
+    return float(value[0]), grad[0]
 
 
 def information(blocks: _Blocks, vx: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """REML Fisher information I_kl = tr(P V_k P V_l) / 2 for (sigma2_v, sigma2_u), in O(m p^2).
+    """REML Fisher information I_kl = tr(P V_k P V_l) / 2 for (sigma2_v, sigma2_u), in O(m p^2); (B, 2, 2).
 
     With M = V^-1 (block diagonal), L = M X and P = M - L Q L':
     tr(PAPB) = tr(MAMB) - 2 tr(Q L'B M A L) + tr(Q L'AL Q L'BL) for A, B in {ZZ', I}, and per group
@@ -142,51 +161,75 @@ def information(blocks: _Blocks, vx: np.ndarray, q: np.ndarray) -> np.ndarray:
     """
     w, s, c, t = blocks.w, blocks.s, blocks.c, blocks.t
     s2, s3 = blocks.gsum(w**2), blocks.gsum(w**3)
-    tr_mjmj = float(np.sum((t * s) ** 2))
-    tr_mmj = float(np.sum(t**2 * s2))
-    tr_mm = float(np.sum(w**2) - 2.0 * np.sum(c * s3) + np.sum(c**2 * s2**2))
+    tr_mjmj = np.sum((t * s) ** 2, axis=1)
+    tr_mmj = np.sum(t**2 * s2, axis=1)
+    tr_mm = np.sum(w**2, axis=1) - 2.0 * np.sum(c * s3, axis=1) + np.sum(c**2 * s2**2, axis=1)
     ml, mjl = blocks.solve(vx), blocks.solve_j(vx)  # M L and M ZZ' L
     gl = blocks.gsum(vx)  # Z'L
-    l_l, l_jl = vx.T @ vx, gl.T @ gl  # L'L and L'ZZ'L
-    mid_ii = vx.T @ ml  # L' M L
-    mid_ji = vx.T @ mjl  # L' M ZZ' L  (= L' ZZ' M L transposed)
-    mid_jj = gl.T @ blocks.gsum(mjl)  # L' ZZ' M ZZ' L
-    jj = tr_mjmj - 2.0 * float(np.sum(q * mid_jj)) + float(np.sum((q @ l_jl) * (q @ l_jl).T))
-    ji = tr_mmj - 2.0 * float(np.sum(q * mid_ji)) + float(np.sum((q @ l_jl) * (q @ l_l).T))
-    ii = tr_mm - 2.0 * float(np.sum(q * mid_ii)) + float(np.sum((q @ l_l) * (q @ l_l).T))
-    return 0.5 * np.array([[jj, ji], [ji, ii]])
+    q_l, q_jl = q @ _cross(vx, vx), q @ _cross(gl, gl)  # Q L'L and Q L'ZZ'L
+
+    def trace(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.sum(a * np.swapaxes(b, 1, 2), axis=(1, 2))
+        return out
+
+    jj = tr_mjmj - 2.0 * trace(q, _cross(gl, blocks.gsum(mjl))) + trace(q_jl, q_jl)
+    ji = tr_mmj - 2.0 * trace(q, _cross(mjl, vx)) + trace(q_jl, q_l)
+    ii = tr_mm - 2.0 * trace(q, _cross(ml, vx)) + trace(q_l, q_l)
+    return 0.5 * np.stack([np.stack([jj, ji], axis=1), np.stack([ji, ii], axis=1)], axis=1)
 
 
-def _scoring(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups, start: np.ndarray, scale: float,
-             max_iter: int = 100) -> tuple[np.ndarray, bool, int]:
-    """Projected Fisher scoring for the REML variances, with step halving on the likelihood.
+def _scoring(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups, start: np.ndarray, scale: np.ndarray,
+             max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Projected Fisher scoring for the REML variances of B data sets ``y`` (B, m) at once, with
+    step halving on the likelihood.
 
-    Returns (theta, converged, iterations); converged when the step is below 1e-10 relative and
-    the projected gradient vanishes.
+    Returns theta (B, 2), converged (B,) and iterations (B,); a data set has converged when its
+    step is below 1e-10 relative and its projected gradient vanishes; one whose step halving fails
+    stops there, not converged.
     """
     theta = np.maximum(np.asarray(start, dtype=float), 0.0)
-    value, grad = _objective(theta, y, psi, x, groups)
+    value, grad = _objective_batch(theta, y, psi, x, groups)
+    n_sets = y.shape[0]
+    active, converged = np.ones(n_sets, dtype=bool), np.zeros(n_sets, dtype=bool)
+    iterations = np.full(n_sets, max_iter)
     for k in range(1, max_iter + 1):
-        blocks, vx, q, _ = _pieces(theta, y, psi, x, groups)
-        info = information(blocks, vx, q)
-        free = ~((theta <= 0.0) & (grad > 0.0))  # at the bound 0 with the likelihood rising into it: fixed
-        step = np.zeros(2)
-        if free.any():
-            step[free] = np.linalg.lstsq(info[np.ix_(free, free)], -grad[free], rcond=None)[0]
+        idx = np.flatnonzero(active)
+        if not idx.size:
+            break
+        th, ys, gr, val = theta[idx], y[idx], grad[idx], value[idx]
+        blocks = _Blocks(th[:, 0], th[:, 1], psi, groups)
+        vx, q, _, _ = _gls(blocks, ys, x)
+        free = ~((th <= 0.0) & (gr > 0.0))  # at the bound 0 with the likelihood rising into it: fixed
+        info = information(blocks, vx, q) * (free[:, :, None] & free[:, None, :])
+        step = np.einsum("bij,bj->bi", np.linalg.pinv(info), -gr * free)  # least squares on the free part
+        new, new_val, new_grad = th.copy(), val.copy(), gr.copy()
+        pending = np.ones(idx.size, dtype=bool)
         for _ in range(40):
-            new = np.maximum(theta + step, 0.0)
-            new_value, new_grad = _objective(new, y, psi, x, groups)
-            if new_value <= value + 1e-12 * max(1.0, abs(value)):
+            rows = np.flatnonzero(pending)
+            if not rows.size:
                 break
-            step /= 2.0
-        else:
-            return theta, False, k
-        moved = float(np.max(np.abs(new - theta)))
-        theta, value, grad = new, new_value, new_grad
-        projected = np.where(theta <= 0.0, np.minimum(grad, 0.0), grad)
-        if moved <= 1e-10 * max(float(theta.max()), scale) and np.all(np.abs(projected) * scale <= 1e-6):
-            return theta, True, k
-    return theta, False, max_iter
+            cand = np.maximum(th[rows] + step[rows], 0.0)
+            cand_val, cand_grad = _objective_batch(cand, ys[rows], psi, x, groups)
+            ok = cand_val <= val[rows] + 1e-12 * np.maximum(1.0, np.abs(val[rows]))
+            new[rows[ok]], new_val[rows[ok]], new_grad[rows[ok]] = cand[ok], cand_val[ok], cand_grad[ok]
+            pending[rows[ok]] = False
+            step[rows[~ok]] /= 2.0
+        moved = np.max(np.abs(new - th), axis=1)
+        projected = np.where(new <= 0.0, np.minimum(new_grad, 0.0), new_grad)
+        done = ~pending & (moved <= 1e-10 * np.maximum(new.max(axis=1), scale[idx])) \
+            & np.all(np.abs(projected) * scale[idx, None] <= 1e-6, axis=1)
+        accepted = idx[~pending]
+        theta[accepted], value[accepted], grad[accepted] = new[~pending], new_val[~pending], new_grad[~pending]
+        converged[idx[done]] = True
+        active[idx[done | pending]] = False
+        iterations[idx[done | pending]] = k
+    return theta, converged, iterations
+
+
+def _scale(y: np.ndarray, psi: np.ndarray) -> np.ndarray:
+    """Scale of the variances of each data set (rows of ``y``) for the convergence tests."""
+    out: np.ndarray = np.maximum(np.maximum(np.var(y, axis=-1), float(np.median(psi))), 1e-12)
+    return out
 
 
 def estimate_variances(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups,
@@ -198,8 +241,10 @@ def estimate_variances(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Gr
     optimum. Returns the two variances, whether the optimum was confirmed (projected gradient
     zero), and the iterations of the run kept.
     """
-    scale = max(float(np.var(y)), float(np.median(psi)), 1e-12)
-    theta, converged, iterations = _scoring(y, psi, x, groups, np.asarray(starts[0], dtype=float), scale)
+    scale = float(_scale(y, psi))
+    thetas, done, its = _scoring(y[None, :], psi, x, groups, np.asarray(starts[0], dtype=float)[None, :],
+                                 np.array([scale]))
+    theta, converged, iterations = thetas[0], bool(done[0]), int(its[0])
     if converged and not thorough:
         return float(theta[0]), float(theta[1]), True, iterations
     best_x, best_fun = theta, _objective(theta, y, psi, x, groups)[0]
@@ -220,14 +265,14 @@ def estimate_variances(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Gr
 
 
 def _predict(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarray, n_groups: int,
-             in_sample: np.ndarray, sigma2_v: float, sigma2_u: float) -> dict[str, Any]:
-    """EBLUP for every area at given variances."""
-    gs = group[in_sample]
-    blocks = _Blocks(sigma2_v, sigma2_u, psi[in_sample], Groups(gs, n_groups))
-    vx, q, beta, py = _gls(blocks, y[in_sample], x[in_sample])
-    v_hat = sigma2_v * blocks.gsum(py)  # BLUP of every group effect (0 where a group has no sampled area)
-    estimate = x @ beta + v_hat[group]
-    estimate[in_sample] += sigma2_u * py
+             in_sample: np.ndarray, sigma2_v: np.ndarray, sigma2_u: np.ndarray) -> dict[str, Any]:
+    """EBLUP for every area at given variances, for B data sets ``y`` (B, m) and variances (B,) at once."""
+    sigma2_v, sigma2_u = np.atleast_1d(sigma2_v), np.atleast_1d(sigma2_u)
+    blocks = _Blocks(sigma2_v, sigma2_u, psi[in_sample], Groups(group[in_sample], n_groups))
+    vx, q, beta, py = _gls(blocks, y[:, in_sample], x[in_sample])
+    v_hat = sigma2_v[:, None] * blocks.gsum(py)  # BLUP of every group effect (0 where a group has no sampled area)
+    estimate = beta @ x.T + v_hat[:, group]
+    estimate[:, in_sample] += sigma2_u[:, None] * py
     return {"estimate": estimate, "beta": beta, "beta_cov": q, "group_effects": v_hat, "blocks": blocks,
             "vx": vx, "py": py}
 
@@ -251,8 +296,8 @@ def analytic_mse(x: np.ndarray, group: np.ndarray, in_sample: np.ndarray, psi: n
     vinv = np.linalg.inv(vmat)
     vinv = 0.5 * (vinv + vinv.T)
     zz = zs @ zs.T
-    blocks = _Blocks(sigma2_v, sigma2_u, psi[in_sample], Groups(gs, n_groups))
-    info_inv = np.linalg.pinv(information(blocks, blocks.solve(xs), q))
+    blocks = _Blocks(np.array([sigma2_v]), np.array([sigma2_u]), psi[in_sample], Groups(gs, n_groups))
+    info_inv = np.linalg.pinv(information(blocks, blocks.solve(xs[None]), q[None])[0])
     own = np.zeros((group.size, gs.size))  # E: area d is sampled area s
     own[np.flatnonzero(in_sample), np.arange(gs.size)] = 1.0
     same = zall @ zs.T  # area d and sampled area s in one group
@@ -288,16 +333,17 @@ def fit_two_fold(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarra
     ys, ps, xs = y[in_sample], psi[in_sample], x[in_sample]
     starts = [(0.0, start_u), (start_u / 2.0, start_u / 2.0), (start_u, 0.0)]
     sv, su, converged, iterations = estimate_variances(ys, ps, xs, Groups(group[in_sample], n_groups), starts)
-    fit = _predict(y, psi, x, group, n_groups, in_sample, sv, su)
+    fit = {key: value[0] for key, value in _predict(y[None], psi, x, group, n_groups, in_sample, np.array([sv]),
+                                                     np.array([su])).items() if key != "blocks"}
+    blocks = _Blocks(np.array([sv]), np.array([su]), ps, Groups(group[in_sample], n_groups))
     analytic = (analytic_mse(x, group, in_sample, psi, sv, su, fit["beta_cov"])
                 if int(in_sample.sum()) <= ANALYTIC_MAX_AREAS else np.full(y.size, np.nan))
     mse = bootstrap_mse(psi, x, group, in_sample, sv, su, fit["beta"], bootstrap, seed) if bootstrap > 0 else analytic
     r = ys - xs @ fit["beta"]
-    blocks = fit["blocks"]
-    loglik = -0.5 * (ys.size * np.log(2.0 * np.pi) + blocks.logdet() + float(r @ blocks.solve(r)))
+    loglik = -0.5 * (ys.size * np.log(2.0 * np.pi) + float(blocks.logdet()[0]) + float(r @ blocks.solve(r[None])[0]))
     m = y.size
     gamma = np.zeros(m)
-    gamma[in_sample] = su * blocks.w  # weight of the area's own residual beyond its group's
+    gamma[in_sample] = su * blocks.w[0]  # weight of the area's own residual beyond its group's
     resid = np.full(m, np.nan)
     resid[in_sample] = r / np.sqrt(sv + su + ps)
     return {"estimate": fit["estimate"], "mse": mse, "mse_conditional": mse.copy(), "mse_analytic": analytic,
@@ -313,24 +359,35 @@ def bootstrap_mse(psi: np.ndarray, x: np.ndarray, group: np.ndarray, in_sample: 
 
     Each replicate draws v*_g ~ N(0, sigma2_v), u*_d ~ N(0, sigma2_u) and e*_d ~ N(0, psi_d),
     sets theta*_d = x_d'beta + v*_g + u*_d and y*_d = theta*_d + e*_d for the sampled areas,
-    refits the variances (REML, started at the fitted values and at the Fay-Herriot split) and
-    accumulates (theta-hat*_d - theta*_d)^2 for every area.
+    refits the variances (REML, started at the fitted values) and accumulates
+    (theta-hat*_d - theta*_d)^2 for every area. The replicates are refitted together, in batches
+    (projected Fisher scoring on stacked arrays); a replicate whose scoring does not converge is
+    refitted alone with the multistart search.
     """
     rng = np.random.default_rng(seed)
     n_groups = int(group.max()) + 1
     m = group.size
     xb = x @ beta
+    e_sd = np.sqrt(np.where(in_sample, psi, 0.0))
+    thetas, ystars = np.empty((replicates, m)), np.empty((replicates, m))
+    for b in range(replicates):  # the draws of one replicate after another: the stream does not depend on batching
+        thetas[b] = xb + rng.normal(0.0, np.sqrt(sigma2_v), n_groups)[group] + rng.normal(0.0, np.sqrt(sigma2_u), m)
+        ystars[b] = np.where(in_sample, thetas[b] + rng.normal(0.0, 1.0, m) * e_sd, np.nan)
     ps, xs = psi[in_sample], x[in_sample]
     groups = Groups(group[in_sample], n_groups)
-    e_sd = np.sqrt(np.where(in_sample, psi, 0.0))
+    batch = max(1, min(replicates, 2_000_000 // (m * (x.shape[1] + 2))))  # about 100 MB of stacked arrays
     total = np.zeros(m)
     start = sigma2_v + sigma2_u
-    for _ in range(replicates):
-        theta = xb + rng.normal(0.0, np.sqrt(sigma2_v), n_groups)[group] + rng.normal(0.0, np.sqrt(sigma2_u), m)
-        ystar = np.where(in_sample, theta + rng.normal(0.0, 1.0, m) * e_sd, np.nan)
-        sv, su, _, _ = estimate_variances(ystar[in_sample], ps, xs, groups,
-                                          [(sigma2_v, sigma2_u), (0.0, max(start, 1e-8))], thorough=False)
-        refit = _predict(ystar, psi, x, group, n_groups, in_sample, sv, su)
-        total += (refit["estimate"] - theta) ** 2
+    for first in range(0, replicates, batch):
+        ys = ystars[first:first + batch][:, in_sample]
+        variances, converged, _ = _scoring(ys, ps, xs, groups, np.tile([sigma2_v, sigma2_u], (ys.shape[0], 1)),
+                                           _scale(ys, ps))
+        for b in np.flatnonzero(~converged):
+            sv, su, _, _ = estimate_variances(ys[b], ps, xs, groups, [(sigma2_v, sigma2_u), (0.0, max(start, 1e-8))],
+                                              thorough=False)
+            variances[b] = sv, su
+        refit = _predict(ystars[first:first + batch], psi, x, group, n_groups, in_sample, variances[:, 0],
+                         variances[:, 1])
+        total += np.sum((refit["estimate"] - thetas[first:first + batch]) ** 2, axis=0)
     out: np.ndarray = total / replicates
     return out
