@@ -159,10 +159,13 @@ def _cmd_map(args: argparse.Namespace) -> int:
     from geo_cohesion.survey.estimates import estimates_from_table
 
     breaks = [b.strip() for b in args.breaks.split(",")] if args.breaks else None
-    basemap = ({"url": args.basemap, "attribution": args.basemap_attribution or ""} if args.basemap else None)
+    basemap = ({"url": args.basemap, "attribution": args.basemap_attribution or "",
+                "wms_layers": args.basemap_wms_layers} if args.basemap else None)
     settings = validate_section(MapSpec, {"scheme": args.scheme, "k": args.k, "breaks": breaks, "basemap": basemap},
-                                {"scheme": "--scheme", "k": "--k", "breaks": "--breaks", "basemap.url": "--basemap",
-                                 "basemap.attribution": "--basemap-attribution"})
+                                {"scheme": "--scheme", "k": "--k", "breaks": "--breaks", "basemap": "--basemap",
+                                 "basemap.url": "--basemap",
+                                 "basemap.attribution": "--basemap-attribution",
+                                 "basemap.wms_layers": "--basemap-wms-layers"})
     min_n = validate_section(EstimateSpec, {"min_n": args.min_n}, {"min_n": "--min-n"}).min_n
     boundaries = read_boundaries(args.boundaries, id_column=args.id_column, name_column=args.name_column,
                                  crs=args.crs, layer=args.layer)
@@ -367,6 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(off by default: the map then needs no network)")
     mapper.add_argument("--basemap-attribution", default=None, metavar="TEXT",
                         help="attribution the tile provider requires, e.g. '© OpenStreetMap contributors'")
+    mapper.add_argument("--basemap-wms-layers", default=None, metavar="LAYERS",
+                        help="with --basemap a WMS address: its layer name(s), comma-separated, e.g. "
+                             "--basemap https://sgx.geodatenzentrum.de/wms_basemapde "
+                             "--basemap-wms-layers de_basemapde_web_raster_grau")
     mapper.add_argument("--cdn", action="store_true",
                         help="load Leaflet from a CDN instead of inlining it (smaller file, needs internet)")
     mapper.set_defaults(func=_cmd_map)

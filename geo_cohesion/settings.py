@@ -70,6 +70,7 @@ from geo_cohesion.settings_types import (  # the allowed values (X as X) are re-
     TableSpec,
     Text,
     ThousandsSeparator,
+    WmsFormat,
     custom_error,
     decimal_key,
     setting,
@@ -353,26 +354,54 @@ class EstimateSpec(Settings):
 
 
 class Basemap(Settings):
-    """A tile source drawn under the districts of the HTML maps (off unless configured)."""
+    """A tile or WMS source drawn under the districts of the HTML maps (off unless configured)."""
 
     url: Text = setting("Tile URL with {z}, {x} and {y} (https), e.g. basemap.de "
                      "'https://sgx.geodatenzentrum.de/wmts_basemapde/tile/1.0.0/de_basemapde_web_raster_farbe/default/"
                      "GLOBAL_WEBMERCATOR/{z}/{y}/{x}.png' or OpenStreetMap "
-                     "'https://tile.openstreetmap.org/{z}/{x}/{y}.png'.",
+                     "'https://tile.openstreetmap.org/{z}/{x}/{y}.png'; with wms_layers the https address of a "
+                     "WMS instead, e.g. 'https://sgx.geodatenzentrum.de/wms_basemapde'.",
                      example="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
     attribution: Text = setting("Attribution the tile provider requires, shown on the map (plain text).",
                              example="© OpenStreetMap contributors")
     max_zoom: Int = setting("Highest zoom level the source serves.", 19, example="19", ge=1, le=22)
+    wms_layers: Text | None = setting("Layer name(s) of a WMS, comma-separated (e.g. basemap.de "
+                                   "'de_basemapde_web_raster_grau'); empty: url is a tile URL.", None,
+                                   example="de_basemapde_web_raster_grau")
+    wms_format: WmsFormat = setting("Image format requested from the WMS.", "image/png")
 
     @field_validator("url")
     @classmethod
-    def _tile_url(cls, url: str) -> str:
-        missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
-        if not url.startswith("https://") or missing:
-            raise custom_error("tile_url", "must be an https tile URL with {placeholders}, got '{url}'",
-                          "e.g. 'url: https://tile.openstreetmap.org/{z}/{x}/{y}.png'", url=url,
-                          placeholders="{z}, {x} and {y}")
+    def _https(cls, url: str) -> str:
+        if not url.startswith("https://") or any(c.isspace() for c in url):
+            raise custom_error("basemap_url", "must be an https tile URL (or, with wms_layers, an https WMS address), "
+                               "got '{url}'",
+                          "e.g. 'url: https://tile.openstreetmap.org/{z}/{x}/{y}.png'", url=url)
         return url
+
+    @field_validator("wms_layers")
+    @classmethod
+    def _layers(cls, layers: str | None) -> str | None:
+        if layers is None:
+            return None
+        names = [name.strip() for name in layers.split(",")]
+        if not all(names) or any(any(c.isspace() for c in name) for name in names):
+            raise custom_error("wms_layers", "must be WMS layer names separated by commas, got '{layers}'",
+                          "e.g. 'wms_layers: de_basemapde_web_raster_grau'", layers=layers)
+        return ",".join(names)
+
+    @model_validator(mode="after")
+    def _tile_or_wms(self) -> Basemap:
+        placeholders = [p for p in ("{z}", "{x}", "{y}") if p in self.url]
+        if self.wms_layers is None and len(placeholders) < 3:
+            raise custom_error("tile_url", "url must be an https tile URL with {placeholders}, got '{url}'",
+                          "e.g. 'url: https://tile.openstreetmap.org/{z}/{x}/{y}.png', or give wms_layers for "
+                          "a WMS", url=self.url, placeholders="{z}, {x} and {y}")
+        if self.wms_layers is not None and (placeholders or "?" in self.url):
+            raise custom_error("wms_url", "with wms_layers, url must be the WMS address without tile placeholders "
+                          "and without a query, got '{url}'",
+                          "e.g. 'url: https://sgx.geodatenzentrum.de/wms_basemapde'", url=self.url)
+        return self
 
     @field_validator("attribution")
     @classmethod

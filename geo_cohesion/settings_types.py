@@ -34,6 +34,7 @@ Direction = Literal["higher_is_worse", "higher_is_better", "neutral"]
 Role = Literal["deprivation", "population", "context"]
 DecimalMark = Literal[".", ","]
 ThousandsSeparator = Literal["", ".", ",", " "]
+WmsFormat = Literal["image/png", "image/jpeg"]
 
 #: Multiple-testing adjustments across districts (:mod:`geo_cohesion.stats.multiple_testing`).
 ADJUSTMENTS: tuple[str, ...] = typing.get_args(Adjustment)

@@ -141,6 +141,15 @@ def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, small_project,
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
     assert '"url":"https://tile.openstreetmap.org/{z}/{x}/{y}.png","attribution":"© OpenStreetMap contributors"' in html
+    # a WMS (basemap.de) instead of tiles: its address and layer names
+    wms = ("--basemap", "https://sgx.geodatenzentrum.de/wms_basemapde", "--basemap-attribution", "© basemap.de / BKG")
+    result = cli("map", *args, "--city", "Musterstadt", *wms, "--basemap-wms-layers", "de_basemapde_web_raster_grau")
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert '"wms":{"layers":"de_basemapde_web_raster_grau","format":"image/png"}' in html
+    result = cli("map", *args, "--city", "Musterstadt", *wms)  # a WMS address without layers
+    assert result.returncode == 2 and "--basemap" in result.stderr and "wms_layers" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_summary_reports_suppressed_districts_and_weight_warnings(capsys):

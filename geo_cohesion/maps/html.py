@@ -157,6 +157,15 @@ def page_text(city_map: CityMap) -> dict[str, str]:
             "not_significant": label("map.not_significant", lang)}
 
 
+def basemap_payload(basemap: Basemap) -> dict:
+    """What map.js needs to draw the base map: url, escaped attribution, max_zoom and, for a WMS,
+    its layers and image format (Leaflet's ``L.tileLayer.wms``)."""
+    out: dict = {"url": basemap.url, "attribution": escape_html(basemap.attribution), "max_zoom": basemap.max_zoom}
+    if basemap.wms_layers is not None:
+        out["wms"] = {"layers": basemap.wms_layers, "format": basemap.wms_format}
+    return out
+
+
 def map_payload(city_map: CityMap, tolerance_m: float = 5.0, basemap: Basemap | None = None) -> dict:
     """Everything the page script needs, as plain data (geometry once, values per layer).
 
@@ -179,8 +188,7 @@ def map_payload(city_map: CityMap, tolerance_m: float = 5.0, basemap: Basemap | 
         "names": names, "keys": district_keys, "label_points": points, "label_order": order,
         # the need class of every district (need table), in every layer's tooltip; null without a need index
         "need_class": city_map.need_class,
-        "basemap": None if basemap is None else {"url": basemap.url, "attribution": escape_html(basemap.attribution),
-                                                 "max_zoom": basemap.max_zoom},
+        "basemap": None if basemap is None else basemap_payload(basemap),
         "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR, "ci_label": city_map.ci_label,
         "suppressed_label": city_map.suppressed_text,
         "groups": groups, "layers": [_layer_payload(layer, city_map.lang) for layer in city_map.layers],

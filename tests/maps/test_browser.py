@@ -747,3 +747,23 @@ def test_district_names_toggle_places_names_without_overlap(driver, plain_map):
             assert not (p[0] < q[2] - 1 and q[0] < p[2] - 1 and p[1] < q[3] - 1 and q[1] < p[3] - 1), (p, q)
     assert driver.execute_script("return window.geoCohesion.labels(false)") == 0
     assert driver.find_elements("css selector", ".gc-label") == []
+
+
+def test_wms_base_map_requests_the_configured_layers(driver, tmp_path):
+    """With a WMS base map Leaflet asks the WMS for the configured layers (GetMap tiles under the
+    districts); the requests fail offline, the page still works."""
+    from geo_cohesion.settings import MapSpec
+
+    spec = MapSpec(basemap={"url": "https://sgx.geodatenzentrum.de/wms_basemapde", "attribution": "© basemap.de / BKG",
+                            "wms_layers": "de_basemapde_web_raster_grau"})
+    city_map = make_city_map()
+    path = tmp_path / "wms.html"
+    path.write_text(render_html_map(city_map, offline=True, basemap=spec.basemap), encoding="utf-8")
+    load(driver, path)
+    errors = driver.execute_script("return window.__errors")
+    assert [e for e in errors if 'class="leaflet-tile"' not in str(e)] == []  # only the tiles that cannot load
+    tiles = driver.execute_script("return Array.from(document.querySelectorAll('img.leaflet-tile')).map(i => i.src)")
+    assert tiles and all(src.startswith("https://sgx.geodatenzentrum.de/wms_basemapde?") for src in tiles)
+    assert all("request=GetMap" in src and "layers=de_basemapde_web_raster_grau" in src for src in tiles), tiles[:1]
+    assert "basemap.de / BKG" in driver.find_element("css selector", ".leaflet-control-attribution").text
+    assert len(district_paths(driver)) == len(city_map.boundaries)

@@ -198,6 +198,27 @@ def test_base_map_is_off_by_default_and_its_attribution_is_escaped(city_map):
     assert resource_references(html) == resource_references(render_html_map(city_map))  # nothing else added
 
 
+def test_wms_base_map_is_checked_and_passed_to_leaflet(city_map):
+    from geo_cohesion.settings import MapSpec, SettingsError, validate_section
+
+    spec = MapSpec(basemap={"url": "https://sgx.geodatenzentrum.de/wms_basemapde", "attribution": "© basemap.de / BKG",
+                            "wms_layers": " de_basemapde_web_raster_grau, de_basemapde_web_raster_farbe "})
+    payload = embedded_payload(render_html_map(city_map, basemap=spec.basemap))
+    assert payload["basemap"]["wms"] == {"layers": "de_basemapde_web_raster_grau,de_basemapde_web_raster_farbe",
+                                         "format": "image/png"}
+    assert "wms" not in map_payload(city_map, basemap=MapSpec(basemap={
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "© OSM"}).basemap)["basemap"]
+    bad = [({"url": "https://x.example/{z}/{x}/{y}.png", "wms_layers": "a"}, "without tile placeholders"),
+           ({"url": "https://x.example/wms?SERVICE=WMS", "wms_layers": "a"}, "without a query"),
+           ({"url": "https://x.example/wms"}, "https tile URL with"),
+           ({"url": "http://x.example/wms", "wms_layers": "a"}, "https"),
+           ({"url": "https://x.example/wms", "wms_layers": "a, ,b"}, "layer names"),
+           ({"url": "https://x.example/wms", "wms_layers": "a", "wms_format": "image/gif"}, "image/png")]
+    for raw, message in bad:
+        with pytest.raises(SettingsError, match=message):
+            validate_section(MapSpec, {"basemap": {"attribution": "© x", **raw}})
+
+
 def test_significance_reaches_the_deviation_layer_from_the_table(city_map):
     from geo_cohesion.maps.significance import add_significance
 

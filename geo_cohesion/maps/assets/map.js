@@ -6,8 +6,16 @@
   DATA.layers.forEach(function (l) { byKey[l.key] = l; });
   var active = DATA.layers[0].key;
   var FILL_OPACITY = DATA.basemap ? 0.7 : 0.85;
-  if (DATA.basemap) {  // the one optional outside request: the configured tiles, with their attribution
-    L.tileLayer(DATA.basemap.url, {attribution: DATA.basemap.attribution, maxZoom: DATA.basemap.max_zoom}).addTo(map);
+  if (DATA.basemap) {  // the one optional outside request: the configured tiles or WMS, with their attribution
+    var base = {attribution: DATA.basemap.attribution, maxZoom: DATA.basemap.max_zoom};
+    if (DATA.basemap.wms) {
+      base.layers = DATA.basemap.wms.layers;
+      base.format = DATA.basemap.wms.format;
+      base.transparent = false;
+      L.tileLayer.wms(DATA.basemap.url, base).addTo(map);
+    } else {
+      L.tileLayer(DATA.basemap.url, base).addTo(map);
+    }
   }
   function el(tag, text, cls) {
     var e = document.createElement(tag);
