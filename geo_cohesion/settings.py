@@ -339,8 +339,9 @@ class EstimateSpec(Settings):
         "larger of it and the district's own conditional MSE (Rivest & Belmonte 2000); see README "
         "'Small-area estimation'.", "prasad_rao")
     group_effects: bool = setting(
-        "Fay-Herriot with random effects of the city's groups (two-fold model, Torabi & Rao 2014): a small district "
-        "borrows its group's level; MSE by parametric bootstrap. See README 'Small-area estimation'.", False)
+        "Fay-Herriot with random effects of the city's groups (two-fold model, Torabi & Rao 2014) where the city has "
+        "groups: a small district borrows its group's level; MSE by parametric bootstrap. false: the plain model. "
+        "See README 'Small-area estimation'.", True)
     group_mse_bootstrap: Int = setting("Bootstrap replicates of the MSE with group_effects.", 200, example="200",
                                        ge=20, le=10000)
     benchmark: bool = setting("Ratio-benchmark model estimates so that their population-weighted mean equals the "

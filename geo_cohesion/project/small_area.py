@@ -207,8 +207,6 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
         from geo_cohesion.project.inputs import group_labels
 
         groups = group_labels(city, pd.Series(areas, index=areas, dtype=str))
-    elif settings.group_effects:
-        notes.append("group_effects: the city has no groups, so the model has no group effects")
     targets = None
     if settings.benchmark and city_estimates is not None and population is not None:
         targets = dict(zip(city_estimates["variable"], city_estimates["estimate"].astype(float)))

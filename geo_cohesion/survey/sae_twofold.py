@@ -35,6 +35,9 @@ from scipy import optimize
 
 #: Largest number of sampled areas for the analytic (dense) MSE.
 ANALYTIC_MAX_AREAS = 3000
+#: A bootstrap refit stops when a further scoring step would raise the restricted log-likelihood by
+#: less than half of this: the variances are then within about 1e-5 standard errors of the optimum.
+BOOTSTRAP_DECREMENT = 1e-10
 
 
 class Groups:
@@ -179,13 +182,15 @@ def information(blocks: _Blocks, vx: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def _scoring(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups, start: np.ndarray, scale: np.ndarray,
-             max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             max_iter: int = 100, decrement_tol: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Projected Fisher scoring for the REML variances of B data sets ``y`` (B, m) at once, with
     step halving on the likelihood.
 
     Returns theta (B, 2), converged (B,) and iterations (B,); a data set has converged when its
-    step is below 1e-10 relative and its projected gradient vanishes; one whose step halving fails
-    stops there, not converged.
+    step is below 1e-10 relative and its projected gradient vanishes, or (``decrement_tol > 0``,
+    the bootstrap refits) when the scoring decrement, about twice the log-likelihood a full step
+    would gain, is below ``decrement_tol`` (the likelihood cannot tell the points apart any more);
+    one whose step halving fails stops there, not converged.
     """
     theta = np.maximum(np.asarray(start, dtype=float), 0.0)
     value, grad = _objective_batch(theta, y, psi, x, groups)
@@ -202,6 +207,10 @@ def _scoring(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups, star
         free = ~((th <= 0.0) & (gr > 0.0))  # at the bound 0 with the likelihood rising into it: fixed
         info = information(blocks, vx, q) * (free[:, :, None] & free[:, None, :])
         step = np.einsum("bij,bj->bi", np.linalg.pinv(info), -gr * free)  # least squares on the free part
+        # at the optimum to the precision the bootstrap needs: further steps would gain < decrement_tol / 2
+        flat = np.einsum("bi,bi->b", step, -gr * free) < decrement_tol
+        converged[idx[flat]], active[idx[flat]], iterations[idx[flat]] = True, False, k
+        idx, th, ys, gr, val, step = idx[~flat], th[~flat], ys[~flat], gr[~flat], val[~flat], step[~flat]
         new, new_val, new_grad = th.copy(), val.copy(), gr.copy()
         pending = np.ones(idx.size, dtype=bool)
         for _ in range(40):
@@ -381,7 +390,7 @@ def bootstrap_mse(psi: np.ndarray, x: np.ndarray, group: np.ndarray, in_sample: 
     for first in range(0, replicates, batch):
         ys = ystars[first:first + batch][:, in_sample]
         variances, converged, _ = _scoring(ys, ps, xs, groups, np.tile([sigma2_v, sigma2_u], (ys.shape[0], 1)),
-                                           _scale(ys, ps))
+                                           _scale(ys, ps), decrement_tol=BOOTSTRAP_DECREMENT)
         for b in np.flatnonzero(~converged):
             sv, su, _, _ = estimate_variances(ys[b], ps, xs, groups, [(sigma2_v, sigma2_u), (0.0, max(start, 1e-8))],
                                               thorough=False)

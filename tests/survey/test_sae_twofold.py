@@ -167,7 +167,7 @@ def test_scoring_finds_the_optimum_of_the_multistart_search():
 def test_stacked_scoring_fits_every_data_set_as_if_alone():
     """The bootstrap refits many data sets at once: each gets the variances it gets on its own
     (the stacked arrays do not couple the data sets), including those that stop at a bound."""
-    from geo_cohesion.survey.sae_twofold import Groups, _scale, _scoring
+    from geo_cohesion.survey.sae_twofold import BOOTSTRAP_DECREMENT, Groups, _objective_batch, _scale, _scoring
 
     rng = np.random.default_rng(11)
     m, n_groups = 30, 4
@@ -183,3 +183,10 @@ def test_stacked_scoring_fits_every_data_set_as_if_alone():
         np.testing.assert_allclose(together[b], alone[0], rtol=1e-10, atol=1e-12)
         assert conv_together[b] == conv_alone[0] and its_together[b] == its_alone[0]
     assert (together == 0.0).any()  # some data sets end at the bound sigma2 = 0
+    # the bootstrap's early stop: within the likelihood's precision of the strict optimum, never worse by more
+    early, conv_early, its_early = _scoring(ys, psi, x, groups, start, _scale(ys, psi),
+                                            decrement_tol=BOOTSTRAP_DECREMENT)
+    strict_value = _objective_batch(together, ys, psi, x, groups)[0]
+    early_value = _objective_batch(early, ys, psi, x, groups)[0]
+    assert conv_early.all() and (its_early <= its_together).all()
+    assert np.all(early_value - strict_value <= BOOTSTRAP_DECREMENT)
