@@ -227,9 +227,9 @@ class FayHerriotResult:
     mse_analytic : numpy.ndarray or None
         The analytic MSE: ``mse`` itself unless ``mse_method == "bootstrap"``; then the
         second-order approximation of the two-fold model, computed alongside (NaN beyond
-        ``ANALYTIC_MAX_AREAS`` sampled areas). The pipeline's direct-or-model choice uses the
-        larger of the two MSEs, so that a noisy low bootstrap value does not switch a large
-        district to the model.
+        1,000 sampled areas, ``sae_twofold.ANALYTIC_WITH_BOOTSTRAP_MAX_AREAS``). The pipeline's
+        direct-or-model choice uses the larger of the two MSEs, so that a noisy low bootstrap
+        value does not switch a large district to the model.
     """
 
     estimate: np.ndarray

@@ -35,6 +35,9 @@ from scipy import optimize
 
 #: Largest number of sampled areas for the analytic (dense) MSE.
 ANALYTIC_MAX_AREAS = 3000
+#: With the bootstrap MSE, the analytic one is computed alongside (for the pipeline's direct-or-model
+#: choice) up to this many sampled areas; it costs about 0.5 s at 1,000 (O(m^2) memory and more).
+ANALYTIC_WITH_BOOTSTRAP_MAX_AREAS = 1000
 #: A bootstrap refit stops when a further scoring step would raise the restricted log-likelihood by
 #: less than half of this: the variances are then within about 1e-5 standard errors of the optimum.
 BOOTSTRAP_DECREMENT = 1e-10
@@ -335,7 +338,8 @@ def fit_two_fold(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarra
     in_sample : True where ``y`` is given.
     start_u : starting value for sigma2_u (e.g. the Fay-Herriot REML estimate).
     bootstrap : parametric bootstrap replicates for the MSE; 0 = analytic MSE. The analytic MSE
-        is returned as ``mse_analytic`` either way (NaN beyond ``ANALYTIC_MAX_AREAS`` areas).
+        is returned as ``mse_analytic`` either way (with the bootstrap NaN beyond
+        ``ANALYTIC_WITH_BOOTSTRAP_MAX_AREAS`` sampled areas).
     seed : seed of the bootstrap draws (same seed, same MSE).
     """
     n_groups = int(group.max()) + 1
@@ -345,8 +349,9 @@ def fit_two_fold(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarra
     fit = {key: value[0] for key, value in _predict(y[None], psi, x, group, n_groups, in_sample, np.array([sv]),
                                                      np.array([su])).items() if key != "blocks"}
     blocks = _Blocks(np.array([sv]), np.array([su]), ps, Groups(group[in_sample], n_groups))
+    limit = ANALYTIC_WITH_BOOTSTRAP_MAX_AREAS if bootstrap > 0 else ANALYTIC_MAX_AREAS
     analytic = (analytic_mse(x, group, in_sample, psi, sv, su, fit["beta_cov"])
-                if int(in_sample.sum()) <= ANALYTIC_MAX_AREAS else np.full(y.size, np.nan))
+                if int(in_sample.sum()) <= limit else np.full(y.size, np.nan))
     mse = bootstrap_mse(psi, x, group, in_sample, sv, su, fit["beta"], bootstrap, seed) if bootstrap > 0 else analytic
     r = ys - xs @ fit["beta"]
     loglik = -0.5 * (ys.size * np.log(2.0 * np.pi) + float(blocks.logdet()[0]) + float(r @ blocks.solve(r[None])[0]))
