@@ -78,6 +78,8 @@ def test_init_check_run_gives_the_demo_tables(own_city, demo_inputs, tmp_path, c
     demo["cities"] = [c for c in demo["cities"] if c["name"] == "Lippstadt"]
     for city in demo["cities"]:
         city.pop("waves", None)  # the earlier wave is not part of this comparison
+        for key in ("groups", "group_column", "group_key_prefix"):  # init writes no groups; with them the
+            city.pop(key, None)  # model would get random group effects (estimates.group_effects)
         for section in ("survey", "population", "structural", "boundaries"):
             city[section]["path"] = str(demo_inputs / city[section]["path"])
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo, allow_unicode=True), encoding="utf-8")
