@@ -357,7 +357,9 @@ def project_yaml(cities: list[CityFiles], folder: str | Path, title: str = "Zusa
             out += _section("boundaries", city.boundaries, fields, folder)
         else:
             out.append("    # boundaries: {path: ..., id_column: ..., name_column: ...}  # TODO for maps")
-        out.append("    # groups: {Gruppenname: [id, id, ...]}  # optional: districts estimated together")
+        out.append("    # groups: {Gruppenname: [id, id, ...]}  # optional: districts estimated together;")
+        out.append("    #   the small-area model then also learns each group's level (estimates.group_effects)")
+        out.append("    #   (or group_key_prefix: N, or group_column: <column of the structural table>)")
     return "\n".join(out) + "\n"
 
 

@@ -356,9 +356,9 @@ def fit_two_fold(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarra
     ys, ps, xs = y[in_sample], psi[in_sample], x[in_sample]
     starts = [(0.0, start_u), (start_u / 2.0, start_u / 2.0), (start_u, 0.0)]
     sv, su, converged, iterations = estimate_variances(ys, ps, xs, Groups(group[in_sample], n_groups), starts)
-    fit = {key: value[0] for key, value in _predict(y[None], psi, x, group, n_groups, in_sample, np.array([sv]),
-                                                     np.array([su])).items() if key != "blocks"}
-    blocks = _Blocks(np.array([sv]), np.array([su]), ps, Groups(group[in_sample], n_groups))
+    predicted = _predict(y[None], psi, x, group, n_groups, in_sample, np.array([sv]), np.array([su]))
+    blocks = predicted.pop("blocks")  # of one data set: index [0] below
+    fit = {key: value[0] for key, value in predicted.items()}
     limit = ANALYTIC_WITH_BOOTSTRAP_MAX_AREAS if bootstrap > 0 else ANALYTIC_MAX_AREAS
     analytic = (analytic_mse(x, group, in_sample, psi, sv, su, fit["beta_cov"])
                 if int(in_sample.sum()) <= limit else np.full(y.size, np.nan))
