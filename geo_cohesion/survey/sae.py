@@ -550,6 +550,11 @@ def fay_herriot(
             raise InputError(f"The analytic MSE of the model with random group effects is limited to "
                              f"{ANALYTIC_MAX_AREAS:,} areas with a direct estimate; there are {n_sampled:,}.",
                              hint="use mse_bootstrap (e.g. 200 replicates), which scales linearly")
+        sampled_groups = np.unique(group_labels[1][in_sample]).size
+        if sampled_groups < 2:
+            raise InputError(f"Random group effects need areas with a direct estimate in at least two groups; "
+                             f"there {'is' if sampled_groups == 1 else 'are'} {sampled_groups}.",
+                             hint="with one group its effect is the intercept: fit the model without groups")
         start = fit_fay_herriot(y, psi, x, in_sample, "REML", int(max_iter), float(tol))["sigma2_u"]
         fit = fit_two_fold(y, psi, x, group_labels[1], in_sample, float(start), int(mse_bootstrap), int(seed))
         notes += _two_fold_notes(fit, int(mse_bootstrap))

@@ -85,6 +85,7 @@ def test_bootstrap_mse_is_seeded(milk):
     ({"groups": [1] * 43, "method": "ML"}, "REML only"),
     ({"groups": [1] * 43, "spatial_weights": np.eye(43)}, "cannot be combined"),
     ({"groups": [1] * 43, "mse_bootstrap": -1}, "non-negative integer"),
+    ({"groups": [1] * 43}, "at least two groups"),
 ])
 def test_bad_group_input_is_one_clear_error(milk, kwargs, message):
     with pytest.raises(InputError, match=message):
