@@ -20,6 +20,7 @@ from geo_cohesion.survey import sae_fit
 
 
 def rook_lattice(rows: int, cols: int) -> np.ndarray:
+    """Row-standardised rook contiguity of a rows x cols grid."""
     m = rows * cols
     w = np.zeros((m, m))
     for i in range(rows):
@@ -33,6 +34,8 @@ def rook_lattice(rows: int, cols: int) -> np.ndarray:
 
 
 def sample(seed: int, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct estimates, sampling variances and design matrix of one sample: SAR(0.6) area effects
+    with variance 1 on ``w``, sampling variances uniform 1-4, intercept and one covariate (demo-like)."""
     rng = np.random.default_rng(seed)
     m = w.shape[0]
     x = np.column_stack([np.ones(m), rng.normal(size=m)])

@@ -3,6 +3,7 @@
 fails or stops at a boundary."""
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -14,31 +15,19 @@ from geo_cohesion.survey import sae_fit
 from geo_cohesion.survey.sae import fay_herriot
 
 REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "sae"
+_BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "sfh_stability.py"
 
 
-def rook_lattice(rows: int, cols: int) -> np.ndarray:
-    """Row-standardised rook contiguity of a rows x cols grid."""
-    m = rows * cols
-    w = np.zeros((m, m))
-    for i in range(rows):
-        for j in range(cols):
-            for di, dj in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-                a, b = i + di, j + dj
-                if 0 <= a < rows and 0 <= b < cols:
-                    w[i * cols + j, a * cols + b] = 1.0
-    out: np.ndarray = w / w.sum(axis=1, keepdims=True)
-    return out
+def _benchmark_module():
+    """The SAR lattice and sample generator of ``benchmarks/sfh_stability.py`` (one copy for both)."""
+    spec = importlib.util.spec_from_file_location("sfh_stability", _BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def sar_sample(seed: int, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """20 areas, SAR(0.6) area effects with variance 1, sampling variances 1-4 (demo-like)."""
-    rng = np.random.default_rng(seed)
-    m = w.shape[0]
-    x = np.column_stack([np.ones(m), rng.normal(size=m)])
-    psi = rng.uniform(1.0, 4.0, m)
-    u = np.linalg.solve(np.eye(m) - 0.6 * w, rng.normal(0.0, 1.0, m))
-    y = x @ np.array([50.0, 1.0]) + u + rng.normal(0.0, np.sqrt(psi))
-    return y, psi, x
+_SFH = _benchmark_module()
+rook_lattice, sar_sample = _SFH.rook_lattice, _SFH.sample
 
 
 def reml_brute(y: np.ndarray, psi: np.ndarray, x: np.ndarray, w: np.ndarray, sigma2: float, rho: float) -> float:
