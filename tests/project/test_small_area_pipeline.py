@@ -113,7 +113,10 @@ def test_sae_models_table(demo_out):
                                                        "Dessau-Roßlau": 13}
     assert (models["requested"] == "fay_herriot").all()
     fitted = models[models["method"] != "direct"]
-    assert (fitted["mse_method"] == "prasad_rao").all()  # estimates.model_mse default
+    # the demo cities have groups: random group effects (estimates.group_effects default) with the
+    # bootstrap MSE, unless a fit falls back to the plain model (estimates.model_mse default prasad_rao)
+    grouped = fitted["sigma2_v"].notna()
+    assert grouped.any() and (fitted["mse_method"] == np.where(grouped, "bootstrap", "prasad_rao")).all()
     assert fitted["converged"].all() and (fitted["sigma2_u"] >= 0).all() and fitted["rho"].isna().all()
     assert fitted["beta"].str.startswith("(Intercept)=").all()
     # one covariate set per city (chosen on the index), at most one per five districts
@@ -270,8 +273,11 @@ def test_group_effects_model_borrows_from_the_city_groups(lippstadt, lippstadt_d
     fitted = models[models["method"] == "fay_herriot"]
     assert not fitted.empty and fitted["sigma2_v"].notna().all() and (fitted["mse_method"] == "bootstrap").all()
     assert "Zufallseffekten der Gebietsgruppen" in note
-    plain, plain_models, _ = model_district_estimates(city, project, direct, res.structural, design=res.design)
-    assert plain_models["sigma2_v"].isna().all()
+    plain_project = override(project, {"estimates": {"group_effects": False}})
+    _, plain_models, plain_note = model_district_estimates(city, plain_project, direct, res.structural,
+                                                           design=res.design)
+    assert plain_models["sigma2_v"].isna().all() and (plain_models["mse_method"] == "prasad_rao").all()
+    assert "Zufallseffekten" not in plain_note
     row = out[(out["district_id"] == "15") & (out["variable"] == "index")].iloc[0]
     assert row["estimator"] == "synthetic" and np.isfinite(row["estimate"]) and row["mse"] > 0
     with pytest.raises(InputError, match="group_mse_bootstrap"):
