@@ -16,8 +16,10 @@ its estimates are given these intervals:
 * ``twofold``: the model with *random* effects of the demo city's reporting groups
   (``fay_herriot(..., groups=...)``, same covariates as the plain model) with its analytic MSE
   g1 + g2 + 2 g3 (Das, Jiang & Rao 2004);
-* ``twofold_boot``: the same estimates with the parametric bootstrap MSE (200 replicates), as
-  ``estimates.group_effects: true`` publishes them.
+* ``twofold_boot``: the same estimates with the parametric bootstrap MSE (200 replicates). Its
+  direct-or-model rule is the one below (bootstrap MSE alone), not the pipeline's, which now
+  compares with the larger of the bootstrap and the analytic MSE; ``sae_simulation.py
+  --estimators fay_herriot+group_effects`` measures the pipeline as it publishes.
 
 As in the pipeline a district with n >= 30 keeps its direct estimate where the smoothed sampling
 variance is not above the Prasad-Rao MSE. Printed: coverage (%) and mean half-width by score and

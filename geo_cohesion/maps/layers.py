@@ -34,6 +34,11 @@ from geo_cohesion.radar.indicators import Indicator, IndicatorRegistry, describe
 from geo_cohesion.stats.need import MSS_STATUS_BREAKS
 from geo_cohesion.survey.small_area import ESTIMATOR_LABELS
 
+#: Key of a deviation layer: ``<variable>__deviation``;
+#: of a bivariate layer: ``<cohesion>__x__<indicator>``.
+DEVIATION_SUFFIX = "__deviation"
+BIVARIATE_SEPARATOR = "__x__"
+
 #: Palette of a structural layer by the indicator's direction: (ColorBrewer name, reversed). The
 #: dark red end of OrRd always marks disadvantage; neutral indicators get a neutral hue.
 STRUCTURAL_PALETTES: dict[str, tuple[str, bool]] = {
@@ -352,7 +357,8 @@ def add_deviation_layers(city_map: CityMap, city_values: dict[str, float],
             continue
         deviation = layer.values - city_values[layer.variable]
         city_map.layers.append(MapLayer(
-            f"{layer.variable}__deviation", label("layer.deviation", city_map.lang, label=layer.label), "deviation",
+            f"{layer.variable}{DEVIATION_SUFFIX}", label("layer.deviation", city_map.lang, label=layer.label),
+            "deviation",
             deviation, layer.ci_low - city_values[layer.variable], layer.ci_high - city_values[layer.variable],
             layer.n, layer.suppressed, _rank(deviation), classify_values(deviation, diverging=True), layer.unit,
             estimator=layer.estimator, reason=layer.reason))
@@ -425,7 +431,7 @@ def add_bivariate_layer(city_map: CityMap, cohesion: str = "index", deprivation:
             labels.append(label("legend.bivariate", lang, cohesion_class=words[2 - row], indicator=d_layer.label,
                                 indicator_class=words[col]))
     classification = categorical(index, labels, colours, "bivariate")
-    layer = MapLayer(f"{cohesion}__x__{deprivation}",
+    layer = MapLayer(f"{cohesion}{BIVARIATE_SEPARATOR}{deprivation}",
                      label("layer.bivariate", lang, cohesion=c_layer.label, indicator=d_layer.label), "bivariate",
                      c_layer.values, c_layer.ci_low, c_layer.ci_high, c_layer.n, c_layer.suppressed, c_layer.rank,
                      classification, c_layer.unit, estimator=c_layer.estimator, reason=c_layer.reason,
@@ -445,9 +451,9 @@ def ranked_variable(layer: MapLayer) -> str | None:
     if layer.kind == "cohesion":
         return layer.variable
     if layer.kind == "deviation":
-        return layer.variable.removesuffix("__deviation")
+        return layer.variable.removesuffix(DEVIATION_SUFFIX)
     if layer.kind == "bivariate":
-        return layer.variable.split("__x__")[0]
+        return layer.variable.split(BIVARIATE_SEPARATOR)[0]
     return None
 
 

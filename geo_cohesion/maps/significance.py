@@ -12,10 +12,7 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.labels import label
-from geo_cohesion.maps.layers import CityMap
-
-#: Suffix of the deviation layer of a Radar variable (``index__deviation``).
-DEVIATION_SUFFIX = "__deviation"
+from geo_cohesion.maps.layers import DEVIATION_SUFFIX, CityMap
 
 
 def format_alpha(alpha: float, lang: str) -> str:
