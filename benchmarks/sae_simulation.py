@@ -34,7 +34,9 @@ cities run in separate processes and be summarised together.
 
 Reported per estimator and district size class (allocated ``n``: < 15, 15-29, 30-59, >= 60):
 RMSE against the true district means (points), relative RMSE (RMSE / true mean), the ratio of
-the RMSE to the direct estimator's, and the coverage of the 95 % intervals.
+the RMSE to the direct estimator's, the coverage of the 95 % intervals with the half-width of its
+95 % Monte Carlo interval (``MC ±``: the simulation's own noise, replicates as clusters), and the
+mean half-width of the intervals (``CI ±``).
 """
 from __future__ import annotations
 
@@ -204,8 +206,27 @@ def simulate(cities: list[str] | None = None, replicates: int = 500, seed: int =
     return out
 
 
+def coverage_mc_halfwidth(group: pd.DataFrame) -> float:
+    """Half-width (percentage points) of the 95 % Monte Carlo interval of a coverage rate.
+
+    The districts of one replicate share its sample, so the rate is a ratio estimator over clusters
+    (one cluster per city and replicate): SE = sqrt(C / (C - 1) * sum_c (k_c - p n_c)^2) / sum_c n_c
+    for C clusters with n_c intervals of which k_c cover. It measures the simulation's own noise:
+    another set of 500 replicates of the same populations lands within it 95 % of the time.
+    """
+    covered = group["covered"].dropna().astype(float)
+    clusters = covered.groupby([group.loc[covered.index, "city"], group.loc[covered.index, "replicate"]])
+    hits, counts = clusters.sum().to_numpy(), clusters.count().to_numpy(dtype=float)
+    if hits.size < 2:
+        return float("nan")
+    rate = hits.sum() / counts.sum()
+    se = np.sqrt(hits.size / (hits.size - 1) * np.sum((hits - rate * counts) ** 2)) / counts.sum()
+    return float(100 * Z95 * se)
+
+
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """RMSE, relative RMSE, ratio to direct and coverage by variable, estimator and size class."""
+    """RMSE, relative RMSE, ratio to direct and coverage (with its Monte Carlo half-width) by
+    variable, estimator and size class."""
     rows = []
     for (variable, size), group in frame.groupby(["variable", "size_class"], observed=True, sort=False):
         direct_rmse = float(np.sqrt(np.mean(group.loc[group["estimator"] == "direct", "error"] ** 2)))
@@ -218,7 +239,7 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
                          "districts": g.groupby(["city", "district_id"]).ngroups,
                          "rmse": rmse, "rrmse_pct": 100 * float(np.sqrt(np.mean((g["error"] / g["truth"]) ** 2))),
                          "ratio_to_direct": rmse / direct_rmse, "coverage_pct": 100 * float(g["covered"].mean()),
-                         "mean_halfwidth": float(g["halfwidth"].mean())})
+                         "coverage_mc_pct": coverage_mc_halfwidth(g), "mean_halfwidth": float(g["halfwidth"].mean())})
     out = pd.DataFrame(rows)
     order = {lab: i for i, (_, _, lab) in enumerate(SIZE_CLASSES)}
     return out.sort_values(["variable", "size_class", "estimator"],
@@ -237,7 +258,9 @@ def by_city(frame: pd.DataFrame, variable: str = "index") -> str:
 
 def goals(table: pd.DataFrame) -> str:
     """The goals of issue #14 checked on the summary: FH RMSE <= 0.8 x direct for n < 30, and
-    95 % coverage between 93 % and 97 % in every size class."""
+    95 % coverage between 93 % and 97 % in every size class. A class outside the window is also
+    said to be within or beyond the simulation's Monte Carlo error of it (its 95 % Monte Carlo
+    interval reaches into the window or not); the verdict itself stays literal."""
     lines = []
     for estimator in ESTIMATORS[1:]:
         rows = table[table["estimator"] == estimator]
@@ -251,17 +274,26 @@ def goals(table: pd.DataFrame) -> str:
                      f"({'met' if worst <= 0.8 else 'NOT met'}, goal <= 0.80); coverage {cover.min():.1f}-"
                      f"{cover.max():.1f} % ({'met' if outside.empty else 'NOT met'}, goal 93-97 % in every class"
                      + ("" if outside.empty else ": outside in " + ", ".join(
-                         f"{r.variable} {r.size_class} {r.coverage_pct:.1f}" for r in outside.itertuples())) + ")")
+                         f"{r.variable} {r.size_class} {r.coverage_pct:.1f} ± {r.coverage_mc_pct:.1f} "
+                         f"({_mc_verdict(r.coverage_pct, r.coverage_mc_pct)})"
+                         for r in outside.itertuples())) + ")")
     return "\n".join(lines)
+
+
+def _mc_verdict(coverage: float, mc: float) -> str:
+    """Whether a coverage outside 93-97 % is within its Monte Carlo half-width ``mc`` of the window."""
+    gap = 93.0 - coverage if coverage < 93.0 else coverage - 97.0
+    return "within Monte Carlo error" if gap <= mc else "beyond Monte Carlo error"
 
 
 def markdown(table: pd.DataFrame) -> str:
     """The summary as a fixed-width text table."""
     lines = [f"{'variable':<15} {'n class':<8} {'estimator':<34} {'districts':>9} {'RMSE':>6} {'RRMSE%':>7} "
-             f"{'vs direct':>9} {'cover%':>7} {'CI ±':>6}"]
+             f"{'vs direct':>9} {'cover%':>7} {'MC ±':>5} {'CI ±':>6}"]
     for r in table.itertuples(index=False):
         lines.append(f"{r.variable:<15} {r.size_class:<8} {r.estimator:<34} {r.districts:>9d} {r.rmse:>6.2f} "
-                     f"{r.rrmse_pct:>7.2f} {r.ratio_to_direct:>9.2f} {r.coverage_pct:>7.1f} {r.mean_halfwidth:>6.2f}")
+                     f"{r.rrmse_pct:>7.2f} {r.ratio_to_direct:>9.2f} {r.coverage_pct:>7.1f} {r.coverage_mc_pct:>5.1f} "
+                     f"{r.mean_halfwidth:>6.2f}")
     return "\n".join(lines)
 
 

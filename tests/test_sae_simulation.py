@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "sae_simulation.py"
@@ -41,3 +42,21 @@ def test_fay_herriot_beats_direct_for_small_districts_with_honest_intervals():
     table = sim.summarise(frame)
     assert set(table["size_class"]) == {"n < 15", "15-29", ">= 60"}
     assert "RRMSE%" in sim.markdown(table) and "Lippstadt" in sim.by_city(frame)
+
+
+def test_coverage_monte_carlo_halfwidth_treats_replicates_as_clusters():
+    sim = _load()
+    rng = np.random.default_rng(5)
+    covered = rng.random(400) < 0.9
+    one = pd.DataFrame({"city": "A", "replicate": np.arange(400), "covered": covered})
+    p = covered.mean()
+    # one interval per replicate: the textbook binomial SE (with the C / (C - 1) factor)
+    assert sim.coverage_mc_halfwidth(one) == pytest.approx(100 * sim.Z95 * np.sqrt(p * (1 - p) / 399), rel=1e-12)
+    # two perfectly correlated districts per replicate carry no more information than one
+    twice = pd.concat([one, one], ignore_index=True)
+    assert sim.coverage_mc_halfwidth(twice) == pytest.approx(sim.coverage_mc_halfwidth(one), rel=1e-12)
+    # two independent districts per replicate: about 1/sqrt(2) of it
+    other = one.assign(covered=rng.random(400) < 0.9)
+    both = pd.concat([one, other], ignore_index=True)
+    assert sim.coverage_mc_halfwidth(both) < 0.8 * sim.coverage_mc_halfwidth(one)
+    assert np.isnan(sim.coverage_mc_halfwidth(one.iloc[:1]))
