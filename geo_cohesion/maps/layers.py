@@ -457,43 +457,53 @@ def ranked_variable(layer: MapLayer) -> str | None:
     return None
 
 
-def add_rank_intervals(city_map: CityMap, comparison: pd.DataFrame, id_column: str = "district_id") -> int:
-    """Give the score layers the ranks and rank intervals of the comparison table.
+#: Tooltip note of a layer with model estimates, by the table its ranks come from (label keys).
+RANK_NOTES = {"comparison": "map.rank_basis", "published": "map.rank_published"}
 
-    The table's ``rank, rank_low, rank_high`` (:func:`geo_cohesion.stats.compare.rank_intervals`,
-    written as ``comparison_<city>.csv``) replace the layer's own point ranks, so that the tooltip
-    says exactly what the table says: "Rang 3 (95-%-Rangintervall 1–6) von 11". Nothing is
-    recomputed. A district the table does not rank (suppressed, no standard error) gets NaN and
-    the tooltip says "Rang: –". The table ranks the direct estimates; where a layer shows model
-    estimates its ``rank_note`` says so.
+
+def add_rank_intervals(city_map: CityMap, table: pd.DataFrame, id_column: str = "district_id",
+                       basis: str = "comparison") -> int:
+    """Give the score layers the ranks and rank intervals of a table.
+
+    The table's ``rank, rank_low, rank_high`` (:func:`geo_cohesion.stats.compare.rank_intervals`)
+    replace the layer's own point ranks, so that the tooltip says exactly what the table says:
+    "Rang 3 (95-%-Rangintervall 1–6) von 11". Nothing is recomputed. A district the table does
+    not rank (suppressed, no standard error) gets NaN and the tooltip says "Rang: –".
 
     Parameters
     ----------
     city_map : CityMap
         Its cohesion, deviation and bivariate layers (:data:`RANKED_KINDS`) are updated.
-    comparison : DataFrame
+    table : DataFrame
         ``<id_column>, variable, rank, rank_low, rank_high``.
     id_column : str
-        District (or group) key column of ``comparison``.
+        District (or group) key column of ``table``.
+    basis : {"comparison", "published"}
+        What the table ranks: ``"comparison"``, the direct estimates (``comparison_<city>.csv``);
+        ``"published"``, the published estimates, model or direct, as the map shows them
+        (``district_estimates.csv``, :func:`geo_cohesion.project.small_area.published_ranks`).
+        Where a layer shows model estimates its ``rank_note`` says which (:data:`RANK_NOTES`).
 
     Returns
     -------
     int
         Number of layers given rank intervals.
     """
+    if basis not in RANK_NOTES:
+        raise ValueError(f"basis must be one of {', '.join(RANK_NOTES)}, not {basis!r}")
     ids = city_map.boundaries["district_id"].astype(str).tolist()
-    note = label("map.rank_basis", city_map.lang)
+    note = label(RANK_NOTES[basis], city_map.lang)
     changed = 0
     for layer in city_map.layers:
         variable = ranked_variable(layer)
         if variable is None:
             continue
-        rows = comparison[comparison["variable"] == variable]
+        rows = table[table["variable"] == variable]
         if rows.empty or "rank_low" not in rows.columns:
             continue
         rows = rows.set_index(rows[id_column].astype(str))
         if rows.index.duplicated().any():
-            raise ValueError(f"comparison table: more than one row per district for {variable!r}")
+            raise ValueError(f"rank table: more than one row per district for {variable!r}")
         layer.rank, layer.rank_low, layer.rank_high = (rows[c].reindex(ids).to_numpy(dtype=float)
                                                        for c in ("rank", "rank_low", "rank_high"))
         layer.rank_count = int(rows["rank"].notna().sum())

@@ -47,7 +47,8 @@ if TYPE_CHECKING:  # imported for annotations only: the map stage is loaded when
     from geo_cohesion.project.areas import MergedAreas
 
 DISTRICT_COLUMNS = ["city", "district_id", "district_name", "variable", "estimate", "se", "ci_low", "ci_high",
-                    "n", "n_eff", "suppressed", "df", "estimator", "mse", "direct_estimate", "direct_se"]
+                    "n", "n_eff", "suppressed", "df", "estimator", "mse", "direct_estimate", "direct_se",
+                    "rank", "rank_low", "rank_high"]
 CITY_COLUMNS = ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "df"]
 GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed", "df",
                  "estimator"]
@@ -514,7 +515,9 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     if comparison is not None:
         add_comparison_layers(district_map, comparison)
         add_significance(district_map, comparison.comparison, project.compare.adjust, project.compare.alpha)
-        add_rank_intervals(district_map, comparison.comparison)  # the table's ranks, not recomputed
+    # the ranks of the values the map shows (district_estimates.csv), not recomputed: a district with a
+    # model estimate has a rank too, where the comparison table ranks the direct estimates only
+    add_rank_intervals(district_map, result.district_estimates, basis="published")
     from geo_cohesion.maps.need_layers import add_need_layers
 
     add_need_layers(district_map, result.need, result.change)

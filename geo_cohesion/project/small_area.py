@@ -14,6 +14,7 @@ from scipy.stats import norm
 from geo_cohesion.errors import InputError
 from geo_cohesion.keys import align_keys
 from geo_cohesion.project.config import CityConfig, ProjectConfig
+from geo_cohesion.stats.compare import rank_intervals
 from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.small_area import (
     ESTIMATOR_LABELS,
@@ -107,7 +108,8 @@ def contiguity_frame(boundaries, areas: list[str], kind: str) -> tuple[pd.DataFr
 
 
 def _finish(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
-    """Interval, SE and reliability of the published estimate of every row."""
+    """Interval, SE and reliability of the published estimate of every row, and (district tables)
+    its rank interval among the published values (:func:`published_ranks`)."""
     settings = project.estimates
     z = float(norm.ppf(0.5 + settings.level / 2.0))
     model = table["estimator"] != "direct"
@@ -122,7 +124,41 @@ def _finish(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
                                       min_n=settings.min_n, level=settings.level)
     table["suppressed"] = suppressed
     table["reason"] = reasons
-    return table
+    # district tables: the ranks of the published values (the group maps rank by the comparison table)
+    return published_ranks(table, project) if "district_id" in table.columns else table
+
+
+def published_ranks(table: pd.DataFrame, project: ProjectConfig, id_column: str = "district_id") -> pd.DataFrame:
+    """Ranks (1 = highest) with rank intervals of the *published* estimates, score by score.
+
+    Every published (not suppressed) row enters with its own estimate and standard error: the
+    direct estimate with its t reference (``df``, as its interval; normal where ``df`` is
+    missing, as its interval), a model estimate with
+    ``sqrt(mse)`` and the normal reference (as its interval); see
+    :func:`geo_cohesion.stats.compare.rank_intervals` (``compare.rank_draws`` draws, the
+    project's seed). The errors of model estimates are treated as independent; they share the
+    estimated regression, which makes them positively correlated, so the intervals are if anything
+    wide. The comparison table (``comparison_<city>.csv``) ranks the *direct* estimates only; these
+    ranks are those of the values the maps show, so a district with a model estimate has one too.
+
+    Returns
+    -------
+    DataFrame
+        ``table`` with ``rank, rank_low, rank_high`` (NaN where not published).
+    """
+    out = table.copy()
+    out["rank"], out["rank_low"], out["rank_high"] = np.nan, np.nan, np.nan
+    shown = ~out["suppressed"].astype(bool) & out["estimate"].notna()
+    for _variable, rows in out[shown].groupby("variable", sort=False):
+        rows = rows.sort_values(id_column, key=lambda s: s.astype(str), kind="stable")
+        df = None
+        if "df" in rows.columns:  # a direct row without df has a normal interval (as a model row): normal
+            direct_df = rows["df"].astype(float)
+            df = np.where((rows["estimator"] == "direct") & direct_df.notna(), direct_df, np.inf)
+        ranks = rank_intervals(rows["estimate"].to_numpy(dtype=float), rows["se"].to_numpy(dtype=float),
+                               project.estimates.level, project.compare.rank_draws, seed=project.seed, df=df)
+        out.loc[rows.index, ["rank", "rank_low", "rank_high"]] = ranks.to_numpy()
+    return out
 
 
 def direct_rows(estimates: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:

@@ -235,8 +235,10 @@ def index_table(city: CityReportInput, settings: ReportSettings) -> dict[str, An
     est = city.district_estimates[city.district_estimates["variable"] == index].copy()
     comp = _index_comparison(city)
     if comp is not None:
-        est = est.merge(comp[["district_id", "deviation", "p_adjusted", "significant", "rank", "rank_low",
-                              "rank_high"]], on="district_id", how="left")
+        # ranks of the published index (as on the map) where the table has them, else the comparison's
+        ranks = [] if "rank_low" in est.columns else ["rank", "rank_low", "rank_high"]
+        est = est.merge(comp[["district_id", "deviation", "p_adjusted", "significant", *ranks]], on="district_id",
+                        how="left")
     hidden = est["suppressed"].astype(bool) if "suppressed" in est else pd.Series(False, index=est.index)
     est = est.assign(_sort=est["estimate"].where(~hidden)).sort_values("_sort", ascending=False, na_position="last")
     header = ["Gebiet", "Index", t.ci_label(settings.level)]

@@ -145,9 +145,9 @@ def district_layer(city: CityReportInput) -> pd.DataFrame:
     Columns: ``district_id, district_name``; per Radar variable ``<v>_estimate, <v>_ci_low,
     <v>_ci_high, <v>_n, <v>_suppressed`` (and ``<v>_estimator`` if estimated with several
     methods), ``<v>_deviation, <v>_significant`` (with a comparison), ``index_rank,
-    index_rank_low, index_rank_high``; the structural indicators; the need index
-    (``need_score, need_class, class_stability ...``); ``<v>_change, <v>_change_significant``
-    (with a change table); ``note``.
+    index_rank_low, index_rank_high`` (of the published index, as on the map); the structural
+    indicators; the need index (``need_score, need_class, class_stability ...``); ``<v>_change,
+    <v>_change_significant`` (with a change table); ``note``.
     """
     import geopandas as gpd
 
@@ -175,7 +175,11 @@ def district_layer(city: CityReportInput) -> pd.DataFrame:
             tested = rows["p_adjusted"].notna()
             columns[f"{v}_significant"] = ids.map(rows["significant"].astype(bool).where(tested)) \
                 .astype("boolean").to_numpy()
-        _, rows = next(_by_variable(city.comparison, [load_radar().index_slug], skip_empty=False))
+    # the ranks of the published index (as on the map and in district_estimates.csv); without them
+    # (tables from before) those of the comparison table
+    ranked = est if "rank_low" in est.columns else city.comparison
+    if ranked is not None:
+        _, rows = next(_by_variable(ranked, [load_radar().index_slug], skip_empty=False))
         for stat in ("rank", "rank_low", "rank_high"):
             columns[f"index_{stat}"] = ids.map(rows[stat]).astype("Int64").to_numpy()
     if city.structural is not None:

@@ -65,6 +65,14 @@ class DistrictFacts:
             return None
         return self.comparison.loc[variable, column]
 
+    def ranked(self, variable: str, column: str = "rank") -> Any:
+        """The district's rank (``rank``, ``rank_low`` or ``rank_high``) among the published values, as
+        on the map (``district_estimates.csv``); from the comparison table where the estimates have
+        no ranks (tables from before). None or NaN where not ranked."""
+        if variable in self.estimates.index and column in self.estimates.columns:
+            return self.estimates.loc[variable, column]
+        return self.compared(variable, column)
+
     def direction(self, variable: str) -> int:
         """-1/+1 when the comparison table says the deviation is significant, else 0."""
         significant, deviation = self.compared(variable, "significant"), self.compared(variable, "deviation")
@@ -249,7 +257,7 @@ def profile_paragraph(city: CityReportInput, facts: DistrictFacts, settings: Rep
                     items = t.join([f"{lab} ({t.signed(dev)})" for lab, dev in above])
                     verb = "liegt die Dimension" if len(above) == 1 else "liegen die Dimensionen"
                     parts.append(f"Signifikant über dem Stadtwert {verb} {items}.")
-            rank, rank_low, rank_high = (facts.compared(index, c) for c in ("rank", "rank_low", "rank_high"))
+            rank, rank_low, rank_high = (facts.ranked(index, c) for c in ("rank", "rank_low", "rank_high"))
             if not t.missing(rank):
                 parts.append(f"Unter den {facts.n_ranked} Gebieten der Stadt mit ausgewiesenem Wert steht das "
                              f"Gebiet beim Index auf Rang {t.num(rank, 0)} (1 = höchster Wert; "
@@ -324,11 +332,11 @@ def _score_table(facts: DistrictFacts, settings: ReportSettings) -> dict[str, An
                  t.num(facts.city_value(variable)), t.signed(deviation)]
         if tested:
             significant = facts.compared(variable, "significant")
-            rank = facts.compared(variable, "rank")
+            rank = facts.ranked(variable)
             cells.append(t.DASH if t.missing(value) else ("ja" if _true(significant) else "nein"))
             cells.append(t.DASH if t.missing(rank) else
-                         f"{t.num(rank, 0)} ({t.num(facts.compared(variable, 'rank_low'), 0)}"
-                         f"{t.DASH}{t.num(facts.compared(variable, 'rank_high'), 0)})")
+                         f"{t.num(rank, 0)} ({t.num(facts.ranked(variable, 'rank_low'), 0)}"
+                         f"{t.DASH}{t.num(facts.ranked(variable, 'rank_high'), 0)})")
         direction = facts.direction(variable)
         rows.append({"cells": cells, "level": level,
                      "mark": "below" if direction < 0 else "above" if direction > 0 else ""})
@@ -425,11 +433,11 @@ def profile_context(city: CityReportInput, district_id: str, settings: ReportSet
     if math.isfinite(city_value):
         city_ci = t.interval(facts.city_value(index, "ci_low"), facts.city_value(index, "ci_high"))
         key.append({"label": f"Stadtwert {city.name}", "value": t.num(city_value), "detail": f"{label} {city_ci}"})
-    rank = facts.compared(index, "rank")
+    rank = facts.ranked(index)
     if rank is not None and not t.missing(rank):
         key.append({"label": "Rang in der Stadt", "value": f"{t.num(rank, 0)} von {facts.n_ranked}",
-                    "detail": f"Rangintervall {t.num(facts.compared(index, 'rank_low'), 0)}{t.DASH}"
-                              f"{t.num(facts.compared(index, 'rank_high'), 0)}"})
+                    "detail": f"Rangintervall {t.num(facts.ranked(index, 'rank_low'), 0)}{t.DASH}"
+                              f"{t.num(facts.ranked(index, 'rank_high'), 0)}"})
     n = facts.value(index, "n")
     n_eff = facts.value(index, "n_eff")
     key.append({"label": "Befragte", "value": t.num(n, 0),

@@ -172,3 +172,25 @@ def test_direct_estimates_get_no_rank_note():
     city_map = build_city_map("Musterstadt", _boundaries(), estimates)
     add_rank_intervals(city_map, _comparison(estimates, rng))
     assert all(layer["rank_note"] is None for layer in map_payload(city_map)["layers"])
+
+
+def test_published_ranks_say_so_where_the_map_shows_model_estimates():
+    """basis="published": the ranks of the values the map shows (district_estimates.csv), with that note."""
+    rng = np.random.default_rng(11)
+    estimates = _estimates(rng)
+    published = estimates.assign(rank=np.nan, rank_low=np.nan, rank_high=np.nan)
+    for _variable, rows in published.groupby("variable"):
+        shown = rows[~rows["suppressed"]]
+        ranks = rank_intervals(shown["estimate"], np.full(len(shown), 1.5), 0.95, 400, seed=5)
+        published.loc[shown.index, ["rank", "rank_low", "rank_high"]] = ranks.to_numpy()
+    city_map = build_city_map("Musterstadt", _boundaries(), estimates)
+    assert add_rank_intervals(city_map, published, basis="published") == len(VARIABLES)
+    layer = map_payload(city_map)["layers"][0]
+    assert layer["rank_note"] == label("map.rank_published")
+    i = IDS.index(MODEL_ONLY)
+    assert layer["rank"][i] is not None  # the model value is ranked among the published ones
+    # the point ranks are those of the shown values
+    own = pd.Series(city_map.layer("index").values).rank(ascending=False, method="min")
+    assert [None if np.isnan(r) else int(r) for r in own] == layer["rank"]
+    with pytest.raises(ValueError, match="basis"):
+        add_rank_intervals(city_map, published, basis="model")

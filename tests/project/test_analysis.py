@@ -8,6 +8,8 @@ import re
 import pandas as pd
 import pytest
 
+from geo_cohesion.labels import label
+
 CITIES = ["dortmund", "lippstadt", "rostock", "dessau-rosslau"]
 
 
@@ -118,8 +120,8 @@ def _payload(path):
 
 
 def _same_ranks(payload, comparison, id_column="district_id"):
-    """Every score layer's tooltip ranks equal the comparison table's, district by district; returns
-    the layers checked."""
+    """Every score layer's tooltip ranks equal the table's, district by district; returns the layers
+    checked."""
     checked = []
     for layer in payload["layers"]:
         if layer["kind"] not in {"cohesion", "deviation", "bivariate"}:
@@ -136,18 +138,29 @@ def _same_ranks(payload, comparison, id_column="district_id"):
 
 
 def test_html_map_tooltips_carry_the_tables_rank_intervals_and_need_class(small_project):
-    """The run's own tables: ``comparison_*.csv`` (rank intervals) and ``need_*.csv`` (need class)."""
+    """The run's own tables: ``district_estimates.csv`` (rank intervals of the published values) and
+    ``need_*.csv`` (need class); the group map's ranks are ``comparison_groups_*.csv``'s."""
     from geo_cohesion.radar.codebook import load_radar
 
     out = small_project.out
     payload = _payload(out / "musterstadt.html")
-    checked = _same_ranks(payload, small_project.table("comparison_musterstadt.csv"))
+    published = small_project.table("district_estimates.csv")
+    checked = _same_ranks(payload, published)
     variables = load_radar().variables
     assert set(variables) <= set(checked) and {f"{v}__deviation" for v in variables} <= set(checked)
-    suppressed = payload["keys"].index("12")  # 22 respondents: not ranked, whatever the model shows
+    small = payload["keys"].index("12")  # 22 respondents: a model estimate, ranked among the published values
     layers = {layer["key"]: layer for layer in payload["layers"]}
-    assert all(layers[key]["rank"][suppressed] is None for key in checked)
-    assert layers["index"]["values"][suppressed] is not None  # the model publishes it: the tooltip says "Rang: –"
+    row = published[(published["district_id"] == "12") & (published["variable"] == "index")].iloc[0]
+    assert row["estimator"] != "direct" and not row["suppressed"]
+    assert layers["index"]["values"][small] is not None and layers["index"]["rank"][small] is not None
+    assert layers["index"]["rank_note"] == label("map.rank_published")  # the map says what it ranks
+    # the comparison table ranks the direct estimates only: district 12 is not in it
+    comparison = small_project.table("comparison_musterstadt.csv")
+    assert comparison[(comparison["district_id"] == "12") & (comparison["variable"] == "index")]["rank"].isna().all()
+    # every published value is ranked, and the intervals contain the point rank
+    shown = published[~published["suppressed"].astype(bool) & published["estimate"].notna()]
+    assert shown["rank"].notna().all()
+    assert ((shown["rank_low"] <= shown["rank"]) & (shown["rank"] <= shown["rank_high"])).all()
     assert payload["text"]["rank_interval"] == "Rang {rank} (95-%-Rangintervall {low}–{high}) von {n}"
     need = small_project.table("need_musterstadt.csv").set_index("district_id")["need_class"]
     expected = [None if pd.isna(k) else f"Bedarfsklasse {int(k)} von 4" for k in need.reindex(payload["keys"])]

@@ -101,9 +101,14 @@ def test_district_table_columns_and_model_intervals(demo_out):
     direct = table[table["estimator"] == "direct"]
     np.testing.assert_allclose(direct["estimate"], direct["direct_estimate"])
     assert (direct["n"] >= 30).all()  # the direct estimate is kept only where it is precise enough
+    # every published value has a rank among the city's published values, model estimates too
+    shown = table[~table["suppressed"].astype(bool)]
+    assert shown["rank"].notna().all() and table.loc[table["suppressed"].astype(bool), "rank"].isna().all()
+    assert (shown["estimator"] != "direct").sum() > len(SMALL_CITIES) * 13
+    assert ((shown["rank_low"] <= shown["rank"]) & (shown["rank"] <= shown["rank_high"])).all()
     excel = (demo_out / "tables" / "excel_de" / "district_estimates.csv").read_bytes().decode("utf-8-sig")
     assert excel.splitlines()[0].endswith("Schätzverfahren;mittlerer quadratischer Fehler;direkter Schätzwert;"
-                                          "Standardfehler direkt;Hinweis")
+                                          "Standardfehler direkt;Rang;Rang von;Rang bis;Hinweis")
 
 
 def test_sae_models_table(demo_out):
