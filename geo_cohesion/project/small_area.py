@@ -131,10 +131,9 @@ def _finish(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
 def published_ranks(table: pd.DataFrame, project: ProjectConfig, id_column: str = "district_id") -> pd.DataFrame:
     """Ranks (1 = highest) with rank intervals of the *published* estimates, score by score.
 
-    Every published (not suppressed) row enters with its own estimate and standard error: the
-    direct estimate with its t reference (``df``, as its interval; normal where ``df`` is
-    missing, as its interval), a model estimate with
-    ``sqrt(mse)`` and the normal reference (as its interval); see
+    Every published (not suppressed) row enters with its own estimate and standard error and the
+    reference distribution of its interval: a direct estimate with Student t on its ``df`` (normal
+    where ``df`` is missing), a model estimate with ``sqrt(mse)`` and the normal; see
     :func:`geo_cohesion.stats.compare.rank_intervals` (``compare.rank_draws`` draws, the
     project's seed). The errors of model estimates are treated as independent; they share the
     estimated regression, which makes them positively correlated, so the intervals are if anything
