@@ -31,7 +31,8 @@ def test_run_writes_contract_tables(small_project):
     assert list(city.columns[:8]) == ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff"]
     assert len(city) == 13
     # suppressed rows never carry a number
-    assert list(district.columns[11:]) == ["df", "estimator", "mse", "direct_estimate", "direct_se", "note"]
+    assert list(district.columns[11:]) == ["df", "estimator", "mse", "direct_estimate", "direct_se", "rank", "rank_low",
+                                          "rank_high", "note"]
     hidden = district[district["suppressed"]]
     assert hidden[["estimate", "se", "ci_low", "ci_high", "mse"]].isna().all().all()
     assert district.loc[~district["suppressed"], "estimate"].between(0, 100).all()
