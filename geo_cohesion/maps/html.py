@@ -166,11 +166,17 @@ def basemap_payload(basemap: Basemap) -> dict:
     return out
 
 
+#: From this many districts the page draws them on one canvas instead of one SVG path each
+#: (Leaflet's canvas renderer): faster to load, pan and restyle; the hatch of unpublished
+#: districts is then a canvas pattern. ``benchmarks/bench_large_map.py`` measures both.
+CANVAS_MIN_DISTRICTS = 2000
+
+
 def map_payload(city_map: CityMap, tolerance_m: float = 5.0, basemap: Basemap | None = None) -> dict:
     """Everything the page script needs, as plain data (geometry once, values per layer).
 
     ``basemap`` adds a tile layer under the districts; its attribution is escaped here (Leaflet
-    shows attributions as HTML).
+    shows attributions as HTML). ``canvas`` is true from :data:`CANVAS_MIN_DISTRICTS` districts.
     """
     names = city_map.boundaries["district_name"].astype(str).tolist()
     district_keys = city_map.boundaries["district_id"].astype(str).tolist()
@@ -189,6 +195,7 @@ def map_payload(city_map: CityMap, tolerance_m: float = 5.0, basemap: Basemap | 
         # the need class of every district (need table), in every layer's tooltip; null without a need index
         "need_class": city_map.need_class,
         "basemap": None if basemap is None else basemap_payload(basemap),
+        "canvas": len(names) >= CANVAS_MIN_DISTRICTS,
         "min_n": city_map.min_n, "no_data": NO_DATA_COLOUR, "ci_label": city_map.ci_label,
         "suppressed_label": city_map.suppressed_text,
         "groups": groups, "layers": [_layer_payload(layer, city_map.lang) for layer in city_map.layers],

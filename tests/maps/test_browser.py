@@ -633,10 +633,11 @@ def test_demo_map_works_in_the_browser(driver, demo_maps, page):
     text = hover(driver, i, data["names"][i])
     assert f"Wert: {decimal(index['values'][i])} Punkte" in text and "95-%-Konfidenzintervall" in text
     assert "n = " in text and "Rang" in text
-    # rank and rank interval: the run's comparison table, for this district (or group)
+    # rank and rank interval: the run's tables, for this district (the published values,
+    # district_estimates.csv) or group (the group comparison table)
     grouped = page.endswith("_gruppen.html")
     table = pd.read_csv(path.parent / "tables" / ("comparison_groups_dortmund.csv" if grouped else
-                                                  "comparison_dortmund.csv"), dtype={"district_id": str, "group": str})
+                                                  "district_estimates.csv"), dtype={"district_id": str, "group": str})
     rows = table[table["variable"] == "index"].set_index("group" if grouped else "district_id")
     row = rows.loc[data["keys"][i]]
     if pd.isna(row["rank"]):
@@ -644,8 +645,9 @@ def test_demo_map_works_in_the_browser(driver, demo_maps, page):
     else:
         assert (f"Rang {row['rank']:.0f} (95-%-Rangintervall {row['rank_low']:.0f}–{row['rank_high']:.0f}) "
                 f"von {rows['rank'].notna().sum()}") in text
-    assert ("Rang nach den direkten Schätzungen" in text) == any(e not in (None, "direkt") for e in index["estimator"]
-                                                                 or [])
+    model = any(e not in (None, "direkt") for e in index["estimator"] or [])
+    published = "Rang unter den veröffentlichten Werten, Modell- und direkte Schätzungen"
+    assert (published in text) == (model and not grouped)
     assert ("Bedarfsklasse" in text) == (not grouped and data["need_class"][i] is not None)
     assert driver.execute_script("return window.__xss") == []
     assert driver.execute_script("return window.__errors") == []
@@ -767,3 +769,67 @@ def test_wms_base_map_requests_the_configured_layers(driver, tmp_path):
     assert all("request=GetMap" in src and "layers=de_basemapde_web_raster_grau" in src for src in tiles), tiles[:1]
     assert "basemap.de / BKG" in driver.find_element("css selector", ".leaflet-control-attribution").text
     assert len(district_paths(driver)) == len(city_map.boundaries)
+
+
+#: Colour (r, g, b, a) of the canvas pixel at district ``arguments[0]``'s label point.
+_CANVAS_PIXEL = """
+var data = window.geoCohesion.data, map = window.geoCohesion.map;
+var p = map.latLngToContainerPoint(L.latLng(data.label_points[arguments[0]][0], data.label_points[arguments[0]][1]));
+var box = map.getContainer().getBoundingClientRect();
+var canvas = map.getPanes().overlayPane.querySelector('canvas'), r = canvas.getBoundingClientRect();
+var x = Math.round((box.left + p.x + arguments[1] - r.left) * canvas.width / r.width);
+var y = Math.round((box.top + p.y + arguments[2] - r.top) * canvas.height / r.height);
+return Array.prototype.slice.call(canvas.getContext('2d').getImageData(x, y, 1, 1).data);
+"""
+
+
+def test_many_districts_are_drawn_on_one_canvas(driver, tmp_path, monkeypatch):
+    """From CANVAS_MIN_DISTRICTS districts (here lowered to 1) the page draws on a canvas: same
+    colours, hatch as a pattern, tooltips on hover, layer switches repaint."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from geo_cohesion.maps import html
+
+    monkeypatch.setattr(html, "CANVAS_MIN_DISTRICTS", 1)
+    city_map = make_city_map()
+    path = tmp_path / "canvas.html"
+    path.write_text(render_html_map(city_map, offline=True), encoding="utf-8")
+    data = load(driver, path)
+    assert data["canvas"] is True
+    assert console_problems(driver) == [] and driver.execute_script("return window.__errors") == []
+    assert district_paths(driver) == []  # no SVG path per district
+    assert driver.execute_script("return !!window.geoCohesion.map.getPanes().overlayPane.querySelector('canvas')")
+    index = data["layers"][0]
+    shown = next(i for i in range(len(data["names"])) if not index["suppressed"][i])
+
+    def pixel(i: int, dx: int = 0, dy: int = 0) -> tuple[int, ...]:
+        return tuple(driver.execute_script(_CANVAS_PIXEL, i, dx, dy))
+
+    # the district's fill colour (fill opacity 0.85 on a transparent canvas: the colour itself, alpha 217)
+    expected = tuple(int(index["colours"][shown][k:k + 2], 16) for k in (1, 3, 5))
+    assert all(abs(a - b) <= 2 for a, b in zip(pixel(shown)[:3], expected)), (pixel(shown), expected)
+    # an unpublished district is hatched: its pixels are not all one colour
+    hidden = min(SUPPRESSED)
+    hatch = {pixel(hidden, dx, dy)[:3] for dx in range(-4, 5) for dy in range(-4, 5)}
+    assert len(hatch) > 1, hatch
+    # hover: the tooltip of the district under the mouse
+    point = driver.execute_script(
+        "var d = window.geoCohesion.data, m = window.geoCohesion.map;"
+        "var p = m.latLngToContainerPoint(L.latLng(d.label_points[arguments[0]][0], d.label_points[arguments[0]][1]));"
+        "var s = m.getSize(); return [Math.round(p.x - s.x / 2), Math.round(p.y - s.y / 2)];", shown)
+    container = driver.find_element("css selector", ".leaflet-container")
+    ActionChains(driver, duration=0).move_to_element_with_offset(container, *point).perform()
+    WebDriverWait(driver, 5, poll_frequency=0.02).until(
+        lambda d: d.execute_script(_TOOLTIP + "return t && t.querySelector('b').textContent;") == data["names"][shown])
+    text = driver.execute_script(_TOOLTIP + "return t.innerText;")
+    assert f"Wert: {decimal(index['values'][shown])} Punkte" in text
+    # switching the layer repaints the canvas
+    before = pixel(shown)
+    select_layer(driver, "unemployment_pct")
+    layer = next(layer for layer in data["layers"] if layer["key"] == "unemployment_pct")
+    expected = tuple(int(layer["colours"][shown][k:k + 2], 16) for k in (1, 3, 5))
+    WebDriverWait(driver, 5, poll_frequency=0.02).until(lambda d: pixel(shown) != before)
+    assert all(abs(a - b) <= 2 for a, b in zip(pixel(shown)[:3], expected))
+    # Chromium's hint about this test's own pixel reads (getImageData) is not the page's problem
+    assert [p for p in console_problems(driver) if "willReadFrequently" not in p] == []

@@ -24,10 +24,24 @@
     return e;
   }
   function fmt(v) { return v === null ? null : v.toFixed(1).replace(".", ","); }
+  // many districts: one canvas instead of an SVG path each; unpublished districts then get a canvas
+  // pattern for their hatch (Leaflet hands fillColor to the canvas as its fillStyle)
+  var RENDERER = DATA.canvas ? L.canvas({padding: 0.5}) : null;
+  function canvasHatch() {
+    var tile = document.createElement("canvas");
+    tile.width = 8; tile.height = 8;
+    var ctx = tile.getContext("2d");
+    ctx.fillStyle = DATA.no_data; ctx.fillRect(0, 0, 8, 8);
+    ctx.strokeStyle = "#737373"; ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.moveTo(0, 8); ctx.lineTo(8, 0); ctx.moveTo(-2, 2); ctx.lineTo(2, -2);
+    ctx.moveTo(6, 10); ctx.lineTo(10, 6); ctx.stroke();
+    return ctx.createPattern(tile, "repeat");
+  }
+  var HATCH = DATA.canvas ? canvasHatch() : "url(#gc-hatch)";
   function styleOf(key) {
     return function (feature) {
       var l = byKey[key], i = feature.properties.i;
-      var fill = l.suppressed[i] ? "url(#gc-hatch)" : l.colours[i];
+      var fill = l.suppressed[i] ? HATCH : l.colours[i];
       if (l.significance && l.significance[i]) {  // significantly above/below the city value (adjusted test)
         return {color: "#000000", weight: 2.6, opacity: 1, fillColor: fill, fillOpacity: FILL_OPACITY};
       }
@@ -67,7 +81,7 @@
       box.appendChild(el("div", verdict + " (" + l.significance_note + ")", "gc-significance"));
     }
     if (l.n[i] !== null) { box.appendChild(el("div", TEXT.respondents + ": n = " + l.n[i])); }
-    if (l.rank_low) {  // rank and rank interval exactly as in the comparison table; "–" where it has none
+    if (l.rank_low) {  // rank and rank interval exactly as in their table; "–" where it has none
       if (l.rank[i] !== null && l.rank_low[i] !== null && l.rank_high[i] !== null) {
         box.appendChild(el("div", TEXT.rank_interval.replace("{rank}", String(l.rank[i]))
           .replace("{low}", String(l.rank_low[i])).replace("{high}", String(l.rank_high[i]))
@@ -84,7 +98,7 @@
   }
   var featureOf = [];  // district index -> its Leaflet layer (search, labels)
   var geo = L.geoJSON(DATA.geojson, {
-    style: styleFor,
+    style: styleFor, renderer: RENDERER,
     onEachFeature: function (feature, layer) {
       featureOf[feature.properties.i] = layer;
       layer.bindTooltip(function () { return tooltipFor(feature.properties.i); }, {sticky: true});
@@ -193,7 +207,7 @@
     var right = L.map(div, {zoomControl: false, attributionControl: false, center: map.getCenter(), zoom: map.getZoom()});
     var sideKey = key;
     var geoR = L.geoJSON(DATA.geojson, {
-      style: function (f) { return styleOf(sideKey)(f); },
+      style: function (f) { return styleOf(sideKey)(f); }, renderer: DATA.canvas ? L.canvas({padding: 0.5}) : null,
       onEachFeature: function (feature, layer) {
         layer.bindTooltip(function () { return tooltipFor(feature.properties.i, sideKey); }, {sticky: true});
       }
