@@ -8,8 +8,10 @@ structural layers and 13 deviation layers. Measured in the same run:
 
 * build + render time and size of the self-contained HTML (coverage simplification 5 m), and the
   same without simplification (the baseline of the simplification);
-* with Chromium (Selenium) available: time until the page's script has drawn every district,
-  time to switch a layer, to run a search and to place the district names.
+* with Chromium (Selenium) available, for the page as written (canvas from
+  ``CANVAS_MIN_DISTRICTS`` districts) and for the same page with one SVG path per district (the
+  baseline): time until the districts are painted, to switch a layer, to run a search and to place
+  the district names, each up to the next painted frame.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo_cohesion.maps import html as html_module
 from geo_cohesion.maps.html import render_html_map
 from geo_cohesion.maps.layers import add_deviation_layers, build_city_map
 from geo_cohesion.radar.codebook import load_radar
@@ -51,8 +54,19 @@ def synthetic_city(n: int, seed: int = 0) -> tuple[gpd.GeoDataFrame, pd.DataFram
     return gdf, est, structural
 
 
+#: Runs ``arguments[0]`` (a statement) and answers the seconds until the browser has painted the
+#: result: two animation frames later (the canvas renderer draws on the next frame, SVG is
+#: painted then too), so both renderers are timed to the same point.
+_TIMED = """
+var done = arguments[arguments.length - 1], t = performance.now();
+var answer = (new Function(arguments[0]))();
+requestAnimationFrame(function () { requestAnimationFrame(function () {
+  done([(performance.now() - t) / 1000, answer === undefined ? null : answer]); }); });
+"""
+
+
 def browser_timings(path: Path) -> dict[str, float] | None:
-    """Seconds until the page is drawn, a layer switched, a search answered, names placed."""
+    """Seconds until the page is painted, a layer switched, a search answered, names placed."""
     browser = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
     if browser is None or shutil.which("chromedriver") is None:
         return None
@@ -68,24 +82,24 @@ def browser_timings(path: Path) -> dict[str, float] | None:
                 f"--user-data-dir={tempfile.mkdtemp(prefix='gc-bench-')}"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.set_script_timeout(300)
     try:
         start = time.perf_counter()
         driver.get(path.as_uri())
         WebDriverWait(driver, 300, poll_frequency=0.05).until(lambda d: d.execute_script(
-            "return !!window.geoCohesion && document.querySelectorAll('path.leaflet-interactive').length > 0"))
-        loaded = time.perf_counter() - start
-        timings = {"load": loaded}
+            "return !!window.geoCohesion"))
+        driver.execute_async_script(_TIMED, "return null;")  # until the districts are painted
+        timings = {"load": time.perf_counter() - start}
         for name, script in (
-                ("switch layer", "var t = performance.now(); window.geoCohesion.setLayer(window.geoCohesion.data"
-                                 ".layers[3].key); return (performance.now() - t) / 1000;"),
-                ("search", "var t = performance.now(); window.geoCohesion.search('Gebiet 0999');"
-                           " return (performance.now() - t) / 1000;"),
-                ("zoom to a search hit", "var t = performance.now(); window.geoCohesion.showDistrict(4711);"
-                                         " return (performance.now() - t) / 1000;"),
-                ("district names on", "var t = performance.now(); window.geoCohesion.labels(true);"
-                                      " return (performance.now() - t) / 1000;")):
-            timings[name] = float(driver.execute_script(script))
-        timings["names placed"] = float(driver.execute_script("return window.geoCohesion.labels(true)"))
+                ("switch layer", "window.geoCohesion.setLayer(window.geoCohesion.data.layers[3].key);"),
+                ("search", "window.geoCohesion.search('Gebiet 0999');"),
+                ("zoom to a search hit", "window.geoCohesion.showDistrict(4711);"),
+                ("district names on", "return window.geoCohesion.labels(true);")):
+            seconds, answer = driver.execute_async_script(_TIMED, script)
+            timings[name] = float(seconds)
+            if name == "district names on":
+                timings["names placed"] = float(answer)
+        timings["canvas"] = float(driver.execute_script("return window.geoCohesion.data.canvas ? 1 : 0"))
         return timings
     finally:
         driver.quit()
@@ -114,16 +128,23 @@ def main() -> None:
     print(f"render HTML, no simplification (baseline)      : {t_exact:7.2f} s  {exact_size / 1e6:7.2f} MB  "
           f"size ratio simplified/unsimplified {size / exact_size:.2f}")
     if not args.no_browser:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "large.html"
-            path.write_text(html, encoding="utf-8")
-            timings = browser_timings(path)
-        if timings is None:
-            print("browser: chromium/chromedriver/selenium not available, skipped")
-        else:
+        # the baseline: the same page with one SVG path per district (the renderer below the threshold)
+        default_threshold = html_module.CANVAS_MIN_DISTRICTS
+        html_module.CANVAS_MIN_DISTRICTS = 10**9
+        svg_page = render_html_map(city_map)
+        html_module.CANVAS_MIN_DISTRICTS = default_threshold
+        for renderer, page in (("SVG paths (baseline)", svg_page), ("page as written", html)):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "large.html"
+                path.write_text(page, encoding="utf-8")
+                timings = browser_timings(path)
+            if timings is None:
+                print("browser: chromium/chromedriver/selenium not available, skipped")
+                break
             names = int(timings.pop("names placed"))
-            print("headless Chromium: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
-                  + f"; {names} names placed at the full-city view")
+            canvas = "canvas" if timings.pop("canvas") else "SVG"
+            shown = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
+            print(f"headless Chromium, {renderer} ({canvas}): {shown}; {names} names placed at the full-city view")
 
 
 if __name__ == "__main__":
