@@ -18,6 +18,7 @@ def report_settings(project: ProjectConfig) -> ReportSettings:
     """The settings the reports state, from the project configuration."""
     return ReportSettings(title=project.title, note=project.note, survey_period=project.survey_period,
                           level=project.estimates.level, min_n=project.estimates.min_n,
+                          max_ci_halfwidth=project.estimates.max_ci_halfwidth,
                           alpha=project.compare.alpha, adjust=project.compare.adjust,
                           contiguity=project.compare.contiguity, permutations=project.compare.permutations,
                           rank_draws=project.compare.rank_draws, seed=project.seed,

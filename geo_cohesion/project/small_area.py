@@ -22,6 +22,7 @@ from geo_cohesion.survey.small_area import (
     normal_halfwidth,
     pooled_within_variance,
     reliability,
+    unpublished_when,
 )
 
 #: Map note of direct estimates.
@@ -291,13 +292,8 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
 def reliability_note(project: ProjectConfig) -> str:
     """The reliability rule in words, for maps and figures."""
     settings = project.estimates
-    level = f"{settings.level * 100:g}".replace(".", ",")
-    parts = []
-    if settings.max_ci_halfwidth is not None:
-        width = f"{settings.max_ci_halfwidth:g}".replace(".", ",")
-        parts.append(f"{level}-%-Intervall breiter als ±{width} Punkte")
-    parts.append(f"direkte Schätzung aus weniger als {settings.min_n} Befragten")
-    return "Nicht veröffentlicht (schraffiert): " + " oder ".join(parts)
+    return "Nicht veröffentlicht (schraffiert): " + unpublished_when(settings.level, settings.min_n,
+                                                                      settings.max_ci_halfwidth)
 
 
 def direct_view(estimates: pd.DataFrame, min_n: int) -> pd.DataFrame:

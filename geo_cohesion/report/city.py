@@ -21,6 +21,7 @@ from geo_cohesion.report import text as t
 from geo_cohesion.report.model import CityReportInput, ReportSettings
 from geo_cohesion.report.need import need_classes
 from geo_cohesion.report.profile import DEMO_LABEL, _true, sources
+from geo_cohesion.survey.reliability import unpublished_when
 
 #: German names of the demo's raking margins (other column names are shown as they are).
 MARGIN_NAMES = {"age_group": "Altersgruppe", "gender": "Geschlecht", "district_id": "Gebiet"}
@@ -396,8 +397,9 @@ def methods(city: CityReportInput, settings: ReportSettings) -> list[dict[str, s
             "mit Strukturindikatoren) verwendet; die Spalte „Schätzverfahren“ nennt je Gebiet das Verfahren, die "
             "Intervalle beruhen dann auf dem mittleren quadratischen Fehler (MSE).")})
     items.append({"title": "Veröffentlichungsregel", "text": (
-        f"Werte aus weniger als {settings.min_n} Befragten werden nicht ausgewiesen (Karten: grau schraffiert, "
-        f"Tabellen: leer bzw. {t.DASH}).")})
+        f"Nicht ausgewiesen werden Werte bei "
+        f"{unpublished_when(settings.level, settings.min_n, settings.max_ci_halfwidth)} (Karten: grau "
+        f"schraffiert, Tabellen: leer bzw. {t.DASH}).")})
     if city.comparison is not None:
         items.append({"title": "Tests und Ränge", "text": (
             "Je Gebiet und Merkmal wird die Differenz Gebiet minus Stadt mit ihrem Standardfehler getestet "

@@ -40,6 +40,7 @@ from geo_cohesion.report.headers import (
     variable_labels,
 )
 from geo_cohesion.report.model import CityReportInput, ReportSettings
+from geo_cohesion.survey.reliability import unpublished_when
 
 WORKBOOK = "geo_cohesion.xlsx"
 #: QGIS version the style is written for (older and newer QGIS 3 read it).
@@ -115,7 +116,8 @@ def notes_sheet(tables: dict[str, pd.DataFrame], city_slugs: dict[str, str], set
         rows.append(("alle", "Erhebungszeitraum", "", t.period(settings.survey_period)))
     rows += [("alle", "Konfidenzniveau", "", f"{t.level_percent(settings.level)} %"),
              ("alle", "Veröffentlichungsregel", "",
-              f"Werte aus weniger als {settings.min_n} Befragten werden nicht ausgewiesen (leere Zellen)."),
+              f"Nicht ausgewiesen (leere Zellen): "
+              f"{unpublished_when(settings.level, settings.min_n, settings.max_ci_halfwidth)}."),
              ("alle", "Tests", "", t.significance_note(settings.alpha, settings.adjust, settings.level)),
              ("alle", "Zahlen", "", "Zahlen sind Zahlenzellen (in den CSV-Dateien für Excel mit Dezimalkomma); "
                                     "ja/nein statt wahr/falsch."),

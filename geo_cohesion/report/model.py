@@ -34,7 +34,10 @@ class ReportSettings:
     level : float
         Confidence level of all intervals.
     min_n : int
-        Suppression threshold (respondents).
+        Suppression threshold of direct estimates (respondents).
+    max_ci_halfwidth : float, optional
+        Values whose interval half-width exceeds this many points are not published (None: no
+        interval rule); see :func:`geo_cohesion.survey.reliability.unpublished_when`.
     alpha : float
         Significance level of the comparisons.
     adjust : str
@@ -60,6 +63,7 @@ class ReportSettings:
     survey_period: str | None = None
     level: float = 0.95
     min_n: int = 30
+    max_ci_halfwidth: float | None = 10.0
     alpha: float = 0.05
     adjust: str = "holm"
     contiguity: str = "queen"

@@ -21,6 +21,7 @@ from geo_cohesion.radar.indicators import known_labels
 from geo_cohesion.report import text as t
 from geo_cohesion.report.model import CityReportInput, ReportSettings
 from geo_cohesion.report.need import main_drivers, need_classes
+from geo_cohesion.survey.small_area import ESTIMATOR_LABELS, unpublished_when
 
 #: Label of synthetic demo outputs (every page of a demo report carries it).
 DEMO_LABEL = "Synthetische Demodaten – keine echten Befragungsergebnisse"
@@ -258,7 +259,13 @@ def profile_paragraph(city: CityReportInput, facts: DistrictFacts, settings: Rep
                     verb = "liegt die Dimension" if len(above) == 1 else "liegen die Dimensionen"
                     parts.append(f"Signifikant über dem Stadtwert {verb} {items}.")
             rank, rank_low, rank_high = (facts.ranked(index, c) for c in ("rank", "rank_low", "rank_high"))
-            if not t.missing(rank):
+            if not t.missing(rank) and float(rank_low) <= 1 and float(rank_high) >= facts.n_ranked > 2:
+                # every rank is compatible with the data (e.g. model estimates that all equal the city's
+                # regression value): a point rank would only name the first of equals
+                parts.append(f"Einen Rang beim Index unter den {facts.n_ranked} Gebieten der Stadt mit ausgewiesenem "
+                             f"Wert lassen die Daten nicht erkennen: das {t.level_percent(settings.level)}-%-"
+                             f"Rangintervall reicht von 1 bis {facts.n_ranked}.")
+            elif not t.missing(rank):
                 parts.append(f"Unter den {facts.n_ranked} Gebieten der Stadt mit ausgewiesenem Wert steht das "
                              f"Gebiet beim Index auf Rang {t.num(rank, 0)} (1 = höchster Wert; "
                              f"{t.level_percent(settings.level)}-%-Rangintervall {t.num(rank_low, 0)} bis "
@@ -446,13 +453,15 @@ def profile_context(city: CityReportInput, district_id: str, settings: ReportSet
         key.append({"label": "Bedarfsklasse", "value": f"{need['need_class']} von {need['n_classes']}",
                     "detail": need["words"]})
     if "estimator" in facts.estimates.columns and index in facts.estimates.index:
-        key.append({"label": "Schätzverfahren", "value": str(facts.estimates.loc[index, "estimator"]), "detail": ""})
+        estimator = str(facts.estimates.loc[index, "estimator"])
+        key.append({"label": "Schätzverfahren", "value": ESTIMATOR_LABELS.get(estimator, estimator), "detail": ""})
     footnotes = []
     if facts.comparison is not None:
         footnotes.append(t.significance_note(settings.alpha, settings.adjust, settings.level))
         footnotes.append(f"Rangintervall: {t.level_percent(settings.level)}-%-Intervall der Ränge aus "
                          f"{t.num(settings.rank_draws, 0)} Simulationen der Schätzwerte (1 = höchster Wert).")
-    footnotes.append(f"Werte aus weniger als {settings.min_n} Befragten werden nicht ausgewiesen ({t.DASH}).")
+    footnotes.append(f"Nicht ausgewiesen ({t.DASH}): "
+                     f"{unpublished_when(settings.level, settings.min_n, settings.max_ci_halfwidth)}.")
     if structural:
         footnotes.append("Strukturindikatoren: Stadtwert = Mittel der Gebiete, " + structural[0]["basis"]
                          + "; Rang 1 = höchster Wert der Stadt.")

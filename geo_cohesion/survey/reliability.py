@@ -22,6 +22,19 @@ def _points(value: float) -> str:
     return f"{value:.1f}".replace(".", ",")
 
 
+def unpublished_when(level: float, min_n: int, max_halfwidth: float | None) -> str:
+    """When a district value is not published, in words (German, for map notes, reports and the
+    workbook): the rule of :func:`reliability` as "95-%-Intervall breiter als ±10 Punkte oder
+    direkte Schätzung aus weniger als 30 Befragten". Model estimates of small districts are
+    published unless their interval is too wide."""
+    parts: list[str] = []
+    if max_halfwidth is not None:
+        width = f"{max_halfwidth:g}".replace(".", ",")
+        parts.append(f"{f'{level * 100:g}'.replace('.', ',')}-%-Intervall breiter als ±{width} Punkte")
+    parts.append(f"direkte Schätzung aus weniger als {min_n} Befragten")
+    return " oder ".join(parts)
+
+
 def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, max_halfwidth: float | None,
                 min_n: int, level: float = 0.95) -> tuple[np.ndarray, list[str]]:
     """Which published estimates to suppress, and why (German, for the ``note`` column and maps).

@@ -69,7 +69,11 @@ from geo_cohesion.errors import InputError
 
 #: Estimators a user can choose (``estimates.estimator``).
 from geo_cohesion.settings import ESTIMATORS, MODEL_MSES
-from geo_cohesion.survey.reliability import normal_halfwidth as normal_halfwidth, reliability as reliability
+from geo_cohesion.survey.reliability import (
+    normal_halfwidth as normal_halfwidth,
+    reliability as reliability,
+    unpublished_when as unpublished_when,
+)
 from geo_cohesion.survey.sae import FayHerriotResult, fay_herriot, fh_benchmark, robust_mse
 
 #: Per-row estimator slugs of ``district_estimates.csv``: the chosen one, a fallback, or

@@ -119,3 +119,23 @@ def test_cross_city_page_has_the_reference_values(settings):
     assert len(cross["table"]["rows"]) == 11  # index + 9 dimensions + published study index
     assert cross["table"]["rows"][-1]["cells"] == ["Index laut Studie (veröffentlicht)", "63,43", "64,07"]
     assert "Bertelsmann Stiftung (2017)" in cross["source"] and "III.1" in cross["source"]
+
+
+def test_profile_ranks_the_published_values_and_says_when_no_rank_is_recognisable(settings):
+    """With published ranks in the estimates (district_estimates.csv) the profile uses them, not the
+    comparison table's; an interval over every rank is said in words, not as "Rang 1"."""
+    city = make_city()
+    estimates = city.district_estimates.assign(estimator="fay_herriot")
+    index = estimates["variable"] == "index"
+    estimates.loc[index, ["rank", "rank_low", "rank_high"]] = [[2, 1, 3], [1, 1, 4], [3, 2, 4], [4, 3, 4]]
+    city.district_estimates = estimates
+    text = profile_context(city, "01", settings)["summary"]
+    assert "steht das Gebiet beim Index auf Rang 2" in text and "Rangintervall 1 bis 3" in text
+    context = profile_context(city, "02", settings)
+    assert "Einen Rang beim Index unter den 4 Gebieten der Stadt mit ausgewiesenem Wert lassen die Daten nicht " \
+           "erkennen: das 95-%-Rangintervall reicht von 1 bis 4." in context["summary"]
+    assert "auf Rang 1" not in context["summary"]
+    key = {item["label"]: item for item in context["key"]}
+    assert key["Schätzverfahren"]["value"] == "Fay-Herriot"  # the label, not the identifier
+    assert "Nicht ausgewiesen (–): 95-%-Intervall breiter als ±10 Punkte oder direkte Schätzung aus weniger als " \
+           "30 Befragten." in context["footnotes"]
