@@ -137,7 +137,8 @@ def page_text(city_map: CityMap) -> dict[str, str]:
     """The words the page script writes (tooltips, legend, side view), in the map's language.
 
     ``rank`` keeps its ``{rank}`` and ``{n}`` placeholders and ``rank_interval`` its ``{rank}``,
-    ``{low}``, ``{high}`` and ``{n}`` (the level is filled here); the script fills them per district.
+    ``{low}``, ``{high}`` and ``{n}`` and ``rank_open`` (a rank interval over every rank) its ``{n}``
+    (the level is filled here); the script fills them per district.
     """
     lang = city_map.lang
     level = format_level(city_map.level, lang)
@@ -149,6 +150,7 @@ def page_text(city_map: CityMap) -> dict[str, str]:
             "rank_interval": label("map.rank_interval", lang, level=level, rank="{rank}", low="{low}", high="{high}",
                                    n="{n}"),
             "rank_none": label("map.rank_none", lang),
+            "rank_open": label("map.rank_open", lang, level=level, n="{n}"),
             "side_second": label("map.side_second", lang), "district_key": label("map.district_key", lang),
             "search": label("map.search", lang), "search_none": label("map.search_none", lang),
             "labels_toggle": label("map.labels_toggle", lang),

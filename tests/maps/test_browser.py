@@ -833,3 +833,24 @@ def test_many_districts_are_drawn_on_one_canvas(driver, tmp_path, monkeypatch):
     assert all(abs(a - b) <= 2 for a, b in zip(pixel(shown)[:3], expected))
     # Chromium's hint about this test's own pixel reads (getImageData) is not the page's problem
     assert [p for p in console_problems(driver) if "willReadFrequently" not in p] == []
+
+
+def test_a_rank_interval_over_every_rank_is_said_in_words(driver, tmp_path):
+    """Equal model estimates (sigma2_u = 0): each district's rank interval spans the city; the
+    tooltip says that no rank is recognisable instead of "Rang 1" for the first of equals."""
+    city_map = make_city_map()
+    layer = city_map.layer("index")
+    ids = city_map.boundaries["district_id"].astype(str).tolist()
+    shown = [i for i in range(len(ids)) if not layer.suppressed[i] and np.isfinite(layer.values[i])]
+    table = pd.DataFrame({"district_id": [ids[i] for i in shown], "variable": "index", "rank": 1.0, "rank_low": 1.0,
+                          "rank_high": float(len(shown))})
+    add_rank_intervals(city_map, table, basis="published")
+    path = tmp_path / "ties.html"
+    path.write_text(render_html_map(city_map, offline=True), encoding="utf-8")
+    data = load(driver, path)
+    i = shown[0]
+    text = hover(driver, i, data["names"][i])
+    assert (f"Rang nicht erkennbar (95-%-Rangintervall 1–{len(shown)}: jeder Rang ist mit den Daten vereinbar)"
+            in text)
+    assert "Rang 1 " not in text
+    assert console_problems(driver) == [] and driver.execute_script("return window.__errors") == []
