@@ -169,7 +169,9 @@ def test_german_map_keeps_the_published_words():
                                "significant_below": "signifikant unter dem Stadtwert",
                                "not_significant": "kein signifikanter Unterschied zum Stadtwert",
                                "rank_interval": "Rang {rank} (95-%-Rangintervall {low}–{high}) von {n}",
-                               "rank_none": "Rang: – (nicht im Rangvergleich)"}
+                               "rank_none": "Rang: – (nicht im Rangvergleich)",
+                               "rank_open": "Rang nicht erkennbar (95-%-Rangintervall 1–{n}: jeder Rang ist mit den "
+                                            "Daten vereinbar)"}
     assert city_map.ci_label == "95-%-Konfidenzintervall"
     assert np.isnan(city_map.layer("index").values[1])
 
