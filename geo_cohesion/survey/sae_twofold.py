@@ -94,7 +94,9 @@ class _Blocks:
         self.w = 1.0 / (sigma2_u + psi[None, :])
         self.s = groups.sum(self.w)
         self.c = sigma2_v / (1.0 + sigma2_v * self.s)
-        self.t = 1.0 - self.c * self.s  # = 1 / (1 + sigma2_v s_g)
+        # 1 / (1 + sigma2_v s_g), not 1 - c_g s_g: that cancels to 0 when sigma2_v s_g > ~1e16 (a tiny psi)
+        self.t = 1.0 / (1.0 + sigma2_v * self.s)
+        self.log_t = -np.log1p(sigma2_v * self.s)
 
     def gsum(self, a: np.ndarray) -> np.ndarray:
         """Z'a: sums over the areas of each group."""
@@ -114,7 +116,7 @@ class _Blocks:
 
     def logdet(self) -> np.ndarray:
         """log |V| = sum log d + sum_g log(1 + sigma2_v s_g), shape (B,)."""
-        out: np.ndarray = -np.sum(np.log(self.w), axis=1) - np.sum(np.log(self.t), axis=1)
+        out: np.ndarray = -np.sum(np.log(self.w), axis=1) - np.sum(self.log_t, axis=1)
         return out
 
 

@@ -86,10 +86,47 @@ def test_bootstrap_mse_is_seeded(milk):
     ({"groups": [1] * 43, "spatial_weights": np.eye(43)}, "cannot be combined"),
     ({"groups": [1] * 43, "mse_bootstrap": -1}, "non-negative integer"),
     ({"groups": [1] * 43}, "at least two groups"),
+    ({"groups": [1, 2] * 21 + [1], "seed": None}, "seed must be a non-negative integer"),  # was a TypeError
+    ({"groups": [1, 2] * 21 + [1], "seed": -1}, "seed must be a non-negative integer"),  # was a ValueError
+    ({"groups": np.ones((43, 2))}, r"1-D sequence of 43\), got shape \(43, 2\)"),  # was used row by row
+    ({"groups": "A" * 43}, "got a single text"),  # was split into 43 one-letter labels
 ])
 def test_bad_group_input_is_one_clear_error(milk, kwargs, message):
     with pytest.raises(InputError, match=message):
         fay_herriot(milk["yi"], milk["SD"] ** 2, None, **kwargs)
+
+
+def test_groups_series_must_match_the_areas_index(milk):
+    """A groups Series in another order than ``direct`` was used by position: a silently wrong model."""
+    direct = milk["yi"].set_axis(milk["SmallArea"])
+    shuffled = milk["MajorArea"].set_axis(milk["SmallArea"]).iloc[::-1]
+    with pytest.raises(InputError, match="groups and the other inputs have different indexes"):
+        fay_herriot(direct, milk["SD"].set_axis(milk["SmallArea"]) ** 2, None, groups=shuffled)
+    aligned = fay_herriot(direct, milk["SD"].set_axis(milk["SmallArea"]) ** 2, None, groups=shuffled.sort_index())
+    plain = fay_herriot(milk["yi"], milk["SD"] ** 2, None, groups=milk["MajorArea"].to_numpy())
+    np.testing.assert_allclose(aligned.estimate, plain.estimate, rtol=1e-12)
+
+
+def test_labels_of_mixed_types_stay_distinct(milk):
+    """1 and "1" are two groups: the fallback for labels that do not sort must not merge them as text."""
+    codes = milk["MajorArea"].to_numpy()
+    mixed = [int(c) if c <= 2 else str(c - 2) for c in codes]  # groups 1, 2, "1", "2"
+    fit = fay_herriot(milk["yi"], milk["SD"] ** 2, None, groups=mixed)
+    same = fay_herriot(milk["yi"], milk["SD"] ** 2, None, groups=codes)
+    assert len(fit.group_effects) == 4
+    np.testing.assert_allclose(fit.estimate, same.estimate, rtol=1e-10)
+
+
+def test_tiny_sampling_variance_gives_no_log_of_zero():
+    """sigma2_v s_g > 1e16 (a district with psi ~ 1e-18): 1 - c s cancelled to 0 and log|V| warned."""
+    from geo_cohesion.survey.sae_twofold import Groups, _Blocks
+
+    psi = np.array([1e-18, 4.0, 5.0, 6.0])
+    blocks = _Blocks(np.array([2.0]), np.array([0.0]), psi, Groups(np.array([0, 0, 1, 1]), 2))
+    with np.errstate(all="raise"):
+        logdet = blocks.logdet()[0]
+    v = np.diag(psi) + 2.0 * np.kron(np.eye(2), np.ones((2, 2)))
+    assert logdet == pytest.approx(np.linalg.slogdet(v)[1], rel=1e-9)
 
 
 def _design(rng, n_groups, per_group):
