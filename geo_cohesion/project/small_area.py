@@ -36,9 +36,10 @@ def candidate_covariates(city: CityConfig, structural: pd.DataFrame | None,
                          names: list[str] | None) -> tuple[pd.DataFrame | None, list[str]]:
     """Numeric structural indicators by district id (model covariate candidates) and notes.
 
-    Every numeric column of the structural table except the district id, the name and
-    population counts (:data:`COUNT_COLUMNS`). Columns with missing values are left out (with a
-    note) unless named in ``names``, which is then an error.
+    Every numeric column of the structural table except the district id, the name, population
+    counts (:data:`COUNT_COLUMNS`) and the city's ``group_column`` (group codes such as 1, 2, 3
+    are labels, not indicators). Columns with missing values are left out (with a note) unless
+    named in ``names``, which is then an error.
     """
     if structural is None:
         if names:
@@ -47,7 +48,7 @@ def candidate_covariates(city: CityConfig, structural: pd.DataFrame | None,
         return None, []
     spec = city.structural
     table = structural.set_index(structural[spec.district_column].astype(str))
-    skip = {spec.district_column, spec.name_column, *COUNT_COLUMNS}
+    skip = {spec.district_column, spec.name_column, *COUNT_COLUMNS, city.group_column}
     source = structural.attrs.get("source")
     notes = []
     if names is not None:
@@ -119,7 +120,7 @@ def _finish(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
                          (table["ci_high"] - table["ci_low"]).to_numpy(dtype=float) / 2.0)
     suppressed, reasons = reliability(table["estimate"], halfwidth, table["estimator"],
                                       table["n"].astype(float), max_halfwidth=settings.max_ci_halfwidth,
-                                      min_n=settings.min_n, level=settings.level)
+                                      min_n=settings.min_n, level=settings.level, score_range=(0.0, 100.0))
     table["suppressed"] = suppressed
     table["reason"] = reasons
     return table

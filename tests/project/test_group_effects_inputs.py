@@ -1,0 +1,50 @@
+"""The pipeline's default small-area path (random group effects) on inputs other than the demo:
+group columns holding numbers, score tables off the 0-100 scale (robustness sweep of issue #14)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import yaml
+from conftest import SMALL_GROUPS, write_small_city
+
+from geo_cohesion.cli import main
+from geo_cohesion.project.config import load_project
+from geo_cohesion.project.inputs import resolve_groups
+from geo_cohesion.project.small_area import candidate_covariates
+
+
+def test_numeric_group_column_is_not_a_model_covariate(tmp_path):
+    """Group codes 1, 2, 3 in the structural table were a covariate candidate (and got selected)."""
+    config = write_small_city(tmp_path)
+    structural = pd.read_csv(tmp_path / "strukturdaten.csv", dtype={"bezirk": str})
+    code = {d: k for k, members in enumerate(SMALL_GROUPS.values(), start=1) for d in members}
+    structural["sozialraum"] = structural["bezirk"].map(code)
+    structural.to_csv(tmp_path / "strukturdaten.csv", index=False)
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    del settings["cities"][0]["groups"]
+    settings["cities"][0]["group_column"] = "sozialraum"
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    project = load_project(config)
+    city = resolve_groups(project.cities[0], project)
+    assert sorted(city.groups) == ["1", "2", "3"]
+    covariates, _ = candidate_covariates(city, structural, None)
+    assert list(covariates.columns) == ["migration_share_pct", "unemployment_pct", "sgb2_share_pct"]
+    # named explicitly, the user gets what they asked for
+    named, _ = candidate_covariates(city, structural, ["sozialraum"])
+    np.testing.assert_array_equal(named["sozialraum"], structural["sozialraum"])
+
+
+def test_score_table_off_the_scale_is_one_error_and_writes_nothing(tmp_path, capsys):
+    ids = [f"{i:02d}" for i in range(1, 9)]
+    scores = pd.DataFrame({"district_id": ids, "variable": "index", "estimate": [61.0] * 7 + [140.0],
+                           "se": 2.0, "n": 40})
+    scores.to_csv(tmp_path / "scores.csv", index=False)
+    config = {"title": "T", "note": "synthetische Testdaten", "seed": 1, "maps": {"figures": False},
+              "cities": [{"name": "Scorestadt", "scores": {"path": "scores.csv"},
+                          "groups": {"A": ids[:4], "B": ids[4:]}}]}
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    assert main(["run", str(tmp_path / "project.yaml"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert "scores.csv, line 9, column 'estimate'" in err and "estimate 140 of district '08' (index)" in err
+    assert not (tmp_path / "out" / "tables").exists()
