@@ -189,13 +189,15 @@ def structural_indicators(city: CityConfig, structural: pd.DataFrame | None, lan
 
     Built once per city from the table as read and the project's ``structural.indicators``
     (see :func:`geo_cohesion.radar.indicators.indicator_registry`); ``(None, None)`` without a
-    structural table.
+    structural table. The city's ``group_column`` is no indicator (group codes 1, 2, 3 are labels)
+    unless declared in ``structural.indicators``.
     """
     if structural is None:
         return None, None
     spec = city.structural
+    group = None if city.group_column in (spec.indicators or {}) else city.group_column
     registry = indicator_registry(structural, spec.indicators, lang,
-                                  exclude=[spec.district_column, spec.name_column])
+                                  exclude=[spec.district_column, spec.name_column, group])
     return registry, indicator_table(structural, registry)
 
 

@@ -9,7 +9,7 @@ from conftest import SMALL_GROUPS, write_small_city
 
 from geo_cohesion.cli import main
 from geo_cohesion.project.config import load_project
-from geo_cohesion.project.inputs import resolve_groups
+from geo_cohesion.project.inputs import resolve_groups, structural_indicators
 from geo_cohesion.project.small_area import candidate_covariates
 
 
@@ -32,6 +32,9 @@ def test_numeric_group_column_is_not_a_model_covariate(tmp_path):
     # named explicitly, the user gets what they asked for
     named, _ = candidate_covariates(city, structural, ["sozialraum"])
     np.testing.assert_array_equal(named["sozialraum"], structural["sozialraum"])
+    # nor a structural indicator (maps, association with the scores)
+    registry, _ = structural_indicators(city, structural)
+    assert "sozialraum" not in registry.columns and "unemployment_pct" in registry.columns
 
 
 def test_score_table_off_the_scale_is_one_error_and_writes_nothing(tmp_path, capsys):
