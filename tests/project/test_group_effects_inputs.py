@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from conftest import SMALL_GROUPS, write_small_city
 
@@ -51,3 +52,23 @@ def test_score_table_off_the_scale_is_one_error_and_writes_nothing(tmp_path, cap
     assert err.count("error:") == 1 and "Traceback" not in err
     assert "scores.csv, line 9, column 'estimate'" in err and "estimate 140 of district '08' (index)" in err
     assert not (tmp_path / "out" / "tables").exists()
+
+
+@pytest.mark.slow
+def test_group_without_respondents_runs_and_maps_it_without_data(tmp_path, capsys):
+    """A whole group without respondents: its districts are merged for the weighting and modelled
+    (synthetic + group effects elsewhere); the group map stopped the run with "'Nord' from the
+    boundaries not found in the score table"."""
+    config = write_small_city(tmp_path / "inputs")
+    survey = pd.read_csv(tmp_path / "inputs" / "befragung.csv", dtype={"bezirk": str})
+    survey[~survey["bezirk"].isin(SMALL_GROUPS["Nord"])].to_csv(tmp_path / "inputs" / "befragung.csv", index=False)
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    tables = tmp_path / "out" / "tables"
+    districts = pd.read_csv(tables / "district_estimates.csv", dtype={"district_id": str})
+    nord = districts[districts["district_id"].isin(SMALL_GROUPS["Nord"])]
+    assert (nord["estimator"] == "synthetic").all() and (nord["n"] == 0).all()
+    published = districts[~districts["suppressed"]]
+    assert np.isfinite(published["estimate"]).all() and (published["mse"] > 0).all()
+    assert set(pd.read_csv(tables / "group_estimates.csv")["group"]) == {"Mitte", "Süd"}
+    assert (tmp_path / "out" / "musterstadt_gruppen.html").exists()
