@@ -557,6 +557,10 @@ def fay_herriot(
             raise InputError(f"Random group effects need areas with a direct estimate in at least two groups; "
                              f"there {'is' if sampled_groups == 1 else 'are'} {sampled_groups}.",
                              hint="with one group its effect is the intercept: fit the model without groups")
+        n_s, p = int(in_sample.sum()), x.shape[1]
+        if n_s - p < 2:  # one residual contrast identifies one variance, not two
+            raise InputError(f"Random group effects need at least 2 more areas with a direct estimate than "
+                             f"coefficients ({p}); there are {n_s}.", hint="use fewer covariates")
         start = fit_fay_herriot(y, psi, x, in_sample, "REML", int(max_iter), float(tol))["sigma2_u"]
         fit = fit_two_fold(y, psi, x, group_labels[1], in_sample, float(start), int(mse_bootstrap), int(seed))
         notes += _two_fold_notes(fit, int(mse_bootstrap))
@@ -636,22 +640,18 @@ def _group_codes(groups: Any, areas: pd.Index | None, m: int, spatial: bool, met
     Parameters
     ----------
     groups : array-like or pandas.Series, shape (m,)
-        One label per area. A Series is matched to the areas by its index when the other inputs
-        are labelled (``areas`` given): the same labels in the same order, as ``_prepare`` asks of
-        ``direct``, ``sampling_var`` and ``covariates``; otherwise it is taken in order.
+        One label per area; a Series must have the index ``areas`` of the other (pandas) inputs.
     areas : pandas.Index or None
         Area labels of the pandas inputs; None when none was a pandas object.
     m : int
         Number of areas.
     spatial, method, replicates, seed
-        ``fay_herriot``'s arguments: the two-fold model is REML only, not spatial, with a
-        non-negative integer number of bootstrap replicates and a non-negative integer seed.
+        ``fay_herriot``'s arguments (REML only, not spatial, non-negative integers).
 
     Returns
     -------
     labels : list
-        The distinct group labels, sorted (labels of mixed types by type name, then text, so that
-        ``1`` and ``"1"`` stay two groups).
+        The distinct group labels, sorted (mixed types by type name, then text: ``1`` and ``"1"`` stay two).
     codes : numpy.ndarray
         Each area's position in ``labels``.
     """

@@ -228,3 +228,78 @@ def test_stacked_scoring_fits_every_data_set_as_if_alone():
     early_value = _objective_batch(early, ys, psi, x, groups)[0]
     assert conv_early.all() and (its_early <= its_together).all()
     assert np.all(early_value - strict_value <= BOOTSTRAP_DECREMENT)
+
+
+def test_g1_in_closed_form_equals_the_dense_subtraction():
+    """g1 = (1 - gamma_d)^2 c_g + gamma_d psi_d (sampled) or c_g + sigma2_u (not sampled), against
+    sigma2_v + sigma2_u - k_d'V^-1 k_d with V inverted densely, where V is well conditioned."""
+    from geo_cohesion.survey.sae_twofold import analytic_mse
+
+    rng = np.random.default_rng(3)
+    m, n_groups = 20, 4
+    group = np.repeat(np.arange(n_groups), 5)
+    in_sample = rng.random(m) < 0.8
+    in_sample[group == 3] = False  # a group without sampled areas: c_g = sigma2_v
+    x, psi = np.column_stack([np.ones(m), rng.normal(size=m)]), rng.uniform(0.5, 5.0, m)
+    sigma2_v, sigma2_u = 1.3, 0.7
+    gs = group[in_sample]
+    z_s, z_all = np.eye(n_groups)[gs], np.eye(n_groups)[group]
+    vinv = np.linalg.inv(sigma2_v * z_s @ z_s.T + np.diag(sigma2_u + psi[in_sample]))
+    own = np.eye(m)[:, in_sample]
+    k = sigma2_v * z_all @ z_s.T + sigma2_u * own
+    g1_dense = sigma2_v + sigma2_u - np.sum((k @ vinv) * k, axis=1)
+    q = np.linalg.inv(x[in_sample].T @ vinv @ x[in_sample])
+    zero_g3 = analytic_mse(x, group, in_sample, psi, sigma2_v, sigma2_u, q)  # g1 + g2 + 2 g3
+    b = k @ vinv
+    d = x - b @ x[in_sample]
+    g2 = np.einsum("ij,jk,ik->i", d, q, d)
+    assert np.all(zero_g3 - g1_dense - g2 >= -1e-12)  # 2 g3 >= 0: the rest is g1 + g2
+    # g1 alone: an information so large that g3 vanishes is not available, so compare g1 directly
+    from geo_cohesion.survey.sae_twofold import Groups, _Blocks
+
+    blocks = _Blocks(np.array([sigma2_v]), np.array([sigma2_u]), psi[in_sample], Groups(gs, n_groups))
+    c = blocks.c[0][group]
+    shrink = np.zeros(m)
+    shrink[in_sample] = psi[in_sample] * blocks.w[0]
+    np.testing.assert_allclose(np.where(in_sample, shrink**2 * c + sigma2_u * shrink, c + sigma2_u), g1_dense,
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_sampling_variances_over_16_orders_of_magnitude_give_a_positive_mse():
+    """psi from 1e-9 to 1e7: the dense subtraction for g1 cancelled to -0.0046 (a negative MSE)."""
+    rng = np.random.default_rng(0)
+    group = np.repeat(np.arange(6), 5)
+    psi = 10.0 ** rng.uniform(-9, 7, 30)
+    x = rng.normal(size=(30, 1))
+    y = 60 + 2 * x[:, 0] + rng.normal(0, 20, 6)[group] + rng.normal(0, np.sqrt(psi))
+    fit = fay_herriot(y, psi, x, groups=group)
+    assert np.all(np.isfinite(fit.mse)) and np.all(fit.mse > 0)
+
+
+def test_two_variances_need_two_residual_degrees_of_freedom():
+    """4 sampled areas, 3 coefficients: one residual contrast cannot separate sigma2_v from sigma2_u
+    (the REML information is singular); the analytic MSE was -3e16 or +1e16."""
+    rng = np.random.default_rng(5)
+    x, psi = rng.normal(size=(5, 2)), rng.uniform(1.0, 80.0, 5)
+    y = 60 + x @ [1.0, -1.0] + rng.normal(0, 4, 5)
+    y[4] = np.nan
+    for replicates in (0, 20):
+        with pytest.raises(InputError, match=r"at least 2 more areas with a direct estimate than coefficients \(3\)"):
+            fay_herriot(y, psi, x, groups=[0, 0, 1, 1, 1], mse_bootstrap=replicates)
+
+
+def test_unstable_analytic_mse_is_named_or_left_to_the_bootstrap():
+    """Sampling variances from 1e-7 to 1e7 with two covariates: g2 + 2 g3 cancel to a negative MSE for
+    some areas. Analytic: one InputError naming the fix; with the bootstrap those analytic values are
+    NaN (the bootstrap MSE alone is used) and a note says why."""
+    rng = np.random.default_rng(53)
+    group = np.repeat(np.arange(5), 3)
+    x, psi = rng.normal(size=(15, 2)), 10.0 ** rng.uniform(-7, 7, 15)
+    y = 60 + x @ [1.0, -1.0] + rng.normal(0, 4, 5)[group] + rng.normal(0, np.sqrt(psi))
+    with pytest.raises(InputError, match="non-positive analytic MSE") as info:
+        fay_herriot(y, psi, x, groups=group)
+    assert "mse_bootstrap=200" in str(info.value)
+    boot = fay_herriot(y, psi, x, groups=group, mse_bootstrap=20)
+    assert np.all(np.isfinite(boot.mse)) and np.all(boot.mse > 0)
+    assert np.isnan(boot.mse_analytic).any() and np.all(np.isnan(boot.mse_analytic) | (boot.mse_analytic > 0))
+    assert any("the bootstrap MSE alone is used" in note for note in boot.notes)
