@@ -258,7 +258,8 @@ def estimate_variances(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Gr
     Projected Fisher scoring from the first start; with ``thorough`` (the main fit), or when
     scoring fails, also bounded quasi-Newton (L-BFGS-B) from every start, keeping the best
     optimum. Returns the two variances, whether the optimum was confirmed (projected gradient
-    zero), and the iterations of the run kept.
+    zero, or a further scoring step would gain less than :data:`BOOTSTRAP_DECREMENT` / 2 in the
+    restricted log-likelihood), and the iterations of the run kept.
     """
     scale = float(_scale(y, psi))
     thetas, done, its = _scoring(y[None, :], psi, x, groups, np.asarray(starts[0], dtype=float)[None, :],
@@ -286,8 +287,23 @@ def _multistart(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups, s
     # projected gradient vanishes (free components ~0, components at the bound 0 pointing outwards).
     grad = _objective(best_x, y, psi, x, groups)[1]
     projected = np.where(best_x <= 0.0, np.minimum(grad, 0.0), grad)
-    converged = bool(np.all(np.abs(projected) * np.maximum(best_x, scale) <= 1e-6))
+    converged = bool(np.all(np.abs(projected) * np.maximum(best_x, scale) <= 1e-6)) \
+        or _decrement(best_x, grad, y, psi, x, groups) < BOOTSTRAP_DECREMENT
     return float(best_x[0]), float(best_x[1]), converged, iterations
+
+
+def _decrement(theta: np.ndarray, grad: np.ndarray, y: np.ndarray, psi: np.ndarray, x: np.ndarray,
+               groups: Groups) -> float:
+    """Scoring decrement g' I^-1 g on the free components at ``theta``: about twice the restricted
+    log-likelihood a further scoring step would gain (scale-free, unlike the gradient test above,
+    whose scale, the variance of y, includes the covariates' signal: with a strong regression or
+    tiny sampling variances a gradient of 1e-9 at the optimum failed it)."""
+    blocks = _Blocks(theta[:1], theta[1:], psi, groups)
+    vx, q, _, _ = _gls(blocks, y[None, :], x)
+    free = ~((theta <= 0.0) & (grad > 0.0))
+    info = information(blocks, vx, q)[0] * np.outer(free, free)
+    step = np.linalg.pinv(info) @ (-grad * free)
+    return float(step @ (-grad * free))
 
 
 def _predict(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarray, n_groups: int,

@@ -303,3 +303,19 @@ def test_unstable_analytic_mse_is_named_or_left_to_the_bootstrap():
     assert np.all(np.isfinite(boot.mse)) and np.all(boot.mse > 0)
     assert np.isnan(boot.mse_analytic).any() and np.all(np.isnan(boot.mse_analytic) | (boot.mse_analytic > 0))
     assert any("the bootstrap MSE alone is used" in note for note in boot.notes)
+
+
+def test_strong_regression_does_not_fail_the_convergence_test():
+    """REML variances do not change when X b is added to y. With a slope of 300 the old gradient test
+    (scaled by the variance of y) called 6 of these 10 optima 'not converged', and the pipeline fell
+    back to the model without group effects; the scoring decrement is scale-free."""
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        group = np.repeat(np.arange(6), 5)
+        x, psi = rng.normal(size=(30, 1)), rng.uniform(0.5, 5.0, 30)
+        y = 60 + rng.normal(0, 1.5, 6)[group] + rng.normal(0, 1.0, 30) + rng.normal(0, np.sqrt(psi))
+        flat = fay_herriot(y, psi, x, groups=group)
+        steep = fay_herriot(y + 300 * x[:, 0], psi, x, groups=group)
+        assert flat.converged and steep.converged
+        assert steep.sigma2_v == pytest.approx(flat.sigma2_v, rel=1e-4, abs=1e-8)
+        assert steep.sigma2_u == pytest.approx(flat.sigma2_u, rel=1e-4, abs=1e-8)
