@@ -588,10 +588,9 @@ def fay_herriot(
         ))
     n_out = int((~in_sample).sum())
     if n_out:
-        what = (
-            "the regression prediction plus the spatial prediction of their area effect from sampled neighbours"
-            if spatial else "the synthetic regression estimate x'beta with MSE sigma2_u + x'Var(beta)x"
-        )
+        what = ("the regression prediction plus the spatial prediction of their area effect from sampled neighbours"
+                if spatial else "the regression estimate plus their group's predicted effect, x'beta + v_g"
+                if group_labels is not None else "the synthetic estimate x'beta with MSE sigma2_u + x'Var(beta)x")
         notes.append(f"{n_out} area(s) without a direct estimate did not enter the fit; they get {what}.")
 
     n = int(in_sample.sum())

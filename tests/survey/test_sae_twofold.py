@@ -60,6 +60,8 @@ def test_area_without_respondents_gets_its_group_effect(milk):
     group = milk["MajorArea"][5]
     assert fit.estimate[5] == pytest.approx(fit.beta.iloc[0] + fit.group_effects[group], rel=1e-12)
     assert not fit.in_sample[5] and np.isfinite(fit.mse[5]) and fit.mse[5] > fit.sigma2_u
+    # the note says so (it said "the synthetic regression estimate x'beta with MSE sigma2_u + ...")
+    assert any("plus their group's predicted effect, x'beta + v_g" in note for note in fit.notes)
 
 
 def test_bootstrap_mse_is_seeded(milk):
