@@ -14,6 +14,7 @@ from scipy.stats import norm
 from geo_cohesion.errors import InputError
 from geo_cohesion.keys import align_keys
 from geo_cohesion.project.config import CityConfig, ProjectConfig
+from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.small_area import (
     ESTIMATOR_LABELS,
@@ -181,7 +182,8 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
     if estimator == "direct":
         return direct_rows(estimates, project), None, DIRECT_NOTE
     covariates, notes = candidate_covariates(city, structural, settings.covariates)
-    frame = estimates.assign(district_id=estimates["district_id"].astype(str))
+    frame = _canonical_order(estimates.assign(district_id=estimates["district_id"].astype(str)))
+    covariates = covariates.sort_index(kind="stable") if covariates is not None else None
     within = None
     population = None
     if design is not None:
@@ -252,6 +254,20 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
     table = table.sort_values(["district_id", "variable"], key=lambda s: s.map(order) if s.name == "variable" else s,
                               kind="stable").reset_index(drop=True)
     return table, models, note
+
+
+def _canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows by score (Radar order, other scores by name) and district id.
+
+    The model's bootstrap MSE draws one seed per score from its position and the replicates'
+    effects in district order; in this order (with the covariates sorted by district id) a score
+    table whose rows come in another order gives the same MSEs. Microdata come in this order already.
+    """
+    radar = load_radar().variables
+    present = set(frame["variable"])
+    order = [v for v in radar if v in present] + sorted(present - set(radar))
+    position = frame["variable"].map({v: i for i, v in enumerate(order)})
+    return frame.assign(_order=position).sort_values(["_order", "district_id"], kind="stable").drop(columns="_order")
 
 
 def reliability_note(project: ProjectConfig) -> str:

@@ -72,3 +72,35 @@ def test_group_without_respondents_runs_and_maps_it_without_data(tmp_path, capsy
     assert np.isfinite(published["estimate"]).all() and (published["mse"] > 0).all()
     assert set(pd.read_csv(tables / "group_estimates.csv")["group"]) == {"Mitte", "Süd"}
     assert (tmp_path / "out" / "musterstadt_gruppen.html").exists()
+
+
+def test_row_order_of_a_score_table_does_not_change_the_bootstrap_mse(tmp_path):
+    """The per-score bootstrap seed followed the scores' order in the table and the draws the
+    structural table's district order: reordered rows changed the MSEs by up to 29 %."""
+    from geo_cohesion.project.run import run_city
+
+    rng = np.random.default_rng(1)
+    ids = [f"{i:02d}" for i in range(1, 13)]
+    n = rng.integers(8, 60, 12)
+    scores = pd.concat([pd.DataFrame({"district_id": ids, "variable": v, "estimate": np.round(rng.normal(60, 4, 12), 2),
+                                      "se": np.round(12 / np.sqrt(n), 3), "n": n}) for v in ("index", "verbundenheit")])
+    structural = pd.DataFrame({"district_id": ids, "name": [f"Bezirk {d}" for d in ids],
+                               "arbeitslos": np.round(rng.normal(8, 2, 12), 2)})
+    tables = []
+    for order, rows in (("given", slice(None)), ("reversed", slice(None, None, -1))):
+        folder = tmp_path / order
+        folder.mkdir()
+        scores.iloc[rows].to_csv(folder / "scores.csv", index=False)
+        structural.iloc[rows].to_csv(folder / "struktur.csv", index=False)
+        config = {"title": "T", "note": "synthetische Testdaten", "seed": 1, "maps": {"figures": False},
+                  "cities": [{"name": "Scorestadt", "scores": {"path": "scores.csv"},
+                              "structural": {"path": "struktur.csv", "district_column": "district_id",
+                                             "name_column": "name"},
+                              "groups": {"A": ids[:4], "B": ids[4:8], "C": ids[8:]}}]}
+        (folder / "project.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        project = load_project(folder / "project.yaml")
+        result = run_city(project.cities[0], project)
+        assert (result.models["mse_method"] == "bootstrap").all()
+        tables.append(result.district_estimates.sort_values(["district_id", "variable"]).reset_index(drop=True))
+    pd.testing.assert_series_equal(tables[0]["mse"], tables[1]["mse"], rtol=1e-9)
+    pd.testing.assert_series_equal(tables[0]["estimate"], tables[1]["estimate"], rtol=1e-9)
