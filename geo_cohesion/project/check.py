@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from geo_cohesion.errors import InputError
 from geo_cohesion.project.config import ProjectConfig
 from geo_cohesion.project.inputs import (
@@ -69,13 +71,16 @@ def _check_city(city, project: ProjectConfig) -> CityCheck:
     else:
         design = read_survey_design(city, project, boundaries)
         districts = design.data[city.survey.district_column].unique()
+        unsampled = list(design.collapsed.merged) if design.collapsed else []  # districts without respondents
         if city.groups:  # members must be districts (with or without respondents), as run's group estimates
-            unsampled = list(design.collapsed.merged) if design.collapsed else []
             group_labels(city, design.data[city.survey.district_column].astype(str), unsampled)
-        structural = align_structural(city, structural, districts, city.survey.path)
-        result = CityResult(city, design.data[[city.survey.district_column]].drop_duplicates()
-                            .rename(columns={city.survey.district_column: "district_id"}), structural=structural)
+        # as run_city: a district without respondents may (and for its model value should) have structural data
+        structural = align_structural(city, structural, [*districts, *unsampled], city.survey.path)
+        result = CityResult(city, pd.DataFrame({"district_id": [*districts, *unsampled]}), structural=structural)
         report = CityCheck(city.name, len(districts), len(design.data), diagnostics=design.diagnostics.as_dict())
+        if unsampled:
+            report.notes.append(f"{len(unsampled)} district(s) without respondents ({', '.join(unsampled[:5])}): "
+                                "merged for the weighting, estimated by the model")
     if boundaries is not None:
         align_boundary_districts(result, project, boundaries)
         report.boundaries = len(boundaries)

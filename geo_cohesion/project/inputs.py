@@ -189,13 +189,15 @@ def structural_indicators(city: CityConfig, structural: pd.DataFrame | None, lan
 
     Built once per city from the table as read and the project's ``structural.indicators``
     (see :func:`geo_cohesion.radar.indicators.indicator_registry`); ``(None, None)`` without a
-    structural table.
+    structural table. The city's ``group_column`` is no indicator (group codes 1, 2, 3 are labels)
+    unless declared in ``structural.indicators``.
     """
     if structural is None:
         return None, None
     spec = city.structural
+    group = None if city.group_column in (spec.indicators or {}) else city.group_column
     registry = indicator_registry(structural, spec.indicators, lang,
-                                  exclude=[spec.district_column, spec.name_column])
+                                  exclude=[spec.district_column, spec.name_column, group])
     return registry, indicator_table(structural, registry)
 
 
@@ -443,7 +445,8 @@ def resolve_groups(city: CityConfig, project: ProjectConfig) -> CityConfig:
     * ``group_key_prefix: N``: a district's group is the first N characters of its id.
     * ``group_column: col``: a district's group is its value in ``col`` of the structural table,
       the boundary file's attributes or the population table(s), the first that has the column;
-      districts without a value belong to no group.
+      districts without a value belong to no group. Whole numbers name their group without a
+      decimal part (a column 1, 2, 3 read as floats gives groups "1", "2", "3").
 
     Raises
     ------
@@ -480,7 +483,9 @@ def resolve_groups(city: CityConfig, project: ProjectConfig) -> CityConfig:
     for district, value in zip(table[id_column], table[column]):
         if pd.isna(district) or pd.isna(value) or not str(value).strip():
             continue
-        key, value = normalise_key(str(district)), str(value).strip()
+        # a numeric column is read as float: group 1 is "1", not "1.0"
+        key = normalise_key(str(district))
+        value = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
         if group_of.setdefault(key, value) != value:
             raise InputError(f"district {str(district)!r} has two groups in column '{column}' "
                              f"({group_of[key]!r} and {value!r})", table.attrs.get("source"),

@@ -528,7 +528,8 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
         mapping = {str(d): g for g, members in city.groups.items() for d in members}
         grouped = aggregate_boundaries(boundaries[boundaries["district_id"].isin(mapping)], mapping)
         group_est = result.group_estimates.rename(columns={"group": "district_id"})
-        group_map = build_city_map(city.name, grouped, group_est, None, estimator_note=DIRECT_NOTE,
+        # a group without respondents has no estimate row: "keine Daten" (its members are in the district map)
+        group_map = build_city_map(city.name, grouped, group_est, None, estimator_note=DIRECT_NOTE, allow_missing=True,
                                    title=label("map.title_groups", lang, city=city.name), **common)
         if city_values:
             add_deviation_layers(group_map, city_values)

@@ -14,15 +14,16 @@ from scipy.stats import norm
 from geo_cohesion.errors import InputError
 from geo_cohesion.keys import align_keys
 from geo_cohesion.project.config import CityConfig, ProjectConfig
+from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.stats.compare import rank_intervals
 from geo_cohesion.survey.design import SurveyDesign
+from geo_cohesion.survey.reliability import unpublished_when
 from geo_cohesion.survey.small_area import (
     ESTIMATOR_LABELS,
     district_models,
     normal_halfwidth,
     pooled_within_variance,
     reliability,
-    unpublished_when,
 )
 
 #: Map note of direct estimates.
@@ -38,9 +39,10 @@ def candidate_covariates(city: CityConfig, structural: pd.DataFrame | None,
                          names: list[str] | None) -> tuple[pd.DataFrame | None, list[str]]:
     """Numeric structural indicators by district id (model covariate candidates) and notes.
 
-    Every numeric column of the structural table except the district id, the name and
-    population counts (:data:`COUNT_COLUMNS`). Columns with missing values are left out (with a
-    note) unless named in ``names``, which is then an error.
+    Every numeric column of the structural table except the district id, the name, population
+    counts (:data:`COUNT_COLUMNS`) and the city's ``group_column`` (group codes such as 1, 2, 3
+    are labels, not indicators). Columns with missing values are left out (with a note) unless
+    named in ``names``, which is then an error.
     """
     if structural is None:
         if names:
@@ -49,7 +51,7 @@ def candidate_covariates(city: CityConfig, structural: pd.DataFrame | None,
         return None, []
     spec = city.structural
     table = structural.set_index(structural[spec.district_column].astype(str))
-    skip = {spec.district_column, spec.name_column, *COUNT_COLUMNS}
+    skip = {spec.district_column, spec.name_column, *COUNT_COLUMNS, city.group_column}
     source = structural.attrs.get("source")
     notes = []
     if names is not None:
@@ -122,7 +124,7 @@ def _finish(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
                          (table["ci_high"] - table["ci_low"]).to_numpy(dtype=float) / 2.0)
     suppressed, reasons = reliability(table["estimate"], halfwidth, table["estimator"],
                                       table["n"].astype(float), max_halfwidth=settings.max_ci_halfwidth,
-                                      min_n=settings.min_n, level=settings.level)
+                                      min_n=settings.min_n, level=settings.level, score_range=(0.0, 100.0))
     table["suppressed"] = suppressed
     table["reason"] = reasons
     # district tables: the ranks of the published values (the group maps rank by the comparison table)
@@ -216,7 +218,8 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
     if estimator == "direct":
         return direct_rows(estimates, project), None, DIRECT_NOTE
     covariates, notes = candidate_covariates(city, structural, settings.covariates)
-    frame = estimates.assign(district_id=estimates["district_id"].astype(str))
+    frame = _canonical_order(estimates.assign(district_id=estimates["district_id"].astype(str)))
+    covariates = covariates.sort_index(kind="stable") if covariates is not None else None
     within = None
     population = None
     if design is not None:
@@ -287,6 +290,20 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
     table = table.sort_values(["district_id", "variable"], key=lambda s: s.map(order) if s.name == "variable" else s,
                               kind="stable").reset_index(drop=True)
     return table, models, note
+
+
+def _canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows by score (Radar order, other scores by name) and district id.
+
+    The model's bootstrap MSE draws one seed per score from its position and the replicates'
+    effects in district order; in this order (with the covariates sorted by district id) a score
+    table whose rows come in another order gives the same MSEs. Microdata come in this order already.
+    """
+    radar = load_radar().variables
+    present = set(frame["variable"])
+    order = [v for v in radar if v in present] + sorted(present - set(radar))
+    position = frame["variable"].map({v: i for i, v in enumerate(order)})
+    return frame.assign(_order=position).sort_values(["_order", "district_id"], kind="stable").drop(columns="_order")
 
 
 def reliability_note(project: ProjectConfig) -> str:

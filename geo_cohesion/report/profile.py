@@ -21,7 +21,8 @@ from geo_cohesion.radar.indicators import known_labels
 from geo_cohesion.report import text as t
 from geo_cohesion.report.model import CityReportInput, ReportSettings
 from geo_cohesion.report.need import main_drivers, need_classes
-from geo_cohesion.survey.small_area import ESTIMATOR_LABELS, unpublished_when
+from geo_cohesion.survey.reliability import unpublished_when
+from geo_cohesion.survey.small_area import ESTIMATOR_LABELS
 
 #: Label of synthetic demo outputs (every page of a demo report carries it).
 DEMO_LABEL = "Synthetische Demodaten – keine echten Befragungsergebnisse"

@@ -212,7 +212,8 @@ def variance_decomposition(design: SurveyDesign, values: str | Sequence[str], by
     Returns
     -------
     DataFrame
-        ``variable, total, between, between_corrected, within, share_between, share_between_corrected``.
+        ``variable, total, between, between_corrected, within, share_between, share_between_corrected``;
+        the shares are NaN for a score without any variation (``total`` 0).
     """
     values = [values] if isinstance(values, str) else list(values)
     y = values_matrix(design, values)
@@ -231,9 +232,10 @@ def variance_decomposition(design: SurveyDesign, values: str | Sequence[str], by
         ok = ~np.isnan(dev2)
         between = float(np.sum(share[ok] * dev2[ok]))
         corrected = max(0.0, float(np.sum(share[ok] * (dev2[ok] - res["var_contrast"][ok, v]))))
+        scale = total if total > 0 else np.nan  # every respondent alike: no shares (was a divide-by-zero warning)
         rows.append({"variable": name, "total": total, "between": between, "between_corrected": corrected,
-                     "within": total - between, "share_between": between / total,
-                     "share_between_corrected": corrected / total})
+                     "within": total - between, "share_between": between / scale,
+                     "share_between_corrected": corrected / scale})
     return pd.DataFrame(rows)
 
 

@@ -184,7 +184,8 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
     Parameters
     ----------
     table : DataFrame
-        One row per district and variable with an estimate and optionally ``se`` and ``n``.
+        One row per district and variable with an estimate (0-100, the score scale; an empty
+        cell is a district without an estimate) and optionally ``se`` and ``n``.
     district_column, variable_column, estimate_column : str
         Column names.
     se_column, n_column : str or None
@@ -216,6 +217,13 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
     if blank.any():
         raise InputError("missing district code", row_ref(table, table.index[blank], district_column))
     out["estimate"] = to_numeric_column(table, estimate_column, "estimate")
+    outside = (out["estimate"] < 0) | (out["estimate"] > 100)
+    if outside.any():
+        first = out.loc[outside].iloc[0]
+        raise InputError(f"estimate {first['estimate']:g} of district '{first['district_id']}' "
+                         f"({first['variable']}) is outside the score range 0-100",
+                         row_ref(table, table.index[outside.to_numpy()], estimate_column),
+                         "the Radar scores run from 0 to 100; give the scores on that scale")
     has_se = se_column is not None and se_column in table.columns
     out["se"] = to_numeric_column(table, se_column, "standard error") if has_se and se_column is not None else np.nan
     if has_se and (out["se"] < 0).any():

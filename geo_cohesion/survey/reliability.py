@@ -36,7 +36,8 @@ def unpublished_when(level: float, min_n: int, max_halfwidth: float | None) -> s
 
 
 def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, max_halfwidth: float | None,
-                min_n: int, level: float = 0.95) -> tuple[np.ndarray, list[str]]:
+                min_n: int, level: float = 0.95, score_range: tuple[float, float] | None = None
+                ) -> tuple[np.ndarray, list[str]]:
     """Which published estimates to suppress, and why (German, for the ``note`` column and maps).
 
     Parameters
@@ -53,6 +54,10 @@ def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, ma
         Suppress a *direct* estimate from fewer respondents.
     level : float
         Confidence level, for the wording.
+    score_range : (float, float), optional
+        Range of the score (0-100 for the Radar scores). A model estimate outside it, possible
+        where a district's indicators lie beyond those of the sampled districts (the regression
+        extrapolates), is suppressed: no district can have such a value.
 
     Returns
     -------
@@ -73,6 +78,9 @@ def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, ma
     for e, h, k, c in zip(est, hw, kind, count):
         if not np.isfinite(e):
             reasons.append("keine Befragten" if c == 0 else "keine Schätzung")
+        elif score_range is not None and not score_range[0] <= e <= score_range[1]:
+            reasons.append(f"Modellwert {_points(e)} außerhalb der Skala {score_range[0]:g}–{score_range[1]:g} "
+                           "(Strukturindikatoren weit außerhalb der befragten Gebiete)")
         elif k == "direct" and np.isfinite(c) and c < min_n:
             reasons.append(f"zu wenige Befragte für eine direkte Schätzung (n = {int(c)} < {min_n})")
         elif max_halfwidth is not None and np.isfinite(h) and h > max_halfwidth:

@@ -543,7 +543,9 @@ def fay_herriot(
     y, psi, x, names, areas = _prepare(direct, sampling_var, covariates, intercept)
     in_sample = ~np.isnan(y)
     notes: list[str] = []
-    group_labels = None if groups is None else _group_codes(groups, areas, spatial, method, mse_bootstrap)
+    labelled = any(isinstance(obj, (pd.Series, pd.DataFrame)) for obj in (direct, sampling_var, covariates))
+    group_labels = None if groups is None else _group_codes(groups, areas if labelled else None, y.size,
+                                                            spatial, method, mse_bootstrap, seed)
     if group_labels is not None:
         if not mse_bootstrap and int(in_sample.sum()) > ANALYTIC_MAX_AREAS:
             n_sampled = int(in_sample.sum())
@@ -555,6 +557,10 @@ def fay_herriot(
             raise InputError(f"Random group effects need areas with a direct estimate in at least two groups; "
                              f"there {'is' if sampled_groups == 1 else 'are'} {sampled_groups}.",
                              hint="with one group its effect is the intercept: fit the model without groups")
+        n_s, p = int(in_sample.sum()), x.shape[1]
+        if n_s - p < 2:  # one residual contrast identifies one variance, not two
+            raise InputError(f"Random group effects need at least 2 more areas with a direct estimate than "
+                             f"coefficients ({p}); there are {n_s}.", hint="use fewer covariates")
         start = fit_fay_herriot(y, psi, x, in_sample, "REML", int(max_iter), float(tol))["sigma2_u"]
         fit = fit_two_fold(y, psi, x, group_labels[1], in_sample, float(start), int(mse_bootstrap), int(seed))
         notes += _two_fold_notes(fit, int(mse_bootstrap))
@@ -582,10 +588,9 @@ def fay_herriot(
         ))
     n_out = int((~in_sample).sum())
     if n_out:
-        what = (
-            "the regression prediction plus the spatial prediction of their area effect from sampled neighbours"
-            if spatial else "the synthetic regression estimate x'beta with MSE sigma2_u + x'Var(beta)x"
-        )
+        what = ("the regression prediction plus the spatial prediction of their area effect from sampled neighbours"
+                if spatial else "the regression estimate plus their group's predicted effect, x'beta + v_g"
+                if group_labels is not None else "the synthetic estimate x'beta with MSE sigma2_u + x'Var(beta)x")
         notes.append(f"{n_out} area(s) without a direct estimate did not enter the fit; they get {what}.")
 
     n = int(in_sample.sum())
@@ -627,9 +632,28 @@ def fay_herriot(
     )
 
 
-def _group_codes(groups: Any, areas: pd.Index, spatial: bool, method: str, replicates: Any
-                 ) -> tuple[list[Any], np.ndarray]:
-    """Check ``groups`` for the two-fold model; return the group labels and each area's code."""
+def _group_codes(groups: Any, areas: pd.Index | None, m: int, spatial: bool, method: str, replicates: Any,
+                 seed: Any) -> tuple[list[Any], np.ndarray]:
+    """Check ``groups`` (and the options of the two-fold model); return the group labels and each area's code.
+
+    Parameters
+    ----------
+    groups : array-like or pandas.Series, shape (m,)
+        One label per area; a Series must have the index ``areas`` of the other (pandas) inputs.
+    areas : pandas.Index or None
+        Area labels of the pandas inputs; None when none was a pandas object.
+    m : int
+        Number of areas.
+    spatial, method, replicates, seed
+        ``fay_herriot``'s arguments (REML only, not spatial, non-negative integers).
+
+    Returns
+    -------
+    labels : list
+        The distinct group labels, sorted (mixed types by type name, then text: ``1`` and ``"1"`` stay two).
+    codes : numpy.ndarray
+        Each area's position in ``labels``.
+    """
     if spatial:
         raise InputError("groups and spatial_weights cannot be combined.",
                          hint="fit either the model with random group effects or the spatial model")
@@ -638,17 +662,29 @@ def _group_codes(groups: Any, areas: pd.Index, spatial: bool, method: str, repli
                          hint='use method="REML"')
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 0:
         raise InputError(f"mse_bootstrap must be a non-negative integer, got {replicates!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}.",
+                         hint="the seed of the bootstrap draws, e.g. seed=0")
+    if isinstance(groups, (str, bytes)) or np.ndim(groups) != 1:
+        raise InputError(f"groups must be one label per area (a 1-D sequence of {m}), "
+                         f"got {'a single text' if isinstance(groups, (str, bytes)) else f'shape {np.shape(groups)}'}.")
+    if isinstance(groups, pd.Series) and areas is not None and not groups.index.equals(areas):
+        raise InputError("groups and the other inputs have different indexes.",
+                         hint="align them (same areas in the same order) before calling fay_herriot")
     labels = pd.Series(groups.to_numpy() if isinstance(groups, pd.Series) else list(groups), dtype=object)
-    if labels.size != areas.size:
-        raise InputError(f"groups has {labels.size} labels but there are {areas.size} areas.")
+    if labels.size != m:
+        raise InputError(f"groups has {labels.size} labels but there are {m} areas.")
     missing = np.flatnonzero(labels.isna().to_numpy())
     if missing.size:
-        raise InputError(f"groups: {_label(areas, int(missing[0]))} has no group label.",
+        raise InputError(f"groups: {_label(areas if areas is not None else pd.RangeIndex(m), int(missing[0]))} "
+                         "has no group label.",
                          hint="give every area a group; an area of its own may form a group of one")
     try:
         codes, uniques = pd.factorize(labels, sort=True)
-    except TypeError:  # labels of mixed types (e.g. 3 and "Nord") do not sort: sort their text
-        codes, uniques = pd.factorize(labels.astype(str), sort=True)
+    except TypeError:  # labels of mixed types (e.g. 3 and "Nord") do not sort: by type, then text
+        order = sorted(set(labels), key=lambda label: (type(label).__name__, str(label)))
+        position = {label: k for k, label in enumerate(order)}
+        return order, np.array([position[label] for label in labels], dtype=np.intp)
     return list(uniques), np.asarray(codes)
 
 

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from geo_cohesion.errors import InputError
+
 #: Largest number of sampled areas for the analytic (dense) MSE.
 ANALYTIC_MAX_AREAS = 3000
 #: With the bootstrap MSE, the analytic one is computed alongside (for the pipeline's direct-or-model
@@ -94,7 +96,9 @@ class _Blocks:
         self.w = 1.0 / (sigma2_u + psi[None, :])
         self.s = groups.sum(self.w)
         self.c = sigma2_v / (1.0 + sigma2_v * self.s)
-        self.t = 1.0 - self.c * self.s  # = 1 / (1 + sigma2_v s_g)
+        # 1 / (1 + sigma2_v s_g), not 1 - c_g s_g: that cancels to 0 when sigma2_v s_g > ~1e16 (a tiny psi)
+        self.t = 1.0 / (1.0 + sigma2_v * self.s)
+        self.log_t = -np.log1p(sigma2_v * self.s)
 
     def gsum(self, a: np.ndarray) -> np.ndarray:
         """Z'a: sums over the areas of each group."""
@@ -114,7 +118,7 @@ class _Blocks:
 
     def logdet(self) -> np.ndarray:
         """log |V| = sum log d + sum_g log(1 + sigma2_v s_g), shape (B,)."""
-        out: np.ndarray = -np.sum(np.log(self.w), axis=1) - np.sum(np.log(self.t), axis=1)
+        out: np.ndarray = -np.sum(np.log(self.w), axis=1) - np.sum(self.log_t, axis=1)
         return out
 
 
@@ -254,7 +258,8 @@ def estimate_variances(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Gr
     Projected Fisher scoring from the first start; with ``thorough`` (the main fit), or when
     scoring fails, also bounded quasi-Newton (L-BFGS-B) from every start, keeping the best
     optimum. Returns the two variances, whether the optimum was confirmed (projected gradient
-    zero), and the iterations of the run kept.
+    zero, or a further scoring step would gain less than :data:`BOOTSTRAP_DECREMENT` / 2 in the
+    restricted log-likelihood), and the iterations of the run kept.
     """
     scale = float(_scale(y, psi))
     thetas, done, its = _scoring(y[None, :], psi, x, groups, np.asarray(starts[0], dtype=float)[None, :],
@@ -282,8 +287,23 @@ def _multistart(y: np.ndarray, psi: np.ndarray, x: np.ndarray, groups: Groups, s
     # projected gradient vanishes (free components ~0, components at the bound 0 pointing outwards).
     grad = _objective(best_x, y, psi, x, groups)[1]
     projected = np.where(best_x <= 0.0, np.minimum(grad, 0.0), grad)
-    converged = bool(np.all(np.abs(projected) * np.maximum(best_x, scale) <= 1e-6))
+    converged = bool(np.all(np.abs(projected) * np.maximum(best_x, scale) <= 1e-6)) \
+        or _decrement(best_x, grad, y, psi, x, groups) < BOOTSTRAP_DECREMENT
     return float(best_x[0]), float(best_x[1]), converged, iterations
+
+
+def _decrement(theta: np.ndarray, grad: np.ndarray, y: np.ndarray, psi: np.ndarray, x: np.ndarray,
+               groups: Groups) -> float:
+    """Scoring decrement g' I^-1 g on the free components at ``theta``: about twice the restricted
+    log-likelihood a further scoring step would gain (scale-free, unlike the gradient test above,
+    whose scale, the variance of y, includes the covariates' signal: with a strong regression or
+    tiny sampling variances a gradient of 1e-9 at the optimum failed it)."""
+    blocks = _Blocks(theta[:1], theta[1:], psi, groups)
+    vx, q, _, _ = _gls(blocks, y[None, :], x)
+    free = ~((theta <= 0.0) & (grad > 0.0))
+    info = information(blocks, vx, q)[0] * np.outer(free, free)
+    step = np.linalg.pinv(info) @ (-grad * free)
+    return float(step @ (-grad * free))
 
 
 def _predict(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarray, n_groups: int,
@@ -307,6 +327,13 @@ def analytic_mse(x: np.ndarray, group: np.ndarray, in_sample: np.ndarray, psi: n
     b_d = V^-1 k_d: g1 = sigma2_v + sigma2_u - k_d'b_d, g2 = (x_d - X_s'b_d)'Q(x_d - X_s'b_d) and
     g3 = tr(J_d' V J_d I^-1) with J_d = d b_d / d theta and I the REML Fisher information
     I_kl = tr(P V_k P V_l) / 2.
+
+    g1 is computed in its closed form, the posterior variance of v_g + u_d: with
+    c_g = sigma2_v / (1 + sigma2_v s_g) the variance of v_g given the data (s_g the sum of
+    1 / (sigma2_u + psi_i) over the group's sampled areas) and gamma_d = sigma2_u / (sigma2_u + psi_d),
+    g1 = (1 - gamma_d)^2 c_g + gamma_d psi_d for a sampled area and c_g + sigma2_u otherwise. It equals
+    the subtraction above but is never negative; the subtraction cancels to negative values when the
+    sampling variances span many orders of magnitude (V ill-conditioned).
     """
     gs, xs = group[in_sample], x[in_sample]
     n_groups = int(group.max()) + 1
@@ -325,7 +352,10 @@ def analytic_mse(x: np.ndarray, group: np.ndarray, in_sample: np.ndarray, psi: n
     same = zall @ zs.T  # area d and sampled area s in one group
     k = sigma2_v * same + sigma2_u * own
     b = k @ vinv
-    g1 = sigma2_v + sigma2_u - np.sum(b * k, axis=1)
+    c = blocks.c[0][group]  # Var(v_g | y) of every area's group
+    shrink = np.zeros(group.size)  # 1 - gamma_d = psi_d / (sigma2_u + psi_d) for sampled areas
+    shrink[in_sample] = psi[in_sample] * blocks.w[0]
+    g1 = np.where(in_sample, shrink**2 * c + sigma2_u * shrink, c + sigma2_u)
     dvec = x - b @ xs
     g2 = np.einsum("ij,jk,ik->i", dvec, q, dvec)
     jv_v = same - b @ zz  # J_v V
@@ -362,6 +392,7 @@ def fit_two_fold(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarra
     limit = ANALYTIC_WITH_BOOTSTRAP_MAX_AREAS if bootstrap > 0 else ANALYTIC_MAX_AREAS
     analytic = (analytic_mse(x, group, in_sample, psi, sv, su, fit["beta_cov"])
                 if int(in_sample.sum()) <= limit else np.full(y.size, np.nan))
+    notes = _unstable_analytic(analytic, ps, xs.shape[1], bootstrap)
     mse = bootstrap_mse(psi, x, group, in_sample, sv, su, fit["beta"], bootstrap, seed) if bootstrap > 0 else analytic
     r = ys - xs @ fit["beta"]
     loglik = -0.5 * (ys.size * np.log(2.0 * np.pi) + float(blocks.logdet()[0]) + float(r @ blocks.solve(r[None])[0]))
@@ -374,7 +405,28 @@ def fit_two_fold(y: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarra
             "sigma2_u": su,
             "sigma2_v": sv, "rho": np.nan, "beta": fit["beta"], "beta_cov": fit["beta_cov"],
             "group_effects": fit["group_effects"], "gamma": gamma, "residuals": resid, "loglik": float(loglik),
-            "k": x.shape[1] + 2, "converged": converged, "iterations": iterations, "notes": []}
+            "k": x.shape[1] + 2, "converged": converged, "iterations": iterations, "notes": notes}
+
+
+def _unstable_analytic(analytic: np.ndarray, psi: np.ndarray, p: int, bootstrap: int) -> list[str]:
+    """Check the analytic MSE (in place); notes.
+
+    g1 >= 0 in closed form, but g2 and g3 are sums that cancel when the sampling variances span
+    many orders of magnitude, and g3 is meaningless when the REML information is (nearly)
+    singular (one or two residual degrees of freedom for two variances): the sum can then be
+    negative. As the MSE (``bootstrap == 0``) that is an InputError; alongside the bootstrap the
+    bad entries become NaN, so that only the bootstrap MSE is used, and a note says so.
+    """
+    bad = np.isinf(analytic) | (analytic <= 0.0)  # NaN: not computed (too many areas), not bad
+    if not bad.any():
+        return []
+    why = (f"{int(bad.sum())} area(s) get a non-positive analytic MSE: it is numerically unstable here "
+           f"(sampling variances from {psi.min():.3g} to {psi.max():.3g}; {psi.size} areas with a direct estimate "
+           f"for {p} coefficients and 2 variances)")
+    if bootstrap == 0:
+        raise InputError(f"{why}.", hint="use the parametric bootstrap MSE (mse_bootstrap=200)")
+    analytic[bad] = np.nan
+    return [f"{why}; the bootstrap MSE alone is used for them."]
 
 
 def bootstrap_mse(psi: np.ndarray, x: np.ndarray, group: np.ndarray, in_sample: np.ndarray, sigma2_v: float,

@@ -46,9 +46,10 @@ make the model MSE of a precise district larger than its direct variance. With r
 effects the model MSE of this comparison is the larger of the bootstrap and the analytic MSE: the
 district switches to the model only when both say the model is more precise (a bootstrap MSE that is
 low by chance would otherwise switch large districts whose interval then undercovers; measured in
-``benchmarks/RESULTS.md``). When a model cannot be
-fitted (too few districts, collinear covariates, no convergence) the direct estimates are kept;
-the spatial model falls back to the non-spatial one (see :func:`fit_area_model`).
+``benchmarks/RESULTS.md``). A direct SE of 0 (all respondents of the district alike) is no precision:
+such a district gets the model estimate. When a model cannot be fitted (too few districts, collinear
+covariates, no convergence, no variation within districts) the direct estimates are kept; the spatial
+model falls back to the non-spatial one (see :func:`fit_area_model`).
 
 Reliability rule
 ----------------
@@ -72,7 +73,6 @@ from geo_cohesion.settings import ESTIMATORS, MODEL_MSES
 from geo_cohesion.survey.reliability import (
     normal_halfwidth as normal_halfwidth,
     reliability as reliability,
-    unpublished_when as unpublished_when,
 )
 from geo_cohesion.survey.sae import FayHerriotResult, fay_herriot, fh_benchmark, robust_mse
 
@@ -88,6 +88,7 @@ MIN_AREAS = 5
 #: solves the same equation by bracketing, so the answer is the one sae would converge to.
 FH_MAX_ITER = 100
 SPATIAL_MAX_AREAS = 2500  #: above this many districts the dense spatial model gives way to plain FH
+WITHIN_VAR_RTOL = 1e-12  #: pooled within variance <= this x (largest estimate)^2: none (rounding leaves ~1e-28)
 
 
 # -------------------- sampling variances ---------------------------------------------------
@@ -592,7 +593,8 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
     direct_min_n : int, optional
         Keep the direct estimate of a district with at least this many respondents when it is at least as
         precise as the model estimate (:math:`\\psi_d` not above the model's Prasad-Rao MSE; at
-        :math:`\\hat\\sigma^2_u = 0` that MSE can exceed the direct variance). None: the model estimate everywhere.
+        :math:`\\hat\\sigma^2_u = 0` that MSE can exceed the direct variance) and its design-based variance
+        is positive. None: the model estimate everywhere.
 
     Returns
     -------
@@ -604,6 +606,7 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
         raise InputError(f"direct estimates lack column(s) {', '.join(missing)}")
     frame = direct.assign(district_id=direct["district_id"].astype(str))
     notes: list[str] = []
+    dropped: list[str] = []
     if covariates is not None:
         areas = pd.Index(covariates.index.astype(str), name="district_id")
         unknown = sorted(set(frame["district_id"]) - set(areas))
@@ -619,6 +622,10 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
         z = pd.DataFrame(index=areas)
     variables = list(pd.unique(frame["variable"]))
     if covariate_names is not None:
+        constant = [c for c in covariate_names if c in dropped]
+        if constant:
+            raise InputError(f"covariate(s) {', '.join(constant)} have the same value in every district and say "
+                             "nothing about where cohesion differs", hint="remove them from estimates.covariates")
         absent = [c for c in covariate_names if c not in z.columns]
         if absent:
             raise InputError(f"covariate(s) {', '.join(absent)} not among the usable structural indicators",
@@ -631,6 +638,8 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
         n = rows["n"].to_numpy(dtype=float)
         y = np.where(np.nan_to_num(n, nan=1.0) > 0, y, np.nan)
         if within_var is not None and variable in within_var:
+            if not within_var[variable] > WITHIN_VAR_RTOL * np.nanmax(np.abs(y), initial=1.0) ** 2:
+                return y, se**2, np.full(y.size, np.nan), rows  # no variation within districts: see the loop
             psi = gvf_sampling_variance(within_var[variable], np.nan_to_num(rows["n_eff"].to_numpy(dtype=float)))
         else:
             psi = se**2
@@ -664,11 +673,15 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
     for position, variable in enumerate(variables):
         y, dvar, psi, rows = inputs(variable)
         target = None if pop is None or targets is None else targets.get(variable)
-        model = fit_area_model(y, dvar, psi, x, estimator=estimator, spatial_weights=w,
-                               population=pop if target is not None else None, target=target,
-                               variable=variable, method=method, mse_method=mse_method,
-                               groups=None if labels is None else labels.to_numpy(), mse_bootstrap=mse_bootstrap,
-                               seed=int(np.random.SeedSequence([seed, position]).generate_state(1)[0]))
+        if variable in (within_var or {}) and np.isfinite(y).any() and not np.isfinite(psi).any():  # see inputs
+            model = _direct_model(variable, estimator, y, dvar, ["no variation within districts (all respondents of "
+                                  "a district gave the same value): no model possible, direct estimates kept"])
+        else:
+            model = fit_area_model(y, dvar, psi, x, estimator=estimator, spatial_weights=w,
+                                   population=pop if target is not None else None, target=target,
+                                   variable=variable, method=method, mse_method=mse_method,
+                                   groups=None if labels is None else labels.to_numpy(), mse_bootstrap=mse_bootstrap,
+                                   seed=int(np.random.SeedSequence([seed, position]).generate_state(1)[0]))
         gamma = model.fit.gamma if model.fit is not None else np.where(np.isfinite(y), 1.0, np.nan)
         estimate, mse, kind = model.estimate.copy(), model.mse.copy(), model.row_estimator.copy()
         if direct_min_n is not None and model.fit is not None:
@@ -676,7 +689,7 @@ def district_models(direct: pd.DataFrame, within_var: dict[str, float] | None, c
             # the fit's own MSE (Prasad-Rao), not model_mse; with groups the larger of bootstrap and analytic MSE
             analytic = model.fit.mse_analytic
             precise = psi <= (model.fit.mse if analytic is None else np.fmax(model.fit.mse, analytic))
-            keep = np.isfinite(y) & (np.nan_to_num(n) >= direct_min_n) & precise & np.isfinite(dvar)
+            keep = np.isfinite(y) & (np.nan_to_num(n) >= direct_min_n) & precise & (dvar > 0)  # SE 0: no precision
             estimate[keep], mse[keep], kind[keep] = y[keep], dvar[keep], "direct"
         parts.append(pd.DataFrame({
             "district_id": areas, "variable": variable, "estimate": estimate, "mse": mse,

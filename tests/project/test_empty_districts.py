@@ -177,3 +177,13 @@ def _payload(html: str) -> dict:
     """The data object the page script receives (``var DATA = {...};``)."""
     start = html.index("var DATA = ") + len("var DATA = ")
     return json.JSONDecoder().raw_decode(html[start:])[0]
+
+
+def test_check_accepts_what_run_accepts_for_an_empty_district(inputs, tmp_path):
+    """`geo-cohesion check` rejected the empty district's row of the structural table and its boundary
+    ("'10' from ... not found in survey.csv") although `run` estimates it from them."""
+    from geo_cohesion.project.check import check_project
+
+    report = check_project(project(inputs, tmp_path, empty=["10"]))[0]
+    assert report.districts == 24 and report.boundaries == 25
+    assert "1 district(s) without respondents (10): merged for the weighting" in report.summary()

@@ -109,6 +109,10 @@ def test_variance_decomposition_by_hand():
     assert out["between"] == pytest.approx(25.0) and out["within"] == pytest.approx(1.0)
     assert out["total"] == pytest.approx(26.0)
     assert 0 <= out["between_corrected"] < out["between"]
+    # a score every respondent gave alike has no shares (was a divide-by-zero warning on the console)
+    with np.errstate(all="raise"):
+        flat = variance_decomposition(SurveyDesign(frame.assign(y=5.0)), "y", "g").iloc[0]
+    assert flat["total"] == 0.0 and np.isnan(flat["share_between"]) and np.isnan(flat["share_between_corrected"])
 
 
 def test_weighted_correlation_and_regression_against_closed_forms():

@@ -150,3 +150,13 @@ def test_estimates_from_weighted_score_table():
     table.loc[1, "variable"] = "identifikation"
     with pytest.raises(InputError, match="more than once"):
         estimates_from_table(table, "Bezirk")
+
+
+def test_score_table_estimate_outside_0_100_is_named():
+    """A score of 140 was modelled and mapped as if it were a score (robustness sweep)."""
+    table = pd.DataFrame({"Bezirk": ["010", "020"], "variable": ["index", "index"], "estimate": [61.0, 140.0],
+                          "se": [1.0, 2.0], "n": [120, 25]})
+    with pytest.raises(InputError, match=r"estimate 140 of district '020' \(index\) is outside the score range"):
+        estimates_from_table(table, "Bezirk")
+    edges = estimates_from_table(table.assign(estimate=[0.0, 100.0]), "Bezirk")  # the ends of the scale are scores
+    assert edges["estimate"].tolist() == [0.0, 100.0]

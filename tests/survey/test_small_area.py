@@ -326,3 +326,63 @@ def test_mse_method_changes_intervals_not_estimates():
     np.testing.assert_array_equal(tables["prasad_rao"]["estimator"], tables["robust"]["estimator"])
     np.testing.assert_array_equal(tables["prasad_rao"]["estimate"], tables["robust"]["estimate"])
     assert (tables["robust"]["mse"] >= tables["prasad_rao"]["mse"] - 1e-12).all()
+
+
+# --------------------------------------------------------------------------------------------
+# edge cases of the pipeline's default path (random group effects), from the robustness sweep
+# --------------------------------------------------------------------------------------------
+def _grouped_direct(m: int = 12, seed: int = 2) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    ids = [f"d{i:02d}" for i in range(m)]
+    n = rng.integers(8, 60, m)
+    direct = pd.DataFrame({"district_id": ids, "variable": "index", "estimate": 60 + rng.normal(0, 4, m),
+                           "se": 12 / np.sqrt(n), "n": n, "n_eff": 0.8 * n})
+    return direct, pd.Series(np.repeat(["Nord", "Mitte", "Süd"], m // 3), index=ids)
+
+
+def test_no_variation_within_districts_keeps_the_direct_estimates():
+    """A score every respondent of a district answered alike: pooled within variance 0 stopped the run
+    (gvf InputError); rounding noise (~1e-28) gave a 'did not converge' fit with MSEs of 1e-29."""
+    direct, groups = _grouped_direct()
+    for s2 in (0.0, 1e-27):
+        res = district_models(direct.assign(se=0.0), {"index": s2}, None, estimator="fay_herriot", groups=groups)
+        assert (res.table["estimator"] == "direct").all()
+        np.testing.assert_array_equal(res.table["estimate"], direct["estimate"])
+        assert "no variation within districts" in res.models["notes"][0] and res.models["method"][0] == "direct"
+    res = district_models(direct, {"index": 150.0}, None, estimator="fay_herriot", groups=groups)
+    assert (res.table["estimator"] == "fay_herriot").all()  # a real within variance is modelled
+
+
+def test_direct_estimate_with_zero_se_is_not_kept_as_exact():
+    """A large district whose respondents all gave the same value has a design SE of 0: it was published
+    as direct with MSE 0 (an interval of width 0); it gets the model estimate instead."""
+    direct, groups = _grouped_direct()
+    direct.loc[3, ["n", "n_eff", "se"]] = [200, 160, 0.0]
+    direct.loc[4, ["n", "n_eff"]] = [200, 160]
+    res = district_models(direct, {"index": 150.0}, None, estimator="fay_herriot", groups=groups,
+                          direct_min_n=30, mse_bootstrap=20)
+    row = res.table.set_index("district_id")
+    assert row.loc["d03", "estimator"] == "fay_herriot" and row.loc["d03", "mse"] > 0
+    assert row.loc["d04", "estimator"] == "direct"  # a precise district with a positive SE keeps its value
+    assert (res.table["mse"] > 0).all()
+
+
+def test_named_constant_covariate_is_named_as_constant():
+    """It said 'not among the usable structural indicators - usable: none'."""
+    direct, _ = _grouped_direct()
+    cov = pd.DataFrame({"konst": 5.0, "x": np.arange(12.0)}, index=direct["district_id"])
+    with pytest.raises(InputError, match="konst have the same value in every district") as info:
+        district_models(direct, None, cov, estimator="fay_herriot", covariate_names=["konst"])
+    assert "remove them from estimates.covariates" in str(info.value)
+
+
+def test_model_estimate_outside_the_score_range_is_suppressed():
+    """The regression extrapolates for a district whose indicators lie beyond the sampled ones (116 points
+    in the sweep); such a value is suppressed with the reason, inside the range nothing changes."""
+    suppressed, reasons = reliability([116.0, -0.5, 99.0, 100.0], [1.0, 1.0, 1.0, 1.0],
+                                      ["synthetic", "fay_herriot", "fay_herriot", "direct"], [0, 5, 5, 40],
+                                      max_halfwidth=10, min_n=30, score_range=(0.0, 100.0))
+    assert suppressed.tolist() == [True, True, False, False]
+    assert reasons[0] == "Modellwert 116,0 außerhalb der Skala 0–100 (Strukturindikatoren weit außerhalb der " \
+                         "befragten Gebiete)"
+    assert reliability([116.0], [1.0], ["synthetic"], [0], max_halfwidth=10, min_n=30)[0].tolist() == [False]
