@@ -154,7 +154,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
     from geo_cohesion.io.boundaries import read_boundaries
     from geo_cohesion.io.tables import read_table
     from geo_cohesion.maps.html import write_html_map
-    from geo_cohesion.maps.layers import build_city_map
+    from geo_cohesion.maps.layers import add_rank_intervals, build_city_map
     from geo_cohesion.settings import EstimateSpec, MapSpec, validate_section
     from geo_cohesion.survey.estimates import estimates_from_table
 
@@ -191,6 +191,8 @@ def _cmd_map(args: argparse.Namespace) -> int:
                               args.structural_id_column, allow_missing=args.allow_missing, scheme=settings.scheme,
                               k=settings.k, breaks=settings.breaks, title=args.title or "", notes=args.note or [],
                               source=args.source or "", min_n=min_n)
+    if {"rank", "rank_low", "rank_high"} <= set(scores.columns):  # e.g. district_estimates.csv: the run's ranks
+        add_rank_intervals(city_map, scores, id_column=args.scores_id_column, basis="published")
     path = write_html_map(city_map, args.out, offline=not args.cdn, basemap=settings.basemap)
     print(f"map written to {path} ({len(city_map.layers)} layers, {len(boundaries)} districts)")
     for message in city_map.messages:

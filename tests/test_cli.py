@@ -4,7 +4,9 @@ Most tests use the small one-city project (``small_project`` in conftest); only 
 check needs the full demo (slow)."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -133,6 +135,12 @@ def test_map_command_needs_a_city_for_multi_city_tables(tmp_path, small_project,
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
     assert "Weißenfeld" in html and "synthetische Testdaten" in html
     assert "cdn.jsdelivr" not in html and '"basemap":null' in html  # self-contained, no base map by default
+    # district_estimates.csv carries the run's ranks of the published values: the tooltips show them
+    payload = json.loads(re.search(r"var DATA = (\{.*?\});\n", html).group(1))
+    index = next(layer for layer in payload["layers"] if layer["key"] == "index")
+    rows = district[district["variable"] == "index"].set_index("district_id").reindex(payload["keys"])
+    assert index["rank_low"] == [None if pd.isna(v) else int(v) for v in rows["rank_low"]]
+    assert index["rank_low"] != [None] * len(rows) and index["rank_note"] is not None
     result = cli("map", *args, "--city", "Musterstadt", "--basemap", "http://tiles.example/{z}/{x}/{y}.png",
                  "--basemap-attribution", "© Beispiel")
     assert result.returncode == 2 and "--basemap" in result.stderr and "https tile URL" in result.stderr

@@ -467,8 +467,10 @@ def add_rank_intervals(city_map: CityMap, table: pd.DataFrame, id_column: str = 
 
     The table's ``rank, rank_low, rank_high`` (:func:`geo_cohesion.stats.compare.rank_intervals`)
     replace the layer's own point ranks, so that the tooltip says exactly what the table says:
-    "Rang 3 (95-%-Rangintervall 1–6) von 11". Nothing is recomputed. A district the table does
-    not rank (suppressed, no standard error) gets NaN and the tooltip says "Rang: –".
+    "Rang 3 (95-%-Rangintervall 1–6) von 11". Nothing is recomputed. Its district keys are
+    matched to the boundaries' as the estimates' are (:func:`geo_cohesion.keys.match_keys`). A
+    district the table does not rank (suppressed, no standard error) gets NaN and the tooltip says
+    "Rang: –".
 
     Parameters
     ----------
@@ -501,7 +503,9 @@ def add_rank_intervals(city_map: CityMap, table: pd.DataFrame, id_column: str = 
         rows = table[table["variable"] == variable]
         if rows.empty or "rank_low" not in rows.columns:
             continue
-        rows = rows.set_index(rows[id_column].astype(str))
+        keys = rows[id_column].astype(str)  # in the boundaries' spelling ("7" finds "07"), as the estimates
+        spelling = match_keys(keys.unique(), ids, "the rank table", "the boundaries", allow_missing=True)
+        rows = rows.set_index(keys.replace(spelling))
         if rows.index.duplicated().any():
             raise ValueError(f"rank table: more than one row per district for {variable!r}")
         layer.rank, layer.rank_low, layer.rank_high = (rows[c].reindex(ids).to_numpy(dtype=float)

@@ -194,3 +194,17 @@ def test_published_ranks_say_so_where_the_map_shows_model_estimates():
     assert [None if np.isnan(r) else int(r) for r in own] == layer["rank"]
     with pytest.raises(ValueError, match="basis"):
         add_rank_intervals(city_map, published, basis="model")
+
+
+def test_rank_table_keys_are_matched_like_the_estimates():
+    """A rank table with ids without leading zeros ("7" for "007") still reaches its districts."""
+    rng = np.random.default_rng(11)
+    estimates = _estimates(rng)
+    city_map = build_city_map("Musterstadt", _boundaries(), estimates)
+    table = _comparison(estimates, rng)
+    spelled = table.assign(district_id=table["district_id"].str.lstrip("0"))
+    add_rank_intervals(city_map, spelled)
+    layer = city_map.layer("index")
+    expected = table[table["variable"] == "index"].set_index("district_id")["rank_low"].reindex(IDS)
+    np.testing.assert_array_equal(layer.rank_low, expected.to_numpy(dtype=float))
+    assert np.isfinite(layer.rank_low).sum() == len(IDS) - 2
