@@ -169,8 +169,9 @@ def basemap_payload(basemap: Basemap) -> dict:
 
 
 #: From this many districts the page draws them on one canvas instead of one SVG path each
-#: (Leaflet's canvas renderer): faster to load, pan and restyle; the hatch of unpublished
-#: districts is then a canvas pattern. ``benchmarks/bench_large_map.py`` measures both.
+#: (Leaflet's canvas renderer): no page element per district, faster search highlight and zoom,
+#: about the same load time (``benchmarks/bench_large_map.py`` measures both); the hatch of
+#: unpublished districts is then a canvas pattern.
 CANVAS_MIN_DISTRICTS = 2000
 
 
