@@ -13,11 +13,17 @@ Two configurations are measured in the same run, one after the other:
 
 * **baseline**: figures and reports as before issue #18's speed work: PNG, PDF and SVG, PNG at
   zlib level 6 with Pillow's row filters, PDF fonts subset by matplotlib (with their OpenType
-  layout tables), every figure and report document one after another
-  (``maps.figure_workers: 1``; :data:`geo_cohesion.maps.encoding.FAST_ENCODING` off);
+  layout tables), every city, figure and report document one after another
+  (``estimates.workers: 1``, ``maps.figure_workers: 1``;
+  :data:`geo_cohesion.maps.encoding.FAST_ENCODING` off);
 * **current**: the defaults (``maps.figure_formats: [png, pdf]``, PNG at level 1 with unfiltered
-  rows, lean PDF font subsets, ``maps.figure_workers: 0`` = one process per core for the print
-  maps, the comparison figures and the reports).
+  rows, lean PDF font subsets, ``estimates.workers: 0`` and ``maps.figure_workers: 0`` = one
+  process per core for the cities, the print maps, the comparison figures and the reports).
+
+Both run BLAS on one thread while the cities are computed (the package does that since issue
+#18's second speed round; ``benchmarks/bench_blas_threads.py`` measures it on its own). The
+cities stage's parts (estimation, comparison, merging, map layers) are timed only where they run
+in this process, i.e. in the baseline.
 
 With ``--write`` the table replaces the ``demo-stages`` section of ``benchmarks/RESULTS.md``.
 """
@@ -43,10 +49,7 @@ BEGIN, END = "<!-- BEGIN demo-stages -->", "<!-- END demo-stages -->"
 STAGES = [
     ("synthetic inputs", "geo_cohesion.demo.synthetic", "write_demo_inputs"),
     ("boundaries", "geo_cohesion.project.run", "read_city_boundaries"),
-    ("estimation (read, rake, SE, small-area)", "geo_cohesion.project.run", "run_city"),
-    ("comparison and spatial statistics", "geo_cohesion.project.analysis", "compare_city"),
-    ("merging small districts", "geo_cohesion.project.run", "merge_city"),
-    ("map layers", "geo_cohesion.project.run", "city_maps"),
+    ("cities: estimation, comparison, map layers", "geo_cohesion.project.run", "compute_cities"),
     ("tables", "geo_cohesion.project.run", "write_tables"),
     ("comparison tables", "geo_cohesion.project.analysis", "write_comparison_tables"),
     ("need, change and priority tables", "geo_cohesion.project.need", "write_need_outputs"),
@@ -55,6 +58,14 @@ STAGES = [
     ("comparison figures", "geo_cohesion.project.analysis", "write_comparison_figures"),
     ("exports (CSV de, XLSX, GeoPackage)", "geo_cohesion.report.exports", "write_exports"),
     ("reports and profiles (HTML, PDF)", "geo_cohesion.report.build", "write_reports"),
+]
+#: Parts of the cities stage, timed only where they run in this process (one city after another,
+#: ``estimates.workers: 1``); with city processes they run in the workers and show as "–".
+SUBSTAGES = [
+    ("of which estimation (read, rake, SE, small-area)", "geo_cohesion.project.run", "run_city"),
+    ("of which comparison and spatial statistics", "geo_cohesion.project.analysis", "compare_city"),
+    ("of which merging small districts", "geo_cohesion.project.run", "merge_city"),
+    ("of which map layers", "geo_cohesion.project.run", "city_maps"),
 ]
 
 
@@ -71,7 +82,7 @@ def timed_stages(totals: dict[str, float]) -> Iterator[None]:
     import importlib
 
     originals = []
-    for label, module_name, name in STAGES:
+    for label, module_name, name in [*STAGES, *SUBSTAGES]:
         module = importlib.import_module(module_name)
         original = getattr(module, name)
 
@@ -107,7 +118,8 @@ def run_demo(baseline: bool) -> dict[str, float]:
         project_file = synthetic.write_demo_inputs(Path(tmp) / "demo_inputs")
         project = load_project(project_file)
         if baseline:
-            project = override(project, {"maps": {"figure_formats": ["png", "pdf", "svg"], "figure_workers": 1}})
+            project = override(project, {"maps": {"figure_formats": ["png", "pdf", "svg"], "figure_workers": 1},
+                                         "estimates": {"workers": 1}})
             figures.PNG_COMPRESS_LEVEL = 6
             encoding.FAST_ENCODING = False
         try:
@@ -122,17 +134,24 @@ def run_demo(baseline: bool) -> dict[str, float]:
     cpu_out = {f"{label} cpu": totals.get(f"{label} cpu", 0.0) for label, _, _ in STAGES}
     cpu_out["other cpu"] = total_cpu - sum(cpu_out.values())
     cpu_out["total cpu"] = total_cpu
-    return out | cpu_out
+    sub = {key: totals[key] for label, _, _ in SUBSTAGES for key in (label, f"{label} cpu") if key in totals}
+    return out | cpu_out | sub
 
 
 def table(baseline: dict[str, float], current: dict[str, float]) -> str:
     lines = ["| stage | baseline CPU (s) | current CPU (s) | CPU ratio | baseline wall (s) | current wall (s) |",
              "|---|---:|---:|---:|---:|---:|"]
-    for label in [*(s[0] for s in STAGES), "other", "total"]:
-        b, c = baseline[f"{label} cpu"], current[f"{label} cpu"]
-        ratio = f"{c / b:.2f}" if b > 0.05 else "–"
+    def cell(run: dict[str, float], key: str) -> str:
+        return f"{run[key]:.1f}" if key in run else "–"
+
+    labels = [s[0] for s in STAGES]
+    cut = labels.index("cities: estimation, comparison, map layers") + 1  # its parts right below it
+    for label in [*labels[:cut], *(s[0] for s in SUBSTAGES), *labels[cut:], "other", "total"]:
+        b, c = baseline.get(f"{label} cpu"), current.get(f"{label} cpu")
+        ratio = f"{c / b:.2f}" if b is not None and c is not None and b > 0.05 else "–"
         name = f"**{label}**" if label == "total" else label
-        lines.append(f"| {name} | {b:.1f} | {c:.1f} | {ratio} | {baseline[label]:.1f} | {current[label]:.1f} |")
+        lines.append(f"| {name} | {cell(baseline, label + ' cpu')} | {cell(current, label + ' cpu')} | {ratio} | "
+                     f"{cell(baseline, label)} | {cell(current, label)} |")
     return "\n".join(lines)
 
 

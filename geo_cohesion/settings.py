@@ -352,6 +352,9 @@ class EstimateSpec(Settings):
     merge_small: bool = setting("Merge districts with fewer than merge_min_n respondents into larger areas before "
                              "estimating.", False)
     merge_min_n: Int = setting("Fewest respondents of a district when merge_small is on.", 30, example="30", ge=2)
+    workers: Int = setting("Processes that compute the cities (reading, weighting, estimating, comparing) in "
+                           "parallel: 0 = one per available CPU core (at most 4), 1 = one after another. The "
+                           "results are identical either way.", 0, example="2", ge=0, le=64)
 
 
 class Basemap(Settings):

@@ -56,8 +56,6 @@ class FigureJob:
     cost: float = 1.0
 
 
-#: (jobs, formats, dpi) of the running :func:`render_jobs`, inherited by forked workers.
-_STATE: tuple = ()
 
 
 def available_cores() -> int:
@@ -76,6 +74,55 @@ def resolve_workers(workers: int, jobs: int) -> int:
     return max(1, min(chosen, jobs))
 
 
+#: (function, items) of the running :func:`fork_map`, inherited by forked workers.
+_MAP_STATE: tuple = ()
+
+
+def _call(index: int) -> Any:
+    func, items = _MAP_STATE
+    return func(items[index])
+
+
+def fork_map(func: Callable[[Any], Any], items: Sequence[Any], workers: int = 0,
+             costs: Sequence[float] | None = None) -> list[Any]:
+    """``[func(item) for item in items]``, in forked worker processes where cores allow.
+
+    ``func`` and ``items`` are inherited by the workers (``fork``), not pickled; only the results
+    travel back, pickled, so they must be picklable. An exception raised by ``func`` is raised
+    here. Nothing is shared between the calls: a function whose result depends only on its item
+    gives the same results in any number of processes.
+
+    Parameters
+    ----------
+    func : callable
+        Called with one item.
+    items : sequence
+    workers : int
+        Processes; 0 = one per available core (at most :data:`MAX_AUTO_WORKERS`), 1 = in this
+        process, one after another (also without ``fork`` and for a single item).
+    costs : sequence of float, optional
+        Relative cost of each item: the costliest start first, so that none is left running
+        alone at the end.
+
+    Returns
+    -------
+    list
+        The results in the order of ``items``.
+    """
+    global _MAP_STATE
+    n = resolve_workers(workers, len(items))
+    if n == 1:
+        return [func(item) for item in items]
+    order = sorted(range(len(items)), key=lambda i: -costs[i]) if costs is not None else list(range(len(items)))
+    _MAP_STATE = (func, list(items))
+    try:
+        with multiprocessing.get_context("fork").Pool(n) as pool:
+            done = dict(zip(order, pool.map(_call, order, chunksize=1)))
+    finally:
+        _MAP_STATE = ()
+    return [done[i] for i in range(len(items))]
+
+
 def _jobs(requests: Sequence[FigureRequest]) -> list[FigureJob]:
     jobs = []
     for request in requests:
@@ -91,12 +138,6 @@ def _jobs(requests: Sequence[FigureRequest]) -> list[FigureJob]:
             jobs.append(FigureJob(plot_small_multiples, (city_map,), Path(request.out_dir) / f"{slug}_dimensionen",
                                   cost=3.0))  # nine maps on one page
     return jobs
-
-
-def _render(index: int) -> list[Path]:
-    jobs, formats, dpi = _STATE
-    job = jobs[index]
-    return save_figure(job.draw(*job.args), job.path_stem, formats, dpi, close=True)
 
 
 def render_jobs(jobs: Sequence[FigureJob], formats: Sequence[str] = DEFAULT_FORMATS, dpi: int = 300,
@@ -117,21 +158,11 @@ def render_jobs(jobs: Sequence[FigureJob], formats: Sequence[str] = DEFAULT_FORM
         Every written file, in job order and within a job in ``formats`` order: the files and the
         order of a serial run, byte for byte.
     """
-    global _STATE
     for job in jobs:
         Path(job.path_stem).parent.mkdir(parents=True, exist_ok=True)
-    n = resolve_workers(workers, len(jobs))
-    _STATE = (list(jobs), tuple(formats), dpi)
-    try:
-        if n == 1:
-            parts = [_render(i) for i in range(len(jobs))]
-        else:
-            order = sorted(range(len(jobs)), key=lambda i: -jobs[i].cost)  # stable: costliest first
-            with multiprocessing.get_context("fork").Pool(n) as pool:
-                done = dict(zip(order, pool.map(_render, order, chunksize=1)))
-            parts = [done[i] for i in range(len(jobs))]
-    finally:
-        _STATE = ()
+    formats = tuple(formats)
+    parts = fork_map(lambda job: save_figure(job.draw(*job.args), job.path_stem, formats, dpi, close=True),
+                     list(jobs), workers, costs=[job.cost for job in jobs])
     return [path for part in parts for path in part]
 
 

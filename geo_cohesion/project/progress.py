@@ -80,7 +80,10 @@ class Reporter:
             self._progress.update(self._task, description=description)
         start = time.perf_counter()
         yield
-        elapsed = time.perf_counter() - start
+        self.record(description, time.perf_counter() - start)
+
+    def record(self, description: str, elapsed: float) -> None:
+        """Count a finished step that took ``elapsed`` seconds (from :meth:`step`, or run in a worker process)."""
         self.steps.append((description, elapsed))
         if self._progress is not None:
             self._progress.advance(self._task)
@@ -114,6 +117,23 @@ def done() -> None:
     reporter = _ACTIVE.get()
     if reporter is not None:
         reporter.done()
+
+
+def record(description: str, elapsed: float) -> None:
+    """Count a step that ran in a worker process, with its duration (nothing without a reporter)."""
+    reporter = _ACTIVE.get()
+    if reporter is not None:
+        reporter.record(description, elapsed)
+
+
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """No reporter for the block: steps run in a worker process are recorded by the parent."""
+    token = _ACTIVE.set(None)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
 
 
 @contextlib.contextmanager

@@ -54,9 +54,18 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+#: Settings that decide only how many processes do the work, never a number or a byte of the
+#: outputs: left out of the run record, so changing them does not make a run stale.
+SPEED_ONLY_SETTINGS = (("estimates", "workers"), ("maps", "figure_workers"))
+
+
 def run_record(project: ProjectConfig, lang: str) -> dict[str, Any]:
-    """What a complete run was computed from, with ``config_hash`` over all of it."""
-    record: dict[str, Any] = {"settings": project.model_dump(mode="json"), "lang": lang, "version": __version__,
+    """What a complete run was computed from, with ``config_hash`` over all of it (except
+    :data:`SPEED_ONLY_SETTINGS`)."""
+    settings = project.model_dump(mode="json")
+    for section, key in SPEED_ONLY_SETTINGS:
+        settings.get(section, {}).pop(key, None)
+    record: dict[str, Any] = {"settings": settings, "lang": lang, "version": __version__,
                               "inputs": {p: _sha256(project.resolve(p)) for p in input_files(project)}}
     canonical = json.dumps(record, sort_keys=True, ensure_ascii=False)
     return {"config_hash": hashlib.sha256(canonical.encode("utf-8")).hexdigest(), **record}

@@ -7,6 +7,7 @@ atomically. The demo and a user's own city take exactly this path.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -406,17 +407,95 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
         with progress.step(f"{city.name}: reading boundaries and groups"):
             boundaries.append(tagged(city, read_city_boundaries, city, project))
             cities.append(tagged(city, resolve_groups, city, project))
-    results = []
-    for city, b in zip(cities, boundaries):
-        with progress.step(f"{city.name}: reading, weighting, estimating"):
-            results.append(tagged(city, run_city, city, project, b, lang))
-    outputs = []
-    for r, b in zip(results, boundaries):
-        with progress.step(f"{r.city.name}: comparison, spatial statistics" + (", maps" if maps else "")):
-            outputs.append(tagged(r.city, analyse_city, r, project, maps, b, lang))
+    results, outputs = compute_cities(cities, boundaries, project, maps, lang)
     with OutputRun(out_dir, prune=maps, record=record) as run:  # all outputs of the run, or none of them
         _write_outputs(results, outputs, project, run.root, maps, reports)
     return results
+
+
+#: The two computing stages of a city, as reported in the progress (format with the city's name).
+_STAGES = ("{}: reading, weighting, estimating", "{}: comparison, spatial statistics")
+
+
+def compute_cities(cities: list[CityConfig], boundaries: list, project: ProjectConfig, maps: bool = True,
+                   lang: str = DEFAULT_LANG) -> tuple[list[CityResult], list[CityOutputs]]:
+    """Estimate (:func:`run_city`) and analyse (:func:`analyse_city`) every city, in parallel
+    processes where cores allow (``estimates.workers``).
+
+    The cities do not depend on each other (every random draw is seeded from the project's seed,
+    not from the order of the cities), so the results are the same in any number of processes.
+    BLAS runs on one thread meanwhile.
+    With a bad input in several cities, the error raised is the one a run one city after another
+    meets first: the first city's in estimation, else the first city's in the analysis.
+
+    Returns
+    -------
+    (list of CityResult, list of CityOutputs)
+        In the order of ``cities``.
+    """
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread: the matrices are small or batched, and BLAS threads only contend with each
+    # other and with the city processes (2-5x slower on 2 cores: benchmarks/bench_blas_threads.py)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _compute_cities(cities, boundaries, project, maps, lang)
+
+
+def _compute_cities(cities: list[CityConfig], boundaries: list, project: ProjectConfig, maps: bool,
+                    lang: str) -> tuple[list[CityResult], list[CityOutputs]]:
+    from geo_cohesion.maps.parallel import fork_map
+
+    stage_names = [_STAGES[0], _STAGES[1] + (", maps" if maps else "")]
+    if len(cities) == 1 or project.estimates.workers == 1:
+        results = []
+        for city, b in zip(cities, boundaries):
+            with progress.step(stage_names[0].format(city.name)):
+                results.append(tagged(city, run_city, city, project, b, lang))
+        outputs = []
+        for r, b in zip(results, boundaries):
+            with progress.step(stage_names[1].format(r.city.name)):
+                outputs.append(tagged(r.city, analyse_city, r, project, maps, b, lang))
+        return results, outputs
+
+    def both_stages(index: int) -> tuple:
+        city, b = cities[index], boundaries[index]
+        with progress.muted():
+            start = time.perf_counter()
+            try:
+                result = tagged(city, run_city, city, project, b, lang)
+            except InputError as exc:
+                return (0, exc), None, None
+            middle = time.perf_counter()
+            try:
+                output = tagged(city, analyse_city, result, project, maps, b, lang)
+            except InputError as exc:
+                return (1, exc), None, None
+        return None, (result, output), (middle - start, time.perf_counter() - middle)
+
+    _preload_stage_modules(project)
+    sizes = [float(len(b)) if b is not None else 1.0 for b in boundaries]  # larger cities start first
+    done = fork_map(both_stages, range(len(cities)), project.estimates.workers, costs=sizes)
+    failed = [(error[0], i, error[1]) for i, (error, _, _) in enumerate(done) if error is not None]
+    if failed:
+        raise min(failed, key=lambda f: f[:2])[2]
+    for stage in (0, 1):
+        for city, (_, _, seconds) in zip(cities, done):
+            progress.record(stage_names[stage].format(city.name), seconds[stage])
+    return [d[1][0] for d in done], [d[1][1] for d in done]
+
+
+def _preload_stage_modules(project: ProjectConfig) -> None:
+    """Import what the city stages import lazily, here, before the city processes are forked: they
+    inherit the modules instead of each importing them again (esda, libpysal, mapclassify and
+    matplotlib take about 2.5 s of CPU per process; spopt, for merging, another 1.7 s)."""
+    import geo_cohesion.maps.layers
+    import geo_cohesion.maps.significance
+    import geo_cohesion.project.analysis
+    import geo_cohesion.spatial.autocorrelation
+    import geo_cohesion.spatial.weights  # noqa: F401
+
+    if project.estimates.merge_small:
+        import spopt.region.maxp  # noqa: F401
 
 
 def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], project: ProjectConfig, out_dir: Path,

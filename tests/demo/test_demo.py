@@ -100,11 +100,12 @@ def test_unweighted_and_weighted_differ_because_of_nonresponse(demo):
 
 def test_same_seed_gives_byte_identical_inputs_tables_and_maps(tmp_path, demo):
     """Figures are compared byte for byte in test_figures and test_parallel; here: inputs, tables,
-    HTML maps and the reports (HTML and PDF), written one after another here and by worker
-    processes in the shared demo run."""
+    HTML maps and the reports (HTML and PDF), computed and written one after another here and by
+    worker processes in the shared demo run (cities, reports)."""
     inputs, out, _ = demo
     again_in = tmp_path / "in"
-    project = override(load_project(write_demo_inputs(again_in)), {"maps": {"figures": False, "figure_workers": 1}})
+    project = override(load_project(write_demo_inputs(again_in)), {"maps": {"figures": False, "figure_workers": 1},
+                                                                     "estimates": {"workers": 1}})
     run_project(project, tmp_path / "out")
 
     def digest(folder):

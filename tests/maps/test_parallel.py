@@ -84,3 +84,33 @@ def test_any_figure_jobs_in_parallel_are_the_serial_files(tmp_path):
                                           "structural.pdf"]
     for a, b in zip(serial, parallel):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs the fork start method")
+def test_fork_map_returns_results_in_item_order_whatever_the_costs():
+    import os
+
+    from geo_cohesion.maps.parallel import fork_map
+
+    items = list(range(7))
+    costs = [1.0, 5.0, 2.0, 9.0, 0.5, 3.0, 4.0]  # the costliest start first; results stay in item order
+    results = fork_map(lambda i: (i * i, os.getpid()), items, workers=2, costs=costs)
+    assert [r[0] for r in results] == [i * i for i in items]
+    assert len({pid for _, pid in results} - {os.getpid()}) >= 1  # computed in worker processes
+    assert fork_map(lambda i: i * i, items, workers=1) == [i * i for i in items]
+    assert [pid for _, pid in fork_map(lambda i: (i, os.getpid()), items, workers=1)] == [os.getpid()] * 7
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs the fork start method")
+def test_fork_map_raises_the_workers_exception_here():
+    from geo_cohesion.errors import InputError
+    from geo_cohesion.maps.parallel import fork_map
+
+    def fail_on_three(i):
+        if i == 3:
+            raise InputError("kaputt", "datei.csv", "reparieren")
+        return i
+
+    with pytest.raises(InputError) as info:
+        fork_map(fail_on_three, range(5), workers=2)
+    assert (info.value.message, info.value.source, info.value.hint) == ("kaputt", "datei.csv", "reparieren")
