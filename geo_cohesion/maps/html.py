@@ -28,6 +28,7 @@ from geo_cohesion.maps.classify import NO_DATA_COLOUR
 from geo_cohesion.maps.layers import CityMap, MapLayer
 from geo_cohesion.maps.significance import significance_legend
 from geo_cohesion.settings import Basemap
+from geo_cohesion.stats.compare import rank_open
 
 LEAFLET_JS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
 LEAFLET_CSS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
@@ -102,6 +103,10 @@ def _layer_payload(layer: MapLayer, lang: str = "de") -> dict:
         # the comparison table's rank intervals (null: the layer has none, the tooltip shows the point rank)
         "rank_low": _ranks(layer.rank_low) if layer.rank_low is not None else None,
         "rank_high": _ranks(layer.rank_high) if layer.rank_high is not None else None,
+        # an interval over every rank: "Rang nicht erkennbar" instead of a point rank (stats.compare.rank_open)
+        "rank_open": _none_if_empty([True if o else None for o in rank_open(layer.rank_low, layer.rank_high,
+                                                                              layer.rank_count)])
+        if layer.rank_low is not None and layer.rank_high is not None else None,
         "rank_note": layer.rank_note or None,
         "colours": colours, "legend": legend,
         # per-district texts; null instead of a list of nulls (10,000 districts: 1.4 MB per list)

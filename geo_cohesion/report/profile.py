@@ -21,6 +21,7 @@ from geo_cohesion.radar.indicators import known_labels
 from geo_cohesion.report import text as t
 from geo_cohesion.report.model import CityReportInput, ReportSettings
 from geo_cohesion.report.need import main_drivers, need_classes
+from geo_cohesion.stats.compare import rank_open
 from geo_cohesion.survey.reliability import unpublished_when
 from geo_cohesion.survey.small_area import ESTIMATOR_LABELS
 
@@ -260,9 +261,7 @@ def profile_paragraph(city: CityReportInput, facts: DistrictFacts, settings: Rep
                     verb = "liegt die Dimension" if len(above) == 1 else "liegen die Dimensionen"
                     parts.append(f"Signifikant über dem Stadtwert {verb} {items}.")
             rank, rank_low, rank_high = (facts.ranked(index, c) for c in ("rank", "rank_low", "rank_high"))
-            if not t.missing(rank) and float(rank_low) <= 1 and float(rank_high) >= facts.n_ranked > 2:
-                # every rank is compatible with the data (e.g. model estimates that all equal the city's
-                # regression value): a point rank would only name the first of equals
+            if not t.missing(rank) and bool(rank_open(rank_low, rank_high, facts.n_ranked)):
                 parts.append(f"Einen Rang beim Index unter den {facts.n_ranked} Gebieten der Stadt mit ausgewiesenem "
                              f"Wert lassen die Daten nicht erkennen: das {t.level_percent(settings.level)}-%-"
                              f"Rangintervall reicht von 1 bis {facts.n_ranked}.")

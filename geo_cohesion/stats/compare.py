@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from geo_cohesion.errors import InputError
@@ -178,6 +179,30 @@ def rank_intervals(estimates: Sequence[float], se: Sequence[float], level: float
         high[first:first + block.shape[1]] = np.quantile(block, 1.0 - tail, axis=0, method="inverted_cdf")
     out.loc[valid, "rank_low"] = low
     out.loc[valid, "rank_high"] = high
+    return out
+
+
+def rank_open(rank_low: ArrayLike, rank_high: ArrayLike, n_ranked: int) -> np.ndarray:
+    """Whether a rank interval covers every rank 1..``n_ranked`` (of more than two districts).
+
+    Then the data are compatible with any rank (e.g. model estimates that all equal the city's
+    regression value), and a point rank would only name the first of equals: maps and profiles
+    say "Rang nicht erkennbar" instead. False where an interval is missing.
+
+    Parameters
+    ----------
+    rank_low, rank_high : array-like of float
+        Rank intervals (:func:`rank_intervals`), NaN where none.
+    n_ranked : int
+        Districts in the ranking.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    low, high = np.asarray(rank_low, dtype=float), np.asarray(rank_high, dtype=float)
+    with np.errstate(invalid="ignore"):
+        out: np.ndarray = (low <= 1) & (high >= n_ranked) & (n_ranked > 2)
     return out
 
 

@@ -208,3 +208,24 @@ def test_rank_table_keys_are_matched_like_the_estimates():
     expected = table[table["variable"] == "index"].set_index("district_id")["rank_low"].reindex(IDS)
     np.testing.assert_array_equal(layer.rank_low, expected.to_numpy(dtype=float))
     assert np.isfinite(layer.rank_low).sum() == len(IDS) - 2
+
+
+def test_the_payload_marks_intervals_over_every_rank_once_for_the_browser():
+    """The rule "interval over every rank" is computed in Python (stats.compare.rank_open), not in map.js."""
+    rng = np.random.default_rng(3)
+    estimates = _estimates(rng)
+    shown = [d for d in IDS if d != HIDDEN]
+
+    def payload(low: np.ndarray, high: np.ndarray) -> dict:
+        city_map = build_city_map("Musterstadt", _boundaries(), estimates)
+        table = pd.DataFrame({"district_id": shown, "variable": "index", "rank": low, "rank_low": low,
+                              "rank_high": high})
+        add_rank_intervals(city_map, table, basis="published")
+        return next(layer for layer in map_payload(city_map)["layers"] if layer["key"] == "index")
+
+    every = payload(np.ones(len(shown)), np.full(len(shown), float(len(shown))))
+    assert every["n_ranked"] == len(shown)
+    assert every["rank_open"] == [None if d == HIDDEN else True for d in map_payload(
+        build_city_map("Musterstadt", _boundaries(), estimates))["keys"]]
+    points = np.arange(1.0, len(shown) + 1)
+    assert payload(points, points)["rank_open"] is None

@@ -194,3 +194,13 @@ def test_association_without_usable_districts_keeps_its_columns():
     structural = pd.DataFrame({"district_id": ["1", "2"], "sgb2_share_pct": [5.0, 9.0]})
     out = structural_association(estimates, structural, ["sgb2_share_pct"])
     assert out.empty and {"variable", "indicator", "r"} <= set(out.columns)
+
+
+def test_rank_open_means_an_interval_over_every_rank():
+    from geo_cohesion.stats.compare import rank_open
+
+    low = np.array([1.0, 1.0, 2.0, np.nan, 1.0])
+    high = np.array([5.0, 4.0, 5.0, np.nan, 6.0])
+    assert rank_open(low, high, 5).tolist() == [True, False, False, False, True]
+    assert not rank_open([1.0, 1.0], [2.0, 2.0], 2).any()  # two districts: 1-2 is still a ranking
+    assert bool(rank_open(1.0, 3.0, 3)) and not bool(rank_open(1.0, 2.0, 3))

@@ -84,8 +84,7 @@
     if (l.rank_low) {  // rank and rank interval exactly as in their table; "–" where it has none
       if (l.rank[i] !== null && l.rank_low[i] !== null && l.rank_high[i] !== null) {
         // an interval over every rank (e.g. equal model estimates) gets no point rank (rank 1 of a tie)
-        var open = l.rank_low[i] === 1 && l.rank_high[i] === l.n_ranked && l.n_ranked > 2;
-        box.appendChild(el("div", open ? TEXT.rank_open.replace("{n}", String(l.n_ranked))
+        box.appendChild(el("div", l.rank_open && l.rank_open[i] ? TEXT.rank_open.replace("{n}", String(l.n_ranked))
           : TEXT.rank_interval.replace("{rank}", String(l.rank[i])).replace("{low}", String(l.rank_low[i]))
             .replace("{high}", String(l.rank_high[i])).replace("{n}", String(l.n_ranked)), "gc-rank"));
         if (l.rank_note) { box.appendChild(el("div", l.rank_note, "gc-rank-note")); }
