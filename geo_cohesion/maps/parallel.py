@@ -9,16 +9,24 @@ serial run, so the files are byte-identical whatever the number of workers; the 
 are in the same order as :func:`geo_cohesion.maps.figures.write_city_figures` gives them.
 Without ``fork`` (Windows, macOS defaults) or with one worker the figures are drawn one after
 another in this process.
+
+The same machinery serves any other work: :func:`fork_map` (e.g. the cities of a run,
+:func:`geo_cohesion.project.run.compute_cities`) and :func:`fork_pool` (the reports); a worker
+that dies is an error, not a hang.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from geo_cohesion.errors import InputError
 from geo_cohesion.keys import slugify
 from geo_cohesion.maps.figures import (
     DEFAULT_FORMATS,
@@ -74,6 +82,23 @@ def resolve_workers(workers: int, jobs: int) -> int:
     return max(1, min(chosen, jobs))
 
 
+@contextlib.contextmanager
+def fork_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """``workers`` forked worker processes (they inherit this process's memory).
+
+    An executor, not a ``multiprocessing.Pool``: a worker that dies (the out-of-memory killer,
+    say) fails the call instead of leaving it waiting forever for the lost work; that is raised
+    as an :class:`~geo_cohesion.errors.InputError` saying how to run with fewer processes.
+    """
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield pool
+    except BrokenProcessPool:
+        raise InputError("a worker process ended unexpectedly (killed, e.g. when the memory ran out)",
+                         hint="run with fewer processes: 'estimates: {workers: 1}' and "
+                              "'maps: {figure_workers: 1}' in the project file") from None
+
+
 #: (function, items) of the running :func:`fork_map`, inherited by forked workers.
 _MAP_STATE: tuple = ()
 
@@ -90,7 +115,8 @@ def fork_map(func: Callable[[Any], Any], items: Sequence[Any], workers: int = 0,
     ``func`` and ``items`` are inherited by the workers (``fork``), not pickled; only the results
     travel back, pickled, so they must be picklable. An exception raised by ``func`` is raised
     here. Nothing is shared between the calls: a function whose result depends only on its item
-    gives the same results in any number of processes.
+    gives the same results in any number of processes. A worker process that dies is an error
+    (:func:`fork_pool`), never a run that waits forever.
 
     Parameters
     ----------
@@ -116,8 +142,8 @@ def fork_map(func: Callable[[Any], Any], items: Sequence[Any], workers: int = 0,
     order = sorted(range(len(items)), key=lambda i: -costs[i]) if costs is not None else list(range(len(items)))
     _MAP_STATE = (func, list(items))
     try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
-            done = dict(zip(order, pool.map(_call, order, chunksize=1)))
+        with fork_pool(n) as pool:
+            done = dict(zip(order, pool.map(_call, order)))
     finally:
         _MAP_STATE = ()
     return [done[i] for i in range(len(items))]

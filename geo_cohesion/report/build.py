@@ -318,21 +318,22 @@ def _write_parallel(cities: list[CityReportInput], settings: ReportSettings, cro
                     plans: list[dict[str, str]], workers: int, timings: ReportTimings) -> list[Path]:
     """The documents of :func:`write_reports`, written by ``workers`` forked processes: first every
     profile, then the city reports (which list the profiles); files and order as serially."""
-    import multiprocessing
     import tempfile
+
+    from geo_cohesion.maps.parallel import fork_pool
 
     global _STATE
     jobs = [(c, district_id, stem) for c, stems in enumerate(plans) for district_id, stem in stems.items()]
     with tempfile.TemporaryDirectory(prefix="geo-cohesion-reports-") as folder:
         _STATE = (cities, settings, cross, root, folder)
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                done = pool.map(_profile_job, jobs, chunksize=max(1, min(8, len(jobs) // (4 * workers))))
+            with fork_pool(workers) as pool:
+                done = list(pool.map(_profile_job, jobs, chunksize=max(1, min(8, len(jobs) // (4 * workers)))))
                 by_city: list[list] = [[] for _ in cities]
                 for (c, _d, _s), result in zip(jobs, done):
                     by_city[c].append(result)
-                reports = pool.map(_city_job, [(c, [r[1] for r in results]) for c, results in enumerate(by_city)],
-                                   chunksize=1)
+                reports = list(pool.map(_city_job, [(c, [r[1] for r in results])
+                                                     for c, results in enumerate(by_city)]))
         finally:
             _STATE = ()
     written: list[Path] = []

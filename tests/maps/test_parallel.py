@@ -114,3 +114,20 @@ def test_fork_map_raises_the_workers_exception_here():
     with pytest.raises(InputError) as info:
         fork_map(fail_on_three, range(5), workers=2)
     assert (info.value.message, info.value.source, info.value.hint) == ("kaputt", "datei.csv", "reparieren")
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs the fork start method")
+def test_a_worker_that_dies_is_an_error_not_a_hang():
+    import os
+
+    from geo_cohesion.errors import InputError
+    from geo_cohesion.maps.parallel import fork_map
+
+    def die_on_two(i):
+        if i == 2:
+            os._exit(9)  # as if the out-of-memory killer had ended it
+        return i
+
+    with pytest.raises(InputError, match="worker process ended unexpectedly") as info:
+        fork_map(die_on_two, range(4), workers=2)
+    assert "workers: 1" in info.value.hint
