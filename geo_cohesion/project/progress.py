@@ -82,6 +82,11 @@ class Reporter:
         yield
         self.record(description, time.perf_counter() - start)
 
+    def describe(self, description: str) -> None:
+        """Show ``description`` on the bar (work under way elsewhere, e.g. in worker processes)."""
+        if self._progress is not None:
+            self._progress.update(self._task, description=description)
+
     def record(self, description: str, elapsed: float) -> None:
         """Count a finished step that took ``elapsed`` seconds (from :meth:`step`, or run in a worker process)."""
         self.steps.append((description, elapsed))
@@ -117,6 +122,13 @@ def done() -> None:
     reporter = _ACTIVE.get()
     if reporter is not None:
         reporter.done()
+
+
+def describe(description: str) -> None:
+    """Show what is under way on the active reporter's bar, without counting a step."""
+    reporter = _ACTIVE.get()
+    if reporter is not None:
+        reporter.describe(description)
 
 
 def record(description: str, elapsed: float) -> None:

@@ -436,7 +436,7 @@ def compute_cities(cities: list[CityConfig], boundaries: list, project: ProjectC
     from threadpoolctl import threadpool_limits
 
     # one BLAS thread: the matrices are small or batched, and BLAS threads only contend with each
-    # other and with the city processes (2-5x slower on 2 cores: benchmarks/bench_blas_threads.py)
+    # other and with the city processes (1.1-11x slower on 2 cores: benchmarks/bench_blas_threads.py)
     with threadpool_limits(limits=1, user_api="blas"):
         return _compute_cities(cities, boundaries, project, maps, lang)
 
@@ -473,6 +473,7 @@ def _compute_cities(cities: list[CityConfig], boundaries: list, project: Project
         return None, (result, output), (middle - start, time.perf_counter() - middle)
 
     _preload_stage_modules(project)
+    progress.describe(f"{len(cities)} cities: reading, weighting, estimating, comparing (in parallel)")
     sizes = [float(len(b)) if b is not None else 1.0 for b in boundaries]  # larger cities start first
     done = fork_map(both_stages, range(len(cities)), project.estimates.workers, costs=sizes)
     failed = [(error[0], i, error[1]) for i, (error, _, _) in enumerate(done) if error is not None]

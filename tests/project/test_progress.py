@@ -54,6 +54,24 @@ def test_failed_step_is_not_counted():
     assert reporter.steps == []
 
 
+def test_steps_run_in_workers_are_recorded_with_their_duration(monkeypatch):
+    """Worker processes run muted; the parent records their steps (counted, printed with VERBOSE)."""
+    monkeypatch.delenv("CI", raising=False)
+    console, buffer = _console(True)
+    with progress.reporting(progress.VERBOSE, console) as reporter:
+        progress.expect(2)
+        progress.describe("2 cities: estimating (in parallel)")
+        assert reporter._progress.tasks[0].description == "2 cities: estimating (in parallel)"
+        with progress.muted(), progress.step("inside a worker"):  # no reporter: neither counted nor printed
+            pass
+        progress.record("Musterstadt: estimating", 2.5)
+        progress.record("Zweitstadt: estimating", 1.25)
+        assert reporter._progress.tasks[0].completed == 2
+    assert reporter.steps == [("Musterstadt: estimating", 2.5), ("Zweitstadt: estimating", 1.25)]
+    text = buffer.getvalue()
+    assert "✓ Musterstadt: estimating (2.5 s)" in text and "inside a worker" not in text
+
+
 def test_without_a_reporter_steps_do_nothing():
     progress.expect(3)
     with progress.step("nothing happens"):
