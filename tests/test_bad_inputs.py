@@ -681,6 +681,28 @@ def _check_groups_as_typed(p: Project, result) -> None:
     assert set(groups["group"]) == {"no", "yes"}
 
 
+def _scores_instead(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Project], None]:
+    """The city given as already weighted district scores (``scores``, no microdata), edited by ``edit``."""
+    def mutate(p: Project) -> None:
+        rows = [{"bezirk": d, "variable": v, "estimate": 50.0 + i + k, "se": 1.5, "n": 30}
+                for i, d in enumerate(IDS) for k, v in enumerate(["index", "soziale_beziehungen"])]
+        edit(pd.DataFrame(rows)).to_csv(p.path("scores.csv"), index=False)
+        for key in ("survey", "population", "weighting"):
+            p.city.pop(key)
+        p.city["scores"] = {"path": "scores.csv", "district_column": "bezirk"}
+        p.write_config()
+    return mutate
+
+
+def _score_label(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(variable=frame["variable"].replace({"index": "Zusammenhaltsindex"}))
+
+
+def _score_n_negative(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.loc[5, "n"] = -3
+    return frame
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks for cases that must work
 
@@ -963,6 +985,11 @@ CASES: list[Case] = [
          _set_geometry(2, _translate(1e12)), ("boundaries.gpkg", "103", "coordinates")),
     Case("coordinates_nan", "A district vertex that is not a number", _set_geometry(1, _nan_vertex),
          ("boundaries.gpkg", "102")),
+    # --- already weighted district scores (robustness sweep 2)
+    Case("scores_unknown_variable", "Score table naming the index `Zusammenhaltsindex` instead of `index`",
+         _scores_instead(_score_label), ("scores.csv", "lines 2, 4", "'variable'", "Zusammenhaltsindex", "'index'")),
+    Case("scores_negative_n", "Score table with `n = -3` respondents", _scores_instead(_score_n_negative),
+         ("scores.csv", "line 7", "'n'", "-3")),
     Case("all_districts_unreliable", "Every district below the reliability threshold (`min_n: 1000`)",
          _config(lambda c: c["estimates"].update(min_n=1000)), ok=True, check=_check_all_suppressed,
          works="the run finishes: districts are shown as too few respondents, the city value is reported"),

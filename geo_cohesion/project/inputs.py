@@ -17,9 +17,9 @@ import pandas as pd
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table, row_ref, to_numeric_column
 from geo_cohesion.keys import align_keys, match_keys, normalise_key
-from geo_cohesion.labels import DEFAULT_LANG
+from geo_cohesion.labels import DEFAULT_LANG, label
 from geo_cohesion.project.config import CityConfig, ProjectConfig
-from geo_cohesion.radar.codebook import load_codebook
+from geo_cohesion.radar.codebook import load_codebook, load_radar
 from geo_cohesion.radar.indicators import IndicatorRegistry, indicator_registry, indicator_table
 from geo_cohesion.radar.scoring import score_respondents
 from geo_cohesion.survey.calibrate import CollapseReport, collapse_empty_categories
@@ -161,6 +161,17 @@ def _check_same_margin(margin: str, name_a: str, a: dict[str, float], name_b: st
                          f"totals {sum(a.values()):,.0f} vs {sum(b.values()):,.0f})",
                          hint="both tables must count the same population (same date and definition); correct one "
                               "of them, or give this margin in one table only")
+
+
+def score_variables() -> dict[str, str]:
+    """The names a score table (``scores``) may give its variables: each Radar slug and its German
+    and English label (``"Soziale Beziehungen"``) -> the slug; matched with the key normaliser."""
+    names: dict[str, str] = {}
+    for slug in load_radar().variables:
+        names[slug] = slug
+        for lang in ("de", "en"):
+            names.setdefault(label(f"radar.{slug}", lang), slug)
+    return names
 
 
 def read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame | None:
