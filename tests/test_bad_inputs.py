@@ -788,6 +788,8 @@ CASES: list[Case] = [
          _boundary_ids(["101", "102", "102", "104"]), ("boundaries.gpkg", "bezirk", "102")),
     Case("boundaries_empty_ids", "A district without id in the boundaries",
          _boundary_ids(["101", "", "103", "104"]), ("boundaries.gpkg", "bezirk", "feature(s) 2")),
+    Case("boundaries_overlapping", "Two districts overlapping (one drawn 300 m too large)",
+         _set_geometry(1, lambda g: g.buffer(300, join_style="mitre")), ("boundaries.gpkg", "'102'", "overlap")),
     Case("boundaries_missing_district", "District in the survey but not in the boundaries", _boundaries_drop_last,
          ("boundaries.gpkg", "survey.csv", "104")),
     Case("boundaries_extra_district", "District in the boundaries but not in the survey",
