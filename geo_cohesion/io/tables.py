@@ -267,7 +267,8 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
     decimal, thousands : str, optional
         The CSV's number format. By default it is decided per column from all its values
         (:func:`infer_number_format`): ``1234,5``, ``1.234,5``, ``1,234.5``, ``1 234,5`` … are
-        all read, and a column whose numbers can be read in two ways (``2.069`` next to
+        all read (also with a percent sign after every number: ``9,1 %`` is 9.1), and a column
+        whose numbers can be read in two ways (``2.069`` next to
         ``987``) is an error that names the column and asks for these settings. ``thousands=""``
         declares that there are no thousands separators.
     sheet : str or int, optional
@@ -397,6 +398,11 @@ def infer_number_format(values: pd.Series, decimal: str | None = None,
     return "ambiguous", None
 
 
+#: A cell ending in a percent sign ("9,1 %", "9.1%"): read as the number before it (9.1).
+_PERCENT = re.compile(r".*\d[ \u00a0\u202f]?%")
+_PERCENT_SIGN = r"[ \u00a0\u202f]?%$"
+
+
 def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decimal: str | None,
                     thousands: str | None) -> pd.DataFrame:
     """Convert every text column that is unambiguously numeric; stop on an ambiguous one."""
@@ -416,6 +422,10 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
         distinct = stripped[filled].astype(str)  # in order of first appearance
         cells = pd.Series(stripped.to_numpy(dtype=object)[codes[present]]).astype(str)
         name, numbers = infer_number_format(cells, decimal, thousands)
+        if name is None and cells.str.fullmatch(_PERCENT).all():  # "9,1 %": a percentage, read as 9.1
+            distinct = distinct.str.replace(_PERCENT_SIGN, "", regex=True)
+            name, numbers = infer_number_format(cells.str.replace(_PERCENT_SIGN, "", regex=True), decimal, thousands)
+            name = name if name in (None, "ambiguous") else f"{name} %"
         if name == "ambiguous":
             examples = ", ".join(repr(v) for v in pd.unique(distinct)[:4])
             readings = [n for n, _, _ in NUMBER_FORMATS if distinct.str.fullmatch(_PATTERNS[n]).all()]

@@ -155,3 +155,17 @@ def test_large_field_is_read_and_the_limit_restored(tmp_path, small_csv_limit):
     with pytest.raises(InputError):
         read_table(bad)
     assert csv.field_size_limit() == small_csv_limit   # restored on errors, too
+
+
+def test_numbers_with_a_percent_sign_are_read_as_percentages(tmp_path):
+    """`9,1 %` in every cell (German office exports) made a known indicator a text column that was
+    dropped without a note (robustness sweep 2)."""
+    path = tmp_path / "struktur.csv"
+    path.write_text("bezirk;arbeitslose_pct;quote;gemischt;text\n01;9,1 %;12 %;9.1 %;ab 5 %\n"
+                    "02;10,25 %;7%;10,5 %;x\n03;;8\u00a0%;3 %;y\n", encoding="utf-8")
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["arbeitslose_pct"].tolist()[:2] == [9.1, 10.25] and np.isnan(table["arbeitslose_pct"].iloc[2])
+    assert table["quote"].tolist() == [12.0, 7.0, 8.0]
+    assert table.attrs["number_formats"]["arbeitslose_pct"] == "1234,5 %"
+    assert table["gemischt"].tolist() == ["9.1 %", "10,5 %", "3 %"]  # point and comma: no one format, stays text
+    assert table["text"].tolist() == ["ab 5 %", "x", "y"]
