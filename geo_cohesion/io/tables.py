@@ -244,6 +244,21 @@ def _read_spss(path: Path, text_columns: list[str]) -> pd.DataFrame:
     return table
 
 
+def _raise_if_on_other_sheet(path: Path, required: list[str], missing: list[str]) -> None:
+    """The required columns are not on a workbook's first sheet: name the sheet(s) that have them."""
+    try:
+        headers = pd.read_excel(path, sheet_name=None, nrows=0, engine="openpyxl")
+    except Exception:  # the first sheet was read; the usual message follows
+        return
+    names = list(headers)
+    having = [name for name in names[1:] if all(c in [str(h).strip() for h in headers[name].columns] for c in required)]
+    if having:
+        raise InputError(f"missing column(s) {', '.join(missing)} on the first sheet {names[0]!r}; sheet(s) "
+                         f"{', '.join(repr(n) for n in having)} have them", str(path),
+                         "the first sheet of a workbook is read: move the sheet with the data to the front, or save "
+                         "it as CSV")
+
+
 def read_table(path: str | Path, dtype: type | dict | None = None,
                required: Iterable[str] = (), text_columns: Iterable[str] = (), *,
                decimal: str | None = None, thousands: str | None = None,
@@ -302,6 +317,8 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
     if dupes:
         raise InputError(f"duplicate column name(s): {', '.join(dupes)}", str(path), "give every column its own name")
     missing = [c for c in required if c not in table.columns]
+    if missing and suffix in EXCEL_SUFFIXES and sheet is None:
+        _raise_if_on_other_sheet(path, list(required), missing)
     if missing:
         raise InputError(f"missing column(s): {', '.join(missing)}", str(path),
                          f"name the right columns in the project file; the file has: "

@@ -169,3 +169,17 @@ def test_numbers_with_a_percent_sign_are_read_as_percentages(tmp_path):
     assert table.attrs["number_formats"]["arbeitslose_pct"] == "1234,5 %"
     assert table["gemischt"].tolist() == ["9.1 %", "10,5 %", "3 %"]  # point and comma: no one format, stays text
     assert table["text"].tolist() == ["ab 5 %", "x", "y"]
+
+
+def test_columns_on_another_sheet_of_the_workbook_are_named(tmp_path):
+    """A workbook whose first sheet holds notes said only "missing column(s): bezirk, einwohner; the
+    file has: Hinweis" (robustness sweep 2); now it names the sheet that has them."""
+    path = tmp_path / "bevoelkerung.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Hinweis": ["Quelle: Statistikstelle"]}).to_excel(writer, sheet_name="Hinweise", index=False)
+        pd.DataFrame({"bezirk": ["01"], "einwohner": [1200]}).to_excel(writer, sheet_name="Daten", index=False)
+    with pytest.raises(InputError, match=r"bevoelkerung.xlsx: missing column\(s\) bezirk, einwohner on the first "
+                                         r"sheet 'Hinweise'; sheet\(s\) 'Daten' have them – .*move the sheet"):
+        read_table(path, required=["bezirk", "einwohner"])
+    with pytest.raises(InputError, match=r"missing column\(s\): stadtteil"):  # on no sheet: the usual message
+        read_table(path, required=["stadtteil"])
