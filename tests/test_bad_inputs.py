@@ -681,6 +681,16 @@ def _check_groups_as_typed(p: Project, result) -> None:
     assert set(groups["group"]) == {"no", "yes"}
 
 
+def _population_xlsx_text_thousands(p: Project) -> None:
+    """Counts typed as text in Excel with German thousands separators ('1.234'), next to '987'."""
+    population = p.population.astype(object).copy()
+    counts = p.population["einwohner"]
+    population["einwohner"] = [f"{v // 1000}.{v % 1000:03d}" if v >= 1000 else str(v) for v in counts]
+    population.to_excel(p.path("population.xlsx"), index=False)
+    p.city["population"]["path"] = "population.xlsx"
+    p.write_config()
+
+
 def _scores_instead(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Project], None]:
     """The city given as already weighted district scores (``scores``, no microdata), edited by ``edit``."""
     def mutate(p: Project) -> None:
@@ -929,6 +939,8 @@ CASES: list[Case] = [
     # --- number formats (issue #19)
     Case("population_thousands_ambiguous", "Population counts exported by German Excel: `2.069` next to `987`",
          _population_german_csv(declare=False), ("population.csv", "einwohner", "thousands")),
+    Case("population_xlsx_text_thousands", "Excel population counts stored as text: `1.234` next to `987`",
+         _population_xlsx_text_thousands, ("population.xlsx", "column 'einwohner'", "more than one way")),
     Case("population_thousands_declared", "The same table with `decimal: \",\"` and `thousands: \".\"` declared",
          _population_german_csv(declare=True), ok=True, check=_check_same_index_as_good,
          works="read as 2069 and 987; the results equal those of the plain table"),

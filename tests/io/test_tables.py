@@ -183,3 +183,30 @@ def test_columns_on_another_sheet_of_the_workbook_are_named(tmp_path):
         read_table(path, required=["bezirk", "einwohner"])
     with pytest.raises(InputError, match=r"missing column\(s\): stadtteil"):  # on no sheet: the usual message
         read_table(path, required=["stadtteil"])
+
+
+def test_excel_numbers_stored_as_text_follow_the_csv_rules(tmp_path):
+    """Population counts typed as text in Excel ('1.234', German thousands) were read as 1.234
+    residents by pandas and the weights went wrong without a message (robustness sweep 2)."""
+    path = tmp_path / "bevoelkerung.xlsx"
+    pd.DataFrame({"bezirk": ["01", "02", "03"], "einwohner": ["1.234", "2.069", "987"],
+                  "quote": ["9,5", 7.25, None], "anmerkung": ["k.A.", 3, None],
+                  "anzahl": [1200, 1300, None]}).to_excel(path, index=False)
+    with pytest.raises(InputError, match=r"bevoelkerung.xlsx, lines 2, 3, 4, column 'einwohner': numbers stored as "
+                                         r"text in column 'einwohner' can be read in more than one way"):
+        read_table(path, text_columns=["bezirk"])
+    pd.DataFrame({"bezirk": ["01", "02"], "einwohner": ["1.234.567", "2.069"], "quote": ["9,5", 7.25],
+                  "anmerkung": ["k.A.", 3], "anzahl": [1200, 1300]}).to_excel(path, index=False)
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["einwohner"].tolist() == [1234567.0, 2069.0]  # one reading only: thousands separators
+    assert table["quote"].tolist() == [9.5, 7.25]  # a decimal comma next to a number cell
+    assert table["anmerkung"].tolist() == ["k.A.", 3]  # text stays text for the consumer to report
+    assert table["anzahl"].dtype.kind == "i" and table["bezirk"].tolist() == ["01", "02"]
+
+
+def test_to_numeric_column_refuses_text_that_reads_two_ways():
+    """An SPSS string column (or any table not from read_table's CSV path) with '1.234' next to '987'."""
+    table = pd.DataFrame({"einwohner": ["1.234", "987", None]})
+    with pytest.raises(InputError, match=r"population cells stored as text can be read in more than one way"):
+        to_numeric_column(table, "einwohner", "population")
+    np.testing.assert_array_equal(to_numeric_column(pd.DataFrame({"x": ["1,5", "2.5", ""]}), "x"), [1.5, 2.5, np.nan])
