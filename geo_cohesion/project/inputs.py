@@ -28,6 +28,11 @@ from geo_cohesion.survey.design import SurveyDesign
 _STRUCTURAL_HINT = "use the same district ids in both files: one row per surveyed district in the structural table"
 
 
+#: Largest population count of one cell (more than the world's population: a broken file; 1e300 overflowed
+#: the weighting).
+MAX_POPULATION = 1e10
+
+
 def population_margins(population: pd.DataFrame, columns: dict[str, str]) -> dict[str, dict[str, float]]:
     """One-way margins ``{survey column: {category: total}}`` from a long population table.
 
@@ -40,10 +45,10 @@ def population_margins(population: pd.DataFrame, columns: dict[str, str]) -> dic
     """
     count_col = columns["__population__"]
     counts = to_numeric_column(population, count_col, "population")
-    bad = ~np.isfinite(counts) | (counts < 0)
+    bad = ~np.isfinite(counts) | (counts < 0) | (counts > MAX_POPULATION)
     if bad.any():
-        raise InputError("population counts must be numbers >= 0",
-                         row_ref(population, population.index[bad], count_col),
+        raise InputError(f"population counts must be numbers from 0 to {MAX_POPULATION:,.0f} "
+                         f"(found {counts[bad][0]:g})", row_ref(population, population.index[bad], count_col),
                          "correct these counts (0 for an empty cell)")
     margins = {}
     for survey_col, pop_col in columns.items():
