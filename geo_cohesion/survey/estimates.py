@@ -245,10 +245,13 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
         raise InputError("district and variable appear more than once",
                          row_ref(table, table.index[dupes.to_numpy()], district_column),
                          "give one row per district and variable")
-    if has_se and not np.isfinite(out["se"].fillna(0.0)).all():
-        bad = table.index[~np.isfinite(out["se"].fillna(0.0)).to_numpy()]
-        raise InputError("standard error that is not a finite number", row_ref(table, bad, se_column),
-                         "give the standard error as a number, or leave the cell empty when it is not known")
+    se_given = out["se"].fillna(0.0).to_numpy(dtype=float)
+    if has_se and not (np.isfinite(se_given) & (se_given <= 100)).all():
+        bad = table.index[~(np.isfinite(se_given) & (se_given <= 100))]
+        raise InputError("standard error that is not a finite number up to 100 (the width of the score range)",
+                         row_ref(table, bad, se_column),
+                         "give the standard error on the 0-100 score scale, or leave the cell empty when it is "
+                         "not known")
     has_n = n_column is not None and n_column in table.columns
     out["n"] = to_numeric_column(table, n_column, "n") if has_n and n_column is not None else np.nan
     if has_n and n_column is not None:

@@ -198,8 +198,9 @@ def test_score_table_interval_and_se_and_flags_are_checked():
     """An interval 90-95 around an estimate of 61, se = inf and `WAHR` were taken as given (robustness sweep 2)."""
     with pytest.raises(InputError, match="interval 90-95 does not contain its estimate 61"):
         estimates_from_table(_score_rows(ci_low=[90.0, 50.0], ci_high=[95.0, 60.0]), "Bezirk")
-    with pytest.raises(InputError, match="column 'se'.*not a finite number"):
-        estimates_from_table(_score_rows(se=[1.0, np.inf]), "Bezirk")
+    for se in (np.inf, 1e200):  # 1e200 overflowed the model's sampling variances
+        with pytest.raises(InputError, match="column 'se'.*not a finite number up to 100"):
+            estimates_from_table(_score_rows(se=[1.0, se]), "Bezirk")
     german = estimates_from_table(_score_rows(suppressed=["WAHR", "FALSCH"]), "Bezirk", min_n=10)
     assert german["suppressed"].tolist() == [True, False]
     flags = estimates_from_table(_score_rows(suppressed=[True, np.nan]), "Bezirk", min_n=10)["suppressed"]
