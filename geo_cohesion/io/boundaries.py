@@ -479,6 +479,21 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(list(polys))
 
 
+def _collections_to_polygons(geoms: np.ndarray, ids: pd.Series, names: pd.Series, notes: list[str]) -> np.ndarray:
+    """A GeometryCollection with polygons becomes its polygonal part, noted as a repair (as ``make_valid``)."""
+    collections = np.flatnonzero(shapely.get_type_id(geoms) == 7)
+    if not len(collections):
+        return geoms
+    geoms = geoms.copy()
+    for i in collections:
+        polygonal = _polygonal(geoms[i])
+        if not polygonal.is_empty:
+            notes.append(f"district {ids.iloc[i]} ({names.iloc[i]}): geometry collection; its parts that are "
+                         "not areas were dropped")
+            geoms[i] = polygonal
+    return geoms
+
+
 def _repair(geoms: np.ndarray, ids: pd.Series, names: pd.Series, source: str,
             notes: list[str]) -> np.ndarray:
     """Repair invalid geometries with ``make_valid``; keep polygonal parts; note every repair."""
@@ -654,7 +669,7 @@ def read_boundaries(path: str | Path, id_column: str | None = None, name_column:
     _check_ids(ids, id_col, source)
     names = _text_column(raw[name_col]).reset_index(drop=True)
     names = names.where(names.map(lambda v: bool(v)), ids)
-    geoms = np.asarray(raw.geometry.values, dtype=object)
+    geoms = _collections_to_polygons(np.asarray(raw.geometry.values, dtype=object), ids, names, notes)
     _check_geometries(geoms, ids, source)
 
     gdf = gpd.GeoDataFrame({"district_id": ids, "district_name": names}, geometry=geoms, crs=raw.crs)

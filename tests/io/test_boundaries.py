@@ -438,6 +438,24 @@ def test_blank_ids(tmp_path: Path) -> None:
     _raises("feature(s) 2 (counting from 1)", tmp_path / "x.gpkg", id_column="ID")
 
 
+def test_geometry_collection_with_an_area_keeps_the_area(tmp_path: Path) -> None:
+    """A district stored as polygon + line (a GeometryCollection) was refused as 'not a polygon'
+    (robustness sweep 2); its area is kept and the repair noted, as make_valid's are."""
+    gdf = _grid()
+    area = gdf.geometry.iloc[2]
+    gdf.loc[2, "geometry"] = shapely.GeometryCollection([area, shapely.LineString(area.exterior.coords[:2])])
+    gdf.loc[3, "geometry"] = shapely.GeometryCollection([gdf.geometry.iloc[3], gdf.geometry.iloc[3].centroid])
+    gdf.to_file(tmp_path / "x.gpkg", engine="pyogrio")
+    out = read_boundaries(tmp_path / "x.gpkg", id_column="ID", name_column="NAME").set_index("district_id")
+    assert out.geometry["03"].equals(area) and out.geometry["10"].geom_type == "Polygon"
+    assert any(n.startswith("district 03 (Groß-Straße): geometry collection") for n in out.attrs["repairs"])
+    only_lines = _grid()
+    only_lines.loc[0, "geometry"] = shapely.GeometryCollection([shapely.LineString(area.exterior.coords[:2])])
+    only_lines.to_file(tmp_path / "y.gpkg", engine="pyogrio")
+    _raises("district boundaries must be polygons, but district '01' is a GeometryCollection", tmp_path / "y.gpkg",
+            id_column="ID")
+
+
 # ---------------------------------------------------------------------------------------------
 # Overlaps
 
