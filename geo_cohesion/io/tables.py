@@ -209,9 +209,10 @@ def _read_excel(path: Path, dtype: type | dict | None, text_columns: list[str],
     try:
         with warnings.catch_warnings():  # "converter and dtype both specified": the converter wins, as wanted
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            # dtype object: pandas would turn text cells such as '1.234' into 1.234 (see _excel_numbers)
+            # dtype object: pandas would turn text cells such as '1.234' into 1.234 (see _excel_numbers);
+            # as in CSVs, only empty cells are missing ('NA' is a district code, not a gap)
             table = pd.read_excel(path, sheet_name=0 if sheet is None else sheet,
-                                  dtype=object if dtype is None else dtype,
+                                  dtype=object if dtype is None else dtype, keep_default_na=False, na_values=[""],
                                   converters={c: _as_text for c in text_columns} or None, engine="openpyxl")
     except ImportError:
         raise InputError("reading Excel files needs the 'openpyxl' package", str(path),

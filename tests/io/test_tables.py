@@ -210,3 +210,13 @@ def test_to_numeric_column_refuses_text_that_reads_two_ways():
     with pytest.raises(InputError, match=r"population cells stored as text can be read in more than one way"):
         to_numeric_column(table, "einwohner", "population")
     np.testing.assert_array_equal(to_numeric_column(pd.DataFrame({"x": ["1,5", "2.5", ""]}), "x"), [1.5, 2.5, np.nan])
+
+
+def test_excel_text_na_is_a_value_as_in_csv(tmp_path):
+    """A district coded `NA` in an Excel survey was read as missing ("respondents without a district
+    code", robustness sweep 2); as in CSVs, only empty cells are missing."""
+    path = tmp_path / "befragung.xlsx"
+    pd.DataFrame({"bezirk": ["NA", "02", None], "anteil": [1.5, None, 2.0]}).to_excel(path, index=False)
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["bezirk"].tolist()[:2] == ["NA", "02"] and pd.isna(table["bezirk"].iloc[2])
+    assert table["anteil"].iloc[0] == 1.5 and np.isnan(table["anteil"].iloc[1])
