@@ -681,6 +681,38 @@ def _check_groups_as_typed(p: Project, result) -> None:
     assert set(groups["group"]) == {"no", "yes"}
 
 
+def _population_xlsx_text_thousands(p: Project) -> None:
+    """Counts typed as text in Excel with German thousands separators ('1.234'), next to '987'."""
+    population = p.population.astype(object).copy()
+    counts = p.population["einwohner"]
+    population["einwohner"] = [f"{v // 1000}.{v % 1000:03d}" if v >= 1000 else str(v) for v in counts]
+    population.to_excel(p.path("population.xlsx"), index=False)
+    p.city["population"]["path"] = "population.xlsx"
+    p.write_config()
+
+
+def _scores_instead(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Project], None]:
+    """The city given as already weighted district scores (``scores``, no microdata), edited by ``edit``."""
+    def mutate(p: Project) -> None:
+        rows = [{"bezirk": d, "variable": v, "estimate": 50.0 + i + k, "se": 1.5, "n": 30}
+                for i, d in enumerate(IDS) for k, v in enumerate(["index", "soziale_beziehungen"])]
+        edit(pd.DataFrame(rows)).to_csv(p.path("scores.csv"), index=False)
+        for key in ("survey", "population", "weighting"):
+            p.city.pop(key)
+        p.city["scores"] = {"path": "scores.csv", "district_column": "bezirk"}
+        p.write_config()
+    return mutate
+
+
+def _score_label(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(variable=frame["variable"].replace({"index": "Zusammenhaltsindex"}))
+
+
+def _score_n_negative(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.loc[5, "n"] = -3
+    return frame
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks for cases that must work
 
@@ -766,6 +798,8 @@ CASES: list[Case] = [
          _boundary_ids(["101", "102", "102", "104"]), ("boundaries.gpkg", "bezirk", "102")),
     Case("boundaries_empty_ids", "A district without id in the boundaries",
          _boundary_ids(["101", "", "103", "104"]), ("boundaries.gpkg", "bezirk", "feature(s) 2")),
+    Case("boundaries_overlapping", "Two districts overlapping (one drawn 300 m too large)",
+         _set_geometry(1, lambda g: g.buffer(300, join_style="mitre")), ("boundaries.gpkg", "'102'", "overlap")),
     Case("boundaries_missing_district", "District in the survey but not in the boundaries", _boundaries_drop_last,
          ("boundaries.gpkg", "survey.csv", "104")),
     Case("boundaries_extra_district", "District in the boundaries but not in the survey",
@@ -905,6 +939,11 @@ CASES: list[Case] = [
     # --- number formats (issue #19)
     Case("population_thousands_ambiguous", "Population counts exported by German Excel: `2.069` next to `987`",
          _population_german_csv(declare=False), ("population.csv", "einwohner", "thousands")),
+    Case("population_xlsx_text_thousands", "Excel population counts stored as text: `1.234` next to `987`",
+         _population_xlsx_text_thousands, ("population.xlsx", "column 'einwohner'", "more than one way")),
+    Case("population_absurd", "Population count 1e300 (overflowed the weighting: traceback)",
+         _population(lambda f: f.assign(einwohner=f["einwohner"].astype(float).where(f.index != 4, 1e300))),
+         ("population.csv", "line 6", "'einwohner'", "1e+300")),
     Case("population_thousands_declared", "The same table with `decimal: \",\"` and `thousands: \".\"` declared",
          _population_german_csv(declare=True), ok=True, check=_check_same_index_as_good,
          works="read as 2069 and 987; the results equal those of the plain table"),
@@ -963,6 +1002,11 @@ CASES: list[Case] = [
          _set_geometry(2, _translate(1e12)), ("boundaries.gpkg", "103", "coordinates")),
     Case("coordinates_nan", "A district vertex that is not a number", _set_geometry(1, _nan_vertex),
          ("boundaries.gpkg", "102")),
+    # --- already weighted district scores (robustness sweep 2)
+    Case("scores_unknown_variable", "Score table naming the index `Zusammenhaltsindex` instead of `index`",
+         _scores_instead(_score_label), ("scores.csv", "lines 2, 4", "'variable'", "Zusammenhaltsindex", "'index'")),
+    Case("scores_negative_n", "Score table with `n = -3` respondents", _scores_instead(_score_n_negative),
+         ("scores.csv", "line 7", "'n'", "-3")),
     Case("all_districts_unreliable", "Every district below the reliability threshold (`min_n: 1000`)",
          _config(lambda c: c["estimates"].update(min_n=1000)), ok=True, check=_check_all_suppressed,
          works="the run finishes: districts are shown as too few respondents, the city value is reported"),

@@ -479,6 +479,21 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(list(polys))
 
 
+def _collections_to_polygons(geoms: np.ndarray, ids: pd.Series, names: pd.Series, notes: list[str]) -> np.ndarray:
+    """A GeometryCollection with polygons becomes its polygonal part, noted as a repair (as ``make_valid``)."""
+    collections = np.flatnonzero(shapely.get_type_id(geoms) == 7)
+    if not len(collections):
+        return geoms
+    geoms = geoms.copy()
+    for i in collections:
+        polygonal = _polygonal(geoms[i])
+        if not polygonal.is_empty:
+            notes.append(f"district {ids.iloc[i]} ({names.iloc[i]}): geometry collection; its parts that are "
+                         "not areas were dropped")
+            geoms[i] = polygonal
+    return geoms
+
+
 def _repair(geoms: np.ndarray, ids: pd.Series, names: pd.Series, source: str,
             notes: list[str]) -> np.ndarray:
     """Repair invalid geometries with ``make_valid``; keep polygonal parts; note every repair."""
@@ -502,6 +517,31 @@ def _repair(geoms: np.ndarray, ids: pd.Series, names: pd.Series, source: str,
         raise InputError(f"district(s) {_id_list(collapsed)} have invalid geometries without any area",
                          source, "redraw these districts")
     return geoms
+
+
+#: Two districts may overlap by at most this share of the smaller one's area. Polygons simplified one
+#: by one overlap a little (Rostock's Ortsteile: at most 0.08 %); more is not a district layer.
+MAX_OVERLAP_SHARE = 0.01
+
+
+def _check_overlaps(geoms: np.ndarray, ids: pd.Series, source: str) -> None:
+    """Raise when two districts overlap by more than :data:`MAX_OVERLAP_SHARE` of the smaller one."""
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pairs = left < right
+    left, right = left[pairs], right[pairs]
+    if not len(left):
+        return
+    overlap = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    share = overlap / np.maximum(np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right])), 1e-12)
+    bad = np.flatnonzero(share > MAX_OVERLAP_SHARE)
+    if len(bad):
+        worst = bad[np.argmax(share[bad])]
+        more = f" ({len(bad)} overlapping pairs in total)" if len(bad) > 1 else ""
+        raise InputError(f"districts {ids.iloc[left[worst]]!r} and {ids.iloc[right[worst]]!r} overlap "
+                         f"({overlap[worst]:,.0f} m², {share[worst]:.0%} of the smaller one){more}: every place "
+                         "must belong to one district", source,
+                         "use a layer with one level of districts (not Bezirke and Ortsteile together, no buffers), "
+                         "or repair the overlaps (e.g. QGIS: Vector → Topology Checker)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -604,7 +644,8 @@ def read_boundaries(path: str | Path, id_column: str | None = None, name_column:
     InputError
         Missing file, unknown format, incomplete shapefile, unsafe zip, ambiguous layer, missing
         id column, no or unknown CRS, no features, blank or duplicate ids, missing, empty or
-        non-polygon geometries, invalid geometries that have no area once repaired.
+        non-polygon geometries, invalid geometries that have no area once repaired, districts
+        that overlap by more than :data:`MAX_OVERLAP_SHARE` of the smaller one.
     """
     source = str(path)
     user_crs = _parse_crs(crs, source)
@@ -628,7 +669,7 @@ def read_boundaries(path: str | Path, id_column: str | None = None, name_column:
     _check_ids(ids, id_col, source)
     names = _text_column(raw[name_col]).reset_index(drop=True)
     names = names.where(names.map(lambda v: bool(v)), ids)
-    geoms = np.asarray(raw.geometry.values, dtype=object)
+    geoms = _collections_to_polygons(np.asarray(raw.geometry.values, dtype=object), ids, names, notes)
     _check_geometries(geoms, ids, source)
 
     gdf = gpd.GeoDataFrame({"district_id": ids, "district_name": names}, geometry=geoms, crs=raw.crs)
@@ -639,6 +680,7 @@ def read_boundaries(path: str | Path, id_column: str | None = None, name_column:
     if not gdf.crs.equals(target):
         gdf = gdf.to_crs(target)
     repaired = _repair(np.asarray(gdf.geometry.values, dtype=object), ids, names, source, notes)
+    _check_overlaps(repaired, ids, source)
     gdf = gdf.set_geometry(gpd.GeoSeries(repaired, index=gdf.index, crs=gdf.crs))
     gdf = gdf.sort_values("district_id", kind="stable").reset_index(drop=True)[list(COLUMNS)]
     gdf.attrs["source"] = source

@@ -10,6 +10,7 @@ import contextlib
 import csv
 import io
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -206,8 +207,13 @@ def _read_csv(path: Path, dtype: type | dict | None, text_columns: list[str], de
 def _read_excel(path: Path, dtype: type | dict | None, text_columns: list[str],
                 sheet: str | int | None) -> pd.DataFrame:
     try:
-        table = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=dtype,
-                              converters={c: _as_text for c in text_columns} or None, engine="openpyxl")
+        with warnings.catch_warnings():  # "converter and dtype both specified": the converter wins, as wanted
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            # dtype object: pandas would turn text cells such as '1.234' into 1.234 (see _excel_numbers);
+            # as in CSVs, only empty cells are missing ('NA' is a district code, not a gap)
+            table = pd.read_excel(path, sheet_name=0 if sheet is None else sheet,
+                                  dtype=object if dtype is None else dtype, keep_default_na=False, na_values=[""],
+                                  converters={c: _as_text for c in text_columns} or None, engine="openpyxl")
     except ImportError:
         raise InputError("reading Excel files needs the 'openpyxl' package", str(path),
                          "pip install openpyxl, or save the sheet as CSV") from None
@@ -217,9 +223,57 @@ def _read_excel(path: Path, dtype: type | dict | None, text_columns: list[str],
     except Exception as exc:
         raise InputError(f"cannot read the Excel file ({type(exc).__name__}: {exc})", str(path),
                          "check that it is an .xlsx workbook, or save the sheet as CSV") from None
+    if dtype is None:
+        table = _excel_numbers(table, text_columns, path)
     for column in table.columns:  # text cells in number columns (e.g. 'k.A.') are left for the consumer
         if pd.api.types.is_object_dtype(table[column]) and str(column) not in text_columns:
             table[column] = table[column].map(lambda v: v.strip() if isinstance(v, str) else v)
+    return table
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (
+        isinstance(value, float) and np.isnan(value))
+
+
+def _is_number_or_blank(value: object) -> bool:
+    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return numeric or _is_blank(value)
+
+
+def _excel_numbers(table: pd.DataFrame, text_columns: list[str], path: Path) -> pd.DataFrame:
+    """Number cells as numbers; a column's numbers stored as text are read as in a CSV.
+
+    Excel keeps numbers typed as text (``'1.234'``, a German thousands separator) as text cells;
+    pandas would parse them with a decimal point. Here they are read with the CSV rules of
+    :func:`infer_number_format`: a column whose text cells can be read in two ways is an error
+    naming the cells; text that is no number (``k.A.``) stays text.
+    """
+    for column in table.columns:
+        if str(column) in text_columns:
+            continue
+        values = table[column]
+        is_text = values.map(lambda v: isinstance(v, str) and v.strip() != "").to_numpy(dtype=bool)
+        if not is_text.any():
+            table[column] = values.where(values.map(lambda v: not (isinstance(v, str) or v is None)),
+                                         np.nan).infer_objects()
+            continue
+        cells = values[is_text].astype(str).str.strip()
+        name, numbers = infer_number_format(cells)
+        if name == "ambiguous":
+            examples = ", ".join(repr(v) for v in pd.unique(cells)[:4])
+            raise InputError(f"numbers stored as text in column '{column}' can be read in more than one way "
+                             f"({examples}: decimal point or thousands separator?)",
+                             f"{path}, {'line' if is_text.sum() == 1 else 'lines'} "
+                             f"{', '.join(str(i + 2) for i in np.flatnonzero(is_text)[:5])}"
+                             f"{' and more' if is_text.sum() > 5 else ''}, column '{column}'",
+                             "store these cells as numbers in Excel (Daten → Text in Spalten), or write them "
+                             "without thousands separators")
+        rest = values[~is_text]
+        if name is not None and rest.map(_is_number_or_blank).all():
+            column_values = np.array([np.nan if _is_blank(v) else float(v) for v in values.where(~is_text, None)])
+            column_values[is_text] = numbers
+            table[column] = column_values
     return table
 
 
@@ -242,6 +296,21 @@ def _read_spss(path: Path, text_columns: list[str]) -> pd.DataFrame:
                                    for column in meta.variable_value_labels}
     table.attrs["column_labels"] = dict(zip(meta.column_names, meta.column_labels))
     return table
+
+
+def _raise_if_on_other_sheet(path: Path, required: list[str], missing: list[str]) -> None:
+    """The required columns are not on a workbook's first sheet: name the sheet(s) that have them."""
+    try:
+        headers = pd.read_excel(path, sheet_name=None, nrows=0, engine="openpyxl")
+    except Exception:  # the first sheet was read; the usual message follows
+        return
+    names = list(headers)
+    having = [name for name in names[1:] if all(c in [str(h).strip() for h in headers[name].columns] for c in required)]
+    if having:
+        raise InputError(f"missing column(s) {', '.join(missing)} on the first sheet {names[0]!r}; sheet(s) "
+                         f"{', '.join(repr(n) for n in having)} have them", str(path),
+                         "the first sheet of a workbook is read: move the sheet with the data to the front, or save "
+                         "it as CSV")
 
 
 def read_table(path: str | Path, dtype: type | dict | None = None,
@@ -267,7 +336,8 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
     decimal, thousands : str, optional
         The CSV's number format. By default it is decided per column from all its values
         (:func:`infer_number_format`): ``1234,5``, ``1.234,5``, ``1,234.5``, ``1 234,5`` … are
-        all read, and a column whose numbers can be read in two ways (``2.069`` next to
+        all read (also with a percent sign after every number: ``9,1 %`` is 9.1), and a column
+        whose numbers can be read in two ways (``2.069`` next to
         ``987``) is an error that names the column and asks for these settings. ``thousands=""``
         declares that there are no thousands separators.
     sheet : str or int, optional
@@ -301,6 +371,8 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
     if dupes:
         raise InputError(f"duplicate column name(s): {', '.join(dupes)}", str(path), "give every column its own name")
     missing = [c for c in required if c not in table.columns]
+    if missing and suffix in EXCEL_SUFFIXES and sheet is None:
+        _raise_if_on_other_sheet(path, list(required), missing)
     if missing:
         raise InputError(f"missing column(s): {', '.join(missing)}", str(path),
                          f"name the right columns in the project file; the file has: "
@@ -397,6 +469,11 @@ def infer_number_format(values: pd.Series, decimal: str | None = None,
     return "ambiguous", None
 
 
+#: A cell ending in a percent sign ("9,1 %", "9.1%"): read as the number before it (9.1).
+_PERCENT = re.compile(r".*\d[ \u00a0\u202f]?%")
+_PERCENT_SIGN = r"[ \u00a0\u202f]?%$"
+
+
 def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decimal: str | None,
                     thousands: str | None) -> pd.DataFrame:
     """Convert every text column that is unambiguously numeric; stop on an ambiguous one."""
@@ -416,6 +493,10 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
         distinct = stripped[filled].astype(str)  # in order of first appearance
         cells = pd.Series(stripped.to_numpy(dtype=object)[codes[present]]).astype(str)
         name, numbers = infer_number_format(cells, decimal, thousands)
+        if name is None and cells.str.fullmatch(_PERCENT).all():  # "9,1 %": a percentage, read as 9.1
+            distinct = distinct.str.replace(_PERCENT_SIGN, "", regex=True)
+            name, numbers = infer_number_format(cells.str.replace(_PERCENT_SIGN, "", regex=True), decimal, thousands)
+            name = name if name in (None, "ambiguous") else f"{name} %"
         if name == "ambiguous":
             examples = ", ".join(repr(v) for v in pd.unique(distinct)[:4])
             readings = [n for n, _, _ in NUMBER_FORMATS if distinct.str.fullmatch(_PATTERNS[n]).all()]
@@ -463,12 +544,22 @@ def row_ref(table: pd.DataFrame, rows: Iterable, column: str | None = None, limi
 def to_numeric_column(table: pd.DataFrame, column: str, what: str = "value") -> np.ndarray:
     """Convert a column to float, raising InputError that names the bad rows.
 
-    Accepts numbers, numeric strings and decimal commas; empty cells become NaN.
+    Accepts numbers, numeric strings and decimal commas; empty cells become NaN. Text cells (an
+    Excel column stored as text) are read like a CSV column (:func:`infer_number_format`): text
+    that can be read in two ways (``1.234``: 1.234 or 1234?) is an error, never a guess.
     """
     series = table[column]
     if pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype=float)
-    text = series.astype("string").str.strip().str.replace(",", ".", regex=False)
+    stripped = series.astype("string").str.strip()
+    cells = stripped[stripped.notna() & (stripped != "") & series.map(lambda v: isinstance(v, str)).to_numpy()]
+    if len(cells) and infer_number_format(cells.astype(str))[0] == "ambiguous":
+        examples = ", ".join(repr(v) for v in pd.unique(cells)[:4])
+        raise InputError(f"{what} cells stored as text can be read in more than one way ({examples}: "
+                         "decimal point or thousands separator?)", row_ref(table, cells.index, column),
+                         "store these cells as numbers (in Excel: Daten → Text in Spalten), or write them without "
+                         "thousands separators")
+    text = stripped.str.replace(",", ".", regex=False)
     values = pd.to_numeric(text, errors="coerce")
     bad = values.isna() & text.notna() & (text != "")
     if bad.any():

@@ -17,15 +17,20 @@ import pandas as pd
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table, row_ref, to_numeric_column
 from geo_cohesion.keys import align_keys, match_keys, normalise_key
-from geo_cohesion.labels import DEFAULT_LANG
+from geo_cohesion.labels import DEFAULT_LANG, label
 from geo_cohesion.project.config import CityConfig, ProjectConfig
-from geo_cohesion.radar.codebook import load_codebook
+from geo_cohesion.radar.codebook import load_codebook, load_radar
 from geo_cohesion.radar.indicators import IndicatorRegistry, indicator_registry, indicator_table
 from geo_cohesion.radar.scoring import score_respondents
 from geo_cohesion.survey.calibrate import CollapseReport, collapse_empty_categories
 from geo_cohesion.survey.design import SurveyDesign
 
 _STRUCTURAL_HINT = "use the same district ids in both files: one row per surveyed district in the structural table"
+
+
+#: Largest population count of one cell (more than the world's population: a broken file; 1e300 overflowed
+#: the weighting).
+MAX_POPULATION = 1e10
 
 
 def population_margins(population: pd.DataFrame, columns: dict[str, str]) -> dict[str, dict[str, float]]:
@@ -40,10 +45,10 @@ def population_margins(population: pd.DataFrame, columns: dict[str, str]) -> dic
     """
     count_col = columns["__population__"]
     counts = to_numeric_column(population, count_col, "population")
-    bad = ~np.isfinite(counts) | (counts < 0)
+    bad = ~np.isfinite(counts) | (counts < 0) | (counts > MAX_POPULATION)
     if bad.any():
-        raise InputError("population counts must be numbers >= 0",
-                         row_ref(population, population.index[bad], count_col),
+        raise InputError(f"population counts must be numbers from 0 to {MAX_POPULATION:,.0f} "
+                         f"(found {counts[bad][0]:g})", row_ref(population, population.index[bad], count_col),
                          "correct these counts (0 for an empty cell)")
     margins = {}
     for survey_col, pop_col in columns.items():
@@ -161,6 +166,17 @@ def _check_same_margin(margin: str, name_a: str, a: dict[str, float], name_b: st
                          f"totals {sum(a.values()):,.0f} vs {sum(b.values()):,.0f})",
                          hint="both tables must count the same population (same date and definition); correct one "
                               "of them, or give this margin in one table only")
+
+
+def score_variables() -> dict[str, str]:
+    """The names a score table (``scores``) may give its variables: each Radar slug and its German
+    and English label (``"Soziale Beziehungen"``) -> the slug; matched with the key normaliser."""
+    names: dict[str, str] = {}
+    for slug in load_radar().variables:
+        names[slug] = slug
+        for lang in ("de", "en"):
+            names.setdefault(label(f"radar.{slug}", lang), slug)
+    return names
 
 
 def read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame | None:
@@ -290,14 +306,15 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
                          row_ref(survey, survey.index[blank], spec.district_column),
                          "fill in the district or remove these rows")
     survey[spec.district_column] = survey[spec.district_column].astype(str).str.strip()
+    read = read_population_margins(city, project, population_column_map(city))
+    margins, population = read.margins, read.district_table
+    _label_categories(survey, margins, [c for c in (spec.age_column, spec.gender_column) if c in margins])
     codebook = load_codebook(project.resolve(spec.codebook) if spec.codebook else None, spec.min_valid_share)
     scores = score_respondents(survey, codebook)
     data = pd.concat([survey, scores.add_prefix("score__")], axis=1)
     data.attrs = survey.attrs
     design = SurveyDesign(data, weight=spec.weight_column, strata=spec.strata_column)
 
-    read = read_population_margins(city, project, population_column_map(city))
-    margins, population = read.margins, read.district_table
     pop_name = read.sources.get(spec.district_column, Path(str(population.attrs.get("source", "population"))).name)
     survey_name = Path(spec.path).name
     collapsed = None
@@ -330,6 +347,27 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
         exc.source = exc.source or population.attrs.get("source")
         raise
     return raked
+
+
+def _label_categories(survey: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], columns: Sequence[str]
+                      ) -> None:
+    """Replace the codes of an SPSS category column (age group, gender: ``1``, ``2``) by their value
+    labels (``"männlich"``, ``"weiblich"``) when the population table uses the labels: only when
+    some code is no population category and every labelled value is one."""
+    value_labels = survey.attrs.get("value_labels") or {}
+    for column in columns:
+        labels = value_labels.get(column)
+        if not labels:
+            continue
+        categories = {str(c) for c in margins[column]}
+        codes = survey[column].dropna().astype(str)
+        if set(codes) <= categories:
+            continue
+        by_code = {(str(int(k)) if isinstance(k, float) and k.is_integer() else str(k).strip()): str(v).strip()
+                   for k, v in labels.items()}
+        relabelled = survey[column].map(lambda v, m=by_code: m.get(str(v), v), na_action="ignore")
+        if set(relabelled.dropna().astype(str)) <= categories:
+            survey[column] = relabelled
 
 
 def population_column_map(city: CityConfig) -> dict[str, str]:

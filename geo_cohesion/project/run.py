@@ -31,6 +31,7 @@ from geo_cohesion.project.inputs import (
     read_structural,
     read_survey_design,
     resolve_groups,
+    score_variables,
     structural_indicators,
 )
 from geo_cohesion.project.reuse import run_record
@@ -304,7 +305,7 @@ def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.Dat
                        thousands=spec.thousands)
     districts = estimates_from_table(table, spec.district_column, spec.variable_column, spec.estimate_column,
                                      spec.se_column, spec.n_column, level=project.estimates.level,
-                                     min_n=project.estimates.min_n)
+                                     min_n=project.estimates.min_n, variables=score_variables())
     structural = align_structural(city, structural, districts["district_id"].unique(), spec.path)
     names = district_names(city, structural)
     ids = districts["district_id"]

@@ -19,7 +19,7 @@ from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table
 from geo_cohesion.keys import align_keys
 from geo_cohesion.project.config import CityConfig, ProjectConfig
-from geo_cohesion.project.inputs import read_structural, read_survey_design, structural_indicators
+from geo_cohesion.project.inputs import read_structural, read_survey_design, score_variables, structural_indicators
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.settings import WaveSpec
 from geo_cohesion.stats.change import change_between_waves
@@ -76,7 +76,8 @@ def wave_estimates(city: CityConfig, wave: WaveSpec, project: ProjectConfig, dis
         table = read_table(project.resolve(spec.path), text_columns=[spec.district_column], decimal=spec.decimal,
                            thousands=spec.thousands)
         est = estimates_from_table(table, spec.district_column, spec.variable_column, spec.estimate_column,
-                                   spec.se_column, spec.n_column, level=level, min_n=min_n)
+                                   spec.se_column, spec.n_column, level=level, min_n=min_n,
+                                   variables=score_variables())
         source = spec.path
     est = direct_estimates(est)
     current = city.survey.path if city.survey is not None else city.scores.path

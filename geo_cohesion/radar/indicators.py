@@ -26,11 +26,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.io.tables import to_numeric_column
+from geo_cohesion.io.tables import row_ref, to_numeric_column
 from geo_cohesion.labels import DEFAULT_LANG, check_lang
 
 #: Allowed values of :attr:`Indicator.direction`.
@@ -413,18 +414,30 @@ def indicator_registry(structural_columns: pd.DataFrame | Sequence[str], declare
     return IndicatorRegistry(tuple(indicators), tuple(notes), lang)
 
 
+#: Largest magnitude of a structural indicator value (1e300 overflowed the association statistics).
+MAX_INDICATOR = 1e12
+
+
 def indicator_table(structural: pd.DataFrame, registry: IndicatorRegistry) -> pd.DataFrame:
     """A copy of ``structural`` with every indicator column as float (decimal commas read).
 
     Raises
     ------
     InputError
-        Naming the rows of an indicator column that holds text.
+        Naming the rows of an indicator column that holds text, infinity or a value larger than
+        :data:`MAX_INDICATOR` in size.
     """
     out = structural.copy()
     for column in registry.columns:
         if column in out.columns:
-            out[column] = to_numeric_column(structural, column, f"indicator {column!r}:")
+            values = to_numeric_column(structural, column, f"indicator {column!r}:")
+            absurd = np.isinf(values) | (np.abs(np.nan_to_num(values)) > MAX_INDICATOR)
+            if absurd.any():
+                raise InputError(f"indicator {column!r}: value {values[absurd][0]:g} is not a plausible number "
+                                 f"(more than {MAX_INDICATOR:g} in size)",
+                                 row_ref(structural, structural.index[absurd], column),
+                                 "correct these cells (an Excel error value or a unit mix-up?), or leave them empty")
+            out[column] = values
     out.attrs = structural.attrs
     return out
 

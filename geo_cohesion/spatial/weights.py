@@ -1,11 +1,20 @@
 """Spatial weights: queen or rook contiguity from libpysal, islands reported and attached to
-their nearest neighbour."""
+their nearest neighbour.
+
+libpysal's contiguity needs shared vertices. Real boundary files often have none where districts
+meet: polygons simplified one by one (Rostock's Ortsteile overlap their neighbours by metres),
+digitised separately (gaps of centimetres), or a vertex of one district lying on an edge of the
+other. Such neighbours would become islands, or silently lose a neighbour. Districts whose
+boundaries come within :data:`CONTIGUITY_TOLERANCE_M` are therefore neighbours too (rook: along
+more than :data:`ROOK_MIN_SHARED_M` of boundary); :attr:`SpatialWeights.gap_neighbours` lists the
+pairs found this way."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import shapely
 from libpysal import weights as lpw
 
 from geo_cohesion.errors import InputError
@@ -28,6 +37,9 @@ class SpatialWeights:
         Districts that had no contiguous neighbour.
     fallback : str
         What was done with islands (``"nearest neighbour attached"`` or ``"none"``).
+    gap_neighbours : list of (str, str)
+        Neighbours without a shared vertex (across a gap or an overlap of at most
+        :data:`CONTIGUITY_TOLERANCE_M`), added to libpysal's contiguity.
     """
 
     w: lpw.W
@@ -35,6 +47,14 @@ class SpatialWeights:
     kind: str
     islands: list[str] = field(default_factory=list)
     fallback: str = "none"
+    gap_neighbours: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: Districts whose boundaries come this close (metres; boundaries are in a metric CRS) are neighbours.
+CONTIGUITY_TOLERANCE_M = 1.0
+#: Rook neighbours found within the tolerance must share more than this length of boundary (metres),
+#: so that districts meeting at a corner stay queen-only neighbours.
+ROOK_MIN_SHARED_M = 10.0
 
 
 #: Passed to every libpysal ``W`` we build: libpysal warns about disconnected components and
@@ -69,6 +89,7 @@ def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen",
     frame = boundaries.reset_index(drop=True)
     builder = lpw.Queen if kind == "queen" else lpw.Rook
     w = builder.from_dataframe(frame, ids=ids, use_index=False, **_SILENT)
+    w, gap_neighbours = _with_near_neighbours(w, frame, ids, kind)
     islands = [str(i) for i in w.islands]
     fallback = "none"
     if islands and attach_islands:
@@ -78,7 +99,29 @@ def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen",
         w = lpw.attach_islands(w, knn, **_SILENT)
         fallback = "nearest neighbour attached"
     w.transform = "r"
-    return SpatialWeights(w, ids, kind, islands, fallback)
+    return SpatialWeights(w, ids, kind, islands, fallback, gap_neighbours)
+
+
+def _with_near_neighbours(w: lpw.W, frame: gpd.GeoDataFrame, ids: list[str], kind: str
+                          ) -> tuple[lpw.W, list[tuple[str, str]]]:
+    """``w`` plus the districts within :data:`CONTIGUITY_TOLERANCE_M` that share no vertex."""
+    geoms = frame.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=CONTIGUITY_TOLERANCE_M)
+    neighbours = {key: set(values) for key, values in w.neighbors.items()}
+    added = []
+    for a, b in sorted({(int(i), int(j)) for i, j in zip(left, right) if i < j}):
+        if ids[b] in neighbours[ids[a]]:
+            continue
+        if kind == "rook":
+            shared = geoms[a].boundary.intersection(geoms[b].buffer(CONTIGUITY_TOLERANCE_M)).length
+            if shared <= ROOK_MIN_SHARED_M:
+                continue
+        neighbours[ids[a]].add(ids[b])
+        neighbours[ids[b]].add(ids[a])
+        added.append((ids[a], ids[b]))
+    if not added:
+        return w, []
+    return lpw.W({key: sorted(neighbours[key]) for key in ids}, id_order=ids, **_SILENT), added
 
 
 def _subset(sw: SpatialWeights, keep: Sequence[str]) -> SpatialWeights:
@@ -90,5 +133,5 @@ def _subset(sw: SpatialWeights, keep: Sequence[str]) -> SpatialWeights:
     sub = lpw.w_subset(sw.w, keep, **_SILENT)
     sub.transform = "r"
     extra = [str(i) for i in sub.islands if str(i) not in sw.islands]
-    return SpatialWeights(sub, keep, sw.kind, sw.islands + extra, sw.fallback)
+    return SpatialWeights(sub, keep, sw.kind, sw.islands + extra, sw.fallback, sw.gap_neighbours)
 

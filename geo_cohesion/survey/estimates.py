@@ -23,7 +23,8 @@ certainty). A domain without any respondent with a value also has no estimate.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +33,7 @@ from scipy.stats import norm, t as student_t
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import row_ref, to_numeric_column
+from geo_cohesion.keys import normalise_key
 from geo_cohesion.survey.domains import category_codes, column_sums
 from geo_cohesion.survey.linearise import linearised_domain_variance
 
@@ -178,7 +180,8 @@ def domain_means(design: SurveyDesign, values: str | Sequence[str], by: str | No
 
 def estimates_from_table(table: pd.DataFrame, district_column: str, variable_column: str = "variable",
                          estimate_column: str = "estimate", se_column: str | None = "se",
-                         n_column: str | None = "n", level: float = 0.95, min_n: int = 30) -> pd.DataFrame:
+                         n_column: str | None = "n", level: float = 0.95, min_n: int = 30,
+                         variables: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Accept already weighted district scores (no microdata) in the standard tidy layout.
 
     Parameters
@@ -196,6 +199,12 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
         Confidence level for intervals computed from ``se``.
     min_n : int
         Suppression threshold when ``n`` is known.
+    variables : mapping, optional
+        The accepted variables: ``{spelling: variable}`` (e.g. each Radar slug and its German and
+        English labels -> the slug). Given, every value of ``variable_column`` must match one
+        spelling after :func:`~geo_cohesion.keys.normalise_key` (case, spaces, hyphens,
+        underscores and umlauts do not matter) and is rewritten to its variable; any other value
+        is an InputError naming the line and the closest variables. ``None`` accepts any name.
 
     Returns
     -------
@@ -216,6 +225,8 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
     blank = table[district_column].isna()
     if blank.any():
         raise InputError("missing district code", row_ref(table, table.index[blank], district_column))
+    if variables is not None:
+        out["variable"] = _known_variables(table, variable_column, variables)
     out["estimate"] = to_numeric_column(table, estimate_column, "estimate")
     outside = (out["estimate"] < 0) | (out["estimate"] > 100)
     if outside.any():
@@ -234,8 +245,23 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
         raise InputError("district and variable appear more than once",
                          row_ref(table, table.index[dupes.to_numpy()], district_column),
                          "give one row per district and variable")
+    se_given = out["se"].fillna(0.0).to_numpy(dtype=float)
+    if has_se and not (np.isfinite(se_given) & (se_given <= 100)).all():
+        bad = table.index[~(np.isfinite(se_given) & (se_given <= 100))]
+        raise InputError("standard error that is not a finite number up to 100 (the width of the score range)",
+                         row_ref(table, bad, se_column),
+                         "give the standard error on the 0-100 score scale, or leave the cell empty when it is "
+                         "not known")
     has_n = n_column is not None and n_column in table.columns
     out["n"] = to_numeric_column(table, n_column, "n") if has_n and n_column is not None else np.nan
+    if has_n and n_column is not None:
+        counts = out["n"].to_numpy(dtype=float)
+        bad_n = ~np.isnan(counts) & ~(np.isfinite(counts) & (counts >= 0) & (counts == np.round(counts)))
+        if bad_n.any():
+            raise InputError(f"number of respondents {counts[bad_n][0]:g} is not a whole number >= 0",
+                             row_ref(table, table.index[bad_n], n_column),
+                             "give the number of respondents behind each estimate (0 or more), or leave the cell "
+                             "empty when it is not known")
     if "df" in table.columns:
         out["df"] = to_numeric_column(table, "df", "degrees of freedom")
         if (out["df"] <= 0).any():
@@ -249,8 +275,49 @@ def estimates_from_table(table: pd.DataFrame, district_column: str, variable_col
                      else out["estimate"] - q * out["se"])
     out["ci_high"] = (to_numeric_column(table, "ci_high", "ci_high") if "ci_high" in table.columns
                       else out["estimate"] + q * out["se"])
+    given = out[["ci_low", "estimate", "ci_high"]].to_numpy(dtype=float)
+    outside_ci = (given[:, 0] > given[:, 1]) | (given[:, 1] > given[:, 2])  # NaN compares False
+    if outside_ci.any():
+        low, est, high = given[outside_ci][0]
+        raise InputError(f"the interval {low:g}-{high:g} does not contain its estimate {est:g}",
+                         row_ref(table, table.index[outside_ci], "ci_low"),
+                         "give ci_low <= estimate <= ci_high (columns shifted?), or leave out ci_low and ci_high "
+                         "to have them computed from se")
     out["n_eff"] = to_numeric_column(table, "n_eff", "n_eff") if "n_eff" in table.columns else out["n"]
-    flagged = table["suppressed"].astype(str).str.lower().isin({"true", "1", "ja", "yes"}) \
-        if "suppressed" in table.columns else pd.Series(False, index=table.index)
+    flagged = _flags(table, "suppressed") if "suppressed" in table.columns else pd.Series(False, index=table.index)
     out["suppressed"] = flagged.to_numpy() | (out["n"].to_numpy() < min_n if has_n else False)
     return out[["district_id", *ESTIMATE_COLUMNS]].reset_index(drop=True)
+
+
+def _known_variables(table: pd.DataFrame, column: str, variables: Mapping[str, str]) -> pd.Series:
+    """The score table's variable names rewritten to the accepted variables (see ``estimates_from_table``)."""
+    by_key = {normalise_key(spelling): variable for spelling, variable in variables.items()}
+    names = table[column].astype("string").str.strip()
+    keys = names.fillna("").map(normalise_key)
+    unknown = ~keys.isin(list(by_key)).to_numpy()
+    if unknown.any():
+        first = str(names[unknown].iloc[0]) if not pd.isna(names[unknown].iloc[0]) else ""
+        close = difflib.get_close_matches(normalise_key(first), list(by_key), n=3, cutoff=0.5)
+        guess = dict.fromkeys(by_key[c] for c in close)
+        did_you_mean = f"; did you mean {' or '.join(repr(g) for g in guess)}?" if guess else ""
+        known = ", ".join(dict.fromkeys(variables.values()))
+        raise InputError(f"unknown variable {first!r}{did_you_mean}", row_ref(table, table.index[unknown], column),
+                         f"name each row's score with one of: {known}")
+    return keys.map(by_key).astype(str)
+
+
+#: Spellings of yes/no in a ``suppressed`` column (German Excel writes WAHR/FALSCH); empty = no.
+_TRUE = frozenset({"true", "1", "1.0", "ja", "yes", "wahr", "x"})
+_FALSE = frozenset({"false", "0", "0.0", "nein", "no", "falsch", ""})
+
+
+def _flags(table: pd.DataFrame, column: str) -> pd.Series:
+    """A yes/no column as booleans; any other text is an InputError naming the line."""
+    text = table[column].astype("string").fillna("").str.strip().str.lower()
+    unknown = ~text.isin(_TRUE | _FALSE).to_numpy()
+    if unknown.any():
+        raise InputError(f"{table[column][unknown].iloc[0]!r} is not yes or no",
+                         row_ref(table, table.index[unknown], column),
+                         f"write one of {', '.join(sorted(_TRUE - {'1.0'}))} or "
+                         f"{', '.join(sorted(_FALSE - {'', '0.0'}))} (or leave the cell empty for no)")
+    return text.isin(_TRUE)

@@ -438,15 +438,66 @@ def test_blank_ids(tmp_path: Path) -> None:
     _raises("feature(s) 2 (counting from 1)", tmp_path / "x.gpkg", id_column="ID")
 
 
+def test_geometry_collection_with_an_area_keeps_the_area(tmp_path: Path) -> None:
+    """A district stored as polygon + line (a GeometryCollection) was refused as 'not a polygon'
+    (robustness sweep 2); its area is kept and the repair noted, as make_valid's are."""
+    gdf = _grid()
+    area = gdf.geometry.iloc[2]
+    gdf.loc[2, "geometry"] = shapely.GeometryCollection([area, shapely.LineString(area.exterior.coords[:2])])
+    gdf.loc[3, "geometry"] = shapely.GeometryCollection([gdf.geometry.iloc[3], gdf.geometry.iloc[3].centroid])
+    gdf.to_file(tmp_path / "x.gpkg", engine="pyogrio")
+    out = read_boundaries(tmp_path / "x.gpkg", id_column="ID", name_column="NAME").set_index("district_id")
+    assert out.geometry["03"].equals(area) and out.geometry["10"].geom_type == "Polygon"
+    assert any(n.startswith("district 03 (Groß-Straße): geometry collection") for n in out.attrs["repairs"])
+    only_lines = _grid()
+    only_lines.loc[0, "geometry"] = shapely.GeometryCollection([shapely.LineString(area.exterior.coords[:2])])
+    only_lines.to_file(tmp_path / "y.gpkg", engine="pyogrio")
+    _raises("district boundaries must be polygons, but district '01' is a GeometryCollection", tmp_path / "y.gpkg",
+            id_column="ID")
+
+
+# ---------------------------------------------------------------------------------------------
+# Overlaps
+
+
+def test_overlapping_districts_are_an_error(tmp_path: Path) -> None:
+    """A district buffered by 300 m (or two levels of districts in one layer) was read and became an
+    island of the contiguity weights (robustness sweep 2)."""
+    gdf = _grid()
+    gdf.loc[1, "geometry"] = gdf.geometry.iloc[1].buffer(300, join_style="mitre")
+    gdf.to_file(tmp_path / "x.gpkg", engine="pyogrio")
+    with pytest.raises(InputError, match=r"districts '0\d' and '0\d' overlap \([\d,]+ m², 30% of the smaller one\)"):
+        read_boundaries(tmp_path / "x.gpkg", id_column="ID")
+    err = _raises("every place must belong to one district", tmp_path / "x.gpkg", id_column="ID")
+    assert "'02'" in err.message and "one level of districts" in err.hint
+
+
+def test_slight_overlaps_of_simplified_polygons_are_accepted(tmp_path: Path) -> None:
+    gdf = _grid()
+    gdf.loc[1, "geometry"] = gdf.geometry.iloc[1].buffer(2, join_style="mitre")  # 2 m over its neighbours' edges
+    gdf.to_file(tmp_path / "x.gpkg", engine="pyogrio")
+    assert len(read_boundaries(tmp_path / "x.gpkg", id_column="ID")) == len(gdf)
+
+
+def test_a_district_in_the_hole_of_another_is_no_overlap(tmp_path: Path) -> None:
+    gdf = _grid()
+    outer = gdf.geometry.iloc[0]
+    inner = shapely.box(*outer.buffer(-300).bounds)
+    gdf.loc[0, "geometry"] = outer.difference(inner)
+    gdf.loc[len(gdf)] = {**gdf.iloc[1].drop("geometry").to_dict(), "ID": "99", "geometry": inner}
+    gdf.to_file(tmp_path / "x.gpkg", engine="pyogrio")
+    assert "99" in set(read_boundaries(tmp_path / "x.gpkg", id_column="ID")["district_id"])
+
+
 # ---------------------------------------------------------------------------------------------
 # Repairs
 
 
 def test_bow_tie_is_repaired(tmp_path: Path) -> None:
-    x0, y0 = DORTMUND_XY
+    gdf = _grid()
+    x0, y0 = gdf.geometry.iloc[1].bounds[:2]  # drawn on district 02's own square (not over 01: an overlap)
     bow_tie = shapely.Polygon([(x0, y0), (x0 + 1000, y0 + 1000), (x0 + 1000, y0), (x0, y0 + 1000)])
     assert not bow_tie.is_valid
-    gdf = _grid()
     gdf.loc[1, "geometry"] = bow_tie
     gdf.to_file(tmp_path / "x.gpkg", engine="pyogrio")
     out = read_boundaries(tmp_path / "x.gpkg", id_column="ID", name_column="NAME")

@@ -155,3 +155,68 @@ def test_large_field_is_read_and_the_limit_restored(tmp_path, small_csv_limit):
     with pytest.raises(InputError):
         read_table(bad)
     assert csv.field_size_limit() == small_csv_limit   # restored on errors, too
+
+
+def test_numbers_with_a_percent_sign_are_read_as_percentages(tmp_path):
+    """`9,1 %` in every cell (German office exports) made a known indicator a text column that was
+    dropped without a note (robustness sweep 2)."""
+    path = tmp_path / "struktur.csv"
+    path.write_text("bezirk;arbeitslose_pct;quote;gemischt;text\n01;9,1 %;12 %;9.1 %;ab 5 %\n"
+                    "02;10,25 %;7%;10,5 %;x\n03;;8\u00a0%;3 %;y\n", encoding="utf-8")
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["arbeitslose_pct"].tolist()[:2] == [9.1, 10.25] and np.isnan(table["arbeitslose_pct"].iloc[2])
+    assert table["quote"].tolist() == [12.0, 7.0, 8.0]
+    assert table.attrs["number_formats"]["arbeitslose_pct"] == "1234,5 %"
+    assert table["gemischt"].tolist() == ["9.1 %", "10,5 %", "3 %"]  # point and comma: no one format, stays text
+    assert table["text"].tolist() == ["ab 5 %", "x", "y"]
+
+
+def test_columns_on_another_sheet_of_the_workbook_are_named(tmp_path):
+    """A workbook whose first sheet holds notes said only "missing column(s): bezirk, einwohner; the
+    file has: Hinweis" (robustness sweep 2); now it names the sheet that has them."""
+    path = tmp_path / "bevoelkerung.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Hinweis": ["Quelle: Statistikstelle"]}).to_excel(writer, sheet_name="Hinweise", index=False)
+        pd.DataFrame({"bezirk": ["01"], "einwohner": [1200]}).to_excel(writer, sheet_name="Daten", index=False)
+    with pytest.raises(InputError, match=r"bevoelkerung.xlsx: missing column\(s\) bezirk, einwohner on the first "
+                                         r"sheet 'Hinweise'; sheet\(s\) 'Daten' have them – .*move the sheet"):
+        read_table(path, required=["bezirk", "einwohner"])
+    with pytest.raises(InputError, match=r"missing column\(s\): stadtteil"):  # on no sheet: the usual message
+        read_table(path, required=["stadtteil"])
+
+
+def test_excel_numbers_stored_as_text_follow_the_csv_rules(tmp_path):
+    """Population counts typed as text in Excel ('1.234', German thousands) were read as 1.234
+    residents by pandas and the weights went wrong without a message (robustness sweep 2)."""
+    path = tmp_path / "bevoelkerung.xlsx"
+    pd.DataFrame({"bezirk": ["01", "02", "03"], "einwohner": ["1.234", "2.069", "987"],
+                  "quote": ["9,5", 7.25, None], "anmerkung": ["k.A.", 3, None],
+                  "anzahl": [1200, 1300, None]}).to_excel(path, index=False)
+    with pytest.raises(InputError, match=r"bevoelkerung.xlsx, lines 2, 3, 4, column 'einwohner': numbers stored as "
+                                         r"text in column 'einwohner' can be read in more than one way"):
+        read_table(path, text_columns=["bezirk"])
+    pd.DataFrame({"bezirk": ["01", "02"], "einwohner": ["1.234.567", "2.069"], "quote": ["9,5", 7.25],
+                  "anmerkung": ["k.A.", 3], "anzahl": [1200, 1300]}).to_excel(path, index=False)
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["einwohner"].tolist() == [1234567.0, 2069.0]  # one reading only: thousands separators
+    assert table["quote"].tolist() == [9.5, 7.25]  # a decimal comma next to a number cell
+    assert table["anmerkung"].tolist() == ["k.A.", 3]  # text stays text for the consumer to report
+    assert table["anzahl"].dtype.kind == "i" and table["bezirk"].tolist() == ["01", "02"]
+
+
+def test_to_numeric_column_refuses_text_that_reads_two_ways():
+    """An SPSS string column (or any table not from read_table's CSV path) with '1.234' next to '987'."""
+    table = pd.DataFrame({"einwohner": ["1.234", "987", None]})
+    with pytest.raises(InputError, match=r"population cells stored as text can be read in more than one way"):
+        to_numeric_column(table, "einwohner", "population")
+    np.testing.assert_array_equal(to_numeric_column(pd.DataFrame({"x": ["1,5", "2.5", ""]}), "x"), [1.5, 2.5, np.nan])
+
+
+def test_excel_text_na_is_a_value_as_in_csv(tmp_path):
+    """A district coded `NA` in an Excel survey was read as missing ("respondents without a district
+    code", robustness sweep 2); as in CSVs, only empty cells are missing."""
+    path = tmp_path / "befragung.xlsx"
+    pd.DataFrame({"bezirk": ["NA", "02", None], "anteil": [1.5, None, 2.0]}).to_excel(path, index=False)
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["bezirk"].tolist()[:2] == ["NA", "02"] and pd.isna(table["bezirk"].iloc[2])
+    assert table["anteil"].iloc[0] == 1.5 and np.isnan(table["anteil"].iloc[1])

@@ -13,6 +13,7 @@ import yaml
 from conftest import write_small_city
 
 from geo_cohesion.cli import main
+from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import read_table
 from geo_cohesion.radar.codebook import load_codebook
 
@@ -64,3 +65,40 @@ def test_sav_survey_and_xlsx_population_give_the_csv_results(tmp_path, capsys):
     index = pd.read_csv(tmp_path / "out_spss" / "tables" / "city_estimates.csv").set_index("variable")
     assert np.isfinite(index.loc["index", "estimate"])
     assert 0.9 * len(original) < index.loc["index", "n"] <= len(original)  # respondents with a valid index
+
+
+
+def test_sav_category_codes_take_their_value_labels_when_the_population_uses_labels(tmp_path):
+    """An SPSS survey coded gender 1/2 and age 1/2/3 with value labels, next to a population table
+    written in words, stopped with "survey category '1' has no population total" (robustness sweep 2).
+    The labels are used when every labelled code then matches; the weights equal those of the CSV."""
+    from conftest import SMALL_AGES, SMALL_GENDERS
+
+    from geo_cohesion.project.config import load_project
+    from geo_cohesion.project.inputs import read_survey_design
+
+    csv_config = write_small_city(tmp_path)
+    survey = pd.read_csv(tmp_path / "befragung.csv", dtype={"bezirk": str})
+    age_codes = {a: float(i + 1) for i, a in enumerate(SMALL_AGES)}
+    gender_codes = {g: float(i + 1) for i, g in enumerate(SMALL_GENDERS)}
+    coded = survey.assign(altersgruppe=survey["altersgruppe"].map(age_codes),
+                          geschlecht=survey["geschlecht"].map(gender_codes))
+    labels = {"altersgruppe": {v: k for k, v in age_codes.items()},
+              "geschlecht": {v: k for k, v in gender_codes.items()}}
+    pyreadstat.write_sav(coded, str(tmp_path / "befragung.sav"), variable_value_labels=labels)
+    config = yaml.safe_load(csv_config.read_text(encoding="utf-8"))
+    config["cities"][0]["survey"]["path"] = "befragung.sav"
+    (tmp_path / "sav.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+    project = load_project(tmp_path / "sav.yaml")
+    design = read_survey_design(project.cities[0], project)
+    reference = load_project(csv_config)
+    expected = read_survey_design(reference.cities[0], reference)
+    assert design.data["geschlecht"].tolist() == survey["geschlecht"].tolist()
+    np.testing.assert_allclose(design.weights, expected.weights, rtol=1e-12)
+
+    # a code without a label that the population knows: no relabelling, the usual error names the code
+    del labels["geschlecht"][2.0]
+    pyreadstat.write_sav(coded, str(tmp_path / "befragung.sav"), variable_value_labels=labels)
+    with pytest.raises(InputError, match="survey category '1' of 'geschlecht' has no population total"):
+        read_survey_design(project.cities[0], project)

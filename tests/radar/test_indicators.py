@@ -160,6 +160,18 @@ def test_decimal_comma_text_columns_are_indicators_read_as_numbers():
     assert numeric["kinderarmut_pct"].tolist()[:2] == [12.5, 3.0] and pd.isna(numeric["kinderarmut_pct"].iloc[2])
 
 
+@pytest.mark.parametrize("value", [1e300, float("inf"), -2e12])
+def test_absurd_indicator_values_are_an_error_naming_the_cell(value):
+    """An indicator of 1e300 overflowed the association statistics (nan correlations, pages of
+    RuntimeWarnings; robustness sweep 2)."""
+    frame = table(kinderarmut_pct=[12.5, value, 3.0])
+    registry = indicator_registry(frame, exclude=["bezirk", "name"])
+    with pytest.raises(InputError, match=r"line 3, column 'kinderarmut_pct'.*not a plausible number"):
+        frame.attrs["source"] = "struktur.csv"
+        indicator_table(frame, registry)
+    assert indicator_table(table(kinderarmut_pct=[12.5, 1e11, None]), registry)["kinderarmut_pct"].iloc[1] == 1e11
+
+
 def test_explicit_selection_names_unknown_and_available():
     registry = indicator_registry(table(), exclude=["bezirk", "name"])
     assert [i.column for i in registry.select(None, "compare.indicators")] == ["transferbezug_pct",

@@ -130,3 +130,37 @@ def test_other_warnings_stay_visible_island_messages_do_not(monkeypatch, capsys)
     with pytest.warns(UserWarning, match="a warning from inside esda"):
         global_moran(values, sw, permutations=19, seed=1)
     assert "printed by esda" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["queen", "rook"])
+def test_districts_across_a_small_gap_or_overlap_are_neighbours(kind):
+    """Boundaries with 10 cm gaps made every district an island, and overlapping polygons (simplified
+    one by one, as Rostock's Ortsteile) lost their neighbours: libpysal needs shared vertices
+    (robustness sweep 2)."""
+    clean = contiguity_weights(grid(3), kind)
+    gaps = grid(3)
+    gaps["geometry"] = gaps.geometry.buffer(-0.05, join_style="mitre")  # 10 cm between all neighbours
+    gapped = contiguity_weights(gaps, kind)
+    assert gapped.islands == [] and gapped.fallback == "none"
+    assert {k: sorted(v) for k, v in gapped.w.neighbors.items()} == {k: sorted(v) for k, v in clean.w.neighbors.items()}
+    assert len(gapped.gap_neighbours) == (20 if kind == "queen" else 12)
+    overlapping = grid(3)
+    overlapping.loc[4, "geometry"] = overlapping.geometry.iloc[4].buffer(0.5, join_style="mitre")  # no shared vertex
+    over = contiguity_weights(overlapping, kind)
+    assert over.islands == [] and sorted(over.w.neighbors["004"]) == sorted(clean.w.neighbors["004"])
+
+
+def test_a_real_gap_wider_than_the_tolerance_keeps_the_island():
+    gdf = grid(3, extra_island=True)
+    assert contiguity_weights(gdf).islands == ["island"]
+    near = grid(2)
+    near.loc[3, "geometry"] = near.geometry.iloc[3].buffer(-5, join_style="mitre")  # 5 m gap: not a neighbour
+    sw = contiguity_weights(near, "queen", attach_islands=False)
+    assert sw.islands == ["003"] and sw.gap_neighbours == []
+
+
+def test_districts_meeting_at_a_corner_across_a_gap_are_queen_not_rook_neighbours():
+    gdf = grid(2).iloc[[0, 3]].reset_index(drop=True)  # two cells touching at one corner
+    gdf["geometry"] = gdf.geometry.buffer(-0.05, join_style="mitre")
+    assert contiguity_weights(gdf, "queen", attach_islands=False).islands == []
+    assert contiguity_weights(gdf, "rook", attach_islands=False).islands == ["000", "003"]

@@ -160,3 +160,50 @@ def test_score_table_estimate_outside_0_100_is_named():
         estimates_from_table(table, "Bezirk")
     edges = estimates_from_table(table.assign(estimate=[0.0, 100.0]), "Bezirk")  # the ends of the scale are scores
     assert edges["estimate"].tolist() == [0.0, 100.0]
+
+
+def _score_rows(**columns) -> pd.DataFrame:
+    table = pd.DataFrame({"Bezirk": ["010", "020"], "variable": ["index", "index"], "estimate": [61.0, 58.0],
+                          "se": [1.0, 2.0], "n": [120, 25]})
+    return table.assign(**columns)
+
+
+def test_score_table_variables_are_checked_against_the_known_names():
+    """`Zusammenhaltsindex` was accepted as a score of its own: no index, no report (robustness sweep 2)."""
+    names = {"index": "index", "Gesamtindex Zusammenhalt": "index", "soziale_beziehungen": "soziale_beziehungen",
+             "Soziale Beziehungen": "soziale_beziehungen"}
+    spelled = estimates_from_table(_score_rows(variable=["INDEX", "Soziale  Beziehungen"]), "Bezirk", variables=names)
+    assert spelled["variable"].tolist() == ["index", "soziale_beziehungen"]
+    with pytest.raises(InputError, match=r"line 3, column 'variable'.*unknown variable 'Zusammenhaltsindex'.*"
+                                         r"did you mean 'index'"):
+        read_back = _score_rows(variable=["index", "Zusammenhaltsindex"])
+        read_back.attrs["source"] = "scores.csv"
+        estimates_from_table(read_back, "Bezirk", variables=names)
+    with pytest.raises(InputError, match="more than once"):  # two spellings of one score in one district
+        estimates_from_table(_score_rows(Bezirk=["010", "010"], variable=["index", "Index"]), "Bezirk",
+                             variables=names)
+    free = estimates_from_table(_score_rows(variable=["index", "eigene_skala"]), "Bezirk")  # map command: any name
+    assert free["variable"].tolist() == ["index", "eigene_skala"]
+
+
+@pytest.mark.parametrize("n", [-3, 12.5, np.inf])
+def test_score_table_respondent_count_must_be_a_whole_number(n):
+    """n = -3 was read: the district was suppressed with n_eff -3 (robustness sweep 2)."""
+    with pytest.raises(InputError, match="column 'n'.* is not a whole number >= 0"):
+        estimates_from_table(_score_rows(n=[120, n]), "Bezirk")
+    assert estimates_from_table(_score_rows(n=[120, np.nan]), "Bezirk")["n"].isna().tolist() == [False, True]
+
+
+def test_score_table_interval_and_se_and_flags_are_checked():
+    """An interval 90-95 around an estimate of 61, se = inf and `WAHR` were taken as given (robustness sweep 2)."""
+    with pytest.raises(InputError, match="interval 90-95 does not contain its estimate 61"):
+        estimates_from_table(_score_rows(ci_low=[90.0, 50.0], ci_high=[95.0, 60.0]), "Bezirk")
+    for se in (np.inf, 1e200):  # 1e200 overflowed the model's sampling variances
+        with pytest.raises(InputError, match="column 'se'.*not a finite number up to 100"):
+            estimates_from_table(_score_rows(se=[1.0, se]), "Bezirk")
+    german = estimates_from_table(_score_rows(suppressed=["WAHR", "FALSCH"]), "Bezirk", min_n=10)
+    assert german["suppressed"].tolist() == [True, False]
+    flags = estimates_from_table(_score_rows(suppressed=[True, np.nan]), "Bezirk", min_n=10)["suppressed"]
+    assert flags.tolist() == [True, False]
+    with pytest.raises(InputError, match="'vielleicht' is not yes or no"):
+        estimates_from_table(_score_rows(suppressed=["ja", "vielleicht"]), "Bezirk")
