@@ -104,7 +104,10 @@ def contiguity_weights(boundaries: gpd.GeoDataFrame, kind: str = "queen",
 
 def _with_near_neighbours(w: lpw.W, frame: gpd.GeoDataFrame, ids: list[str], kind: str
                           ) -> tuple[lpw.W, list[tuple[str, str]]]:
-    """``w`` plus the districts within :data:`CONTIGUITY_TOLERANCE_M` that share no vertex."""
+    """``w`` plus the districts within :data:`CONTIGUITY_TOLERANCE_M` that share no vertex (measured
+    in metres: boundaries in degrees are projected to their UTM zone for it)."""
+    if frame.crs is not None and not frame.crs.is_projected:
+        frame = frame.to_crs(frame.estimate_utm_crs())
     geoms = frame.geometry.to_numpy()
     left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=CONTIGUITY_TOLERANCE_M)
     neighbours = {key: set(values) for key, values in w.neighbors.items()}

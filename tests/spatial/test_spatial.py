@@ -164,3 +164,18 @@ def test_districts_meeting_at_a_corner_across_a_gap_are_queen_not_rook_neighbour
     gdf["geometry"] = gdf.geometry.buffer(-0.05, join_style="mitre")
     assert contiguity_weights(gdf, "queen", attach_islands=False).islands == []
     assert contiguity_weights(gdf, "rook", attach_islands=False).islands == ["000", "003"]
+
+
+def test_the_gap_tolerance_is_metres_also_for_boundaries_in_degrees():
+    """Called with boundaries in EPSG:4326, 1 m must not become 1 degree (every district a neighbour)."""
+    gdf = grid(3)
+    gdf["geometry"] = gdf.geometry.buffer(-0.05, join_style="mitre")  # 10 cm gaps
+    far = grid(3)
+    far["geometry"] = far.geometry.buffer(-5, join_style="mitre")  # 10 m gaps: no neighbours
+    for frame, expected in ((gdf, contiguity_weights(gdf, "queen").w.neighbors), (far, None)):
+        degrees = frame.to_crs("EPSG:4326")
+        sw = contiguity_weights(degrees, "queen", attach_islands=False)
+        if expected is None:
+            assert sorted(sw.islands) == sorted(frame["district_id"]) and sw.gap_neighbours == []
+        else:
+            assert {k: sorted(v) for k, v in sw.w.neighbors.items()} == {k: sorted(v) for k, v in expected.items()}
