@@ -28,6 +28,12 @@ _ROW_HINT = ("check for separators inside unquoted values, unclosed quotes, titl
              "header, or a line break inside a value")
 
 
+#: Spellings of yes and no in a table cell, compared lower-case and stripped (German Excel writes
+#: WAHR/FALSCH); an empty cell is no. The one catalogue for every yes/no column (codebook,
+#: score tables).
+YES = frozenset({"yes", "ja", "true", "wahr", "1", "1.0", "y", "j", "x"})
+NO = frozenset({"no", "nein", "false", "falsch", "0", "0.0", "n", ""})
+
 
 @contextlib.contextmanager
 def _large_fields() -> Iterator[None]:

@@ -18,11 +18,10 @@ import pandas as pd
 import yaml
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.io.tables import NO, YES
 from geo_cohesion.labels import DEFAULT_LANG, label
 
 CODEBOOK_COLUMNS = ("item", "dimension", "label", "scale_min", "scale_max", "reversed", "missing_codes")
-_TRUE = {"yes", "ja", "true", "1", "y", "j", "x"}
-_FALSE = {"no", "nein", "false", "0", "n", ""}
 #: Answer texts that always count as missing, whatever the codebook says.
 MISSING_TEXTS = frozenset({"weiß nicht", "weiss nicht", "keine angabe", "k.a.", "k. a."})
 
@@ -134,9 +133,9 @@ class Codebook:
 
 def _parse_bool(value: object, where: str) -> bool:
     text = str(value).strip().lower() if value is not None and not pd.isna(value) else ""
-    if text in _TRUE:
+    if text in YES:
         return True
-    if text in _FALSE:
+    if text in NO:
         return False
     raise InputError(f"'reversed' must be yes/no, got {value!r}", where, "write 'yes' or 'no'")
 

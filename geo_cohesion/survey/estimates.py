@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.stats import norm, t as student_t
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.io.tables import row_ref, to_numeric_column
+from geo_cohesion.io.tables import NO, YES, row_ref, to_numeric_column
 from geo_cohesion.keys import normalise_key
 from geo_cohesion.survey.domains import category_codes, column_sums
 from geo_cohesion.survey.linearise import linearised_domain_variance
@@ -306,18 +306,13 @@ def _known_variables(table: pd.DataFrame, column: str, variables: Mapping[str, s
     return keys.map(by_key).astype(str)
 
 
-#: Spellings of yes/no in a ``suppressed`` column (German Excel writes WAHR/FALSCH); empty = no.
-_TRUE = frozenset({"true", "1", "1.0", "ja", "yes", "wahr", "x"})
-_FALSE = frozenset({"false", "0", "0.0", "nein", "no", "falsch", ""})
-
-
 def _flags(table: pd.DataFrame, column: str) -> pd.Series:
     """A yes/no column as booleans; any other text is an InputError naming the line."""
     text = table[column].astype("string").fillna("").str.strip().str.lower()
-    unknown = ~text.isin(_TRUE | _FALSE).to_numpy()
+    unknown = ~text.isin(YES | NO).to_numpy()
     if unknown.any():
         raise InputError(f"{table[column][unknown].iloc[0]!r} is not yes or no",
                          row_ref(table, table.index[unknown], column),
-                         f"write one of {', '.join(sorted(_TRUE - {'1.0'}))} or "
-                         f"{', '.join(sorted(_FALSE - {'', '0.0'}))} (or leave the cell empty for no)")
-    return text.isin(_TRUE)
+                         f"write one of {', '.join(sorted(YES - {'1.0'}))} or "
+                         f"{', '.join(sorted(NO - {'', '0.0'}))} (or leave the cell empty for no)")
+    return text.isin(YES)

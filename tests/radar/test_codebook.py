@@ -74,3 +74,14 @@ def test_codebook_without_items_for_a_dimension(tmp_path):
 def test_codebook_missing_column(tmp_path):
     with pytest.raises(InputError, match="missing column"):
         load_codebook(write(tmp_path, "item,dimension\na,soziale_netze\n"))
+
+
+def test_yes_and_no_are_spelled_as_in_every_other_table():
+    """One catalogue of yes/no spellings (io.tables.YES/NO) for the codebook and the score tables:
+    German Excel's WAHR/FALSCH work in the codebook's 'reversed' column too."""
+    from geo_cohesion.io.tables import NO, YES
+    from geo_cohesion.radar.codebook import _parse_bool
+
+    assert all(_parse_bool(text.upper(), "codebook.csv") for text in YES)
+    assert not any(_parse_bool(text.upper(), "codebook.csv") for text in NO)
+    assert _parse_bool(" WAHR ", "x") and not _parse_bool("Falsch", "x") and not _parse_bool(None, "x")
