@@ -267,14 +267,9 @@ def _excel_numbers(table: pd.DataFrame, text_columns: list[str], path: Path) -> 
         cells = values[is_text].astype(str).str.strip()
         name, numbers = infer_number_format(cells)
         if name == "ambiguous":
-            examples = ", ".join(repr(v) for v in pd.unique(cells)[:4])
-            raise InputError(f"numbers stored as text in column '{column}' can be read in more than one way "
-                             f"({examples}: decimal point or thousands separator?)",
-                             f"{path}, {'line' if is_text.sum() == 1 else 'lines'} "
-                             f"{', '.join(str(i + 2) for i in np.flatnonzero(is_text)[:5])}"
-                             f"{' and more' if is_text.sum() > 5 else ''}, column '{column}'",
-                             "store these cells as numbers in Excel (Daten → Text in Spalten), or write them "
-                             "without thousands separators")
+            table.attrs["source"] = str(path)  # as read_table will set it: row_ref counts file lines
+            raise _text_numbers_error(cells, f"numbers stored as text in column '{column}'",
+                                      row_ref(table, table.index[is_text], str(column)))
         rest = values[~is_text]
         if name is not None and rest.map(_is_number_or_blank).all():
             column_values = np.array([np.nan if _is_blank(v) else float(v) for v in values.where(~is_text, None)])
@@ -547,6 +542,16 @@ def row_ref(table: pd.DataFrame, rows: Iterable, column: str | None = None, limi
     return f"{source}, {text}" if source else text
 
 
+def _text_numbers_error(cells: pd.Series, what: str, where: str) -> InputError:
+    """The error for numbers stored as text (``cells``, described by ``what``) that can be read in two
+    ways (``1.234``: 1.234 or 1234?)."""
+    examples = ", ".join(repr(v) for v in pd.unique(cells)[:4])
+    return InputError(f"{what} can be read in more than one way ({examples}: decimal point or "
+                      "thousands separator?)", where,
+                      "store these cells as numbers (in Excel: Daten → Text in Spalten), or write them without "
+                      "thousands separators")
+
+
 def to_numeric_column(table: pd.DataFrame, column: str, what: str = "value") -> np.ndarray:
     """Convert a column to float, raising InputError that names the bad rows.
 
@@ -560,11 +565,7 @@ def to_numeric_column(table: pd.DataFrame, column: str, what: str = "value") -> 
     stripped = series.astype("string").str.strip()
     cells = stripped[stripped.notna() & (stripped != "") & series.map(lambda v: isinstance(v, str)).to_numpy()]
     if len(cells) and infer_number_format(cells.astype(str))[0] == "ambiguous":
-        examples = ", ".join(repr(v) for v in pd.unique(cells)[:4])
-        raise InputError(f"{what} cells stored as text can be read in more than one way ({examples}: "
-                         "decimal point or thousands separator?)", row_ref(table, cells.index, column),
-                         "store these cells as numbers (in Excel: Daten → Text in Spalten), or write them without "
-                         "thousands separators")
+        raise _text_numbers_error(cells, f"{what} cells stored as text", row_ref(table, cells.index, column))
     text = stripped.str.replace(",", ".", regex=False)
     values = pd.to_numeric(text, errors="coerce")
     bad = values.isna() & text.notna() & (text != "")
