@@ -38,6 +38,7 @@ from geo_cohesion.project.reuse import run_record
 from geo_cohesion.project.small_area import DIRECT_NOTE, direct_rows, model_district_estimates, reliability_note
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import IndicatorRegistry
+from geo_cohesion.report.model import REPORT_LANGUAGES
 from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.estimates import estimates_from_table
 
@@ -386,7 +387,8 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
         Also write HTML maps and print figures (``geo-cohesion compare`` skips them).
     reports : bool
         Also write the city reports and district profiles (``OUT/report/``); the exports (German
-        CSVs, workbook, GeoPackage) are always written.
+        CSVs, workbook, GeoPackage) are always written. Reports exist only in the languages of
+        :data:`~geo_cohesion.report.model.REPORT_LANGUAGES` (German).
     lang : {"de", "en"}
         Language of labels and notes on maps, figures and tables.
 
@@ -398,8 +400,13 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
         ``tables/metadata.json``).
     """
     out_dir = Path(out_dir)
-    # a complete run records what it was computed from: compare and report reuse it (project/reuse.py)
-    record = run_record(project, lang) if maps and reports else None
+    if reports and lang not in REPORT_LANGUAGES:
+        raise InputError(f"the city reports and district profiles are written in German only, not in '{lang}'",
+                         hint="write them with lang 'de' (geo-cohesion: without --lang en), or leave the reports out "
+                              "(reports=False)")
+    # a complete run (everything its language allows) records what it was computed from: compare and report
+    # reuse it (project/reuse.py)
+    record = run_record(project, lang) if maps and (reports or lang not in REPORT_LANGUAGES) else None
     n_cities = len(project.cities)
     progress.expect(3 * n_cities + 2 + (1 if maps else 0) + (1 if reports else 0))
     # boundaries first: a broken boundary file stops the run before the estimation
