@@ -23,20 +23,17 @@ import sys
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
-    ConfigDict,
     PrivateAttr,
-    TypeAdapter,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from geo_cohesion.keys import MAX_SLUG_CHARS, SAFE_SLUG, slugify
-from geo_cohesion.settings_text import is_model, reference_page
+from geo_cohesion.settings_text import reference_page
 
 # the allowed values and the error type, defined once in settings_types, are part of this module's API
 from geo_cohesion.settings_types import (  # the allowed values (X as X) are re-exported
@@ -70,12 +67,15 @@ from geo_cohesion.settings_types import (  # the allowed values (X as X) are re-
     TableSpec,
     Text,
     ThousandsSeparator,
+    WeightingMethod,
     WmsFormat,
+    check_value as check_value,
     custom_error,
     decimal_key,
+    merge_nested,
     setting,
-    settings_error,
     thousands_key,
+    validate_section as validate_section,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -181,8 +181,13 @@ class StructuralSpec(TableSpec):
 
 
 class WeightingSpec(Settings):
-    """Raking: survey columns to rake on and optional bounds on the g-weights."""
+    """Raking: survey columns to rake on and optional bounds on the g-weights; or the survey's weights as given."""
 
+    method: WeightingMethod = setting(
+        "'raking': calibrate the weights to the population table's margins. 'none': use the survey's weights "
+        "('weight_column') as they are, e.g. final weights the survey institute already calibrated; no "
+        "population table is read, the SEs have no calibration term, and districts without respondents are not "
+        "listed.", "raking")
     margins: tuple[Text, ...] = setting("Survey columns whose population totals the weights reproduce.",
                                      default_factory=lambda: ("age_group", "gender", "district_id"),
                                      example="[age_group, gender, district_id]", min_length=1)
@@ -219,15 +224,15 @@ class WaveSpec(Settings):
     """An earlier survey wave of the city, compared with its main survey in ``tables/change_<city>.csv``."""
 
     label: Text = setting("Name of the wave in tables and maps, e.g. '2015'.", example="2015", min_length=1)
-    survey: SurveySpec | None = setting("Survey microdata of that wave (as the city's 'survey'); needs 'population'.",
-                                     None)
+    survey: SurveySpec | None = setting("Survey microdata of that wave (as the city's 'survey'); needs 'population' "
+                                     "unless the city's weighting method is 'none'.", None)
     population: PopulationSpec | None = setting("Population table of that wave for its weighting.", None)
     scores: ScoresSpec | None = setting("Already weighted district scores of that wave, instead of survey.", None)
     structural: StructuralSpec | None = setting("Structural indicators of that wave's year (dynamics index).", None)
 
     @model_validator(mode="after")
     def _one_source(self) -> WaveSpec:
-        if (self.survey is None) == (self.scores is None) or (self.survey is not None and self.population is None):
+        if (self.survey is None) == (self.scores is None):
             raise custom_error("wave_data",
                                "wave '{label}' needs 'survey' with 'population', or 'scores' (one of them)",
                                "give the earlier survey as in the city's own sections", label=self.label)
@@ -237,17 +242,19 @@ class WaveSpec(Settings):
 class CityConfig(Settings):
     """Everything geo-cohesion needs for one city: its files and groupings.
 
-    A city needs ``survey`` (with ``population``) or ``scores``. ``slug`` defaults to a file-name-safe
-    form of ``name``; ``weighting`` defaults to raking on age group, gender and district when there
-    is a survey.
+    A city needs ``survey`` (with ``population``, unless its weights are used as given) or ``scores``.
+    ``slug`` defaults to a file-name-safe form of ``name``; ``weighting`` defaults to raking on age
+    group, gender and district when there is a survey.
     """
 
     name: Text = setting("City name as shown on maps and in tables.", example="Musterstadt")
     slug: Text = setting("File-name-safe short name for output files (letters, digits, '-', '_'); derived from "
                       "the name when empty.", "")
-    survey: SurveySpec | None = setting("Survey microdata (see below); needs 'population'.", None)
+    survey: SurveySpec | None = setting("Survey microdata (see below); needs 'population' unless 'weighting' "
+                                        "has method 'none'.", None)
     scores: ScoresSpec | None = setting("Already weighted district scores, instead of survey and population.", None)
-    population: PopulationSpec | None = setting("Population table for the weighting (needed with 'survey').", None)
+    population: PopulationSpec | None = setting("Population table for the weighting (needed with 'survey' when "
+                                                "raking).", None)
     structural: StructuralSpec | None = setting("Structural indicators per district.", None)
     weighting: WeightingSpec | None = setting("Raking settings; the defaults when there is a survey.", None)
     boundaries: BoundariesSpec | None = setting("District boundaries for maps and spatial statistics.", None)
@@ -311,10 +318,23 @@ class CityConfig(Settings):
         if self.survey is None and self.scores is None:
             raise custom_error("no_data", "city '{name}' needs 'survey' (microdata) or 'scores' (weighted district "
                           "scores)", "add one of these sections to the city", name=self.name)
+        if self.weighting is not None and self.weighting.method == "none":
+            unused = [w.label for w in self.waves if w.population is not None]
+            if self.population is not None or unused:
+                raise custom_error("unused_population", "city '{name}' uses the survey's weights as given "
+                                   "(weighting method 'none'), so its population table{waves} would not be used",
+                                   "remove the 'population' section, or calibrate to it with 'weighting: {method: "
+                                   "raking}'", name=self.name, waves=f" (waves {', '.join(unused)})" if unused else "")
+            return self
+        hint = ("add a 'population:' section with the table of population by district, age group and gender, or use "
+                "the survey's weights as they are with 'weighting: {method: none}'")
         if self.survey is not None and self.population is None:
             raise custom_error("no_population", "city '{name}' has survey microdata but no 'population' table for "
-                          "weighting", "add a 'population:' section with the table of population by district, "
-                          "age group and gender", name=self.name)
+                               "weighting", hint, name=self.name)
+        for wave in self.waves:
+            if wave.survey is not None and wave.population is None:
+                raise custom_error("wave_data", "wave '{label}' of city '{name}' has survey microdata but no "
+                                   "'population' table for weighting", hint, name=self.name, label=wave.label)
         return self
 
 
@@ -604,27 +624,6 @@ def validate_project(raw: Any, base_dir: str | Path | None = None) -> ProjectCon
     return validate_section(ProjectConfig, raw, context={"base_dir": base_dir})
 
 
-def validate_section(model: type[Settings], raw: Any, names: Mapping[str, str] | None = None,
-                     context: Mapping[str, Any] | None = None) -> Any:
-    """Validate ``raw`` as ``model`` and turn a ValidationError into one :class:`SettingsError`.
-
-    Parameters
-    ----------
-    model : type
-        A settings model (e.g. :class:`MapSpec`).
-    raw : mapping
-        Its keys and values.
-    names : mapping, optional
-        How to call a key in messages, e.g. ``{"compare.alpha": "--alpha"}`` for command-line options.
-    context : mapping, optional
-        Validation context (``base_dir`` for :class:`ProjectConfig`).
-    """
-    try:
-        return model.model_validate(raw, context=dict(context or {}))
-    except ValidationError as exc:
-        raise settings_error(exc, model, names) from None
-
-
 def override(project: ProjectConfig, updates: Mapping[str, Any], names: Mapping[str, str] | None = None
              ) -> ProjectConfig:
     """A copy of ``project`` with ``updates`` (nested like the file) merged in and validated again.
@@ -636,36 +635,8 @@ def override(project: ProjectConfig, updates: Mapping[str, Any], names: Mapping[
     --------
     >>> override(project, {"compare": {"alpha": 0.1}})  # doctest: +SKIP
     """
-    merged = _merge(project.model_dump(), updates)
+    merged = merge_nested(project.model_dump(), updates)
     return validate_section(ProjectConfig, merged, names, context={"base_dir": project.base_dir})
-
-
-def check_value(model: type[Settings], key: str, value: Any, name: str | None = None) -> Any:
-    """``value`` validated as key ``key`` of ``model`` (its type and range), e.g. a command-line option.
-
-    Examples
-    --------
-    >>> check_value(ProjectConfig, "seed", "7")
-    7
-    """
-    field = model.model_fields[key]
-    annotation: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    adapter: TypeAdapter[Any] = TypeAdapter(
-        annotation, config=None if is_model(field.annotation) else ConfigDict(allow_inf_nan=False))
-    try:
-        return adapter.validate_python(value)
-    except ValidationError as exc:
-        raise settings_error(exc, model, {"": name or key}, prefix=(key,)) from None
-
-
-def _merge(base: dict, updates: Mapping[str, Any]) -> dict:
-    out = dict(base)
-    for key, value in updates.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,12 +11,12 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.settings_text import describe_error, location_name, unknown_keys_text
+from geo_cohesion.settings_text import describe_error, is_model, location_name, unknown_keys_text
 
 # ---------------------------------------------------------------------------------------------
 # Allowed values (one place; the implementing modules import them)
@@ -30,6 +30,7 @@ Scheme = Literal["quantiles", "natural_breaks", "equal_interval", "fixed", "user
 FigureFormat = Literal["png", "pdf", "svg"]
 Estimator = Literal["direct", "fay_herriot", "spatial_fay_herriot"]
 ModelMse = Literal["prasad_rao", "robust"]
+WeightingMethod = Literal["raking", "none"]
 Direction = Literal["higher_is_worse", "higher_is_better", "neutral"]
 Role = Literal["deprivation", "population", "context"]
 DecimalMark = Literal[".", ","]
@@ -176,3 +177,53 @@ def settings_error(exc: ValidationError, model: type[BaseModel], names: Mapping[
         message += (f" (and {len(rest)} more problem{'s' if len(rest) > 1 else ''}: "
                     f"{', '.join(paths[:5])}{', …' if len(paths) > 5 else ''})")
     return SettingsError(message, hint=hint, location=first["loc"])
+
+
+def validate_section(model: type[Settings], raw: Any, names: Mapping[str, str] | None = None,
+                     context: Mapping[str, Any] | None = None) -> Any:
+    """Validate ``raw`` as ``model`` and turn a ValidationError into one :class:`SettingsError`.
+
+    Parameters
+    ----------
+    model : type
+        A settings model (e.g. :class:`MapSpec`).
+    raw : mapping
+        Its keys and values.
+    names : mapping, optional
+        How to call a key in messages, e.g. ``{"compare.alpha": "--alpha"}`` for command-line options.
+    context : mapping, optional
+        Validation context (``base_dir`` for :class:`ProjectConfig`).
+    """
+    try:
+        return model.model_validate(raw, context=dict(context or {}))
+    except ValidationError as exc:
+        raise settings_error(exc, model, names) from None
+
+
+def check_value(model: type[Settings], key: str, value: Any, name: str | None = None) -> Any:
+    """``value`` validated as key ``key`` of ``model`` (its type and range), e.g. a command-line option.
+
+    Examples
+    --------
+    >>> check_value(ProjectConfig, "seed", "7")
+    7
+    """
+    field = model.model_fields[key]
+    annotation: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    adapter: TypeAdapter[Any] = TypeAdapter(
+        annotation, config=None if is_model(field.annotation) else ConfigDict(allow_inf_nan=False))
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        raise settings_error(exc, model, {"": name or key}, prefix=(key,)) from None
+
+
+def merge_nested(base: dict, updates: Mapping[str, Any]) -> dict:
+    """``base`` with ``updates`` merged in, nested mappings key by key (for command-line overrides)."""
+    out = dict(base)
+    for key, value in updates.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merge_nested(out[key], value)
+        else:
+            out[key] = value
+    return out

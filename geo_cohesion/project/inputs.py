@@ -292,6 +292,8 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
 
     Districts with population but no respondents are merged into a partner district for the
     raking (see :func:`district_partners`); the raked design's ``collapsed`` report lists them.
+    With ``weighting.method: none`` the survey's weights are used as they are
+    (:meth:`SurveyDesign.as_given`) and no population table is read.
     ``boundaries`` (as read by :func:`read_city_boundaries`) are read from the configuration
     when needed and not given.
     """
@@ -306,14 +308,19 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
                          row_ref(survey, survey.index[blank], spec.district_column),
                          "fill in the district or remove these rows")
     survey[spec.district_column] = survey[spec.district_column].astype(str).str.strip()
-    read = read_population_margins(city, project, population_column_map(city))
-    margins, population = read.margins, read.district_table
-    _label_categories(survey, margins, [c for c in (spec.age_column, spec.gender_column) if c in margins])
+    as_given = city.weighting.method == "none"   # the survey's weights as they are: no population table read
+    read = None if as_given else read_population_margins(city, project, population_column_map(city))
+    if read is not None:
+        _label_categories(survey, read.margins, [c for c in (spec.age_column, spec.gender_column)
+                                                 if c in read.margins])
     codebook = load_codebook(project.resolve(spec.codebook) if spec.codebook else None, spec.min_valid_share)
     scores = score_respondents(survey, codebook)
     data = pd.concat([survey, scores.add_prefix("score__")], axis=1)
     data.attrs = survey.attrs
     design = SurveyDesign(data, weight=spec.weight_column, strata=spec.strata_column)
+    if read is None:
+        return design.as_given()
+    margins, population = read.margins, read.district_table
 
     pop_name = read.sources.get(spec.district_column, Path(str(population.attrs.get("source", "population"))).name)
     survey_name = Path(spec.path).name
@@ -539,9 +546,10 @@ def resolve_groups(city: CityConfig, project: ProjectConfig) -> CityConfig:
 
 
 def _district_ids(city: CityConfig, project: ProjectConfig) -> list[str]:
-    """Districts with population (population spelling), or the score table's districts."""
-    if city.survey is None:
-        spec = city.scores
+    """Districts with population (population spelling), or the score table's (survey's, with the weights as
+    given) districts."""
+    if city.survey is None or city.weighting.method == "none":
+        spec = city.scores if city.survey is None else city.survey
         table = read_table(project.resolve(spec.path), required=[spec.district_column],
                            text_columns=[spec.district_column], decimal=spec.decimal, thousands=spec.thousands)
         return [str(d).strip() for d in pd.unique(table[spec.district_column].dropna())]

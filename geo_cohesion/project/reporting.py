@@ -48,8 +48,8 @@ def report_inputs(outputs: list, project: ProjectConfig) -> list[CityReportInput
             city_map = city_maps(result, project, out.boundaries, comparison)[0][1]
         need = getattr(result, "need", None)
         notes = list(city_map.notes) if city_map is not None else [n for n in (city.note or project.note,) if n]
-        weighting = {"margins": list(city.weighting.margins), "bounds": city.weighting.bounds} \
-            if city.weighting is not None else {}
+        weighting = {"method": city.weighting.method, "margins": list(city.weighting.margins),
+                     "bounds": city.weighting.bounds} if city.weighting is not None else {}
         cities.append(CityReportInput(
             name=city.name, slug=city.slug, district_estimates=result.district_estimates,
             city_estimates=result.city_estimates, structural=structural,

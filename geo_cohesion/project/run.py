@@ -533,8 +533,11 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
                           "max_ci_halfwidth": project.estimates.max_ci_halfwidth},
             "compare": {"alpha": project.compare.alpha, "adjust": project.compare.adjust,
                         "contiguity": project.compare.contiguity, "permutations": project.compare.permutations},
-            "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: "
-                               "design-weighted GREG residuals on all raking margins (as R survey::calibrate)",
+            "weighting": {c.name: f"raking to {', '.join(c.weighting.margins)}" if c.weighting.method == "raking"
+                          else "the survey's weights as given (method none)" for c in project.cities if c.weighting},
+            "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: design-"
+                               "weighted GREG residuals on all raking margins (as R survey::calibrate); weights as "
+                               "given: no calibration term (as R survey::svydesign)",
             "intervals_and_tests": "Student t; df = respondents of the district with a value minus the strata they "
                                    "lie in (Korn & Graubard), city: respondents minus strata; SE missing (not 0) "
                                    "with fewer than two respondents",

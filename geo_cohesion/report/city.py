@@ -373,11 +373,16 @@ def methods(city: CityReportInput, settings: ReportSettings) -> list[dict[str, s
     if city.city_estimates is not None:
         margins = city.weighting.get("margins") or []
         bounds = city.weighting.get("bounds")
-        text = ("Die Befragten tragen Designgewichte (Ziehungswahrscheinlichkeiten, ggf. nach Schichten) und wurden "
-                "per Raking (iterative proportionale Anpassung) an die Bevölkerung angepasst")
-        text += f" – nach {t.join([MARGIN_NAMES.get(str(m), str(m)) for m in margins])}" if margins else ""
-        text += f"; die g-Faktoren sind auf {t.num(bounds[0], 2)} bis {t.num(bounds[1], 2)} begrenzt" if bounds else ""
-        text += "."
+        if city.weighting.get("method") == "none":
+            text = ("Die Gewichte der Befragten wurden so übernommen, wie sie im Datensatz stehen (z. B. die "
+                    "Endgewichte des Erhebungsinstituts), ohne erneute Anpassung an die Bevölkerung; die "
+                    "Standardfehler enthalten daher keinen Kalibrierungsterm.")
+        else:
+            text = ("Die Befragten tragen Designgewichte (Ziehungswahrscheinlichkeiten, ggf. nach Schichten) und "
+                    "wurden per Raking (iterative proportionale Anpassung) an die Bevölkerung angepasst")
+            text += f" – nach {t.join([MARGIN_NAMES.get(str(m), str(m)) for m in margins])}" if margins else ""
+            text += (f"; die g-Faktoren sind auf {t.num(bounds[0], 2)} bis {t.num(bounds[1], 2)} begrenzt"
+                     if bounds else "") + "."
         if diag.get("deff_kish"):
             text += (f" Designeffekt der Gewichte (Kish) {t.num(diag['deff_kish'], 2)}, effektive Fallzahl "
                      f"{t.num(diag.get('n_eff'), 0)} von {t.num(diag.get('n_respondents'), 0)} Befragten.")

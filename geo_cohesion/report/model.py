@@ -111,7 +111,8 @@ class CityReportInput:
     diagnostics : dict
         Weighting diagnostics.
     weighting : dict
-        ``margins`` and ``bounds`` of the raking, for the methods section.
+        ``method`` ("raking" or "none": weights as given), ``margins`` and ``bounds`` of the raking, for the
+        methods section.
     notes : list of str
         Every note the maps show (data note, boundary note, repairs, islands).
     data_note : str, optional

@@ -408,7 +408,8 @@ def sources(city: CityReportInput, settings: ReportSettings, respondents: float 
     if "estimator" in city.district_estimates.columns:
         values = city.district_estimates["estimator"].dropna().astype(str).unique().tolist()
         estimator = ", ".join(sorted(values))
-    lines.append("Schätzung: " + (f"{estimator}" if estimator else "direkte gewichtete Schätzung (Raking, "
+    weights = "Gewichte der Erhebung" if city.weighting.get("method") == "none" else "Raking"
+    lines.append("Schätzung: " + (f"{estimator}" if estimator else f"direkte gewichtete Schätzung ({weights}, "
                                   "Taylor-Linearisierung)"))
     if city.structural is not None:
         lines.append("Strukturdaten: Angaben der Stadt je Gebiet (Eingangsdaten der Auswertung)")

@@ -253,6 +253,31 @@ def weight_warnings(design_weights: np.ndarray, weights: np.ndarray,
     return tuple(out)
 
 
+def given_weight_diagnostics(weights: np.ndarray) -> RakeDiagnostics:
+    """Diagnostics of weights used as they are, without raking (``weighting.method: none``).
+
+    Parameters
+    ----------
+    weights : ndarray (n,)
+        The survey's weights (e.g. final weights of the survey institute).
+
+    Returns
+    -------
+    RakeDiagnostics
+        No iterations, ``converged`` True, no margin error (NaN), g-weights of 1; the weight range,
+        Kish's design effect and effective sample size, and a warning when the design effect
+        exceeds :data:`MAX_PLAUSIBLE_DEFF`.
+    """
+    w = np.asarray(weights, dtype=float)
+    deff = kish_deff(w)
+    warnings: tuple[str, ...] = ()
+    if deff > MAX_PLAUSIBLE_DEFF:
+        warnings = (f"the survey's weights vary very much (design effect {deff:.1f}, effective sample "
+                    f"{w.size / deff:.0f} of {w.size}): check that the weight column was read correctly",)
+    return RakeDiagnostics(0, True, float("nan"), float(w.min()), float(w.max()), 1.0, 1.0, deff, w.size / deff,
+                           warnings=warnings)
+
+
 def _positive(value: Any) -> bool:
     try:
         return float(value) > 0

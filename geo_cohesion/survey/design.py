@@ -21,6 +21,7 @@ from geo_cohesion.survey.calibrate import (
     Calibration,
     CollapseReport,
     RakeDiagnostics,
+    given_weight_diagnostics,
     prepare_margins,
     rake_weights,
 )
@@ -120,6 +121,19 @@ class SurveyDesign:
         return category_codes(self.data[self.strata])
 
     # ------------------------------------------------------------------ raking
+    def as_given(self) -> SurveyDesign:
+        """The design with its weights used as they are, not calibrated (``weighting.method: none``).
+
+        Estimates are Hájek means with linearised SEs without a calibration term (as R survey's
+        ``svydesign(weights=~w)`` with ``svymean``); :attr:`diagnostics` describe the weights
+        (:func:`~geo_cohesion.survey.calibrate.given_weight_diagnostics`).
+        """
+        out = self._copy()
+        out.weights = self.design_weights.rename("weight")
+        out.calibration, out.collapsed = None, None
+        out.diagnostics = given_weight_diagnostics(out.weights.to_numpy())
+        return out
+
     def rake(self, margins: Mapping[str, Mapping[Any, float]], max_iter: int = 1000, tol: float = 1e-10,
              bounds: Sequence[float] | None = None, collapsed: CollapseReport | None = None,
              sources: Mapping[str, str] | None = None) -> SurveyDesign:
