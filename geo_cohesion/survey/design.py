@@ -131,7 +131,11 @@ class SurveyDesign:
         out = self._copy()
         out.weights = self.design_weights.rename("weight")
         out.calibration, out.collapsed = None, None
-        out.diagnostics = given_weight_diagnostics(out.weights.to_numpy())
+        diagnostics = given_weight_diagnostics(out.weights.to_numpy())
+        if self.weight is None:   # nothing says the sample is self-weighting: say that it is treated as such
+            unweighted = "the survey has no weight column and is not raked, so every respondent counts the same"
+            diagnostics = replace(diagnostics, warnings=(*diagnostics.warnings, unweighted))
+        out.diagnostics = diagnostics
         return out
 
     def rake(self, margins: Mapping[str, Mapping[Any, float]], max_iter: int = 1000, tol: float = 1e-10,

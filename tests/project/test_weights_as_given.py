@@ -83,3 +83,4 @@ def test_a_population_table_that_would_not_be_used_is_an_error(tmp_path):
     with pytest.raises(InputError) as err:
         load_project(config)
     assert "would not be used" in str(err.value)
+

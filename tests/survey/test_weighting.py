@@ -111,3 +111,12 @@ def test_extreme_weights_are_reported_with_the_likely_cause():
     d = np.ones(100)
     assert "at the bounds" in weight_warnings(d, np.r_[np.full(10, 3.0), np.ones(90)], (0.5, 3.0))[0]
     assert weight_warnings(d, np.r_[np.full(2, 3.0), np.ones(98)], (0.5, 3.0)) == ()
+
+
+def test_no_weight_column_is_said_to_be_unweighted(small_survey):
+    """Weights used as given (``weighting.method: none``): no calibration; no weight column is said to be unweighted."""
+    weighted = SurveyDesign(small_survey, weight="design_weight").as_given()
+    assert weighted.diagnostics.warnings == () and weighted.calibration is None
+    unweighted = SurveyDesign(small_survey).as_given()
+    assert any("every respondent counts the same" in w for w in unweighted.diagnostics.warnings)
+    assert unweighted.diagnostics.deff_kish == pytest.approx(1.0)
