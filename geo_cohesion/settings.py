@@ -186,8 +186,8 @@ class WeightingSpec(Settings):
     method: WeightingMethod = setting(
         "'raking': calibrate the weights to the population table's margins. 'none': use the survey's weights "
         "('weight_column') as they are, e.g. final weights the survey institute already calibrated; no "
-        "population table is read, the SEs have no calibration term, and districts without respondents are not "
-        "listed.", "raking")
+        "population table is read, the SEs have no calibration term, and districts without respondents are those "
+        "of the structural table (with model values).", "raking")
     margins: tuple[Text, ...] = setting("Survey columns whose population totals the weights reproduce.",
                                      default_factory=lambda: ("age_group", "gender", "district_id"),
                                      example="[age_group, gender, district_id]", min_length=1)

@@ -114,9 +114,9 @@ def compare_city(result, project: ProjectConfig, boundaries=None, lang: str = DE
     comparison = compare_design(design, district_col, project, names)
     group_comparison = None
     if city.groups:
-        from geo_cohesion.project.inputs import group_labels
+        from geo_cohesion.project.inputs import group_labels, unsampled_districts
 
-        unsampled = list(design.collapsed.merged) if design.collapsed else []
+        unsampled = unsampled_districts(city, design, result.structural)
         labels = group_labels(city, design.data[district_col].astype(str), unsampled).fillna("(ohne Gruppe)")
         grouped = compare_design(design.with_columns(__group__=labels), "__group__", project, {})
         group_comparison = grouped[grouped["district_id"] != "(ohne Gruppe)"].rename(

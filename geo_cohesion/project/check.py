@@ -16,6 +16,7 @@ from geo_cohesion.project.inputs import (
     read_survey_design,
     resolve_groups,
     structural_indicators,
+    unsampled_districts,
 )
 from geo_cohesion.project.need import need_weights
 from geo_cohesion.project.run import CityResult, align_boundary_districts, run_scores_city, tagged
@@ -71,7 +72,7 @@ def _check_city(city, project: ProjectConfig) -> CityCheck:
     else:
         design = read_survey_design(city, project, boundaries)
         districts = design.data[city.survey.district_column].unique()
-        unsampled = list(design.collapsed.merged) if design.collapsed else []  # districts without respondents
+        unsampled = unsampled_districts(city, design, structural)  # districts without respondents
         if city.groups:  # members must be districts (with or without respondents), as run's group estimates
             group_labels(city, design.data[city.survey.district_column].astype(str), unsampled)
         # as run_city: a district without respondents may (and for its model value should) have structural data
@@ -80,7 +81,7 @@ def _check_city(city, project: ProjectConfig) -> CityCheck:
         report = CityCheck(city.name, len(districts), len(design.data), diagnostics=design.diagnostics.as_dict())
         if unsampled:
             report.notes.append(f"{len(unsampled)} district(s) without respondents ({', '.join(unsampled[:5])}): "
-                                "merged for the weighting, estimated by the model")
+                                + ("merged for the weighting, " if design.collapsed else "") + "estimated by the model")
     if boundaries is not None:
         align_boundary_districts(result, project, boundaries)
         report.boundaries = len(boundaries)

@@ -356,6 +356,21 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
     return raked
 
 
+def unsampled_districts(city: CityConfig, design: SurveyDesign, structural: pd.DataFrame | None) -> list[str]:
+    """Districts without respondents, listed with missing direct estimates and given model values.
+
+    With raking, the population table lists them (merged into a partner for the weighting:
+    ``design.collapsed``). With the weights as given (``weighting.method: none``) no population
+    table is read, so the structural table lists them, in its spelling (none without one).
+    """
+    if design.collapsed:
+        return list(design.collapsed.merged)
+    if design.calibration is not None or structural is None or city.structural is None:
+        return []
+    surveyed = {normalise_key(d) for d in design.data[city.survey.district_column].astype(str)}
+    return [str(d) for d in structural[city.structural.district_column] if normalise_key(str(d)) not in surveyed]
+
+
 def _label_categories(survey: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], columns: Sequence[str]
                       ) -> None:
     """Replace the codes of an SPSS category column (age group, gender: ``1``, ``2``) by their value
@@ -546,13 +561,18 @@ def resolve_groups(city: CityConfig, project: ProjectConfig) -> CityConfig:
 
 
 def _district_ids(city: CityConfig, project: ProjectConfig) -> list[str]:
-    """Districts with population (population spelling), or the score table's (survey's, with the weights as
-    given) districts."""
+    """Districts with population (population spelling), or the score table's districts; with the weights as
+    given, the survey's and those of the structural table without respondents (:func:`unsampled_districts`)."""
     if city.survey is None or city.weighting.method == "none":
         spec = city.scores if city.survey is None else city.survey
         table = read_table(project.resolve(spec.path), required=[spec.district_column],
                            text_columns=[spec.district_column], decimal=spec.decimal, thousands=spec.thousands)
-        return [str(d).strip() for d in pd.unique(table[spec.district_column].dropna())]
+        ids = [str(d).strip() for d in pd.unique(table[spec.district_column].dropna())]
+        structural = read_structural(city, project) if city.survey is not None else None
+        if structural is not None:
+            known = {normalise_key(d) for d in ids}
+            ids += [str(d) for d in structural[city.structural.district_column] if normalise_key(str(d)) not in known]
+        return ids
     pop_spec = city.population
     column_map = {"__population__": pop_spec.population_column, "district": pop_spec.district_column}
     district = read_population_margins(city, project, column_map).margins["district"]

@@ -33,6 +33,7 @@ from geo_cohesion.project.inputs import (
     resolve_groups,
     score_variables,
     structural_indicators,
+    unsampled_districts,
 )
 from geo_cohesion.project.reuse import run_record
 from geo_cohesion.project.small_area import DIRECT_NOTE, direct_rows, model_district_estimates, reliability_note
@@ -151,7 +152,7 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
     spec = city.survey
     variables = [f"score__{v}" for v in radar.variables]
     district_col = spec.district_column
-    unsampled = list(design.collapsed.merged) if design.collapsed else []
+    unsampled = unsampled_districts(city, design, structural)
     structural = align_structural(city, structural, [*design.data[district_col].unique(), *unsampled], spec.path)
     names = district_names(city, structural)
     est = design.domain_means(variables, district_col, level=level, min_n=min_n)

@@ -84,3 +84,17 @@ def test_a_population_table_that_would_not_be_used_is_an_error(tmp_path):
         load_project(config)
     assert "would not be used" in str(err.value)
 
+
+
+def test_a_district_without_respondents_comes_from_the_structural_table(tmp_path):
+    config, _ = _as_given_config(tmp_path)
+    survey_path = tmp_path / "inputs" / "befragung.csv"
+    survey = pd.read_csv(survey_path, dtype={"bezirk": str})
+    empty = sorted(survey["bezirk"].unique())[3]
+    survey[survey["bezirk"] != empty].to_csv(survey_path, index=False)
+    results = run_project(load_project(config), tmp_path / "out", maps=False, reports=False)
+    districts = results[0].district_estimates
+    row = districts[(districts["variable"] == "index") & (districts["district_id"] == empty)]
+    assert len(row) == 1 and row["n"].iloc[0] == 0
+    assert row["estimator"].iloc[0] == "synthetic" and np.isfinite(row["estimate"].iloc[0])
+    assert row["ci_low"].iloc[0] < row["estimate"].iloc[0] < row["ci_high"].iloc[0]
