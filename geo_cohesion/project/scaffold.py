@@ -339,7 +339,8 @@ def project_yaml(cities: list[CityFiles], folder: str | Path, title: str = "Zusa
         if city.population is not None:
             out += _section("population", city.population, city.population.columns, folder)
         elif city.survey is not None:
-            out.append("    population: null  # TODO: a population table by district, age group and gender")
+            out.append("    population: null  # TODO: a population table by district, age group and gender, or, to use "
+                       "the survey's weights as they are, 'weighting: {method: none}' and no population line")
         if city.structural is not None:
             out += _section("structural", city.structural, city.structural.columns, folder)
         if city.survey is not None:
