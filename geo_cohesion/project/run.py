@@ -542,9 +542,9 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
             "intervals_and_tests": "Student t; df = respondents of the district with a value minus the strata they "
                                    "lie in (Korn & Graubard), city: respondents minus strata; SE missing (not 0) "
                                    "with fewer than two respondents",
-            "districts_without_respondents": "merged into the neighbouring district (else the district of the same "
-                                             "group) with the fewest respondents for the weighting; see "
-                                             "weighting_diagnostics.csv, column collapsed",
+            "districts_without_respondents": "raking: merged into the neighbouring district (else the district of the "
+                                             "same group) with the fewest respondents (weighting_diagnostics.csv, "
+                                             "collapsed); weights as given: those of the structural table",
             "structural_indicators": {r.city.name: _registry_record(r.indicators) for r in results
                                       if r.indicators is not None}}
     write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
