@@ -35,6 +35,7 @@ from geo_cohesion.project.inputs import (
     structural_indicators,
     unsampled_districts,
 )
+from geo_cohesion.project.metadata import run_metadata
 from geo_cohesion.project.reuse import run_record
 from geo_cohesion.project.small_area import DIRECT_NOTE, direct_rows, model_district_estimates, reliability_note
 from geo_cohesion.radar.codebook import load_radar
@@ -525,39 +526,11 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
             write_maps([m for o in outputs for m in o.maps], project, out_dir)
             if project.maps.figures:
                 write_comparison_figures(outputs, project, out_dir)
-    meta = {"title": project.title, "note": project.note, "survey_period": project.survey_period,
-            "seed": project.seed, "cities": [r.city.name for r in results],
-            "estimates": {"level": project.estimates.level, "min_n": project.estimates.min_n,
-                          "merge_small": project.estimates.merge_small, "merge_min_n": project.estimates.merge_min_n,
-                          "estimator": project.estimates.estimator, "covariates": project.estimates.covariates,
-                          "benchmark": project.estimates.benchmark,
-                          "max_ci_halfwidth": project.estimates.max_ci_halfwidth},
-            "compare": {"alpha": project.compare.alpha, "adjust": project.compare.adjust,
-                        "contiguity": project.compare.contiguity, "permutations": project.compare.permutations},
-            "weighting": {c.name: f"raking to {', '.join(c.weighting.margins)}" if c.weighting.method == "raking"
-                          else "the survey's weights as given (method none)" for c in project.cities if c.weighting},
-            "standard_errors": "Taylor linearisation, stratified with-replacement design; raked weights: design-"
-                               "weighted GREG residuals on all raking margins (as R survey::calibrate); weights as "
-                               "given: no calibration term (as R survey::svydesign)",
-            "intervals_and_tests": "Student t; df = respondents of the district with a value minus the strata they "
-                                   "lie in (Korn & Graubard), city: respondents minus strata; SE missing (not 0) "
-                                   "with fewer than two respondents",
-            "districts_without_respondents": "raking: merged into the neighbouring district (else the district of the "
-                                             "same group) with the fewest respondents (weighting_diagnostics.csv, "
-                                             "collapsed); weights as given: those of the structural table",
-            "structural_indicators": {r.city.name: _registry_record(r.indicators) for r in results
-                                      if r.indicators is not None}}
-    write_text(out_dir / "tables" / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
+    write_text(out_dir / "tables" / "metadata.json",
+               json.dumps(run_metadata(project, results), ensure_ascii=False, indent=2) + "\n")
     from geo_cohesion.project.reporting import write_deliverables
 
     write_deliverables(outputs, project, out_dir, table_paths, reports=reports)
-
-
-def _registry_record(registry: IndicatorRegistry) -> dict:
-    """The registry for ``metadata.json``: every indicator and every note."""
-    return {"indicators": [{"column": i.column, "label": i.label, "unit": i.unit, "direction": i.direction,
-                            "role": i.role, "origin": i.origin} for i in registry],
-            "notes": list(registry.notes)}
 
 
 def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None,
