@@ -46,21 +46,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with progress.step("writing the synthetic demo inputs"):
         project_file = write_demo_inputs(inputs, seed=args.seed)
     project = _with_estimator(load_project(project_file), args.estimator)
-    reports = _reports_in(args.lang)
-    results = run_project(project, out, reports=reports, lang=args.lang)
-    _summary(results, out, project.estimates.level, reports=reports)
+    results = run_project(project, out, lang=args.lang)
+    _summary(results, out, project.estimates.level, reports=True)
     return 0
-
-
-def _reports_in(lang: str) -> bool:
-    """Whether a run in ``lang`` writes the reports (German only); says so when it does not."""
-    from geo_cohesion.report.model import REPORT_LANGUAGES
-
-    if lang in REPORT_LANGUAGES:
-        return True
-    print(f"note: the city reports and district profiles are written in German only, so this run (--lang {lang}) "
-          "writes maps, figures, tables and exports but no reports; run without --lang for them", file=sys.stderr)
-    return False
 
 
 def _with_estimator(project, estimator: str | None):
@@ -90,8 +78,7 @@ def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = 
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    return _run_project_file(args.config, args.out, reports=_reports_in(args.lang), estimator=args.estimator,
-                             lang=args.lang)
+    return _run_project_file(args.config, args.out, estimator=args.estimator, lang=args.lang)
 
 
 def _load_with_overrides(config: str, estimator: str | None = None, **compare_overrides):
@@ -146,11 +133,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from geo_cohesion.report.model import REPORT_LANGUAGES
-
-    if args.lang not in REPORT_LANGUAGES:
-        raise InputError(f"the city reports and district profiles are written in German only, not in '{args.lang}'",
-                         args.config, "run 'geo-cohesion report' without --lang")
     if args.recompute:
         print("recomputing the project for the reports (--recompute)", file=sys.stderr)
         return _run_project_file(args.config, args.out, maps=False, reports=True, lang=args.lang)
@@ -257,7 +239,7 @@ def _add_estimator(parser: argparse.ArgumentParser) -> None:
 
 def _add_lang(parser: argparse.ArgumentParser,
               help_text: str = "language of labels and notes on maps, figures and tables (default: de, German); "
-                               "the reports are German only, so a run with --lang en writes none") -> None:
+                               "the city reports and district profiles are always German") -> None:
     from geo_cohesion.labels import LANGUAGES
 
     parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG, help=help_text)
@@ -330,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--recompute", action="store_true",
                         help="compute the project again and write tables, exports and reports, instead of "
                              "reusing the results of 'run' in OUT")
-    _add_lang(report, "language of the run to reuse (default: de); the reports are German only")
+    _add_lang(report, "language of the run to reuse (default: de); the reports themselves are always German")
     _add_verbosity(report)
     report.set_defaults(func=_cmd_report)
 

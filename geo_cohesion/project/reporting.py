@@ -66,7 +66,7 @@ def report_inputs(outputs: list, project: ProjectConfig) -> list[CityReportInput
 
 
 def write_deliverables(outputs: list, project: ProjectConfig, out_dir: str | Path, tables: list[Path],
-                       reports: bool = True) -> list[Path]:
+                       reports: bool = True, report_outputs: list | None = None) -> list[Path]:
     """Write the exports (always) and the reports (if ``reports``) of a run.
 
     Parameters
@@ -79,6 +79,9 @@ def write_deliverables(outputs: list, project: ProjectConfig, out_dir: str | Pat
         workbook hold exactly these.
     reports : bool
         Also write the city reports and district profiles.
+    report_outputs : list of CityOutputs, optional
+        What the reports are written from, when not ``outputs``: the same cities computed in German
+        (the reports' language) for a run in another language.
     """
     from geo_cohesion.project import progress
     from geo_cohesion.report.build import write_reports
@@ -90,5 +93,7 @@ def write_deliverables(outputs: list, project: ProjectConfig, out_dir: str | Pat
         written = write_exports(cities, settings, out_dir, tables)
     if reports:
         with progress.step("writing city reports and district profiles (HTML, PDF)"):
-            written += write_reports(cities, settings, out_dir)
+            german = cities if report_outputs is None or report_outputs is outputs else \
+                report_inputs(report_outputs, project)
+            written += write_reports(german, settings, out_dir)
     return written

@@ -389,8 +389,9 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
         Also write HTML maps and print figures (``geo-cohesion compare`` skips them).
     reports : bool
         Also write the city reports and district profiles (``OUT/report/``); the exports (German
-        CSVs, workbook, GeoPackage) are always written. Reports exist only in the languages of
-        :data:`~geo_cohesion.report.model.REPORT_LANGUAGES` (German).
+        CSVs, workbook, GeoPackage) are always written. Reports are German
+        (:data:`~geo_cohesion.report.model.REPORT_LANGUAGES`): in another ``lang`` their inputs are
+        computed a second time in German (same numbers), so no English label enters a German report.
     lang : {"de", "en"}
         Language of labels and notes on maps, figures and tables.
 
@@ -402,15 +403,10 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
         ``tables/metadata.json``).
     """
     out_dir = Path(out_dir)
-    if reports and lang not in REPORT_LANGUAGES:
-        raise InputError(f"the city reports and district profiles are written in German only, not in '{lang}'",
-                         hint="write them with lang 'de' (geo-cohesion: without --lang en), or leave the reports out "
-                              "(reports=False)")
-    # a complete run (everything its language allows) records what it was computed from: compare and report
-    # reuse it (project/reuse.py)
-    record = run_record(project, lang) if maps and (reports or lang not in REPORT_LANGUAGES) else None
-    n_cities = len(project.cities)
-    progress.expect(3 * n_cities + 2 + (1 if maps else 0) + (1 if reports else 0))
+    # a complete run records what it was computed from: compare and report reuse it (project/reuse.py)
+    record = run_record(project, lang) if maps and reports else None
+    n_cities, german_again = len(project.cities), reports and lang not in REPORT_LANGUAGES
+    progress.expect((5 if german_again else 3) * n_cities + 2 + (1 if maps else 0) + (1 if reports else 0))
     # boundaries first: a broken boundary file stops the run before the estimation
     boundaries, cities = [], []
     for city in project.cities:
@@ -418,8 +414,10 @@ def run_project(project: ProjectConfig, out_dir: str | Path, maps: bool = True,
             boundaries.append(tagged(city, read_city_boundaries, city, project))
             cities.append(tagged(city, resolve_groups, city, project))
     results, outputs = compute_cities(cities, boundaries, project, maps, lang)
+    report_outputs = compute_cities(cities, boundaries, project, False, REPORT_LANGUAGES[0])[1] if german_again \
+        else outputs
     with OutputRun(out_dir, prune=maps, record=record) as run:  # all outputs of the run, or none of them
-        _write_outputs(results, outputs, project, run.root, maps, reports)
+        _write_outputs(results, outputs, project, run.root, maps, reports, report_outputs)
     return results
 
 
@@ -510,8 +508,9 @@ def _preload_stage_modules(project: ProjectConfig) -> None:
 
 
 def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], project: ProjectConfig, out_dir: Path,
-                   maps: bool, reports: bool) -> None:
-    """Write every table, map, figure and the metadata of a run below ``out_dir``."""
+                   maps: bool, reports: bool, report_outputs: list[CityOutputs]) -> None:
+    """Write every table, map, figure and the metadata of a run below ``out_dir`` (the reports from
+    ``report_outputs``: ``outputs``, or the same cities computed in German)."""
     from geo_cohesion.project.analysis import write_comparison_figures, write_comparison_tables
 
     with progress.step("writing tables"):
@@ -530,7 +529,7 @@ def _write_outputs(results: list[CityResult], outputs: list[CityOutputs], projec
                json.dumps(run_metadata(project, results), ensure_ascii=False, indent=2) + "\n")
     from geo_cohesion.project.reporting import write_deliverables
 
-    write_deliverables(outputs, project, out_dir, table_paths, reports=reports)
+    write_deliverables(outputs, project, out_dir, table_paths, reports=reports, report_outputs=report_outputs)
 
 
 def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison=None,

@@ -16,8 +16,8 @@ from geo_cohesion.io.write import FIXED_DATE
 #: Languages the city reports and district profiles are written in. Only German: they go into
 #: applications for the federal programme "Sozialer Zusammenhalt", and their sentences are German
 #: text (:mod:`geo_cohesion.report.text`), not entries of the label catalogue. A run in another
-#: language writes maps, figures, tables and exports, and no reports (``geo-cohesion run --lang en``
-#: says so).
+#: language computes the report inputs a second time in German (``project.run.run_project``), so
+#: that its English map legends and notes do not end up in a German report.
 REPORT_LANGUAGES: tuple[str, ...] = ("de",)
 
 if TYPE_CHECKING:

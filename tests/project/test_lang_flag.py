@@ -38,24 +38,11 @@ def test_run_in_english(small_project, tmp_path, capsys):
     assert "language: en → de" in capsys.readouterr().err
     assert main(["compare", str(config), "--out", str(tmp_path / "en"), "--lang", "en"]) == 0
     capsys.readouterr()
-    # the reports are German only: an English run writes none and says so; 'report --lang en' is an error
-    assert not (tmp_path / "en" / "report").exists()
-    assert main(["report", str(config), "--out", str(tmp_path / "en"), "--lang", "en"]) == 2
-    assert "written in German only" in capsys.readouterr().err
-    assert main(["run", str(config), "--out", str(tmp_path / "en2"), "--lang", "en", "--quiet"]) == 0
-    assert "no reports; run without --lang" in " ".join(capsys.readouterr().err.split())
-
-
-def test_api_refuses_english_reports(small_project, tmp_path):
-    from geo_cohesion.errors import InputError
-    from geo_cohesion.project.config import load_project
-    from geo_cohesion.project.run import run_project
-
-    project = load_project(small_project.inputs / "project.yaml")
-    try:
-        run_project(project, tmp_path / "out", reports=True, lang="en")
-    except InputError as exc:
-        assert "German only" in str(exc)
-    else:
-        raise AssertionError("an English run with reports must be refused")
-    assert not (tmp_path / "out").exists()
+    # the reports are German: an English run writes them from the same cities computed in German, so no English
+    # label (map title, layer name) enters them, and 'report --lang en' reuses them
+    report = (tmp_path / "en" / "report" / "musterstadt.html").read_text(encoding="utf-8")
+    assert label("radar.index", "de") in report and label("radar.index", "en") not in report
+    assert label("map.title_districts", "en", city="Musterstadt") not in report
+    german_report = (small_project.out / "report" / "musterstadt.html").read_text(encoding="utf-8")
+    assert report == german_report
+    assert main(["report", str(config), "--out", str(tmp_path / "en"), "--lang", "en"]) == 0
