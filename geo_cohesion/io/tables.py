@@ -111,6 +111,8 @@ def _check_fields(text: str, sep: str, path: Path) -> tuple[int, list[int]]:
                 continue
             if header is None:
                 header = [c.strip() for c in row]
+                while len(header) > 1 and not header[-1]:  # a separator at the header's end: no column
+                    header.pop()
                 dupes = sorted({c for c in header if header.count(c) > 1})
                 if dupes:
                     raise InputError(f"duplicate column name(s): {', '.join(map(repr, dupes))}",
@@ -487,6 +489,9 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
         codes, uniques = pd.factorize(table[column])
         stripped = pd.Series(np.asarray(uniques, dtype=object)).astype("string").str.strip()
         filled = (stripped.notna() & (stripped != "")).to_numpy()
+        if not filled.any():  # an empty column (also the one a separator at every line's end makes)
+            table[column] = np.nan
+            continue
         present = (codes >= 0) & filled[np.maximum(codes, 0)]
         if not present.any():
             table[column] = np.nan

@@ -220,3 +220,25 @@ def test_excel_text_na_is_a_value_as_in_csv(tmp_path):
     table = read_table(path, text_columns=["bezirk"])
     assert table["bezirk"].tolist()[:2] == ["NA", "02"] and pd.isna(table["bezirk"].iloc[2])
     assert table["anteil"].iloc[0] == 1.5 and np.isnan(table["anteil"].iloc[1])
+
+
+@pytest.mark.parametrize("text", [
+    "a;b\r\n1,5;\r\n4;\r\n",            # an empty column
+    "\ufeffa;b;\r\n1,5;2;\r\n4;5;\r\n",  # BOM, CRLF and a separator at every line's end (German Excel)
+    "a,b,\n1.5,2\n4,5\n",               # a separator at the header's end only
+    "a,,b\n1.5,,2\n4,,5\n",             # an unnamed empty column in the middle
+])
+def test_empty_and_trailing_columns_are_read(tmp_path, text):
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("utf-8"))
+    table = read_table(path)
+    assert table["a"].tolist() == [1.5, 4.0]
+    assert [c for c in table.columns if not c.startswith("Unnamed")] == ["a", "b"]
+    assert table["b"].isna().all() or table["b"].tolist() == [2.0, 5.0]
+
+
+def test_trailing_header_separator_with_a_value_below_is_a_row_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 2"):
+        read_table(path)
