@@ -691,6 +691,29 @@ def _population_xlsx_text_thousands(p: Project) -> None:
     p.write_config()
 
 
+def _population_xlsx_uncached_formulas(p: Project) -> None:
+    """A population workbook written by a script with formulas (no stored results: pandas reads empty cells)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(list(p.population.columns))
+    for line, row in enumerate(p.population.itertuples(index=False), start=2):
+        values = list(row)
+        if line == 5:
+            values[-1] = f"=D{line - 1}+10"
+        sheet.append(values)
+    book.save(p.path("population.xlsx"))
+    p.city["population"]["path"] = "population.xlsx"
+    p.write_config()
+
+
+def _survey_trailing_separator(p: Project, _text: str) -> bytes:
+    """German Excel: BOM, CRLF, ';' and a ';' at the end of every line (one empty column more)."""
+    text = p.csv_text(p.survey, sep=";")
+    return ("\ufeff" + "".join(line + ";\r\n" for line in text.splitlines())).encode("utf-8")
+
+
 def _scores_instead(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Project], None]:
     """The city given as already weighted district scores (``scores``, no microdata), edited by ``edit``."""
     def mutate(p: Project) -> None:
@@ -941,6 +964,12 @@ CASES: list[Case] = [
          _population_german_csv(declare=False), ("population.csv", "einwohner", "thousands")),
     Case("population_xlsx_text_thousands", "Excel population counts stored as text: `1.234` next to `987`",
          _population_xlsx_text_thousands, ("population.xlsx", "column 'einwohner'", "more than one way")),
+    Case("population_xlsx_uncached_formulas", "Excel population table written by a script: a formula without a "
+         "stored result (read as an empty cell before)", _population_xlsx_uncached_formulas,
+         ("population.xlsx", "D5", "formulas without a stored result")),
+    Case("survey_trailing_separator", "Survey CSV with BOM, CRLF and a `;` at the end of every line "
+         "(traceback before)", _survey_bytes(_survey_trailing_separator), ok=True, check=_check_same_index_as_good,
+         works="the empty last column is no column; the results equal those of the plain file"),
     Case("population_absurd", "Population count 1e300 (overflowed the weighting: traceback)",
          _population(lambda f: f.assign(einwohner=f["einwohner"].astype(float).where(f.index != 4, 1e300))),
          ("population.csv", "line 6", "'einwohner'", "1e+300")),

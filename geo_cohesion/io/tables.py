@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.io.workbook import check_sheet, sheet_to_read
 
 #: Largest table file accepted (bytes); larger files are almost certainly a wrong path.
 MAX_TABLE_BYTES = 2 * 1024**3
@@ -219,7 +220,8 @@ def _read_excel(path: Path, dtype: type | dict | None, text_columns: list[str],
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
             # dtype object: pandas would turn text cells such as '1.234' into 1.234 (see _excel_numbers);
             # as in CSVs, only empty cells are missing ('NA' is a district code, not a gap)
-            table = pd.read_excel(path, sheet_name=0 if sheet is None else sheet,
+            sheet = sheet_to_read(path, sheet)
+            table = pd.read_excel(path, sheet_name=sheet,
                                   dtype=object if dtype is None else dtype, keep_default_na=False, na_values=[""],
                                   converters={c: _as_text for c in text_columns} or None, engine="openpyxl")
     except ImportError:
@@ -231,6 +233,7 @@ def _read_excel(path: Path, dtype: type | dict | None, text_columns: list[str],
     except Exception as exc:
         raise InputError(f"cannot read the Excel file ({type(exc).__name__}: {exc})", str(path),
                          "check that it is an .xlsx workbook, or save the sheet as CSV") from None
+    check_sheet(path, sheet, scan_cells=bool(table.isna().to_numpy().any()))
     if dtype is None:
         table = _excel_numbers(table, text_columns, path)
     for column in table.columns:  # text cells in number columns (e.g. 'k.A.') are left for the consumer
@@ -302,15 +305,18 @@ def _read_spss(path: Path, text_columns: list[str]) -> pd.DataFrame:
 
 
 def _raise_if_on_other_sheet(path: Path, required: list[str], missing: list[str]) -> None:
-    """The required columns are not on a workbook's first sheet: name the sheet(s) that have them."""
+    """The required columns are not on a workbook's first visible sheet: name the sheet(s) that have them."""
     try:
         headers = pd.read_excel(path, sheet_name=None, nrows=0, engine="openpyxl")
     except Exception:  # the first sheet was read; the usual message follows
         return
     names = list(headers)
-    having = [name for name in names[1:] if all(c in [str(h).strip() for h in headers[name].columns] for c in required)]
+    read = sheet_to_read(path, None)
+    read = names[read] if isinstance(read, int) else read
+    having = [name for name in names if name != read
+              and all(c in [str(h).strip() for h in headers[name].columns] for c in required)]
     if having:
-        raise InputError(f"missing column(s) {', '.join(missing)} on the first sheet {names[0]!r}; sheet(s) "
+        raise InputError(f"missing column(s) {', '.join(missing)} on the first sheet {read!r}; sheet(s) "
                          f"{', '.join(repr(n) for n in having)} have them", str(path),
                          "the first sheet of a workbook is read: move the sheet with the data to the front, or save "
                          "it as CSV")
@@ -326,8 +332,10 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
     ----------
     path : str or Path
         ``.csv``/``.txt``/``.tsv`` (``,`` ``;`` tab or ``|`` separated; UTF-8, UTF-8 with BOM or
-        cp1252), ``.xlsx`` (first sheet unless ``sheet``) or ``.sav``/``.zsav`` (SPSS; user-defined
-        missing values are read as missing, value labels are kept in ``attrs['value_labels']``).
+        cp1252), ``.xlsx`` (first visible sheet unless ``sheet``; formulas without a stored
+        result, Excel error cells and duplicate headers are errors) or ``.sav``/``.zsav`` (SPSS;
+        user-defined missing values are read as missing, value labels are kept in
+        ``attrs['value_labels']``).
     dtype : type or dict, optional
         Passed to pandas (e.g. ``str`` to keep everything as text, which also skips the number
         format detection).

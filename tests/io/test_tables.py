@@ -242,3 +242,53 @@ def test_trailing_header_separator_with_a_value_below_is_a_row_error(tmp_path):
     path.write_text("a,b,\n1,2,3\n", encoding="utf-8")
     with pytest.raises(InputError, match="line 2"):
         read_table(path)
+
+
+def _workbook(path, rows, hidden_first=None):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    if hidden_first is not None:
+        sheet.title = "alt"
+        for row in hidden_first:
+            sheet.append(row)
+        sheet.sheet_state = "hidden"
+        sheet = book.create_sheet("daten")
+        book.active = 1
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_formulas_without_stored_results_are_an_error_not_empty(tmp_path):
+    """openpyxl-written formulas have no cached value; pandas read them as empty cells."""
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "einwohner"], ["101", 100], ["102", "=B2*2"]])
+    with pytest.raises(InputError, match=r"B3 hold formulas without a stored result.*save it again"):
+        read_table(path, text_columns=["bezirk"])
+
+
+def test_excel_error_cells_are_an_error_not_empty(tmp_path):
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "quote"], ["101", "#DIV/0!"], ["102", 3]])
+    with pytest.raises(InputError, match=r"B2 \(#DIV/0!\) hold Excel errors"):
+        read_table(path, text_columns=["bezirk"])
+
+
+def test_duplicate_excel_header_is_an_error_not_renamed(tmp_path):
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "sn1", "sn1"], ["101", 1, 2]])
+    with pytest.raises(InputError, match="duplicate column name.*'sn1'"):
+        read_table(path, text_columns=["bezirk"])
+
+
+def test_hidden_first_sheet_is_skipped(tmp_path):
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "einwohner"], ["101", 5]],
+                     hidden_first=[["bezirk", "einwohner"], ["999", 1]])
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["bezirk"].tolist() == ["101"] and table["einwohner"].tolist() == [5]
+    assert read_table(path, text_columns=["bezirk"], sheet=0)["bezirk"].tolist() == ["999"]
+
+
+def test_empty_excel_cells_are_still_missing(tmp_path):
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "x"], ["101", 1], ["102", None]])
+    assert read_table(path, text_columns=["bezirk"])["x"].isna().tolist() == [False, True]
