@@ -714,6 +714,17 @@ def _survey_trailing_separator(p: Project, _text: str) -> bytes:
     return ("\ufeff" + "".join(line + ";\r\n" for line in text.splitlines())).encode("utf-8")
 
 
+def _wave_scores(ids: list[str], copies: int = 1) -> Callable[[Project], None]:
+    """An earlier wave given as a score table for ``ids`` (``copies`` waves with the same label)."""
+    def mutate(p: Project) -> None:
+        rows = [{"bezirk": d, "variable": "index", "estimate": 50.0, "se": 2.0, "n": 30} for d in ids]
+        pd.DataFrame(rows).to_csv(p.path("welle2015.csv"), index=False)
+        p.city["waves"] = [{"label": "2015", "scores": {"path": "welle2015.csv", "district_column": "bezirk"}}
+                           for _ in range(copies)]
+        p.write_config()
+    return mutate
+
+
 def _scores_instead(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Project], None]:
     """The city given as already weighted district scores (``scores``, no microdata), edited by ``edit``."""
     def mutate(p: Project) -> None:
@@ -970,6 +981,11 @@ CASES: list[Case] = [
     Case("survey_trailing_separator", "Survey CSV with BOM, CRLF and a `;` at the end of every line "
          "(traceback before)", _survey_bytes(_survey_trailing_separator), ok=True, check=_check_same_index_as_good,
          works="the empty last column is no column; the results equal those of the plain file"),
+    Case("wave_ids_are_names", "An earlier wave's score table with district names where the survey has codes "
+         "(check passed, run stopped without naming the file)", _wave_scores(NAMES),
+         ("welle2015.csv", "wave '2015'", "Altstadt", "101")),
+    Case("wave_label_twice", "Two earlier waves with the same `label` (traceback)", _wave_scores(IDS, copies=2),
+         ("waves", "'2015'", "label")),
     Case("population_absurd", "Population count 1e300 (overflowed the weighting: traceback)",
          _population(lambda f: f.assign(einwohner=f["einwohner"].astype(float).where(f.index != 4, 1e300))),
          ("population.csv", "line 6", "'einwohner'", "1e+300")),
