@@ -533,18 +533,19 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
 def row_ref(table: pd.DataFrame, rows: Iterable, column: str | None = None, limit: int = 5) -> str:
     """Describe where rows are: ``"survey.csv, rows 3, 17 (column 'sn1')"``.
 
-    Row numbers are file lines (header = line 1) when the table came from :func:`read_table`,
-    index labels otherwise.
+    Row numbers are file lines (header = line 1) when the table came from :func:`read_table`
+    (SPSS files: case numbers, from 1), index labels otherwise.
     """
     rows = list(rows)
     source = table.attrs.get("source")
     if source is not None and isinstance(table.index, pd.RangeIndex):
         lines = table.attrs.get("lines")
+        spss = str(source).lower().endswith(SPSS_SUFFIXES)  # no header line: row 0 is case 1
         if lines is not None and len(lines) == len(table) and table.index.start == 0 and table.index.step == 1:
             labels = [str(lines[int(r)]) for r in rows[:limit]]
         else:
-            labels = [str(int(r) + 2) for r in rows[:limit]]
-        what = "line" if len(rows) == 1 else "lines"
+            labels = [str(int(r) + (1 if spss else 2)) for r in rows[:limit]]
+        what = ("case" if spss else "line") + ("" if len(rows) == 1 else "s")
     else:
         labels = [str(r) for r in rows[:limit]]
         what = "row" if len(rows) == 1 else "rows"
