@@ -415,13 +415,14 @@ _EXPONENT = r"(?:[eE][+-]?\d+)?"
 
 
 def _number_pattern(decimal: str, thousands: str | None) -> re.Pattern[str]:
-    """Strict pattern of one number format; thousands groups must have exactly three digits."""
+    """Strict pattern of one number format; thousands groups must have exactly three digits and the
+    first group no leading zero (``0.518`` is a decimal, never 518)."""
     dec = re.escape(decimal)
     if thousands is None:
         body = rf"(?:\d+(?:{dec}\d*)?|{dec}\d+){_EXPONENT}"
     else:
         sep = "[ \u00a0\u202f]" if thousands == " " else re.escape(thousands)
-        body = rf"(?:\d{{1,3}}(?:{sep}\d{{3}})+|\d+)(?:{dec}\d+)?"
+        body = rf"(?:[1-9]\d{{0,2}}(?:{sep}\d{{3}})+|\d+)(?:{dec}\d+)?"
     return re.compile(rf"{_SIGN}{body}")
 
 

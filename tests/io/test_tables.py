@@ -43,6 +43,9 @@ def test_declared_german_format_resolves_the_ambiguity(tmp_path):
     (["0.5", "1.25", "-2"], [0.5, 1.25, -2.0]),      # decimal point
     (["1 234,5", "7"], [1234.5, 7.0]),               # space grouping
     (["1e-3", "2"], [0.001, 2.0]),
+    (["1.438", "0.518", "1.119"], [1.438, 0.518, 1.119]),  # 0.518 cannot be grouped: all decimals
+    (["0,125", "1,500"], [0.125, 1.5]),              # the same with a decimal comma
+    (["-0.250", "2.000"], [-0.25, 2.0]),
 ])
 def test_unambiguous_formats_are_read(cells, expected):
     name, numbers = infer_number_format(pd.Series(cells))
