@@ -714,6 +714,15 @@ def _survey_trailing_separator(p: Project, _text: str) -> bytes:
     return ("\ufeff" + "".join(line + ";\r\n" for line in text.splitlines())).encode("utf-8")
 
 
+def _structural_and_need(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Project], None]:
+    """Edit the structural table and choose the need index's indicators."""
+    def mutate(p: Project) -> None:
+        edit(p.structural.copy()).to_csv(p.path("structural.csv"), index=False)
+        p.config["need"] = {"indicators": {"unemployment_pct": 1, "sgb2_share_pct": 1}}
+        p.write_config()
+    return mutate
+
+
 def _wave_scores(ids: list[str], copies: int = 1) -> Callable[[Project], None]:
     """An earlier wave given as a score table for ``ids`` (``copies`` waves with the same label)."""
     def mutate(p: Project) -> None:
@@ -986,6 +995,13 @@ CASES: list[Case] = [
          ("welle2015.csv", "wave '2015'", "Altstadt", "101")),
     Case("wave_label_twice", "Two earlier waves with the same `label` (traceback)", _wave_scores(IDS, copies=2),
          ("waves", "'2015'", "label")),
+    Case("need_one_indicator", "`need.indicators` with one indicator (the need index was silently left out)",
+         _config(lambda c: c.update(need={"indicators": {"sgb2_share_pct": 1}})),
+         ("need.indicators", "at least 2", "sgb2_share_pct")),
+    Case("need_constant_indicator", "`need.indicators` with an indicator that is the same in every district "
+         "(silently left out, with RuntimeWarnings)",
+         _structural_and_need(lambda f: f.assign(unemployment_pct=5.0)),
+         ("need.indicators", "unemployment_pct", "constant")),
     Case("population_absurd", "Population count 1e300 (overflowed the weighting: traceback)",
          _population(lambda f: f.assign(einwohner=f["einwohner"].astype(float).where(f.index != 4, 1e300))),
          ("population.csv", "line 6", "'einwohner'", "1e+300")),

@@ -121,6 +121,28 @@ def test_city_need_without_enough_indicators_is_none():
     assert city_need(estimates, None, None, NeedSpec(), seed=0) is None
 
 
+def _need_inputs(unemployment, sgb2):
+    ids = list("abcde")
+    estimates = pd.DataFrame({"district_id": ids, "variable": "index", "estimate": [50, 60, 55, 52, 58.0],
+                              "se": 1.0, "suppressed": False})
+    structural = pd.DataFrame({"district_id": ids, "unemployment_pct": unemployment, "sgb2_share_pct": sgb2})
+    return estimates, structural, indicator_registry(structural, {}, exclude=["district_id"])
+
+
+@pytest.mark.parametrize("indicators, unemployment, sgb2, message", [
+    ({"sgb2_share_pct": 1}, [5, 6, 7, 8, 9.0], [1, 2, 3, 4, 5.0], "at least 2 indicators.*usable: sgb2_share_pct"),
+    ({"unemployment_pct": 1, "sgb2_share_pct": 1}, [5.0] * 5, [1, 2, 3, 4, 5.0], "unemployment_pct.*constant"),
+    ({"unemployment_pct": 1, "sgb2_share_pct": 1}, [5, 6, np.nan, np.nan, 9.0], [1, 2, 3, 4, 5.0],
+     r"only 3 district\(s\).*without: c, d"),
+])
+def test_chosen_need_indicators_that_carry_no_index_are_an_error(indicators, unemployment, sgb2, message):
+    """The need index the user asked for was silently left out (no table, no note)."""
+    estimates, structural, registry = _need_inputs(unemployment, sgb2)
+    with pytest.raises(InputError, match=f"need.indicators: .*{message}"):
+        city_need(estimates, structural, registry, NeedSpec(indicators=indicators), seed=0)
+    city_need(estimates, structural, registry, NeedSpec(), seed=0)  # the default index: no error, left out at most
+
+
 # ------------------------------------------------------------------ the pipeline
 
 
