@@ -79,8 +79,10 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
             used[column] = weight
     complete = table[list(used)].notna().all(axis=1)
     if len(used) < 2 or complete.sum() < 4:
-        if strict:
-            _raise_unusable(used, table.loc[~complete, "district_id"], int(complete.sum()))
+        # strict: the user's structural data are at fault (suppressed scores leave the index out quietly)
+        register = table[[c for c in used if c not in variables]].notna().all(axis=1)
+        if strict and (len(used) < 2 or register.sum() < 4):
+            _raise_unusable(used, table.loc[~register, "district_id"], int(register.sum()))
         return None
     simulated = [c for c in used if c in variables]
     try:

@@ -287,3 +287,13 @@ def test_a_wave_of_weighted_scores_gives_changes(wave_run, tmp_path):
     np.testing.assert_allclose(change["se"], np.sqrt(2) * change.merge(
         earlier.assign(district_id=earlier["district_id"].astype(str)), on=["district_id", "variable"])["se_y"],
         rtol=1e-3)
+
+
+def test_chosen_need_index_with_suppressed_scores_is_left_out_not_an_error():
+    """Suppressed score estimates (not the user's structural data) leave the index out as before."""
+    estimates, structural, registry = _need_inputs([5, 6, 7, 8, 9.0], [1, 2, 4, 3, 5.0])
+    estimates.loc[1:2, "suppressed"] = True
+    spec = NeedSpec(indicators={"unemployment_pct": 1, "sgb2_share_pct": 1, "index": 1})
+    assert city_need(estimates, structural, registry, spec, seed=0) is None
+    estimates["suppressed"] = False
+    assert len(city_need(estimates, structural, registry, spec, seed=0)) == 5
