@@ -297,3 +297,38 @@ def test_chosen_need_index_with_suppressed_scores_is_left_out_not_an_error():
     assert city_need(estimates, structural, registry, spec, seed=0) is None
     estimates["suppressed"] = False
     assert len(city_need(estimates, structural, registry, spec, seed=0)) == 5
+
+
+def test_two_earlier_waves_show_the_change_since_the_latest(wave_run, tmp_path):
+    """Two earlier waves crashed the GIS export (a district's change was looked up in both waves'
+    rows: traceback) and the profile's sentence used the oldest wave while the maps use the latest."""
+    import geopandas as gpd
+
+    from geo_cohesion.project.run import run_project
+    from geo_cohesion.report.profile import _index_change
+    from geo_cohesion.stats.change import latest_wave_changes
+
+    inputs, out, _ = wave_run
+    estimates = _table(out, "district_estimates.csv")
+    earlier = estimates[["district_id", "variable", "direct_estimate", "direct_se", "n"]].rename(
+        columns={"direct_estimate": "estimate", "direct_se": "se"})
+    raw = yaml.safe_load((inputs / "project.yaml").read_text(encoding="utf-8"))
+    waves = []
+    for label, shift in (("2015", 5.0), ("2019", 2.0)):
+        earlier.assign(estimate=earlier["estimate"] - shift).to_csv(inputs / f"scores_{label}.csv", index=False)
+        waves.append({"label": label, "scores": {"path": f"scores_{label}.csv"}})
+    raw["cities"][0]["waves"] = waves
+    raw["maps"] = {"figures": False}
+    project = validate_project(raw, inputs)
+    result = run_project(project, tmp_path / "out", reports=False)[0]
+    assert set(result.change["wave_from"]) == {"2015", "2019"}
+    latest = latest_wave_changes(result.change)
+    assert set(latest["wave_from"]) == {"2019"}
+    np.testing.assert_allclose(latest["change"], 2.0, atol=1e-3)
+    layer = gpd.read_file(tmp_path / "out" / "gis" / f"{SMALL_SLUG}.gpkg", layer=SMALL_SLUG)
+    np.testing.assert_allclose(layer["index_change"].dropna(), 2.0, atol=1e-3)
+
+    class City:  # the profile's view of the city: only the change table is used
+        change = result.change
+
+    assert "früheren Befragung (2019)" in _index_change(City(), SMALL_IDS[0])
