@@ -86,14 +86,17 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
         return None
     simulated = [c for c in used if c in variables]
     try:
-        result = class_stability(table, se_table[["district_id", *simulated]] if simulated else None, used,
-                                 id_column="district_id", draws=draws, seed=seed, class_breaks=class_breaks)
-    except InputError as exc:
+        point = need_index(table, used, id_column="district_id", class_breaks=class_breaks)
+    except InputError as exc:  # e.g. a constant indicator
         if strict:
             raise InputError(f"need.indicators: {exc.message}", exc.source,
                              exc.hint or "choose other indicators under need.indicators") from None
-        return None  # e.g. a constant indicator: no need index rather than a failed report
-    point = need_index(table, used, id_column="district_id", class_breaks=class_breaks)
+        return None
+    try:
+        result = class_stability(table, se_table[["district_id", *simulated]] if simulated else None, used,
+                                 id_column="district_id", draws=draws, seed=seed, class_breaks=class_breaks)
+    except InputError:
+        return None  # e.g. a score without SE somewhere: no need index rather than a failed report
     for column in point.columns:
         if column.startswith("contribution_"):
             result[column] = point[column].to_numpy()
