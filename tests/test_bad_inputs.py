@@ -691,6 +691,49 @@ def _population_xlsx_text_thousands(p: Project) -> None:
     p.write_config()
 
 
+def _population_xlsx_uncached_formulas(p: Project) -> None:
+    """A population workbook written by a script with formulas (no stored results: pandas reads empty cells)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(list(p.population.columns))
+    for line, row in enumerate(p.population.itertuples(index=False), start=2):
+        values = list(row)
+        if line == 5:
+            values[-1] = f"=D{line - 1}+10"
+        sheet.append(values)
+    book.save(p.path("population.xlsx"))
+    p.city["population"]["path"] = "population.xlsx"
+    p.write_config()
+
+
+def _survey_trailing_separator(p: Project, _text: str) -> bytes:
+    """German Excel: BOM, CRLF, ';' and a ';' at the end of every line (one empty column more)."""
+    text = p.csv_text(p.survey, sep=";")
+    return ("\ufeff" + "".join(line + ";\r\n" for line in text.splitlines())).encode("utf-8")
+
+
+def _structural_and_need(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Project], None]:
+    """Edit the structural table and choose the need index's indicators."""
+    def mutate(p: Project) -> None:
+        edit(p.structural.copy()).to_csv(p.path("structural.csv"), index=False)
+        p.config["need"] = {"indicators": {"unemployment_pct": 1, "sgb2_share_pct": 1}}
+        p.write_config()
+    return mutate
+
+
+def _wave_scores(ids: list[str], copies: int = 1) -> Callable[[Project], None]:
+    """An earlier wave given as a score table for ``ids`` (``copies`` waves with the same label)."""
+    def mutate(p: Project) -> None:
+        rows = [{"bezirk": d, "variable": "index", "estimate": 50.0, "se": 2.0, "n": 30} for d in ids]
+        pd.DataFrame(rows).to_csv(p.path("welle2015.csv"), index=False)
+        p.city["waves"] = [{"label": "2015", "scores": {"path": "welle2015.csv", "district_column": "bezirk"}}
+                           for _ in range(copies)]
+        p.write_config()
+    return mutate
+
+
 def _scores_instead(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Project], None]:
     """The city given as already weighted district scores (``scores``, no microdata), edited by ``edit``."""
     def mutate(p: Project) -> None:
@@ -944,6 +987,24 @@ CASES: list[Case] = [
          _population_german_csv(declare=False), ("population.csv", "einwohner", "thousands")),
     Case("population_xlsx_text_thousands", "Excel population counts stored as text: `1.234` next to `987`",
          _population_xlsx_text_thousands, ("population.xlsx", "column 'einwohner'", "more than one way")),
+    Case("population_xlsx_uncached_formulas", "Excel population table written by a script: a formula without a "
+         "stored result (read as an empty cell before)", _population_xlsx_uncached_formulas,
+         ("population.xlsx", "D5", "formulas without a stored result")),
+    Case("survey_trailing_separator", "Survey CSV with BOM, CRLF and a `;` at the end of every line "
+         "(traceback before)", _survey_bytes(_survey_trailing_separator), ok=True, check=_check_same_index_as_good,
+         works="the empty last column is no column; the results equal those of the plain file"),
+    Case("wave_ids_are_names", "An earlier wave's score table with district names where the survey has codes "
+         "(check passed, run stopped without naming the file)", _wave_scores(NAMES),
+         ("welle2015.csv", "wave '2015'", "Altstadt", "101")),
+    Case("wave_label_twice", "Two earlier waves with the same `label` (traceback)", _wave_scores(IDS, copies=2),
+         ("waves", "'2015'", "label")),
+    Case("need_one_indicator", "`need.indicators` with one indicator (the need index was silently left out)",
+         _config(lambda c: c.update(need={"indicators": {"sgb2_share_pct": 1}})),
+         ("need.indicators", "at least 2", "sgb2_share_pct")),
+    Case("need_constant_indicator", "`need.indicators` with an indicator that is the same in every district "
+         "(silently left out, with RuntimeWarnings)",
+         _structural_and_need(lambda f: f.assign(unemployment_pct=5.0)),
+         ("need.indicators", "unemployment_pct", "constant")),
     Case("population_absurd", "Population count 1e300 (overflowed the weighting: traceback)",
          _population(lambda f: f.assign(einwohner=f["einwohner"].astype(float).where(f.index != 4, 1e300))),
          ("population.csv", "line 6", "'einwohner'", "1e+300")),

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.io.workbook import check_sheet, sheet_to_read
 
 #: Largest table file accepted (bytes); larger files are almost certainly a wrong path.
 MAX_TABLE_BYTES = 2 * 1024**3
@@ -111,6 +112,8 @@ def _check_fields(text: str, sep: str, path: Path) -> tuple[int, list[int]]:
                 continue
             if header is None:
                 header = [c.strip() for c in row]
+                while len(header) > 1 and not header[-1]:  # a separator at the header's end: no column
+                    header.pop()
                 dupes = sorted({c for c in header if header.count(c) > 1})
                 if dupes:
                     raise InputError(f"duplicate column name(s): {', '.join(map(repr, dupes))}",
@@ -217,7 +220,8 @@ def _read_excel(path: Path, dtype: type | dict | None, text_columns: list[str],
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
             # dtype object: pandas would turn text cells such as '1.234' into 1.234 (see _excel_numbers);
             # as in CSVs, only empty cells are missing ('NA' is a district code, not a gap)
-            table = pd.read_excel(path, sheet_name=0 if sheet is None else sheet,
+            sheet = sheet_to_read(path, sheet)
+            table = pd.read_excel(path, sheet_name=sheet,
                                   dtype=object if dtype is None else dtype, keep_default_na=False, na_values=[""],
                                   converters={c: _as_text for c in text_columns} or None, engine="openpyxl")
     except ImportError:
@@ -229,6 +233,7 @@ def _read_excel(path: Path, dtype: type | dict | None, text_columns: list[str],
     except Exception as exc:
         raise InputError(f"cannot read the Excel file ({type(exc).__name__}: {exc})", str(path),
                          "check that it is an .xlsx workbook, or save the sheet as CSV") from None
+    check_sheet(path, sheet, scan_cells=bool(table.isna().to_numpy().any()))
     if dtype is None:
         table = _excel_numbers(table, text_columns, path)
     for column in table.columns:  # text cells in number columns (e.g. 'k.A.') are left for the consumer
@@ -300,15 +305,18 @@ def _read_spss(path: Path, text_columns: list[str]) -> pd.DataFrame:
 
 
 def _raise_if_on_other_sheet(path: Path, required: list[str], missing: list[str]) -> None:
-    """The required columns are not on a workbook's first sheet: name the sheet(s) that have them."""
+    """The required columns are not on a workbook's first visible sheet: name the sheet(s) that have them."""
     try:
         headers = pd.read_excel(path, sheet_name=None, nrows=0, engine="openpyxl")
     except Exception:  # the first sheet was read; the usual message follows
         return
     names = list(headers)
-    having = [name for name in names[1:] if all(c in [str(h).strip() for h in headers[name].columns] for c in required)]
+    read = sheet_to_read(path, None)
+    read = names[read] if isinstance(read, int) else read
+    having = [name for name in names if name != read
+              and all(c in [str(h).strip() for h in headers[name].columns] for c in required)]
     if having:
-        raise InputError(f"missing column(s) {', '.join(missing)} on the first sheet {names[0]!r}; sheet(s) "
+        raise InputError(f"missing column(s) {', '.join(missing)} on the first sheet {read!r}; sheet(s) "
                          f"{', '.join(repr(n) for n in having)} have them", str(path),
                          "the first sheet of a workbook is read: move the sheet with the data to the front, or save "
                          "it as CSV")
@@ -324,8 +332,10 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
     ----------
     path : str or Path
         ``.csv``/``.txt``/``.tsv`` (``,`` ``;`` tab or ``|`` separated; UTF-8, UTF-8 with BOM or
-        cp1252), ``.xlsx`` (first sheet unless ``sheet``) or ``.sav``/``.zsav`` (SPSS; user-defined
-        missing values are read as missing, value labels are kept in ``attrs['value_labels']``).
+        cp1252), ``.xlsx`` (first visible sheet unless ``sheet``; formulas without a stored
+        result, Excel error cells and duplicate headers are errors) or ``.sav``/``.zsav`` (SPSS;
+        user-defined missing values are read as missing, value labels are kept in
+        ``attrs['value_labels']``).
     dtype : type or dict, optional
         Passed to pandas (e.g. ``str`` to keep everything as text, which also skips the number
         format detection).
@@ -405,13 +415,14 @@ _EXPONENT = r"(?:[eE][+-]?\d+)?"
 
 
 def _number_pattern(decimal: str, thousands: str | None) -> re.Pattern[str]:
-    """Strict pattern of one number format; thousands groups must have exactly three digits."""
+    """Strict pattern of one number format; thousands groups must have exactly three digits and the
+    first group no leading zero (``0.518`` is a decimal, never 518)."""
     dec = re.escape(decimal)
     if thousands is None:
         body = rf"(?:\d+(?:{dec}\d*)?|{dec}\d+){_EXPONENT}"
     else:
         sep = "[ \u00a0\u202f]" if thousands == " " else re.escape(thousands)
-        body = rf"(?:\d{{1,3}}(?:{sep}\d{{3}})+|\d+)(?:{dec}\d+)?"
+        body = rf"(?:[1-9]\d{{0,2}}(?:{sep}\d{{3}})+|\d+)(?:{dec}\d+)?"
     return re.compile(rf"{_SIGN}{body}")
 
 
@@ -487,6 +498,9 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
         codes, uniques = pd.factorize(table[column])
         stripped = pd.Series(np.asarray(uniques, dtype=object)).astype("string").str.strip()
         filled = (stripped.notna() & (stripped != "")).to_numpy()
+        if not filled.any():  # an empty column (also the one a separator at every line's end makes)
+            table[column] = np.nan
+            continue
         present = (codes >= 0) & filled[np.maximum(codes, 0)]
         if not present.any():
             table[column] = np.nan
@@ -520,18 +534,19 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
 def row_ref(table: pd.DataFrame, rows: Iterable, column: str | None = None, limit: int = 5) -> str:
     """Describe where rows are: ``"survey.csv, rows 3, 17 (column 'sn1')"``.
 
-    Row numbers are file lines (header = line 1) when the table came from :func:`read_table`,
-    index labels otherwise.
+    Row numbers are file lines (header = line 1) when the table came from :func:`read_table`
+    (SPSS files: case numbers, from 1), index labels otherwise.
     """
     rows = list(rows)
     source = table.attrs.get("source")
     if source is not None and isinstance(table.index, pd.RangeIndex):
         lines = table.attrs.get("lines")
+        spss = str(source).lower().endswith(SPSS_SUFFIXES)  # no header line: row 0 is case 1
         if lines is not None and len(lines) == len(table) and table.index.start == 0 and table.index.step == 1:
             labels = [str(lines[int(r)]) for r in rows[:limit]]
         else:
-            labels = [str(int(r) + 2) for r in rows[:limit]]
-        what = "line" if len(rows) == 1 else "lines"
+            labels = [str(int(r) + (1 if spss else 2)) for r in rows[:limit]]
+        what = ("case" if spss else "line") + ("" if len(rows) == 1 else "s")
     else:
         labels = [str(r) for r in rows[:limit]]
         what = "row" if len(rows) == 1 else "rows"

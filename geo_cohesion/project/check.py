@@ -18,8 +18,9 @@ from geo_cohesion.project.inputs import (
     structural_indicators,
     unsampled_districts,
 )
-from geo_cohesion.project.need import need_weights
+from geo_cohesion.project.need import check_need, need_weights
 from geo_cohesion.project.run import CityResult, align_boundary_districts, run_scores_city, tagged
+from geo_cohesion.project.waves import check_waves
 
 
 @dataclass
@@ -82,6 +83,10 @@ def _check_city(city, project: ProjectConfig) -> CityCheck:
         if unsampled:
             report.notes.append(f"{len(unsampled)} district(s) without respondents ({', '.join(unsampled[:5])}): "
                                 + ("merged for the weighting, " if design.collapsed else "") + "estimated by the model")
+    district_ids = result.district_estimates["district_id"].astype(str).unique()
+    check_need(project.need, registry, result.structural, city.structural.district_column if city.structural else None,
+               district_ids)
+    check_waves(city, project, district_ids, boundaries)
     if boundaries is not None:
         align_boundary_districts(result, project, boundaries)
         report.boundaries = len(boundaries)

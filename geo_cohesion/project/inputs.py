@@ -311,8 +311,8 @@ def read_survey_design(city: CityConfig, project: ProjectConfig, boundaries=None
     as_given = city.weighting.method == "none"   # the survey's weights as they are: no population table read
     read = None if as_given else read_population_margins(city, project, population_column_map(city))
     if read is not None:
-        _label_categories(survey, read.margins, [c for c in (spec.age_column, spec.gender_column)
-                                                 if c in read.margins])
+        _label_categories(survey, read.margins, [c for c in (spec.age_column, spec.gender_column,
+                                                             spec.district_column) if c in read.margins])
     codebook = load_codebook(project.resolve(spec.codebook) if spec.codebook else None, spec.min_valid_share)
     scores = score_respondents(survey, codebook)
     data = pd.concat([survey, scores.add_prefix("score__")], axis=1)
@@ -373,22 +373,20 @@ def unsampled_districts(city: CityConfig, design: SurveyDesign, structural: pd.D
 
 def _label_categories(survey: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], columns: Sequence[str]
                       ) -> None:
-    """Replace the codes of an SPSS category column (age group, gender: ``1``, ``2``) by their value
-    labels (``"männlich"``, ``"weiblich"``) when the population table uses the labels: only when
-    some code is no population category and every labelled value is one."""
+    """Replace the codes of an SPSS category column (age group, gender, district: ``1``, ``2``) by their
+    value labels (``"männlich"``, ``"Altstadt"``) when the population table uses the labels: when
+    every labelled value is a population category (compared as district keys; the labels win over codes
+    that would also match, e.g. code 1 labelled "03" next to a district "01")."""
     value_labels = survey.attrs.get("value_labels") or {}
     for column in columns:
         labels = value_labels.get(column)
         if not labels:
             continue
-        categories = {str(c) for c in margins[column]}
-        codes = survey[column].dropna().astype(str)
-        if set(codes) <= categories:
-            continue
+        categories = {normalise_key(c) for c in margins[column]}
         by_code = {(str(int(k)) if isinstance(k, float) and k.is_integer() else str(k).strip()): str(v).strip()
                    for k, v in labels.items()}
         relabelled = survey[column].map(lambda v, m=by_code: m.get(str(v), v), na_action="ignore")
-        if set(relabelled.dropna().astype(str)) <= categories:
+        if {normalise_key(c) for c in relabelled.dropna().astype(str)} <= categories:
             survey[column] = relabelled
 
 

@@ -154,7 +154,7 @@ def city_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | None,
     if structural is None:
         structural = pd.DataFrame({"district_id": pd.unique(district_estimates["district_id"].astype(str))})
     need = default_need(district_estimates, structural, seed=seed, indicators=weights, draws=spec.draws,
-                        class_breaks=spec.class_breaks)
+                        class_breaks=spec.class_breaks, strict=spec.indicators is not None)
     if need is None:
         return None
     used = need.attrs["indicators"]
@@ -181,6 +181,25 @@ def city_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | None,
     need["priority"] = hit.to_numpy(bool)
     need.attrs = {**attrs, "priority": wanted, "class_breaks": list(spec.class_breaks)}
     return need
+
+
+def check_need(spec: NeedSpec, registry: IndicatorRegistry | None, structural: pd.DataFrame | None,
+               structural_id: str | None, districts: Sequence[str]) -> None:
+    """Compute the need index of the user's ``need.indicators`` as :func:`city_need` does, with stand-in
+    score values (distinct per district), so ``check`` reports what ``run`` would (for ``geo-cohesion check``)."""
+    if spec.indicators is None:
+        return
+    weights = need_weights(spec, registry)
+    if structural is not None and structural_id is not None:
+        structural = structural.rename(columns={structural_id: "district_id"})
+    else:
+        structural = pd.DataFrame({"district_id": list(districts)})
+    ids = structural["district_id"].astype(str)
+    scores = [c for c in weights if c in load_radar().variables]
+    stand_in = pd.DataFrame([{"district_id": d, "variable": v, "estimate": float(k), "se": 1.0, "suppressed": False}
+                             for k, d in enumerate(ids) for v in scores],
+                            columns=["district_id", "variable", "estimate", "se", "suppressed"])
+    default_need(stand_in, structural, indicators=weights, draws=100, class_breaks=spec.class_breaks, strict=True)
 
 
 def priority_areas(need: pd.DataFrame, boundaries, contiguity: str = "queen"):

@@ -83,7 +83,34 @@ def wave_estimates(city: CityConfig, wave: WaveSpec, project: ProjectConfig, dis
     current = city.survey.path if city.survey is not None else city.scores.path
     est["district_id"] = align_keys(est["district_id"], districts, Path(source).name, Path(current).name,
                                     allow_missing=True)
+    known = pd.Series(districts).astype(str)
+    if len(est) and not est["district_id"].isin(known).any():
+        ids = est["district_id"].drop_duplicates()
+        raise InputError(f"none of the districts of wave '{wave.label}' ({', '.join(ids[:4])}"
+                         f"{', …' if len(ids) > 4 else ''}) is a district of {Path(current).name} "
+                         f"({', '.join(known[:4])}{', …' if len(known) > 4 else ''})", str(source),
+                         "write the wave's districts with the ids of the main survey (the same codes, not names)")
     return est
+
+
+def _check_labels(city: CityConfig, to_label: str) -> None:
+    """Every earlier wave needs its own label, other than the main survey's (tables and maps are keyed by it)."""
+    labels = [wave.label for wave in city.waves]
+    for pos, label in enumerate(labels):
+        if label == to_label:
+            raise InputError(f"wave '{label}' has the name of the main survey's wave",
+                             hint="give the earlier wave another 'label', or set the city's 'wave_label'")
+        if label in labels[:pos]:
+            raise InputError(f"two of the city's 'waves' are labelled '{label}'",
+                             hint="give every wave its own 'label' (e.g. its survey year)")
+
+
+def check_waves(city: CityConfig, project: ProjectConfig, districts, boundaries=None) -> None:
+    """Read and validate every earlier wave as :func:`city_changes` does (for ``geo-cohesion check``)."""
+    _check_labels(city, current_wave_label(city, project))
+    for wave in city.waves:
+        wave_estimates(city, wave, project, districts, boundaries)
+        wave_structural(city, wave, project, districts)
 
 
 def wave_structural(city: CityConfig, wave: WaveSpec, project: ProjectConfig, districts) -> pd.DataFrame | None:
@@ -120,10 +147,8 @@ def city_changes(city: CityConfig, project: ProjectConfig, district_estimates: p
     current = direct_estimates(district_estimates)
     to_label = current_wave_label(city, project)
     frames, structural = [], {}
+    _check_labels(city, to_label)
     for wave in city.waves:
-        if wave.label == to_label:
-            raise InputError(f"wave '{wave.label}' has the name of the main survey's wave",
-                             hint="give the earlier wave another 'label', or set the city's 'wave_label'")
         earlier = wave_estimates(city, wave, project, districts, boundaries)
         change = change_between_waves(earlier, current, level=project.estimates.level, alpha=project.compare.alpha,
                                       adjust=project.compare.adjust)

@@ -37,6 +37,7 @@ def _item_values(answers: pd.DataFrame, item) -> np.ndarray:
                              row_ref(answers, answers.index[bad], item.item),
                              "code answers as numbers; use the codebook's missing codes for "
                              "'weiß nicht'/'keine Angabe'")
+    _refuse_labelled_missing_inside_scale(answers, item, values)
     if item.missing_codes:
         values = np.where(np.isin(values, list(item.missing_codes)), np.nan, values)
     outside = ~np.isnan(values) & ((values < item.scale_min) | (values > item.scale_max)
@@ -50,6 +51,25 @@ def _item_values(answers: pd.DataFrame, item) -> np.ndarray:
             row_ref(answers, answers.index[outside], item.item),
             "correct the answers or the item's scale/missing codes in the codebook")
     return values
+
+
+def _refuse_labelled_missing_inside_scale(answers: pd.DataFrame, item, values: np.ndarray) -> None:
+    """An SPSS value label says a code inside the item's scale means "weiß nicht"/"keine Angabe".
+
+    Such a code would be scored as a valid answer (e.g. 5 = "weiß nicht" on an item the codebook
+    gives a 1–5 scale, while the answers run 1–4); the codebook and the data disagree.
+    """
+    labels = (answers.attrs.get("value_labels") or {}).get(item.item) or {}
+    for code, text in labels.items():
+        if not isinstance(code, (int, float)) or not str(text).strip().lower().startswith(tuple(MISSING_TEXTS)):
+            continue
+        if item.scale_min <= code <= item.scale_max and code not in item.missing_codes and (values == code).any():
+            raise InputError(
+                f"code {code:g} of item '{item.item}' is labelled {str(text)!r} in the survey file, but lies inside "
+                f"the item's scale {item.scale_min:g}–{item.scale_max:g}, so it would count as an answer",
+                row_ref(answers, answers.index[values == code], item.item),
+                "correct the item's scale_min/scale_max in the codebook, or declare the code as a missing value "
+                "in the SPSS file")
 
 
 def item_scores(answers: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:

@@ -40,6 +40,7 @@ from geo_cohesion.report.headers import (
     variable_labels,
 )
 from geo_cohesion.report.model import CityReportInput, ReportSettings
+from geo_cohesion.stats.change import latest_wave_changes
 from geo_cohesion.survey.reliability import unpublished_when
 
 WORKBOOK = "geo_cohesion.xlsx"
@@ -205,7 +206,7 @@ def district_layer(city: CityReportInput) -> pd.DataFrame:
                 values = values.astype("boolean")
             columns[column] = values.to_numpy()
     if city.change is not None and "district_id" in city.change.columns:
-        for v, rows in _by_variable(city.change, variables):
+        for v, rows in _by_variable(latest_wave_changes(city.change), variables):
             columns[f"{v}_change"] = ids.map(rows["change"].astype(float).round(6)).to_numpy()
             columns[f"{v}_change_significant"] = ids.map(rows["significant"].astype(bool)).astype("boolean") \
                 .to_numpy()

@@ -24,7 +24,8 @@ DEFAULT_DRAWS = 2000
 
 def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | None, seed: int = 0,
                  indicators: dict[str, float] | None = None, draws: int = DEFAULT_DRAWS,
-                 class_breaks: tuple[float, ...] | list[float] = MSS_STATUS_BREAKS) -> pd.DataFrame | None:
+                 class_breaks: tuple[float, ...] | list[float] = MSS_STATUS_BREAKS, strict: bool = False
+                 ) -> pd.DataFrame | None:
     """Need index with class stability per district, or None when the data cannot carry one.
 
     Parameters
@@ -44,6 +45,8 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
         Simulation draws.
     class_breaks : sequence of float
         Class thresholds in SDs (default the MSS status breaks).
+    strict : bool
+        Raise an InputError saying why instead of returning None (indicators the user chose).
 
     Returns
     -------
@@ -74,15 +77,26 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
             # text cells ('k.A.'): the indicator registry left the column out and its notes say why
             table[column] = to_numeric_column(structural, column, f"need indicator {column!r}:")
             used[column] = weight
-    if len(used) < 2 or table[list(used)].notna().all(axis=1).sum() < 4:
+    complete = table[list(used)].notna().all(axis=1)
+    if len(used) < 2 or complete.sum() < 4:
+        # strict: the user's structural data are at fault (suppressed scores leave the index out quietly)
+        register = table[[c for c in used if c not in variables]].notna().all(axis=1)
+        if strict and (len(used) < 2 or register.sum() < 4):
+            _raise_unusable(used, table.loc[~register, "district_id"], int(register.sum()))
         return None
     simulated = [c for c in used if c in variables]
+    try:
+        point = need_index(table, used, id_column="district_id", class_breaks=class_breaks)
+    except InputError as exc:  # e.g. a constant indicator
+        if strict:
+            raise InputError(f"need.indicators: {exc.message}", exc.source,
+                             exc.hint or "choose other indicators under need.indicators") from None
+        return None
     try:
         result = class_stability(table, se_table[["district_id", *simulated]] if simulated else None, used,
                                  id_column="district_id", draws=draws, seed=seed, class_breaks=class_breaks)
     except InputError:
-        return None  # e.g. a constant indicator: no need index rather than a failed report
-    point = need_index(table, used, id_column="district_id", class_breaks=class_breaks)
+        return None  # e.g. a score without SE somewhere: no need index rather than a failed report
     for column in point.columns:
         if column.startswith("contribution_"):
             result[column] = point[column].to_numpy()
@@ -92,6 +106,18 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
     result.attrs["simulated"] = simulated
     result.attrs["method"] = "MSS"
     return result.reset_index(drop=True)
+
+
+def _raise_unusable(used: dict[str, float], lacking: pd.Series, complete: int) -> None:
+    """Why the chosen indicators carry no need index: fewer than 2, or fewer than 4 complete districts."""
+    if len(used) < 2:
+        raise InputError(f"need.indicators: a need index needs at least 2 indicators with values, usable: "
+                         f"{', '.join(used) or 'none'}",
+                         hint="add one, e.g. 'index: 1' (the cohesion index), or remove the 'need' section")
+    raise InputError(f"need.indicators: only {complete} district(s) have values for all of {', '.join(used)}; "
+                     f"at least 4 are needed (without: {', '.join(lacking.astype(str)[:5])}"
+                     f"{' …' if len(lacking) > 5 else ''})",
+                     hint="fill in the missing values in the structural table, or choose other indicators")
 
 
 def need_classes(need: pd.DataFrame) -> list[int]:

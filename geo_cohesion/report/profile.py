@@ -21,6 +21,7 @@ from geo_cohesion.radar.indicators import known_labels
 from geo_cohesion.report import text as t
 from geo_cohesion.report.model import CityReportInput, ReportSettings
 from geo_cohesion.report.need import main_drivers, need_classes
+from geo_cohesion.stats.change import latest_wave_changes
 from geo_cohesion.stats.compare import rank_open
 from geo_cohesion.survey.reliability import unpublished_when
 from geo_cohesion.survey.small_area import ESTIMATOR_LABELS
@@ -308,13 +309,15 @@ def _index_change(city: CityReportInput, district_id: str) -> str:
     change = city.change
     if change is None or "district_id" not in change.columns:
         return ""
+    change = latest_wave_changes(change)  # as the maps: since the most recent earlier wave
     rows = change[(change["district_id"].astype(str) == str(district_id)) & (change["variable"] == "index")]
     if rows.empty or t.missing(rows["change"].iloc[0]):
         return ""
     row = rows.iloc[0]
     verdict = "statistisch gesichert" if _true(row.get("significant")) else "statistisch nicht gesichert"
-    return (f"Gegenüber der früheren Befragung hat sich der Index um {t.signed(row['change'])} Punkte verändert "
-            f"({verdict}).")
+    since = f" ({row['wave_from']})" if "wave_from" in row.index and not t.missing(row["wave_from"]) else ""
+    return (f"Gegenüber der früheren Befragung{since} hat sich der Index um {t.signed(row['change'])} Punkte "
+            f"verändert ({verdict}).")
 
 
 # --------------------------------------------------------------------------- the context

@@ -29,7 +29,7 @@ def weighted_correlation(x: Sequence[float], y: Sequence[float], weights: Sequen
     ok = ~(np.isnan(x) | np.isnan(y) | np.isnan(w))
     x, y, w = x[ok], y[ok], w[ok]
     n = x.size
-    if n < 3:
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:  # a constant has no correlation (and no 0/0 warning)
         return {"r": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": n}
     mx, my = np.average(x, weights=w), np.average(y, weights=w)
     cov = np.average((x - mx) * (y - my), weights=w)

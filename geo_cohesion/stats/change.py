@@ -220,3 +220,15 @@ def _degrees_of_freedom(df: None | str | float | Sequence[float] | np.ndarray, f
     if np.any(np.isnan(nu) | (nu <= 0)):
         raise InputError("degrees of freedom must be positive numbers (inf for the normal reference)")
     return nu
+
+
+def latest_wave_changes(change: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a change table that compare the most recent earlier wave with the main survey.
+
+    A city with several earlier waves has one change per district, score and earlier wave (oldest
+    first, as the waves are listed); maps, GIS layers, profiles and the dynamics index show the
+    change since the latest one. A table without ``wave_from`` is returned as it is.
+    """
+    if "wave_from" not in change.columns or change.empty:
+        return change
+    return change[change["wave_from"].astype(str) == str(change["wave_from"].iloc[-1])]

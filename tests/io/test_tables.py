@@ -43,6 +43,9 @@ def test_declared_german_format_resolves_the_ambiguity(tmp_path):
     (["0.5", "1.25", "-2"], [0.5, 1.25, -2.0]),      # decimal point
     (["1 234,5", "7"], [1234.5, 7.0]),               # space grouping
     (["1e-3", "2"], [0.001, 2.0]),
+    (["1.438", "0.518", "1.119"], [1.438, 0.518, 1.119]),  # 0.518 cannot be grouped: all decimals
+    (["0,125", "1,500"], [0.125, 1.5]),              # the same with a decimal comma
+    (["-0.250", "2.000"], [-0.25, 2.0]),
 ])
 def test_unambiguous_formats_are_read(cells, expected):
     name, numbers = infer_number_format(pd.Series(cells))
@@ -220,3 +223,75 @@ def test_excel_text_na_is_a_value_as_in_csv(tmp_path):
     table = read_table(path, text_columns=["bezirk"])
     assert table["bezirk"].tolist()[:2] == ["NA", "02"] and pd.isna(table["bezirk"].iloc[2])
     assert table["anteil"].iloc[0] == 1.5 and np.isnan(table["anteil"].iloc[1])
+
+
+@pytest.mark.parametrize("text", [
+    "a;b\r\n1,5;\r\n4;\r\n",            # an empty column
+    "\ufeffa;b;\r\n1,5;2;\r\n4;5;\r\n",  # BOM, CRLF and a separator at every line's end (German Excel)
+    "a,b,\n1.5,2\n4,5\n",               # a separator at the header's end only
+    "a,,b\n1.5,,2\n4,,5\n",             # an unnamed empty column in the middle
+])
+def test_empty_and_trailing_columns_are_read(tmp_path, text):
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("utf-8"))
+    table = read_table(path)
+    assert table["a"].tolist() == [1.5, 4.0]
+    assert [c for c in table.columns if not c.startswith("Unnamed")] == ["a", "b"]
+    assert table["b"].isna().all() or table["b"].tolist() == [2.0, 5.0]
+
+
+def test_trailing_header_separator_with_a_value_below_is_a_row_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 2"):
+        read_table(path)
+
+
+def _workbook(path, rows, hidden_first=None):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    if hidden_first is not None:
+        sheet.title = "alt"
+        for row in hidden_first:
+            sheet.append(row)
+        sheet.sheet_state = "hidden"
+        sheet = book.create_sheet("daten")
+        book.active = 1
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_formulas_without_stored_results_are_an_error_not_empty(tmp_path):
+    """openpyxl-written formulas have no cached value; pandas read them as empty cells."""
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "einwohner"], ["101", 100], ["102", "=B2*2"]])
+    with pytest.raises(InputError, match=r"B3 hold formulas without a stored result.*save it again"):
+        read_table(path, text_columns=["bezirk"])
+
+
+def test_excel_error_cells_are_an_error_not_empty(tmp_path):
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "quote"], ["101", "#DIV/0!"], ["102", 3]])
+    with pytest.raises(InputError, match=r"B2 \(#DIV/0!\) hold Excel errors"):
+        read_table(path, text_columns=["bezirk"])
+
+
+def test_duplicate_excel_header_is_an_error_not_renamed(tmp_path):
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "sn1", "sn1"], ["101", 1, 2]])
+    with pytest.raises(InputError, match="duplicate column name.*'sn1'"):
+        read_table(path, text_columns=["bezirk"])
+
+
+def test_hidden_first_sheet_is_skipped(tmp_path):
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "einwohner"], ["101", 5]],
+                     hidden_first=[["bezirk", "einwohner"], ["999", 1]])
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["bezirk"].tolist() == ["101"] and table["einwohner"].tolist() == [5]
+    assert read_table(path, text_columns=["bezirk"], sheet=0)["bezirk"].tolist() == ["999"]
+
+
+def test_empty_excel_cells_are_still_missing(tmp_path):
+    path = _workbook(tmp_path / "t.xlsx", [["bezirk", "x"], ["101", 1], ["102", None]])
+    assert read_table(path, text_columns=["bezirk"])["x"].isna().tolist() == [False, True]

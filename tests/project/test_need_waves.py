@@ -121,6 +121,28 @@ def test_city_need_without_enough_indicators_is_none():
     assert city_need(estimates, None, None, NeedSpec(), seed=0) is None
 
 
+def _need_inputs(unemployment, sgb2):
+    ids = list("abcde")
+    estimates = pd.DataFrame({"district_id": ids, "variable": "index", "estimate": [50, 60, 55, 52, 58.0],
+                              "se": 1.0, "suppressed": False})
+    structural = pd.DataFrame({"district_id": ids, "unemployment_pct": unemployment, "sgb2_share_pct": sgb2})
+    return estimates, structural, indicator_registry(structural, {}, exclude=["district_id"])
+
+
+@pytest.mark.parametrize("indicators, unemployment, sgb2, message", [
+    ({"sgb2_share_pct": 1}, [5, 6, 7, 8, 9.0], [1, 2, 3, 4, 5.0], "at least 2 indicators.*usable: sgb2_share_pct"),
+    ({"unemployment_pct": 1, "sgb2_share_pct": 1}, [5.0] * 5, [1, 2, 3, 4, 5.0], "unemployment_pct.*constant"),
+    ({"unemployment_pct": 1, "sgb2_share_pct": 1}, [5, 6, np.nan, np.nan, 9.0], [1, 2, 3, 4, 5.0],
+     r"only 3 district\(s\).*without: c, d"),
+])
+def test_chosen_need_indicators_that_carry_no_index_are_an_error(indicators, unemployment, sgb2, message):
+    """The need index the user asked for was silently left out (no table, no note)."""
+    estimates, structural, registry = _need_inputs(unemployment, sgb2)
+    with pytest.raises(InputError, match=f"need.indicators: .*{message}"):
+        city_need(estimates, structural, registry, NeedSpec(indicators=indicators), seed=0)
+    city_need(estimates, structural, registry, NeedSpec(), seed=0)  # the default index: no error, left out at most
+
+
 # ------------------------------------------------------------------ the pipeline
 
 
@@ -265,3 +287,48 @@ def test_a_wave_of_weighted_scores_gives_changes(wave_run, tmp_path):
     np.testing.assert_allclose(change["se"], np.sqrt(2) * change.merge(
         earlier.assign(district_id=earlier["district_id"].astype(str)), on=["district_id", "variable"])["se_y"],
         rtol=1e-3)
+
+
+def test_chosen_need_index_with_suppressed_scores_is_left_out_not_an_error():
+    """Suppressed score estimates (not the user's structural data) leave the index out as before."""
+    estimates, structural, registry = _need_inputs([5, 6, 7, 8, 9.0], [1, 2, 4, 3, 5.0])
+    estimates.loc[1:2, "suppressed"] = True
+    spec = NeedSpec(indicators={"unemployment_pct": 1, "sgb2_share_pct": 1, "index": 1})
+    assert city_need(estimates, structural, registry, spec, seed=0) is None
+    estimates["suppressed"] = False
+    assert len(city_need(estimates, structural, registry, spec, seed=0)) == 5
+
+
+def test_two_earlier_waves_show_the_change_since_the_latest(wave_run, tmp_path):
+    """Two earlier waves crashed the GIS export (a district's change was looked up in both waves'
+    rows: traceback) and the profile's sentence used the oldest wave while the maps use the latest."""
+    import geopandas as gpd
+
+    from geo_cohesion.project.run import run_project
+    from geo_cohesion.report.profile import _index_change
+    from geo_cohesion.stats.change import latest_wave_changes
+
+    inputs, out, _ = wave_run
+    estimates = _table(out, "district_estimates.csv")
+    earlier = estimates[["district_id", "variable", "direct_estimate", "direct_se", "n"]].rename(
+        columns={"direct_estimate": "estimate", "direct_se": "se"})
+    raw = yaml.safe_load((inputs / "project.yaml").read_text(encoding="utf-8"))
+    waves = []
+    for label, shift in (("2015", 5.0), ("2019", 2.0)):
+        earlier.assign(estimate=earlier["estimate"] - shift).to_csv(inputs / f"scores_{label}.csv", index=False)
+        waves.append({"label": label, "scores": {"path": f"scores_{label}.csv"}})
+    raw["cities"][0]["waves"] = waves
+    raw["maps"] = {"figures": False}
+    project = validate_project(raw, inputs)
+    result = run_project(project, tmp_path / "out", reports=False)[0]
+    assert set(result.change["wave_from"]) == {"2015", "2019"}
+    latest = latest_wave_changes(result.change)
+    assert set(latest["wave_from"]) == {"2019"}
+    np.testing.assert_allclose(latest["change"], 2.0, atol=1e-3)
+    layer = gpd.read_file(tmp_path / "out" / "gis" / f"{SMALL_SLUG}.gpkg", layer=SMALL_SLUG)
+    np.testing.assert_allclose(layer["index_change"].dropna(), 2.0, atol=1e-3)
+
+    class City:  # the profile's view of the city: only the change table is used
+        change = result.change
+
+    assert "früheren Befragung (2019)" in _index_change(City(), SMALL_IDS[0])

@@ -102,3 +102,28 @@ def test_sav_category_codes_take_their_value_labels_when_the_population_uses_lab
     pyreadstat.write_sav(coded, str(tmp_path / "befragung.sav"), variable_value_labels=labels)
     with pytest.raises(InputError, match="survey category '1' of 'geschlecht' has no population total"):
         read_survey_design(project.cities[0], project)
+
+
+def test_sav_district_codes_take_their_value_labels_when_the_population_uses_them(tmp_path):
+    """Districts coded 1, 2, … with value labels holding the population table's district ids stopped
+    with "districts do not match" listing every district twice, or (ids 01, 02, …) were matched by
+    their codes, not their labels (robustness sweep 3)."""
+    from geo_cohesion.project.config import load_project
+    from geo_cohesion.project.inputs import read_survey_design
+
+    csv_config = write_small_city(tmp_path)
+    survey = pd.read_csv(tmp_path / "befragung.csv", dtype={"bezirk": str})
+    ids = sorted(survey["bezirk"].unique())
+    codes = {d: float(len(ids) - i) for i, d in enumerate(ids)}  # code 1 is the last district: labels, not codes
+    coded = survey.assign(bezirk=survey["bezirk"].map(codes))
+    pyreadstat.write_sav(coded, str(tmp_path / "befragung.sav"),
+                         variable_value_labels={"bezirk": {v: k for k, v in codes.items()}})
+    config = yaml.safe_load(csv_config.read_text(encoding="utf-8"))
+    config["cities"][0]["survey"]["path"] = "befragung.sav"
+    (tmp_path / "sav.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+    design = read_survey_design(load_project(tmp_path / "sav.yaml").cities[0], load_project(tmp_path / "sav.yaml"))
+    reference = load_project(csv_config)
+    expected = read_survey_design(reference.cities[0], reference)
+    assert design.data["bezirk"].tolist() == survey["bezirk"].tolist()
+    np.testing.assert_allclose(design.weights, expected.weights, rtol=1e-12)

@@ -88,3 +88,21 @@ def test_codebook_items_missing_from_survey():
     frame = answers().drop(columns=["soziale_netze_a", "identifikation_b"])
     with pytest.raises(InputError, match="not found in the survey: soziale_netze_a, identifikation_b"):
         score_respondents(frame, tiny_codebook())
+
+
+def test_spss_label_weiss_nicht_inside_the_scale_is_an_error_naming_the_cases(tmp_path):
+    """A 1-4 item with 5 = "weiß nicht" (SPSS value label) under a codebook that says 1-5 was scored as 100."""
+    pyreadstat = pytest.importorskip("pyreadstat")
+    frame = pd.concat([answers(soziale_netze_a=a) for a in (1, 4, 5, 2)], ignore_index=True).astype(float)
+    pyreadstat.write_sav(frame, tmp_path / "s.sav",
+                         variable_value_labels={"soziale_netze_a": {1.0: "nie", 4.0: "oft", 5.0: "Weiß nicht"}})
+    table = read_table(tmp_path / "s.sav")
+    with pytest.raises(InputError, match=r"s\.sav, case 3, column 'soziale_netze_a': code 5 .*'Weiß nicht'"):
+        item_scores(table, tiny_codebook())
+    # declared missing in SPSS (read as missing) or a label on a code outside the scale: fine
+    pyreadstat.write_sav(frame, tmp_path / "m.sav", missing_ranges={"soziale_netze_a": [5.0]},
+                         variable_value_labels={"soziale_netze_a": {5.0: "weiß nicht", 9.0: "keine Angabe"}})
+    scores = item_scores(read_table(tmp_path / "m.sav"), tiny_codebook())
+    assert scores["soziale_netze_a"].isna().tolist() == [False, False, True, False]
+    # an unlabelled 5 is an answer
+    assert item_scores(frame, tiny_codebook()).loc[2, "soziale_netze_a"] == 100.0

@@ -204,3 +204,12 @@ def test_rank_open_means_an_interval_over_every_rank():
     assert rank_open(low, high, 5).tolist() == [True, False, False, False, True]
     assert not rank_open([1.0, 1.0], [2.0, 2.0], 2).any()  # two districts: 1-2 is still a ranking
     assert bool(rank_open(1.0, 3.0, 3)) and not bool(rank_open(1.0, 2.0, 3))
+
+
+def test_constant_indicator_has_no_correlation_and_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 0/0 RuntimeWarning printed lines on every run's stderr
+        corr = weighted_correlation([5.0, 5.0, 5.0, 5.0], [1.0, 3.0, 2.0, 4.0], [1.0, 2.0, 1.0, 1.0])
+    assert np.isnan(corr["r"]) and np.isnan(corr["ci_low"]) and corr["n"] == 4
