@@ -211,6 +211,9 @@ def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> 
         out["n_eff"] = out["n_eff"].astype(float).round(1)
     own = frame["note"].fillna("").astype(str) if "note" in frame.columns else pd.Series("", index=frame.index)
     reasons = frame["reason"].fillna("").astype(str) if "reason" in frame.columns else pd.Series("", index=frame.index)
+    if "estimate" in frame.columns:  # no respondents and no model value either (direct estimator, model failed)
+        no_value = own.eq(NO_RESPONDENTS_NOTE) & frame["estimate"].isna()
+        own, reasons = own.mask(no_value, label("note.no_respondents")), reasons.mask(no_value, "")
     if note or own.ne("").any() or reasons.ne("").any():
         out["note"] = ["; ".join(t for t in (a, r, note) if t) for a, r in zip(own, reasons)]
     return out
