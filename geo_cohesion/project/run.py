@@ -182,6 +182,9 @@ def with_changes(result: CityResult, project: ProjectConfig, boundaries=None) ->
     from geo_cohesion.project.waves import city_changes
 
     result.change, result.structural_before = city_changes(result.city, project, result.district_estimates, boundaries)
+    warnings = result.change.attrs.get("warnings", []) if result.change is not None else []
+    if warnings:  # printed in the run's summary, like the weighting's warnings
+        result.diagnostics["warnings"] = "; ".join(w for w in (result.diagnostics.get("warnings"), *warnings) if w)
     return result
 
 
