@@ -290,7 +290,9 @@ def write_merged_tables(outputs: list, project: ProjectConfig, out_dir: Path) ->
             continue
         city = out.result.city
         note = city.note or project.note
-        frames.append(_export_frame(merged.estimates.assign(city=city.name), MERGED_COLUMNS, note))
+        # how the areas were formed (e.g. a minimum no merge reaches) travels with the numbers, not only on the map
+        frames.append(_export_frame(merged.estimates.assign(city=city.name), MERGED_COLUMNS,
+                                    "; ".join(n for n in (*merged.notes, note) if n)))
         written.append(write_csv(merged.mapping[MAPPING_COLUMNS], tables / f"merged_areas_{city.slug}.csv"))
         areas = merged.mapping.drop_duplicates("area_id").set_index("area_id")
         members = merged.mapping.groupby("area_id")["district_id"].agg(";".join)
