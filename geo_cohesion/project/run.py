@@ -182,6 +182,9 @@ def with_changes(result: CityResult, project: ProjectConfig, boundaries=None) ->
     from geo_cohesion.project.waves import city_changes
 
     result.change, result.structural_before = city_changes(result.city, project, result.district_estimates, boundaries)
+    warnings = result.change.attrs.get("warnings", []) if result.change is not None else []
+    if warnings:  # printed in the run's summary, like the weighting's warnings
+        result.diagnostics["warnings"] = "; ".join(w for w in (result.diagnostics.get("warnings"), *warnings) if w)
     return result
 
 
@@ -211,6 +214,9 @@ def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> 
         out["n_eff"] = out["n_eff"].astype(float).round(1)
     own = frame["note"].fillna("").astype(str) if "note" in frame.columns else pd.Series("", index=frame.index)
     reasons = frame["reason"].fillna("").astype(str) if "reason" in frame.columns else pd.Series("", index=frame.index)
+    if "estimate" in frame.columns:  # no respondents and no model value either (direct estimator, model failed)
+        no_value = own.eq(NO_RESPONDENTS_NOTE) & frame["estimate"].isna()
+        own, reasons = own.mask(no_value, label("note.no_respondents")), reasons.mask(no_value, "")
     if note or own.ne("").any() or reasons.ne("").any():
         out["note"] = ["; ".join(t for t in (a, r, note) if t) for a, r in zip(own, reasons)]
     return out
@@ -284,7 +290,9 @@ def write_merged_tables(outputs: list, project: ProjectConfig, out_dir: Path) ->
             continue
         city = out.result.city
         note = city.note or project.note
-        frames.append(_export_frame(merged.estimates.assign(city=city.name), MERGED_COLUMNS, note))
+        # how the areas were formed (e.g. a minimum no merge reaches) travels with the numbers, not only on the map
+        frames.append(_export_frame(merged.estimates.assign(city=city.name), MERGED_COLUMNS,
+                                    "; ".join(n for n in (*merged.notes, note) if n)))
         written.append(write_csv(merged.mapping[MAPPING_COLUMNS], tables / f"merged_areas_{city.slug}.csv"))
         areas = merged.mapping.drop_duplicates("area_id").set_index("area_id")
         members = merged.mapping.groupby("area_id")["district_id"].agg(";".join)

@@ -137,7 +137,8 @@ def city_changes(city: CityConfig, project: ProjectConfig, district_estimates: p
         :data:`CHANGE_COLUMNS`, one row per earlier wave, district and score (None without waves).
         ``few_respondents``: either wave has fewer than ``estimates.min_n`` respondents in the
         district (the change is still tested; its t reference has few df).
-        ``.attrs["note"]`` states the method.
+        ``.attrs["note"]`` states the method, ``.attrs["warnings"]`` the earlier waves' districts that are
+        no district of the main survey (no change for them).
     structural : dict
         Wave label -> that year's structural table (waves with ``structural`` only).
     """
@@ -146,10 +147,16 @@ def city_changes(city: CityConfig, project: ProjectConfig, district_estimates: p
     districts = district_estimates["district_id"].astype(str).unique()
     current = direct_estimates(district_estimates)
     to_label = current_wave_label(city, project)
-    frames, structural = [], {}
+    frames, structural, warnings = [], {}, []
     _check_labels(city, to_label)
     for wave in city.waves:
         earlier = wave_estimates(city, wave, project, districts, boundaries)
+        unmatched = sorted(set(earlier["district_id"].astype(str)) - set(districts))
+        if unmatched:  # a district re-cut since, or a typo: said, not silently dropped
+            source = Path(wave.survey.path if wave.survey is not None else wave.scores.path).name
+            warnings.append(f"wave '{wave.label}': district(s) {', '.join(unmatched[:5])}"
+                            f"{' …' if len(unmatched) > 5 else ''} of {source} are no district of the main survey, "
+                            "so no change is computed for them (check the ids if they are the same areas)")
         change = change_between_waves(earlier, current, level=project.estimates.level, alpha=project.compare.alpha,
                                       adjust=project.compare.adjust)
         change = change[change["district_id"].isin(districts)].copy()
@@ -164,6 +171,7 @@ def city_changes(city: CityConfig, project: ProjectConfig, district_estimates: p
         if table is not None:
             structural[wave.label] = table
     out = pd.concat(frames, ignore_index=True)
+    out.attrs["warnings"] = warnings
     out.attrs["note"] = ("independent samples: se = sqrt(se_from^2 + se_to^2) of the design-based estimates; "
                          f"Welch-Satterthwaite t; {project.compare.adjust} adjustment across the districts of "
                          "each score and wave")

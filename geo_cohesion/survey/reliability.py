@@ -77,7 +77,8 @@ def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, ma
     level_text = f"{level * 100:g}".replace(".", ",")
     for e, h, k, c in zip(est, hw, kind, count):
         if not np.isfinite(e):
-            reasons.append("keine Befragten" if c == 0 else "keine Schätzung")
+            # n counts valid values: 0 also where the district's respondents all skipped this score
+            reasons.append("keine gültigen Antworten" if c == 0 else "keine Schätzung")
         elif score_range is not None and not score_range[0] <= e <= score_range[1]:
             reasons.append(f"Modellwert {_points(e)} außerhalb der Skala {score_range[0]:g}–{score_range[1]:g} "
                            "(Strukturindikatoren weit außerhalb der befragten Gebiete)")

@@ -147,7 +147,8 @@ def test_tables_diagnostics_and_map_show_the_empty_district(inputs, tmp_path):
     districts = pd.read_csv(tables / "district_estimates.csv", dtype={"district_id": str})
     empty = districts[districts["district_id"] == "10"]
     assert len(empty) == 13 and empty["estimate"].isna().all() and (empty["n"] == 0).all()
-    assert empty["note"].str.startswith("keine Befragten – Wert aus Modell; ").all()
+    # direct estimator: no model value, so the note does not promise one (and says "keine Befragten" once)
+    assert (empty["note"] == "keine Befragten; synthetische Demodaten").all()
     assert empty["note"].str.endswith("synthetische Demodaten").all()
     assert districts.loc[districts["district_id"] != "10", "note"].str.endswith("synthetische Demodaten").all()
     one = districts[(districts["district_id"] == "13") & (districts["variable"] == "index")].iloc[0]

@@ -145,3 +145,18 @@ def test_bad_merge_settings_are_input_errors(estimates, message):
 def test_merge_settings_default_to_off():
     project = project_from_dict({"cities": [{"name": "X", "scores": {"path": "x.csv"}}]})
     assert project.estimates.merge_small is False and project.estimates.merge_min_n == 30
+
+
+def test_a_minimum_no_merge_reaches_is_noted_in_the_table(tmp_path):
+    """With more respondents asked for than a group has, each group becomes one area, still published (it
+    has more than min_n), and merged_estimates.csv says why (not only the merged map)."""
+    from conftest import write_small_city
+
+    config = write_small_city(tmp_path / "inputs")
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["estimates"].update(merge_small=True, merge_min_n=100_000)
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    run_project(load_project(config), tmp_path / "out", maps=False, reports=False)
+    merged = read(tmp_path / "out", "merged_estimates.csv")
+    assert merged["area_id"].nunique() == len(raw["cities"][0]["groups"])   # merged within its groups: one each
+    assert merged["note"].str.contains("Befragte (weniger als 100000)", regex=False).all()

@@ -288,6 +288,15 @@ def test_a_wave_of_weighted_scores_gives_changes(wave_run, tmp_path):
         earlier.assign(district_id=earlier["district_id"].astype(str)), on=["district_id", "variable"])["se_y"],
         rtol=1e-3)
 
+    # a wave district that is no district of the main survey (re-cut since, or a typo) is said, not dropped silently
+    first = earlier["district_id"].astype(str) == str(earlier["district_id"].iloc[0])
+    extra = earlier[first].assign(district_id="9999")
+    pd.concat([earlier, extra]).to_csv(inputs / "scores_before.csv", index=False)
+    result = run_city(project.cities[0], project)
+    assert "9999" not in set(result.change["district_id"])
+    assert "wave '2021': district(s) 9999 of scores_before.csv are no district of the main survey" in \
+        result.diagnostics["warnings"]
+
 
 def test_chosen_need_index_with_suppressed_scores_is_left_out_not_an_error():
     """Suppressed score estimates (not the user's structural data) leave the index out as before."""

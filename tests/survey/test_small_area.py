@@ -295,7 +295,8 @@ def test_reliability_rule_and_reasons():
     assert reasons[0] == "" and reasons[3] == "" and reasons[6] == ""
     assert reasons[1] == "zu unsicher: 95-%-Intervall ±12,5 Punkte, erlaubt ±10,0"
     assert reasons[2] == "zu wenige Befragte für eine direkte Schätzung (n = 12 < 30)"
-    assert reasons[4] == "keine Befragten" and reasons[5] == "keine Schätzung"
+    # n = 0 valid values: no respondents, or respondents who all skipped this score
+    assert reasons[4] == "keine gültigen Antworten" and reasons[5] == "keine Schätzung"
     # without an interval rule only the direct-n rule remains; a model estimate from 5 respondents is fine
     suppressed, _ = reliability(estimate, halfwidth, kind, n, max_halfwidth=None, min_n=30)
     assert suppressed.tolist() == [False, False, True, False, True, True, False]
