@@ -59,6 +59,8 @@ GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_hi
                  "estimator"]
 #: Note of a district without respondents (merged into a neighbour for the weighting).
 NO_RESPONDENTS_NOTE = label("note.no_respondents_model")
+#: ``note`` of such a district where no model gives it a value either (direct estimator, no model).
+NO_VALUE_NOTE = label("note.no_respondents")
 #: Columns of ``tables/sae_models.csv`` (one row per city and score).
 MODEL_COLUMNS = ["city", "variable", "requested", "method", "fit_method", "covariates", "sigma2_u", "rho", "sigma2_v",
                  "beta", "converged", "synthetic", "areas_in_sample", "areas_out_of_sample", "aic", "benchmark_factor",
@@ -173,6 +175,9 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
     diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
     est, models, note = model_district_estimates(city, project, est, structural, design=design,
                                                  city_estimates=city_est, boundaries=boundaries)
+    # a district without respondents that got no model value either (direct estimator, no model): no promise
+    if "note" in est.columns:
+        est["note"] = est["note"].mask(est["note"].eq(NO_RESPONDENTS_NOTE) & est["estimate"].isna(), NO_VALUE_NOTE)
     result = CityResult(city, est, city_est, group_est, structural, diagnostics, design, registry, models, note)
     return with_changes(result, project, boundaries)
 
@@ -214,9 +219,7 @@ def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> 
         out["n_eff"] = out["n_eff"].astype(float).round(1)
     own = frame["note"].fillna("").astype(str) if "note" in frame.columns else pd.Series("", index=frame.index)
     reasons = frame["reason"].fillna("").astype(str) if "reason" in frame.columns else pd.Series("", index=frame.index)
-    if "estimate" in frame.columns:  # no respondents and no model value either (direct estimator, model failed)
-        no_value = own.eq(NO_RESPONDENTS_NOTE) & frame["estimate"].isna()
-        own, reasons = own.mask(no_value, label("note.no_respondents")), reasons.mask(no_value, "")
+    reasons = reasons.mask(own.eq(NO_VALUE_NOTE), "")  # "keine Befragten" already says why there is no value
     if note or own.ne("").any() or reasons.ne("").any():
         out["note"] = ["; ".join(t for t in (a, r, note) if t) for a, r in zip(own, reasons)]
     return out

@@ -93,7 +93,7 @@ def test_empty_district_is_merged_and_listed(inputs, tmp_path, boundaries, group
     rows = result.district_estimates[result.district_estimates["district_id"] == "10"]
     assert len(rows) == 13 and rows["estimate"].isna().all() and rows["se"].isna().all()
     assert (rows["n"] == 0).all() and rows["suppressed"].all()
-    assert (rows["note"] == "keine Befragten – Wert aus Modell").all()
+    assert (rows["note"] == "keine Befragten").all()   # the direct estimator gives it no (model) value
     assert rows["district_name"].iloc[0] != "10"            # its name from the structural table
     # the weights represent the whole city: the empty district's population sits with its partner
     population = pd.read_csv(inputs[0] / inputs[2]["population"]["path"], dtype={"district_id": str})
