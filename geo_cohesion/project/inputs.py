@@ -367,8 +367,13 @@ def unsampled_districts(city: CityConfig, design: SurveyDesign, structural: pd.D
         return list(design.collapsed.merged)
     if design.calibration is not None or structural is None or city.structural is None:
         return []
-    surveyed = {normalise_key(d) for d in design.data[city.survey.district_column].astype(str)}
-    return [str(d) for d in structural[city.structural.district_column] if normalise_key(str(d)) not in surveyed]
+    return _not_surveyed(structural[city.structural.district_column], design.data[city.survey.district_column])
+
+
+def _not_surveyed(listed: Iterable, surveyed: Iterable) -> list[str]:
+    """The ``listed`` districts (e.g. the structural table's) that are none of the ``surveyed``, as district keys."""
+    keys = {normalise_key(str(d)) for d in surveyed}
+    return [str(d) for d in listed if normalise_key(str(d)) not in keys]
 
 
 def _label_categories(survey: pd.DataFrame, margins: Mapping[str, Mapping[str, float]], columns: Sequence[str]
@@ -568,8 +573,7 @@ def _district_ids(city: CityConfig, project: ProjectConfig) -> list[str]:
         ids = [str(d).strip() for d in pd.unique(table[spec.district_column].dropna())]
         structural = read_structural(city, project) if city.survey is not None else None
         if structural is not None:
-            known = {normalise_key(d) for d in ids}
-            ids += [str(d) for d in structural[city.structural.district_column] if normalise_key(str(d)) not in known]
+            ids += _not_surveyed(structural[city.structural.district_column], ids)
         return ids
     pop_spec = city.population
     column_map = {"__population__": pop_spec.population_column, "district": pop_spec.district_column}
