@@ -16,6 +16,7 @@ import pandas as pd
 from geo_cohesion.labels import label
 from geo_cohesion.maps.classify import SEQUENTIAL, categorical, classify_values
 from geo_cohesion.maps.layers import CityMap, MapLayer, _rank
+from geo_cohesion.stats.change import latest_wave_changes
 
 #: Colours of the MSS dynamics classes 1 (positive), 3 (stable), 5 (negative).
 DYNAMICS_COLOURS = {1: "#4393c3", 3: "#e0e0e0", 5: "#d6604d"}
@@ -139,8 +140,8 @@ def add_need_layers(city_map: CityMap, need: pd.DataFrame | None, change: pd.Dat
 def _change_layers(city_map: CityMap, change: pd.DataFrame, ids: list[str], variables=("index",)) -> list[MapLayer]:
     """Change of the index from the latest earlier wave, diverging classes, significance in the tooltip."""
     lang = city_map.lang
-    latest = str(change["wave_from"].iloc[-1])
-    rows = change[change["wave_from"].astype(str) == latest]
+    rows = latest_wave_changes(change)
+    latest = str(rows["wave_from"].iloc[-1])
     names = {layer.variable: layer.label for layer in city_map.layers}
     layers = []
     for variable in variables:

@@ -28,6 +28,7 @@ from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import IndicatorRegistry
 from geo_cohesion.report.need import default_need
 from geo_cohesion.settings import NeedSpec
+from geo_cohesion.stats.change import latest_wave_changes
 from geo_cohesion.stats.need import MSS_DYNAMICS_LABELS, need_index, status_dynamics, weight_sensitivity
 
 #: Columns of ``gis/priority_<city>.gpkg`` / ``.geojson`` besides the geometry.
@@ -97,8 +98,8 @@ def dynamics_table(weights: dict[str, float], change: pd.DataFrame | None, struc
     """
     if change is None or change.empty:
         return None
-    wave = wave or str(change["wave_from"].iloc[-1])
-    rows = change[change["wave_from"] == wave]
+    rows = latest_wave_changes(change) if wave is None else change[change["wave_from"].astype(str) == wave]
+    wave = wave or str(rows["wave_from"].iloc[-1])
     table = pd.DataFrame({"district_id": pd.unique(rows["district_id"].astype(str))})
     used = {}
     for name, weight in weights.items():
