@@ -501,10 +501,7 @@ def _number_columns(table: pd.DataFrame, skip: Iterable[str], path: Path, decima
         if not filled.any():  # an empty column (also the one a separator at every line's end makes)
             table[column] = np.nan
             continue
-        present = (codes >= 0) & filled[np.maximum(codes, 0)]
-        if not present.any():
-            table[column] = np.nan
-            continue
+        present = (codes >= 0) & filled[np.maximum(codes, 0)]  # not all False: every distinct cell has a row
         distinct = stripped[filled].astype(str)  # in order of first appearance
         cells = pd.Series(stripped.to_numpy(dtype=object)[codes[present]]).astype(str)
         name, numbers = infer_number_format(cells, decimal, thousands)
