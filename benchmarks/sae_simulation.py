@@ -27,7 +27,10 @@ means of the index and one dimension with
   estimate, robust MSE,
 * ``fay_herriot+group_effects``: the model with random effects of the demo city's reporting
   groups (``estimates.group_effects: true``, two-fold Fay-Herriot) with its parametric bootstrap
-  MSE (``estimates.group_mse_bootstrap``, 200 replicates), as the pipeline publishes it.
+  MSE (``estimates.group_mse_bootstrap``, 200 replicates), as the pipeline publishes it,
+* ``fay_herriot+group_dummies``: the plain model with *fixed* group effects instead: one indicator
+  per reporting group but the largest, always in the model next to the covariates chosen by forward
+  AIC, Prasad-Rao MSE (an alternative to the random group effects, measured and not adopted).
 
 ``--estimators`` runs a subset (the direct estimator always runs); ``--save`` and ``--load`` let
 cities run in separate processes and be summarised together.
@@ -62,7 +65,8 @@ from geo_cohesion.survey.small_area import district_models, pooled_within_varian
 
 VARIABLES = ("index", "identifikation")
 ESTIMATORS = ("direct", "fay_herriot", "fay_herriot (robust MSE)", "spatial_fay_herriot",
-              "spatial_fay_herriot (robust MSE)", "fay_herriot+benchmark (robust MSE)", "fay_herriot+group_effects")
+              "spatial_fay_herriot (robust MSE)", "fay_herriot+benchmark (robust MSE)", "fay_herriot+group_effects",
+              "fay_herriot+group_dummies")
 SPATIAL = "spatial_fay_herriot (robust MSE)"
 MSE = "robust"  # interval MSE of the "(robust MSE)" rows (estimates.model_mse); "fay_herriot" is the default
 SIZE_CLASSES = ((0, 15, "n < 15"), (15, 30, "15-29"), (30, 60, "30-59"), (60, 10**9, ">= 60"))
@@ -88,6 +92,7 @@ class CityPopulation:
     population: pd.Series          # adults per district
     truth: pd.DataFrame            # true district means, district x variable
     groups: pd.Series              # reporting group of each district id (the demo's ``groups``)
+    group_dummies: pd.DataFrame    # one 0/1 column per group but the largest, by district id
 
 
 def build_population(city: dict, assumptions: dict, seed: int, variables=VARIABLES) -> CityPopulation:
@@ -111,7 +116,19 @@ def build_population(city: dict, assumptions: dict, seed: int, variables=VARIABL
     truth = people.groupby("district_id")[list(variables)].mean()
     groups = pd.Series({str(d): g for g, ds in (city.get("groups") or {}).items() for d in ds}, dtype=object)
     return CityPopulation(city["name"], people, allocate_sample(city, adults), margins,
-                          structural[COVARIATES], weights, adults, truth, groups)
+                          structural[COVARIATES], weights, adults, truth, groups,
+                          group_dummies(groups, structural.index.astype(str)))
+
+
+def group_dummies(groups: pd.Series, district_ids: pd.Index) -> pd.DataFrame:
+    """Indicators of the reporting groups but the one with most districts (the reference level), by
+    district id; a city without groups gets no columns."""
+    mapped = groups.reindex(district_ids)
+    if mapped.isna().all():
+        return pd.DataFrame(index=district_ids)
+    levels = mapped.value_counts(sort=True).index[1:]
+    return pd.DataFrame({f"group {i + 1}": (mapped == level).astype(float) for i, level in enumerate(levels)},
+                        index=district_ids)
 
 
 def draw_sample(pop: CityPopulation, rng: np.random.Generator) -> pd.DataFrame:
@@ -159,6 +176,10 @@ def replicate(pop: CityPopulation, rng: np.random.Generator, variables=VARIABLES
         # the bootstrap's own seed (from the sample), so the samples stay the same with or without it
         GROUPED: lambda: model(mse_method="prasad_rao", groups=pop.groups, mse_bootstrap=GROUP_BOOTSTRAP,
                                seed=zlib.crc32(direct["estimate"].to_numpy().tobytes())),
+        "fay_herriot+group_dummies": lambda: district_models(
+            direct, s2, pop.covariates.join(pop.group_dummies), estimator="fay_herriot",
+            covariate_names=names + list(pop.group_dummies.columns), direct_min_n=MIN_N,
+            mse_method="prasad_rao").table,
     }
     for name in estimators:
         if name == "direct":

@@ -443,8 +443,8 @@ def plot_layer(city_map: CityMap, variable: str, ax: Axes | None = None) -> Figu
                             bbox_to_anchor=legend_anchor, fontsize=9, title_fontsize=10, handlelength=2.4,
                             handleheight=1.4, alignment="left", borderaxespad=0)
         legend.set_gid("legend")
-        extra = [layer.estimator_summary(), _classification_note(layer, city_map.lang), *placed.footer_lines(city_map)]
-        _add_footer(fig, city_map, [e for e in extra if e], wrap)
+        extra = [layer.estimator_summary(city_map.lang), _classification_note(layer, city_map.lang)]
+        _add_footer(fig, city_map, [e for e in (*extra, *placed.footer_lines(city_map)) if e], wrap)
     return fig
 
 
@@ -525,7 +525,7 @@ def plot_small_multiples(city_map: CityMap, variables: Sequence[str] | None = No
             legend.set_gid(f"legend_{layer.variable}")
         extra = [label("figure.values_hatched", lang, unit=unit, no_data=no_data_label(city_map)) if unit else
                  label("figure.hatched", lang, no_data=no_data_label(city_map)), _classification_note(layers[0], lang)]
-        used = list(estimator_counts(layers))
+        used = list(estimator_counts(layers, lang))
         if used:
             extra.insert(1, label("figure.estimators", lang, estimators=", ".join(used)))
         _add_footer(fig, city_map, extra, 140)

@@ -110,10 +110,10 @@ def _layer_payload(layer: MapLayer, lang: str = "de") -> dict:
         "rank_note": layer.rank_note or None,
         "colours": colours, "legend": legend,
         # per-district texts; null instead of a list of nulls (10,000 districts: 1.4 MB per list)
-        "estimator": _none_if_empty(layer.estimator_labels()),
+        "estimator": _none_if_empty(layer.estimator_labels(lang)),
         "reason": _none_if_empty([r if isinstance(r, str) and r else None for r in layer.reason]
                                  if layer.reason is not None else []),
-        "estimator_note": layer.estimator_summary() or None,
+        "estimator_note": layer.estimator_summary(lang) or None,
         "detail": [d if isinstance(d, str) and d else None for d in layer.detail] if layer.detail is not None
         else None,
         "legend_notes": cls.legend_notes(lang),

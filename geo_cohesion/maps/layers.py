@@ -32,7 +32,7 @@ from geo_cohesion.maps.classify import Classification, categorical, classify_val
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import Indicator, IndicatorRegistry, describe_column, indicator_registry
 from geo_cohesion.stats.need import MSS_STATUS_BREAKS
-from geo_cohesion.survey.small_area import ESTIMATOR_LABELS
+from geo_cohesion.survey.small_area import ESTIMATOR_LABELS, estimator_label
 
 #: Key of a deviation layer: ``<variable>__deviation``;
 #: of a bivariate layer: ``<cohesion>__x__<indicator>``.
@@ -124,29 +124,30 @@ class MapLayer:
     rank_count: int = 0
     rank_note: str = ""
 
-    def estimator_labels(self) -> list[str | None]:
-        """German estimator label per district (None where unknown)."""
+    def estimator_labels(self, lang: str = DEFAULT_LANG) -> list[str | None]:
+        """Estimator label per district in ``lang`` (None where unknown)."""
         if self.estimator is None:
             return [None] * len(self.values)
-        return [ESTIMATOR_LABELS.get(e, str(e)) if isinstance(e, str) and e else None for e in self.estimator]
+        return [estimator_label(e, lang) if isinstance(e, str) and e else None for e in self.estimator]
 
-    def estimator_summary(self) -> str:
+    def estimator_summary(self, lang: str = DEFAULT_LANG) -> str:
         """``"Schätzer: Fay-Herriot (17 Gebiete), synthetisch (1 Gebiet)"`` over the districts with a
         published value; "" when the layer has no estimator information."""
-        counts = estimator_counts([self])
+        counts = estimator_counts([self], lang)
         if not counts:
             return ""
-        return label("map.estimator") + ": " + ", ".join(
-            f"{lab} ({k} {'Gebiet' if k == 1 else 'Gebiete'})" for lab, k in counts.items())
+        return label("map.estimator", lang) + ": " + ", ".join(
+            f"{lab} ({label('note.areas_one' if k == 1 else 'note.areas_many', lang, n=k)})"
+            for lab, k in counts.items())
 
 
-def estimator_counts(layers: Sequence[MapLayer]) -> dict[str, int]:
-    """``{German estimator label: districts}`` over the published values of ``layers``, most
-    frequent first (ties in the order of :data:`~geo_cohesion.survey.small_area.ESTIMATOR_LABELS`)."""
-    order = {lab: i for i, lab in enumerate(ESTIMATOR_LABELS.values())}
+def estimator_counts(layers: Sequence[MapLayer], lang: str = DEFAULT_LANG) -> dict[str, int]:
+    """``{estimator label: districts}`` over the published values of ``layers``, most frequent
+    first (ties in the order of :data:`~geo_cohesion.survey.small_area.ESTIMATOR_LABELS`)."""
+    order = {estimator_label(slug, lang): i for i, slug in enumerate(ESTIMATOR_LABELS)}
     counts: dict[str, int] = {}
     for layer in layers:
-        for lab, v in zip(layer.estimator_labels(), layer.values):
+        for lab, v in zip(layer.estimator_labels(lang), layer.values):
             if lab and np.isfinite(v):
                 counts[lab] = counts.get(lab, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order)))))

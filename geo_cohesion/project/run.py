@@ -37,7 +37,7 @@ from geo_cohesion.project.inputs import (
 )
 from geo_cohesion.project.metadata import run_metadata
 from geo_cohesion.project.reuse import run_record
-from geo_cohesion.project.small_area import DIRECT_NOTE, direct_rows, model_district_estimates, reliability_note
+from geo_cohesion.project.small_area import direct_rows, model_district_estimates, reliability_note
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.radar.indicators import IndicatorRegistry
 from geo_cohesion.report.model import REPORT_LANGUAGES
@@ -57,10 +57,6 @@ DISTRICT_COLUMNS = ["city", "district_id", "district_name", "variable", "estimat
 CITY_COLUMNS = ["city", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "df"]
 GROUP_COLUMNS = ["city", "group", "variable", "estimate", "se", "ci_low", "ci_high", "n", "n_eff", "suppressed", "df",
                  "estimator"]
-#: Note of a district without respondents (merged into a neighbour for the weighting).
-NO_RESPONDENTS_NOTE = label("note.no_respondents_model")
-#: ``note`` of such a district where no model gives it a value either (direct estimator, no model).
-NO_VALUE_NOTE = label("note.no_respondents")
 #: Columns of ``tables/sae_models.csv`` (one row per city and score).
 MODEL_COLUMNS = ["city", "variable", "requested", "method", "fit_method", "covariates", "sigma2_u", "rho", "sigma2_v",
                  "beta", "converged", "synthetic", "areas_in_sample", "areas_out_of_sample", "aic", "benchmark_factor",
@@ -78,7 +74,7 @@ class CityResult:
         ``district_id, district_name, variable, estimate, se, ci_low, ci_high, n, n_eff, suppressed, df,
         estimator, mse, direct_estimate, direct_se, reason``: the published estimate of the configured
         estimator (see :func:`geo_cohesion.project.small_area.model_district_estimates`); where a
-        district has no respondents, a ``note`` (:data:`NO_RESPONDENTS_NOTE`).
+        district has no respondents, a ``note`` (label ``note.no_respondents_model``).
     city_estimates : DataFrame or None
         City-wide values (microdata only).
     group_estimates : DataFrame or None
@@ -126,7 +122,8 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
     Districts with population but no respondents are merged into a partner for the weighting
     (:func:`~geo_cohesion.project.inputs.read_survey_design`) and still listed in the district
     estimates: no direct estimate (NaN), ``n = 0``, ``suppressed`` and the note
-    :data:`NO_RESPONDENTS_NOTE`.
+    "keine Befragten – Wert aus Modell" (label ``note.no_respondents_model`` in ``lang``; "keine
+    Befragten" where no model gives the district a value).
 
     Parameters
     ----------
@@ -149,7 +146,7 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
     level, min_n = project.estimates.level, project.estimates.min_n
     registry, structural = structural_indicators(city, read_structural(city, project), lang)
     if city.survey is None:
-        return run_scores_city(city, project, structural, registry, boundaries)
+        return run_scores_city(city, project, structural, registry, boundaries, lang)
 
     design = read_survey_design(city, project, boundaries)
     spec = city.survey
@@ -162,7 +159,7 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
     est = est.rename(columns={district_col: "district_id"})
     est["variable"] = est["variable"].str.removeprefix("score__")
     if unsampled:
-        est = pd.concat([est, _unsampled_rows(unsampled, radar.variables, est.columns)], ignore_index=True)
+        est = pd.concat([est, _unsampled_rows(unsampled, radar.variables, est.columns, lang)], ignore_index=True)
     est.insert(1, "district_name", est["district_id"].map(names).astype(object).fillna(est["district_id"]))
     city_est = design.means(variables, level=level)
     city_est["variable"] = city_est["variable"].str.removeprefix("score__")
@@ -171,13 +168,16 @@ def run_city(city: CityConfig, project: ProjectConfig, boundaries=None, lang: st
         labels = group_labels(city, design.data[district_col].astype(str), unsampled).fillna("(ohne Gruppe)")
         group_est = area_estimates(design, labels, variables, "group", level=level, min_n=min_n,
                                    drop="(ohne Gruppe)")
-        group_est = direct_rows(group_est, project)
+        group_est = direct_rows(group_est, project, lang)
     diagnostics = {"n_respondents": len(design.data), **design.diagnostics.as_dict()}
     est, models, note = model_district_estimates(city, project, est, structural, design=design,
-                                                 city_estimates=city_est, boundaries=boundaries)
+                                                 city_estimates=city_est, boundaries=boundaries, lang=lang)
     # a district without respondents that got no model value either (direct estimator, no model): no promise
     if "note" in est.columns:
-        est["note"] = est["note"].mask(est["note"].eq(NO_RESPONDENTS_NOTE) & est["estimate"].isna(), NO_VALUE_NOTE)
+        no_value = est["note"].eq(label("note.no_respondents_model", lang)) & est["estimate"].isna()
+        est["note"] = est["note"].mask(no_value, label("note.no_respondents", lang))
+        if "reason" in est.columns:  # the note says why; "keine gültigen Antworten" is for districts with respondents
+            est["reason"] = est["reason"].mask(no_value, "")
     result = CityResult(city, est, city_est, group_est, structural, diagnostics, design, registry, models, note)
     return with_changes(result, project, boundaries)
 
@@ -193,7 +193,7 @@ def with_changes(result: CityResult, project: ProjectConfig, boundaries=None) ->
     return result
 
 
-def _unsampled_rows(districts: list[str], variables: list[str], columns) -> pd.DataFrame:
+def _unsampled_rows(districts: list[str], variables: list[str], columns, lang: str = DEFAULT_LANG) -> pd.DataFrame:
     """Rows of districts without respondents: no direct estimate, n = 0, suppressed, with a note."""
     rows = pd.DataFrame({"district_id": np.repeat(districts, len(variables)),
                          "variable": np.tile(variables, len(districts))})
@@ -201,13 +201,13 @@ def _unsampled_rows(districts: list[str], variables: list[str], columns) -> pd.D
         if column not in rows:
             rows[column] = np.nan
     rows["n"], rows["n_eff"], rows["suppressed"] = 0, 0.0, True
-    rows["note"] = NO_RESPONDENTS_NOTE
+    rows["note"] = label("note.no_respondents_model", lang)
     return rows
 
 
 def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> pd.DataFrame:
     """Order columns, blank suppressed numbers, round for humans, add the data note (after a
-    row's own ``note``, e.g. :data:`NO_RESPONDENTS_NOTE`)."""
+    row's own ``note``, e.g. "keine Befragten")."""
     out = frame[columns].copy()
     if "suppressed" in out.columns:
         hidden = out["suppressed"].astype(bool)
@@ -219,7 +219,6 @@ def _export_frame(frame: pd.DataFrame, columns: list[str], note: str | None) -> 
         out["n_eff"] = out["n_eff"].astype(float).round(1)
     own = frame["note"].fillna("").astype(str) if "note" in frame.columns else pd.Series("", index=frame.index)
     reasons = frame["reason"].fillna("").astype(str) if "reason" in frame.columns else pd.Series("", index=frame.index)
-    reasons = reasons.mask(own.eq(NO_VALUE_NOTE), "")  # "keine Befragten" already says why there is no value
     if note or own.ne("").any() or reasons.ne("").any():
         out["note"] = ["; ".join(t for t in (a, r, note) if t) for a, r in zip(own, reasons)]
     return out
@@ -312,8 +311,10 @@ def write_merged_tables(outputs: list, project: ProjectConfig, out_dir: Path) ->
 
 
 def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.DataFrame | None,
-                    registry: IndicatorRegistry | None = None, boundaries=None) -> CityResult:
-    """A city given as already weighted district scores (``scores`` in the project file)."""
+                    registry: IndicatorRegistry | None = None, boundaries=None, lang: str = DEFAULT_LANG
+                    ) -> CityResult:
+    """A city given as already weighted district scores (``scores`` in the project file); notes and
+    reasons in ``lang``."""
     spec = city.scores
     table = read_table(project.resolve(spec.path), text_columns=[spec.district_column], decimal=spec.decimal,
                        thousands=spec.thousands)
@@ -325,7 +326,8 @@ def run_scores_city(city: CityConfig, project: ProjectConfig, structural: pd.Dat
     ids = districts["district_id"]
     districts.insert(1, "district_name", ids.map(names).astype(object).fillna(ids))
     districts["n_eff"] = districts["n_eff"].astype(float)
-    districts, models, note = model_district_estimates(city, project, districts, structural, boundaries=boundaries)
+    districts, models, note = model_district_estimates(city, project, districts, structural, boundaries=boundaries,
+                                                       lang=lang)
     return with_changes(CityResult(city, districts, structural=structural, diagnostics={"source": "weighted scores"},
                                    indicators=registry, models=models, estimator_note=note), project, boundaries)
 
@@ -574,7 +576,7 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
     source = project.title + (f", {project.survey_period}" if project.survey_period else "")
     settings = project.maps
     structural_id = city.structural.district_column if city.structural is not None else "district_id"
-    notes.append(reliability_note(project))
+    notes.append(reliability_note(project, lang))
     common = dict(scheme=settings.scheme, k=settings.k, breaks=settings.breaks, source=source, notes=notes,
                   min_n=project.estimates.min_n, level=project.estimates.level, lang=lang,
                   suppressed_label=label("note.unreliable", lang))
@@ -604,7 +606,8 @@ def city_maps(result: CityResult, project: ProjectConfig, boundaries, comparison
         grouped = aggregate_boundaries(boundaries[boundaries["district_id"].isin(mapping)], mapping)
         group_est = result.group_estimates.rename(columns={"group": "district_id"})
         # a group without respondents has no estimate row: "keine Daten" (its members are in the district map)
-        group_map = build_city_map(city.name, grouped, group_est, None, estimator_note=DIRECT_NOTE, allow_missing=True,
+        group_map = build_city_map(city.name, grouped, group_est, None, allow_missing=True,
+                                   estimator_note=label("estimator.note_direct", lang),
                                    title=label("map.title_groups", lang, city=city.name), **common)
         if city_values:
             add_deviation_layers(group_map, city_values)

@@ -13,21 +13,20 @@ from scipy.stats import norm
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.keys import align_keys
+from geo_cohesion.labels import DEFAULT_LANG, label
 from geo_cohesion.project.config import CityConfig, ProjectConfig
 from geo_cohesion.radar.codebook import load_radar
 from geo_cohesion.stats.compare import rank_intervals
 from geo_cohesion.survey.design import SurveyDesign
 from geo_cohesion.survey.reliability import unpublished_when
 from geo_cohesion.survey.small_area import (
-    ESTIMATOR_LABELS,
     district_models,
+    estimator_label,
     normal_halfwidth,
     pooled_within_variance,
     reliability,
 )
 
-#: Map note of direct estimates.
-DIRECT_NOTE = "Schätzer: direkt (designbasierter gewichteter Mittelwert)"
 #: Structural columns that are counts of people, not indicators (never model covariates).
 COUNT_COLUMNS = ("population_total",)
 #: Columns added to the district estimates by :func:`model_district_estimates` (``direct_ci_low``
@@ -110,9 +109,9 @@ def contiguity_frame(boundaries, areas: list[str], kind: str) -> tuple[pd.DataFr
     return pd.DataFrame(matrix, index=[str(i) for i in order], columns=[str(i) for i in order]), ""
 
 
-def _finish(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
-    """Interval, SE and reliability of the published estimate of every row, and (district tables)
-    its rank interval among the published values (:func:`published_ranks`)."""
+def _finish(table: pd.DataFrame, project: ProjectConfig, lang: str = DEFAULT_LANG) -> pd.DataFrame:
+    """Interval, SE and reliability of the published estimate of every row (reasons in ``lang``), and
+    (district tables) its rank interval among the published values (:func:`published_ranks`)."""
     settings = project.estimates
     z = float(norm.ppf(0.5 + settings.level / 2.0))
     model = table["estimator"] != "direct"
@@ -124,7 +123,8 @@ def _finish(table: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
                          (table["ci_high"] - table["ci_low"]).to_numpy(dtype=float) / 2.0)
     suppressed, reasons = reliability(table["estimate"], halfwidth, table["estimator"],
                                       table["n"].astype(float), max_halfwidth=settings.max_ci_halfwidth,
-                                      min_n=settings.min_n, level=settings.level, score_range=(0.0, 100.0))
+                                      min_n=settings.min_n, level=settings.level, score_range=(0.0, 100.0),
+                                      lang=lang)
     table["suppressed"] = suppressed
     table["reason"] = reasons
     # district tables: the ranks of the published values (the group maps rank by the comparison table)
@@ -163,21 +163,23 @@ def published_ranks(table: pd.DataFrame, project: ProjectConfig, id_column: str 
     return out
 
 
-def direct_rows(estimates: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
-    """Direct estimates labelled as such, with the reliability rule applied (e.g. group estimates)."""
+def direct_rows(estimates: pd.DataFrame, project: ProjectConfig, lang: str = DEFAULT_LANG) -> pd.DataFrame:
+    """Direct estimates labelled as such, with the reliability rule applied (e.g. group estimates;
+    reasons in ``lang``)."""
     table = estimates.copy()
     table["estimator"] = "direct"
     table["mse"] = table["se"].astype(float) ** 2
     table["direct_estimate"] = table["estimate"]
     table["direct_se"] = table["se"]
     table["direct_ci_low"], table["direct_ci_high"] = table["ci_low"], table["ci_high"]
-    return _finish(table, project)
+    return _finish(table, project, lang)
 
 
 def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates: pd.DataFrame,
                              structural: pd.DataFrame | None, *, design: SurveyDesign | None = None,
                              city_estimates: pd.DataFrame | None = None,
-                             boundaries=None) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
+                             boundaries=None, lang: str = DEFAULT_LANG
+                             ) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
     """Published district estimates of one city with the configured estimator.
 
     Parameters
@@ -199,24 +201,26 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
         Direct city values (benchmark targets).
     boundaries : GeoDataFrame, optional
         District boundaries (for ``spatial_fay_herriot``).
+    lang : {"de", "en"}
+        Language of the ``reason`` column and of the note (German by default).
 
     Returns
     -------
     estimates : DataFrame
         The input rows (plus rows for structural districts without any) with ``estimate, se,
         ci_low, ci_high`` of the row's estimator, ``estimator, mse, direct_estimate, direct_se``,
-        ``suppressed`` by the reliability rule and ``reason`` (German; empty where published).
+        ``suppressed`` by the reliability rule and ``reason`` (empty where published).
     models : DataFrame or None
         One row per score (``sae_models.csv``); None for the direct estimator.
     note : str
-        German note for maps and figures: the estimator(s) used and the model's covariates.
+        Note for maps and figures: the estimator(s) used and the model's covariates.
         City-level remarks (fallbacks, left-out indicators) are added to every row of
         ``models["notes"]``.
     """
     settings = project.estimates
     estimator = settings.estimator
     if estimator == "direct":
-        return direct_rows(estimates, project), None, DIRECT_NOTE
+        return direct_rows(estimates, project, lang), None, label("estimator.note_direct", lang)
     covariates, notes = candidate_covariates(city, structural, settings.covariates)
     frame = _canonical_order(estimates.assign(district_id=estimates["district_id"].astype(str)))
     covariates = covariates.sort_index(kind="stable") if covariates is not None else None
@@ -232,9 +236,8 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
                                                       data[district_col].astype(str).to_numpy())
         population = district_population(design, district_col)
     elif (frame["estimate"].notna() & ~(frame["se"].astype(float) > 0)).any():
-        return direct_rows(estimates, project), None, (
-            f"{DIRECT_NOTE} (die Tabelle der gewichteten Werte hat nicht für jeden Wert einen Standardfehler, "
-            "ohne den kein Modell möglich ist)")
+        return direct_rows(estimates, project, lang), None, label(
+            "estimator.note_no_se", lang, direct=label("estimator.note_direct", lang))
     areas = list(covariates.index) if covariates is not None else list(pd.unique(frame["district_id"]))
     weights = None
     if estimator == "spatial_fay_herriot":
@@ -275,17 +278,15 @@ def model_district_estimates(city: CityConfig, project: ProjectConfig, estimates
             names = {**dict(zip(structural[spec.district_column].astype(str),
                                 structural[spec.name_column].astype(str))), **names}
         table["district_name"] = table["district_id"].map(names).astype(object).fillna(table["district_id"])
-    table = _finish(table, project)
+    table = _finish(table, project, lang)
     used = [m for m in ("spatial_fay_herriot", "fay_herriot") if m in set(models["method"])]
     if used:
-        cov = ", ".join(result.covariates) if result.covariates else "keine (nur Stadtmittel)"
-        grouped = " mit Zufallseffekten der Gebietsgruppen" if models["sigma2_v"].notna().any() else ""
-        note = (f"Schätzer: {' / '.join(ESTIMATOR_LABELS[m] for m in used)}-Modell{grouped} je Gebiet und Merkmal "
-                f"(Kovariablen: {cov}), Intervalle aus dem geschätzten MSE; direkt, wo die direkte Schätzung "
-                f"mindestens so genau ist (n ≥ {settings.min_n}) oder kein Modell passte; Gebiete ohne Befragte: "
-                "synthetisch")
+        note = label("estimator.note_model", lang, models=" / ".join(estimator_label(m, lang) for m in used),
+                     grouped=label("estimator.grouped", lang) if models["sigma2_v"].notna().any() else "",
+                     covariates=", ".join(result.covariates) if result.covariates
+                     else label("estimator.no_covariates", lang), min_n=settings.min_n)
     else:
-        note = f"{DIRECT_NOTE} (kein Modell anwendbar, siehe sae_models.csv)"
+        note = label("estimator.note_no_model", lang, direct=label("estimator.note_direct", lang))
     order = {v: i for i, v in enumerate(pd.unique(frame["variable"]))}
     table = table.sort_values(["district_id", "variable"], key=lambda s: s.map(order) if s.name == "variable" else s,
                               kind="stable").reset_index(drop=True)
@@ -306,11 +307,11 @@ def _canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(_order=position).sort_values(["_order", "district_id"], kind="stable").drop(columns="_order")
 
 
-def reliability_note(project: ProjectConfig) -> str:
+def reliability_note(project: ProjectConfig, lang: str = DEFAULT_LANG) -> str:
     """The reliability rule in words, for maps and figures."""
     settings = project.estimates
-    return "Nicht veröffentlicht (schraffiert): " + unpublished_when(settings.level, settings.min_n,
-                                                                      settings.max_ci_halfwidth)
+    return label("rule.unpublished", lang, rule=unpublished_when(settings.level, settings.min_n,
+                                                                 settings.max_ci_halfwidth, lang))
 
 
 def direct_view(estimates: pd.DataFrame, min_n: int) -> pd.DataFrame:

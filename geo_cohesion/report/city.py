@@ -440,6 +440,12 @@ def methods(city: CityReportInput, settings: ReportSettings) -> list[dict[str, s
             text += (f" Klassenstabilität: Anteil von {t.num(city.need.attrs.get('draws'), 0)} Simulationen, in denen "
                      "das Gebiet unter der Stichprobenunsicherheit der Befragungswerte in derselben Klasse landet; "
                      "unter 80 % gilt die Einstufung als unsicher.")
+        no_se = city.need.attrs.get("no_se") or []
+        if no_se:
+            names = dict(zip(city.district_estimates["district_id"].astype(str),
+                             city.district_estimates["district_name"].astype(str)))
+            text += (f" Ohne Klassenstabilität: {t.join([names.get(d, d) for d in no_se])} (Befragungswert ohne "
+                     "Standardfehler, weniger als zwei gültige Antworten).")
         items.append({"title": "Bedarfsindex", "text": text})
     return items
 

@@ -92,11 +92,16 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
             raise InputError(f"need.indicators: {exc.message}", exc.source,
                              exc.hint or "choose other indicators under need.indicators") from None
         return None
-    try:
-        result = class_stability(table, se_table[["district_id", *simulated]] if simulated else None, used,
-                                 id_column="district_id", draws=draws, seed=seed, class_breaks=class_breaks)
-    except InputError:
-        return None  # e.g. a score without SE somewhere: no need index rather than a failed report
+    # a published score without SE (one valid answer, direct estimator with min_n below 2): the district
+    # keeps its need score and class, but how stable that class is cannot be simulated
+    no_se = np.zeros(len(table), dtype=bool)
+    for column in simulated:
+        lacking = table[column].notna() & se_table[column].isna()
+        no_se |= lacking.to_numpy()
+        se_table.loc[lacking, column] = 0.0
+    result = class_stability(table, se_table[["district_id", *simulated]] if simulated else None, used,
+                             id_column="district_id", draws=draws, seed=seed, class_breaks=class_breaks)
+    _blank_stability(result, no_se & complete.to_numpy())
     for column in point.columns:
         if column.startswith("contribution_"):
             result[column] = point[column].to_numpy()
@@ -106,6 +111,20 @@ def default_need(district_estimates: pd.DataFrame, structural: pd.DataFrame | No
     result.attrs["simulated"] = simulated
     result.attrs["method"] = "MSS"
     return result.reset_index(drop=True)
+
+
+def _blank_stability(result: pd.DataFrame, rows: np.ndarray) -> None:
+    """Make the simulated columns of ``rows`` missing (their score has no SE) and list those districts in
+    ``result.attrs["no_se"]``."""
+    result.attrs["no_se"] = result.loc[rows, "district_id"].astype(str).tolist()
+    if not rows.any():
+        return
+    for column in result.columns:
+        if column.startswith("prob_class_") or column in ("class_stability", "need_score_sd", "need_score_low",
+                                                           "need_score_high"):
+            result.loc[rows, column] = np.nan
+        elif column in ("flag_unstable", "modal_class"):
+            result.loc[rows, column] = pd.NA
 
 
 def _raise_unusable(used: dict[str, float], lacking: pd.Series, complete: int) -> None:

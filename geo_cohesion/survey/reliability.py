@@ -8,6 +8,7 @@ import numpy as np
 from scipy.stats import norm
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.labels import DEFAULT_LANG, label
 
 
 def normal_halfwidth(mse: Any, level: float = 0.95) -> np.ndarray:
@@ -18,27 +19,32 @@ def normal_halfwidth(mse: Any, level: float = 0.95) -> np.ndarray:
     return halfwidth
 
 
-def _points(value: float) -> str:
-    return f"{value:.1f}".replace(".", ",")
+def _decimal(text: str, lang: str) -> str:
+    """A formatted number with the language's decimal mark (German: comma)."""
+    return text.replace(".", ",") if lang == "de" else text
 
 
-def unpublished_when(level: float, min_n: int, max_halfwidth: float | None) -> str:
-    """When a district value is not published, in words (German, for map notes, reports and the
-    workbook): the rule of :func:`reliability` as "95-%-Intervall breiter als ±10 Punkte oder
-    direkte Schätzung aus weniger als 30 Befragten". Model estimates of small districts are
-    published unless their interval is too wide."""
+def _points(value: float, lang: str = DEFAULT_LANG) -> str:
+    return _decimal(f"{value:.1f}", lang)
+
+
+def unpublished_when(level: float, min_n: int, max_halfwidth: float | None, lang: str = DEFAULT_LANG) -> str:
+    """When a district value is not published, in words (for map notes, reports and the workbook):
+    the rule of :func:`reliability` as "95-%-Intervall breiter als ±10 Punkte oder direkte Schätzung
+    aus weniger als 30 Befragten" (``lang="de"``, the default). Model estimates of small districts
+    are published unless their interval is too wide."""
     parts: list[str] = []
     if max_halfwidth is not None:
-        width = f"{max_halfwidth:g}".replace(".", ",")
-        parts.append(f"{f'{level * 100:g}'.replace('.', ',')}-%-Intervall breiter als ±{width} Punkte")
-    parts.append(f"direkte Schätzung aus weniger als {min_n} Befragten")
-    return " oder ".join(parts)
+        parts.append(label("rule.too_wide", lang, level=_decimal(f"{level * 100:g}", lang),
+                           width=_decimal(f"{max_halfwidth:g}", lang)))
+    parts.append(label("rule.too_few", lang, min_n=min_n))
+    return label("rule.or", lang).join(parts)
 
 
 def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, max_halfwidth: float | None,
-                min_n: int, level: float = 0.95, score_range: tuple[float, float] | None = None
-                ) -> tuple[np.ndarray, list[str]]:
-    """Which published estimates to suppress, and why (German, for the ``note`` column and maps).
+                min_n: int, level: float = 0.95, score_range: tuple[float, float] | None = None,
+                lang: str = DEFAULT_LANG) -> tuple[np.ndarray, list[str]]:
+    """Which published estimates to suppress, and why (for the ``note`` column and maps).
 
     Parameters
     ----------
@@ -58,6 +64,8 @@ def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, ma
         Range of the score (0-100 for the Radar scores). A model estimate outside it, possible
         where a district's indicators lie beyond those of the sampled districts (the regression
         extrapolates), is suppressed: no district can have such a value.
+    lang : {"de", "en"}
+        Language of the reasons (label catalogue ``reason.*``; German by default, as in the tables).
 
     Returns
     -------
@@ -74,19 +82,19 @@ def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, ma
     if max_halfwidth is not None and not max_halfwidth > 0:
         raise InputError(f"max_halfwidth must be positive, got {max_halfwidth!r}.")
     reasons: list[str] = []
-    level_text = f"{level * 100:g}".replace(".", ",")
+    level_text = _decimal(f"{level * 100:g}", lang)
     for e, h, k, c in zip(est, hw, kind, count):
         if not np.isfinite(e):
             # n counts valid values: 0 also where the district's respondents all skipped this score
-            reasons.append("keine gültigen Antworten" if c == 0 else "keine Schätzung")
+            reasons.append(label("reason.no_valid_answers" if c == 0 else "reason.no_estimate", lang))
         elif score_range is not None and not score_range[0] <= e <= score_range[1]:
-            reasons.append(f"Modellwert {_points(e)} außerhalb der Skala {score_range[0]:g}–{score_range[1]:g} "
-                           "(Strukturindikatoren weit außerhalb der befragten Gebiete)")
+            reasons.append(label("reason.out_of_scale", lang, value=_points(e, lang), low=f"{score_range[0]:g}",
+                                 high=f"{score_range[1]:g}"))
         elif k == "direct" and np.isfinite(c) and c < min_n:
-            reasons.append(f"zu wenige Befragte für eine direkte Schätzung (n = {int(c)} < {min_n})")
+            reasons.append(label("reason.too_few_direct", lang, n=int(c), min_n=min_n))
         elif max_halfwidth is not None and np.isfinite(h) and h > max_halfwidth:
-            reasons.append(f"zu unsicher: {level_text}-%-Intervall ±{_points(h)} Punkte, "
-                           f"erlaubt ±{_points(max_halfwidth)}")
+            reasons.append(label("reason.too_uncertain", lang, level=level_text, halfwidth=_points(h, lang),
+                                 allowed=_points(max_halfwidth, lang)))
         else:
             reasons.append("")
     return np.array([bool(r) for r in reasons]), reasons

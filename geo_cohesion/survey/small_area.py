@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.labels import DEFAULT_LANG, label
 
 #: Estimators a user can choose (``estimates.estimator``).
 from geo_cohesion.settings import ESTIMATORS, MODEL_MSES
@@ -86,9 +87,15 @@ from geo_cohesion.survey.sae_covariates import (
 #: Per-row estimator slugs of ``district_estimates.csv``: the chosen one, a fallback, or
 #: ``synthetic`` for districts without respondents (regression prediction, no own data).
 ROW_ESTIMATORS = (*ESTIMATORS, "synthetic")
-#: German labels of the row estimators, as shown on maps and figures.
-ESTIMATOR_LABELS = {"direct": "direkt", "fay_herriot": "Fay-Herriot",
-                    "spatial_fay_herriot": "räumliches Fay-Herriot", "synthetic": "synthetisch"}
+#: German labels of the row estimators (catalogue keys ``estimator.<slug>``), as in the reports;
+#: :func:`estimator_label` gives them in another language.
+ESTIMATOR_LABELS = {slug: label(f"estimator.{slug}") for slug in ("direct", "fay_herriot", "spatial_fay_herriot",
+                                                                  "synthetic")}
+
+
+def estimator_label(slug: str, lang: str = DEFAULT_LANG) -> str:
+    """Label of a row estimator (:data:`ROW_ESTIMATORS`) in ``lang``; an unknown slug as it is."""
+    return label(f"estimator.{slug}", lang) if slug in ESTIMATOR_LABELS else str(slug)
 #: Fewest districts with respondents a model is fitted to; below, the direct estimates are kept.
 MIN_AREAS = 5
 SPATIAL_MAX_AREAS = 2500  #: above this many districts the dense spatial model gives way to plain FH

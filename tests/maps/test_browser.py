@@ -390,6 +390,29 @@ def test_hover_shows_the_tooltip(driver, plain_map):
     assert console_problems(driver) == []
 
 
+def test_tooltip_tells_no_respondents_from_no_valid_answers(driver, tmp_path):
+    """n counts valid answers: n = 0 without a reason is a district without respondents ("keine
+    Befragten"); n = 0 with the reliability rule's reason is one whose respondents all skipped the score."""
+    boundaries = build_schematic_boundaries(DORTMUND)
+    ids = boundaries["district_id"].tolist()
+    rows = pd.DataFrame({"district_id": ids, "variable": "index", "estimate": np.linspace(50, 70, len(ids)),
+                         "ci_low": np.linspace(46, 66, len(ids)), "ci_high": np.linspace(54, 74, len(ids)),
+                         "n": 80, "suppressed": False, "reason": ""})
+    rows.loc[[0, 1], ["estimate", "ci_low", "ci_high", "n", "suppressed"]] = [np.nan, np.nan, np.nan, 0, True]
+    rows.loc[1, "reason"] = "keine gültigen Antworten"
+    city_map = build_city_map("Dortmund", boundaries, rows, None, notes=("synthetische Demodaten",))
+    path = tmp_path / "answers.html"
+    path.write_text(render_html_map(city_map, offline=True), encoding="utf-8")
+    data = load(driver, path)
+    names = data["names"]
+    empty = hover(driver, 0, names[0])
+    assert "keine Befragten" in empty and "gültigen" not in empty
+    skipped = hover(driver, 1, names[1])
+    assert "nicht veröffentlicht: keine gültigen Antworten" in skipped and "n = 0" in skipped
+    assert "keine Befragten" not in skipped
+    assert console_problems(driver) == []
+
+
 def test_tooltip_shows_the_tables_rank_interval_and_need_class(driver, tmp_path):
     """Rank and rank interval of the comparison table on the score layers ("–" where the table has
     none), the need table's class on every layer and only once on the need layer."""

@@ -169,9 +169,17 @@ def test_tables_diagnostics_and_map_show_the_empty_district(inputs, tmp_path):
     i = payload["names"].index(empty["district_name"].iloc[0])
     index = next(layer for layer in payload["layers"] if layer["key"] == "index")
     assert index["n"][i] == 0 and index["suppressed"][i] and index["values"][i] is None
+    assert not (index.get("reason") or [None] * (i + 1))[i]  # no reason: the map says "keine Befragten"
     j = payload["names"].index(one["district_name"])
     assert index["values"][j] is not None and index["ci_low"][j] is None and index["n"][j] == 1
     assert (out / "figures" / "dessau-rosslau_index.png").exists()
+    # the one-respondent district's index has no SE: the need index keeps it, without class stability
+    need = pd.read_csv(tables / "need_dessau-rosslau.csv", dtype={"district_id": str})
+    row = need[need["district_id"] == "13"].iloc[0]
+    assert np.isfinite(row["need_score"]) and np.isnan(row["class_stability"])
+    scored = need[need["need_score"].notna() & (need["district_id"] != "13")]
+    assert len(scored) == 23 and scored["class_stability"].notna().all()  # all but 13 and the empty 10
+    assert need.loc[need["district_id"] == "10", "need_score"].isna().all()
 
 
 def _payload(html: str) -> dict:

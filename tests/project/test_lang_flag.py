@@ -32,6 +32,11 @@ def test_run_in_english(small_project, tmp_path, capsys):
     assert label("map.title_districts", "en", city="Musterstadt") in english
     assert label("map.title_districts", "de", city="Musterstadt") not in english
     assert label("map.title_districts", "de", city="Musterstadt") in german
+    # the notes the run writes itself (estimator, reliability rule, estimator counts) are English too
+    for key in ("map.estimator", "rule.unpublished"):
+        german_start = label(key, "de").split("{")[0]
+        assert german_start in german and german_start not in english, key
+    assert label("rule.unpublished", "en").split("{")[0] in english
     capsys.readouterr()
     # the run remembers its language: comparing in German would reuse English results, so it is stale
     assert main(["compare", str(config), "--out", str(tmp_path / "en")]) == 2

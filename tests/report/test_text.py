@@ -7,7 +7,7 @@ import pytest
 from report_fixtures import make_city
 
 from geo_cohesion.report import text as t
-from geo_cohesion.report.city import city_summary, cross_city, priority_sentence
+from geo_cohesion.report.city import city_summary, cross_city, methods, priority_sentence
 from geo_cohesion.report.model import ReportSettings
 from geo_cohesion.report.need import default_need
 from geo_cohesion.report.profile import profile_context
@@ -87,6 +87,22 @@ def test_need_evidence_in_profile_and_summary(settings):
     assert "SGB-II-Quote" in " ".join(" ".join(r["cells"]) for r in context["need"]["table"]["rows"])
     assert priority_sentence(city).startswith("Vorranggebiete nach dem Bedarfsindex") or \
         "kein Gebiet" in priority_sentence(city)
+
+
+def test_need_index_kept_when_a_score_has_no_se(settings):
+    # a district with one valid answer under the direct estimator with min_n 0: estimate, no SE. It keeps
+    # its need class; only its class stability (a simulation of the SE) is missing, and the methods say why
+    city = make_city()
+    est = city.district_estimates
+    est.loc[(est["district_id"] == est["district_id"].iloc[0]) & (est["variable"] == "index"), "se"] = np.nan
+    need = default_need(est, city.structural, seed=1, draws=200)
+    assert need is not None and need.attrs["no_se"] == [str(est["district_id"].iloc[0])]
+    assert need["need_class"].notna().all()
+    assert need["class_stability"].isna().tolist() == [True, False, False, False]
+    assert need["flag_unstable"].isna().tolist() == [True, False, False, False]
+    city.need = need
+    text = " ".join(item["text"] for item in methods(city, settings))
+    assert "Ohne Klassenstabilität: Altstadt (Befragungswert ohne Standardfehler" in text
 
 
 def test_city_summary_names_significant_districts(settings):

@@ -8,6 +8,7 @@ import pytest
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.survey.design import SurveyDesign
+from geo_cohesion.survey.reliability import unpublished_when
 from geo_cohesion.survey.sae import fay_herriot
 from geo_cohesion.survey.small_area import (
     MIN_AREAS,
@@ -303,6 +304,25 @@ def test_reliability_rule_and_reasons():
     with pytest.raises(InputError):
         reliability(estimate, halfwidth, kind, n, max_halfwidth=0, min_n=30)
     assert normal_halfwidth(4.0, 0.95) == pytest.approx(1.959963984540054 * 2.0)
+
+
+def test_reliability_reasons_and_rule_in_english():
+    """--lang en: the same verdicts, the reasons and the rule from the label catalogue, decimal points."""
+    estimate, halfwidth = [61.0, 62.0, np.nan, 116.0], [12.5, 3.0, np.nan, 1.0]
+    kind, n = ["fay_herriot", "direct", "direct", "synthetic"], [5, 12, 0, 0]
+    rule = dict(max_halfwidth=10, min_n=30, level=0.9, score_range=(0.0, 100.0))
+    german, reasons_de = reliability(estimate, halfwidth, kind, n, **rule)
+    english, reasons = reliability(estimate, halfwidth, kind, n, **rule, lang="en")
+    assert english.tolist() == german.tolist() == [True, True, True, True]
+    assert reasons[0] == "too uncertain: 90 % interval ±12.5 points, allowed ±10.0"
+    assert reasons_de[0] == "zu unsicher: 90-%-Intervall ±12,5 Punkte, erlaubt ±10,0"
+    assert reasons[1] == "too few respondents for a direct estimate (n = 12 < 30)"
+    assert reasons[2] == "no valid answers"
+    assert reasons[3].startswith("model value 116.0 outside the scale 0–100")
+    assert unpublished_when(0.95, 30, 7.5, "en") == ("95 % interval wider than ±7.5 points or direct estimate from "
+                                                    "fewer than 30 respondents")
+    assert unpublished_when(0.95, 30, 7.5) == ("95-%-Intervall breiter als ±7,5 Punkte oder direkte Schätzung aus "
+                                              "weniger als 30 Befragten")
 
 
 def test_mse_method_changes_intervals_not_estimates():

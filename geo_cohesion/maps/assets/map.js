@@ -64,7 +64,8 @@
   }
   function layerLines(box, l, i) {  // the layer's value, interval, test, n, rank; false where none is shown
     if (l.suppressed[i]) {
-      if (l.n[i] === 0) { box.appendChild(el("div", TEXT.no_respondents)); return false; }
+      // n counts valid answers: 0 with a reason is a district whose respondents all skipped this score
+      if (l.n[i] === 0 && !(l.reason && l.reason[i])) { box.appendChild(el("div", TEXT.no_respondents)); return false; }
       box.appendChild(el("div", l.reason && l.reason[i] ? TEXT.not_published + ": " + l.reason[i] : (DATA.suppressed_label || TEXT.too_few)));
       if (l.n[i] !== null) { box.appendChild(el("div", "n = " + l.n[i])); }
       return false;
