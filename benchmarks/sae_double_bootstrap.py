@@ -54,10 +54,10 @@ def _refit(ystars: np.ndarray, psi: np.ndarray, x: np.ndarray, group: np.ndarray
     return T._predict(ystars, psi, x, group, n_groups, in_sample, variances[:, 0], variances[:, 1]), variances
 
 
-def bc_mse(psi: np.ndarray, x: np.ndarray, group: np.ndarray, in_sample: np.ndarray, sigma2_v: float,
-           sigma2_u: float, beta: np.ndarray, replicates: int, seed: int) -> np.ndarray:
-    """Hall-Maiti bias-corrected bootstrap MSE (fast double bootstrap); same signature as
-    ``sae_twofold.bootstrap_mse``."""
+def bootstrap_levels(psi: np.ndarray, x: np.ndarray, group: np.ndarray, in_sample: np.ndarray, sigma2_v: float,
+                     sigma2_u: float, beta: np.ndarray, replicates: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(mse1, mse2)``: the first-level bootstrap MSE (the draws of ``sae_twofold.bootstrap_mse``,
+    hence its value) and the mean squared error of one second-level replicate per first-level one."""
     rng = np.random.default_rng(seed)
     sv, su = np.full(replicates, sigma2_v), np.full(replicates, sigma2_u)
     thetas, ystars = _draw(psi, x, group, in_sample, sv, su, np.tile(x @ beta, (replicates, 1)), rng)
@@ -66,10 +66,21 @@ def bc_mse(psi: np.ndarray, x: np.ndarray, group: np.ndarray, in_sample: np.ndar
     thetas2, ystars2 = _draw(psi, x, group, in_sample, variances[:, 0], variances[:, 1], first["beta"] @ x.T,
                              np.random.default_rng([seed, 1]))
     second, _ = _refit(ystars2, psi, x, group, in_sample, variances.copy())
-    mse2 = np.mean((second["estimate"] - thetas2) ** 2, axis=0)
+    return mse1, np.mean((second["estimate"] - thetas2) ** 2, axis=0)
+
+
+def hall_maiti(mse1: np.ndarray, mse2: np.ndarray) -> np.ndarray:
+    """Bias-corrected MSE: ``2 mse1 - mse2`` where ``mse1 >= mse2``, else ``mse1 exp((mse1 - mse2) / mse2)``."""
     out: np.ndarray = np.where(mse1 >= mse2, 2.0 * mse1 - mse2,
                                mse1 * np.exp((mse1 - mse2) / np.maximum(mse2, 1e-300)))
     return out
+
+
+def bc_mse(psi: np.ndarray, x: np.ndarray, group: np.ndarray, in_sample: np.ndarray, sigma2_v: float,
+           sigma2_u: float, beta: np.ndarray, replicates: int, seed: int) -> np.ndarray:
+    """Hall-Maiti bias-corrected bootstrap MSE (fast double bootstrap); same signature as
+    ``sae_twofold.bootstrap_mse``."""
+    return hall_maiti(*bootstrap_levels(psi, x, group, in_sample, sigma2_v, sigma2_u, beta, replicates, seed))
 
 
 def main(argv: list[str] | None = None) -> int:
