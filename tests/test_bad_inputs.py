@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import unicodedata
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -526,6 +527,16 @@ def _survey_cp1252(p: Project, text: str) -> bytes:
 # --- families added with the hardening of issue #19 (number formats, weights, project file, outputs)
 
 
+def _survey_nfd(p: Project, text: str) -> bytes:
+    return unicodedata.normalize("NFD", text).encode("utf-8")  # "männlich" as a + combining diaeresis (macOS)
+
+
+def _check_nfd_names(p: Project, result) -> None:
+    _check_same_index_as_good(p, result)
+    names = pd.read_csv(p.out / "tables" / "district_estimates.csv")["district_name"]
+    assert set(names) == set(NAMES)  # composed again: no "u + combining diaeresis" in the outputs
+
+
 def _german_thousands(frame: pd.DataFrame) -> pd.DataFrame:
     """Counts as German Excel exports them: '1.234' next to '987' (2.069 or 2069?)."""
     frame["einwohner"] = [f"{int(v):,}".replace(",", ".") for v in frame["einwohner"]]
@@ -862,6 +873,12 @@ CASES: list[Case] = [
          check=_check_tables, works="the byte-order mark is ignored"),
     Case("survey_cp1252", "Survey CSV in Windows-1252 ('männlich')", _survey_bytes(_survey_cp1252), ok=True,
          check=_check_tables, works="read as Windows-1252 when it is not UTF-8"),
+    Case("survey_nfd_umlauts", "Survey CSV with decomposed umlauts ('männlich' as a + ¨, as macOS writes)",
+         _survey_bytes(_survey_nfd), ok=True, check=_check_same_index_as_good,
+         works="text is read in composed form (NFC): 'männlich' matches the population table's 'männlich'"),
+    Case("structural_nfd_names", "District names with decomposed umlauts ('Hörde' as o + ¨)",
+         _structural_names([unicodedata.normalize("NFD", n) for n in NAMES]), ok=True,
+         check=_check_nfd_names, works="names are read in composed form (NFC) and written so"),
     Case("survey_mixed_encoding", "Survey CSV with UTF-8 and Windows-1252 lines mixed",
          _survey_bytes(_mixed_encoding), ("survey.csv", "line 5", "line 61")),
     Case("survey_undecodable", "Survey CSV with bytes that are no text in any encoding",

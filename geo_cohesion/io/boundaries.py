@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -250,7 +251,7 @@ def _to_text(value: object) -> str | None:
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
-    return str(value).strip()
+    return unicodedata.normalize("NFC", str(value).strip())  # "ü" as u + combining mark (NFD) would not match
 
 
 def _text_column(series: pd.Series) -> pd.Series:

@@ -10,6 +10,7 @@ import contextlib
 import csv
 import io
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -127,6 +128,21 @@ def _check_fields(text: str, sep: str, path: Path) -> tuple[int, list[int]]:
         raise InputError(f"cannot split the line into fields ({exc})",
                          f"{path}, line {reader.line_num}", _ROW_HINT) from None
     return len(header or ()), lines
+
+
+def _compose_text(table: pd.DataFrame) -> None:
+    """Write every text cell in composed form (NFC), in place.
+
+    A Mac or a web form may store "ü" as "u" + combining diaeresis (NFD); both look alike but
+    compare unequal, so "männlich" in the survey would miss "männlich" in the population table.
+    """
+    for column in table.select_dtypes(include=["object", "string"]).columns:
+        values = table[column]
+        codes, uniques = pd.factorize(values)
+        composed = [unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in uniques]
+        if any(a != b for a, b in zip(composed, uniques)):
+            cells = pd.Series(np.asarray(composed, dtype=object)[codes], index=table.index, dtype=object)
+            table[column] = cells.where(codes >= 0, values).astype(values.dtype)
 
 
 def _check_labels(table: pd.DataFrame, columns: Iterable[str]) -> None:
@@ -377,10 +393,11 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
         table = _read_spss(path, text_columns)
     else:
         table, lines = _read_csv(path, dtype, text_columns, decimal, thousands)
-    table.columns = [str(c).strip() for c in table.columns]
+    table.columns = [unicodedata.normalize("NFC", str(c).strip()) for c in table.columns]
     dupes = sorted({c for c in table.columns if list(table.columns).count(c) > 1})
     if dupes:
         raise InputError(f"duplicate column name(s): {', '.join(dupes)}", str(path), "give every column its own name")
+    _compose_text(table)
     missing = [c for c in required if c not in table.columns]
     if missing and suffix in EXCEL_SUFFIXES and sheet is None:
         _raise_if_on_other_sheet(path, list(required), missing)

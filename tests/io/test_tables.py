@@ -295,3 +295,15 @@ def test_hidden_first_sheet_is_skipped(tmp_path):
 def test_empty_excel_cells_are_still_missing(tmp_path):
     path = _workbook(tmp_path / "t.xlsx", [["bezirk", "x"], ["101", 1], ["102", None]])
     assert read_table(path, text_columns=["bezirk"])["x"].isna().tolist() == [False, True]
+
+
+def test_decomposed_umlauts_are_read_composed(tmp_path):
+    """'ü' written as u + combining diaeresis (NFD, macOS) reads as 'ü' (NFC) in cells and headers."""
+    import unicodedata
+
+    path = tmp_path / "nfd.csv"
+    path.write_text(unicodedata.normalize("NFD", "bezirk;Größe;name\n101;3;Süd\n102;4;\n"), encoding="utf-8")
+    table = read_table(path, text_columns=["bezirk"])
+    assert list(table.columns) == ["bezirk", "Größe", "name"]
+    assert table["name"].iloc[0] == "Süd" and pd.isna(table["name"].iloc[1])
+    assert table["Größe"].tolist() == [3, 4]
