@@ -26,6 +26,10 @@ MAX_TABLE_BYTES = 2 * 1024**3
 #: Longest id, name or category label accepted (characters); longer ones come from broken quoting.
 MAX_LABEL_CHARS = 1000
 _ENCODINGS = ("utf-8-sig", "cp1252")
+#: Text decoded in the wrong encoding: U+FFFD (undecodable byte), C1 control characters (cp1252 text
+#: read as latin1) and the typical pairs of UTF-8 umlauts read as latin1/cp1252 ("Ã¤" for "ä",
+#: "ÃŸ" for "ß", "â€" for "€").
+MOJIBAKE = re.compile("[\ufffd\x80-\x9f]|Ã[\xa0-\xbf\u0178\u201e\u2013\u0153\u2019\u201c\u201d]|â€")
 _ROW_HINT = ("check for separators inside unquoted values, unclosed quotes, title lines above the "
              "header, or a line break inside a value")
 
@@ -157,6 +161,21 @@ def _check_labels(table: pd.DataFrame, columns: Iterable[str]) -> None:
                              row_ref(table, table.index[long], column),
                              f"ids, names and categories may have at most {MAX_LABEL_CHARS} characters; "
                              "check the quoting of this line")
+        broken = table[column].map(lambda v: isinstance(v, str) and bool(MOJIBAKE.search(v)))
+        if broken.any():
+            value = str(table[column][broken].iloc[0])
+            raise InputError(f"{value!r} in column '{column}' looks wrongly decoded{_repaired(value)}",
+                             row_ref(table, table.index[broken], column),
+                             "the text was converted between encodings twice; export the table again from the "
+                             "original, or correct these values and save the file as UTF-8")
+
+
+def _repaired(value: str) -> str:
+    """``"; probably 'Hörde'"`` when ``value`` reads as UTF-8 bytes taken for Windows-1252."""
+    try:
+        return f"; probably {value.encode('cp1252').decode('utf-8')!r}"
+    except UnicodeError:
+        return ""
 
 
 def _sniff_delimiter(text: str) -> str:
