@@ -576,6 +576,13 @@ def _raw_config(edit: Callable[[str], str]) -> Callable[[Project], None]:
     return mutate
 
 
+def _config_bytes(encode: Callable[[str], bytes]) -> Callable[[Project], None]:
+    """Write the project file as bytes (encodings, byte-order marks, line ends)."""
+    def mutate(p: Project) -> None:
+        p.path("project.yaml").write_bytes(encode(yaml.safe_dump(p.config, allow_unicode=True, sort_keys=False)))
+    return mutate
+
+
 def _billion_laughs(text: str) -> str:
     lines, previous = ['  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'], "a"
     for name in "bcdefghi":
@@ -880,7 +887,7 @@ CASES: list[Case] = [
          _structural_names([unicodedata.normalize("NFD", n) for n in NAMES]), ok=True,
          check=_check_nfd_names, works="names are read in composed form (NFC) and written so"),
     Case("structural_mojibake_names", "District names converted twice between encodings ('HÃ¶rde' for 'Hörde')",
-         _cell("structural", 1, "name", "Hörde".encode("utf-8").decode("cp1252")),
+         _cell("structural", 1, "name", "Hörde".encode().decode("cp1252")),
          ("structural.csv", "line 3", "'name'", "'Hörde'")),
     Case("survey_mixed_encoding", "Survey CSV with UTF-8 and Windows-1252 lines mixed",
          _survey_bytes(_mixed_encoding), ("survey.csv", "line 5", "line 61")),
@@ -1052,6 +1059,18 @@ CASES: list[Case] = [
     # --- project file
     Case("config_duplicate_key", "The same key twice in the project file",
          _raw_config(lambda t: t.replace("seed: 1\n", "seed: 1\nseed: 2\n", 1)), ("project.yaml", "line", "seed")),
+    Case("config_key_wrong_case", "`Cities:` instead of `cities:`",
+         _raw_config(lambda t: t.replace("cities:", "Cities:")),
+         ("project.yaml", "line", "'Cities'", "did you mean 'cities'")),
+    Case("config_nested_key_wrong_case", "`Path:` instead of `path:` under `survey:`",
+         _raw_config(lambda t: t.replace("path: survey.csv", "Path: survey.csv")),
+         ("project.yaml", "line", "'Path'", "did you mean 'path'")),
+    Case("config_latin1", "Project file saved in Windows-1252 ('Münster')",
+         _config_bytes(lambda t: t.replace("Teststadt", "Münster").encode("cp1252")),
+         ("project.yaml", "line", "0xfc", "UTF-8")),
+    Case("config_bom_crlf", "Project file with a byte-order mark and Windows line ends",
+         _config_bytes(lambda t: b"\xef\xbb\xbf" + t.replace("\n", "\r\n").encode("utf-8")), ok=True,
+         works="read like the plain UTF-8 file"),
     Case("config_billion_laughs", "Nested YAML aliases (\"billion laughs\")", _raw_config(_billion_laughs),
          ("project.yaml", "line", "anchors")),
     Case("config_deep_nesting", "5,000 levels of nesting in the project file", _raw_config(_deep_nesting),

@@ -138,6 +138,20 @@ def _line_of(node: yaml.Node | None, location: tuple) -> int | None:
     return line
 
 
+def _config_text(path: Path) -> str:
+    """The project file's text (UTF-8, with or without byte-order mark); an error names the line otherwise."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        byte, line = data[exc.start], data.count(b"\n", 0, exc.start) + 1
+        guess = f", {bytes([byte]).decode('cp1252')!r} in Windows-1252" if byte >= 0xA0 else ""
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            guess = ", UTF-16"
+        raise InputError(f"the configuration file is not UTF-8 text (byte 0x{byte:02x}{guess})", f"{path}, line {line}",
+                         "save it as UTF-8 (in the editor: 'Save as', encoding UTF-8)") from None
+
+
 def load_project(path: str | Path) -> ProjectConfig:
     """Read and validate a project YAML file.
 
@@ -153,9 +167,7 @@ def load_project(path: str | Path) -> ProjectConfig:
     if not path.is_file():
         raise InputError("configuration file not found", str(path), "check the path of the project YAML file")
     try:
-        raw, node = load_yaml_text(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError("the configuration file is not UTF-8 text", str(path), "save it as UTF-8") from None
+        raw, node = load_yaml_text(_config_text(path))
     except YAMLRefused as exc:
         mark = exc.problem_mark
         raise InputError(exc.problem, f"{path}, line {mark.line + 1}" if mark is not None else str(path),
@@ -193,6 +205,10 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     InputError
         The first problem, with the key as a path (``cities[0].weighting.bounds``) and a hint.
     """
+    look_alike = [k for k in raw if str(k).strip().lower() == "cities"] if isinstance(raw, dict) else []
+    if look_alike and "cities" not in raw:
+        raise SettingsError(f"unknown key {look_alike[0]!r} at the top level; did you mean 'cities'?",
+                            hint="write the key in lower case, as 'cities:'", location=(look_alike[0],))
     if not isinstance(raw, dict) or not isinstance(raw.get("cities"), list) or not raw["cities"]:
         raise InputError("the configuration needs a non-empty list 'cities'",
                          hint="list each city under 'cities:' as '- name: ...' with its files "
