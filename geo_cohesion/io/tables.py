@@ -421,7 +421,10 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
     if missing and suffix in EXCEL_SUFFIXES and sheet is None:
         _raise_if_on_other_sheet(path, list(required), missing)
     if missing:
-        raise InputError(f"missing column(s): {', '.join(missing)}", str(path),
+        by_lower = {c.strip().lower(): c for c in table.columns}
+        alike = [f"{by_lower[c.strip().lower()]!r} for {c!r}" for c in missing if c.strip().lower() in by_lower]
+        raise InputError(f"missing column(s): {', '.join(missing)}"
+                         + (f"; the file has {', '.join(alike)} (another case or spacing)" if alike else ""), str(path),
                          f"name the right columns in the project file; the file has: "
                          f"{', '.join(map(str, table.columns[:30]))}")
     if table.empty:
