@@ -531,6 +531,12 @@ def _survey_nfd(p: Project, text: str) -> bytes:
     return unicodedata.normalize("NFD", text).encode("utf-8")  # "männlich" as a + combining diaeresis (macOS)
 
 
+def _check_cp1252_note(p: Project, result) -> None:
+    _check_tables(p, result)
+    assert "note: survey.csv: not UTF-8, read as Windows-1252" in result.stdout
+    assert "population.csv" not in result.stdout  # UTF-8 files get no note
+
+
 def _check_nfd_names(p: Project, result) -> None:
     _check_same_index_as_good(p, result)
     names = pd.read_csv(p.out / "tables" / "district_estimates.csv")["district_name"]
@@ -879,7 +885,8 @@ CASES: list[Case] = [
     Case("survey_utf8_bom", "Survey CSV with UTF-8 byte-order mark", _survey_bytes(_survey_utf8_bom), ok=True,
          check=_check_tables, works="the byte-order mark is ignored"),
     Case("survey_cp1252", "Survey CSV in Windows-1252 ('männlich')", _survey_bytes(_survey_cp1252), ok=True,
-         check=_check_tables, works="read as Windows-1252 when it is not UTF-8"),
+         check=_check_cp1252_note,
+         works="read as Windows-1252 when it is not UTF-8; `check` and `run` say so in a note"),
     Case("survey_nfd_umlauts", "Survey CSV with decomposed umlauts ('männlich' as a + ¨, as macOS writes)",
          _survey_bytes(_survey_nfd), ok=True, check=_check_same_index_as_good,
          works="text is read in composed form (NFC): 'männlich' matches the population table's 'männlich'"),

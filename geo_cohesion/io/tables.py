@@ -97,6 +97,21 @@ def _decode(raw: bytes, path: Path) -> str:
     return text
 
 
+def legacy_encoding(path: str | Path) -> str | None:
+    """``"Windows-1252"`` when a text table is not UTF-8 and :func:`read_table` reads it as Windows-1252
+    (None for UTF-8, other formats and files that cannot be read): the decision to report."""
+    path = Path(path)
+    if path.suffix.lower() in EXCEL_SUFFIXES + SPSS_SUFFIXES or not path.is_file():
+        return None
+    try:
+        path.read_bytes().decode(_ENCODINGS[0])
+    except UnicodeDecodeError:
+        return "Windows-1252"
+    except OSError:
+        return None
+    return None
+
+
 def _check_fields(text: str, sep: str, path: Path) -> tuple[int, list[int]]:
     """Check the header and the number of fields in every row.
 

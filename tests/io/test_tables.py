@@ -307,3 +307,9 @@ def test_decomposed_umlauts_are_read_composed(tmp_path):
     assert list(table.columns) == ["bezirk", "Größe", "name"]
     assert table["name"].iloc[0] == "Süd" and pd.isna(table["name"].iloc[1])
     assert table["Größe"].tolist() == [3, 4]
+
+
+def test_legacy_encoding_names_the_decision(tmp_path):
+    assert tables.legacy_encoding(_write(tmp_path, "a;b\nmännlich;1\n", "cp.csv", "cp1252")) == "Windows-1252"
+    assert tables.legacy_encoding(_write(tmp_path, "a;b\nmännlich;1\n", "utf.csv")) is None
+    assert tables.legacy_encoding(_write(tmp_path, "\ufeffa;b\nmännlich;1\n", "bom.csv")) is None
