@@ -348,8 +348,10 @@ def _read_spss(path: Path, text_columns: list[str]) -> pd.DataFrame:
     for column in text_columns:
         if column in table.columns:
             table[column] = table[column].map(_as_text)
-    table.attrs["value_labels"] = {column: dict(meta.variable_value_labels.get(column, {}))
-                                   for column in meta.variable_value_labels}
+    table.attrs["value_labels"] = {  # composed (NFC) like every text cell (see _compose_text)
+        column: {code: unicodedata.normalize("NFC", text) if isinstance(text, str) else text
+                 for code, text in meta.variable_value_labels.get(column, {}).items()}
+        for column in meta.variable_value_labels}
     table.attrs["column_labels"] = dict(zip(meta.column_names, meta.column_labels))
     return table
 

@@ -313,3 +313,14 @@ def test_legacy_encoding_names_the_decision(tmp_path):
     assert tables.legacy_encoding(_write(tmp_path, "a;b\nmännlich;1\n", "cp.csv", "cp1252")) == "Windows-1252"
     assert tables.legacy_encoding(_write(tmp_path, "a;b\nmännlich;1\n", "utf.csv")) is None
     assert tables.legacy_encoding(_write(tmp_path, "\ufeffa;b\nmännlich;1\n", "bom.csv")) is None
+
+
+def test_spss_value_labels_are_read_composed(tmp_path):
+    """District names as value labels typed on a Mac (NFD) match the population's 'Hörde' (NFC)."""
+    import unicodedata
+
+    pyreadstat = pytest.importorskip("pyreadstat")
+    path = tmp_path / "nfd.sav"
+    pyreadstat.write_sav(pd.DataFrame({"bezirk": [1.0, 2.0]}), str(path),
+                         variable_value_labels={"bezirk": {1.0: unicodedata.normalize("NFD", "Hörde"), 2.0: "Süd"}})
+    assert read_table(path, text_columns=["bezirk"]).attrs["value_labels"]["bezirk"] == {1.0: "Hörde", 2.0: "Süd"}
