@@ -15,6 +15,7 @@ and ``true``/``false`` are parsed only where a key is numeric or boolean.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +83,23 @@ class _ProjectLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node, deep=False):
         seen: dict[str, int] = {}
-        for key_node, _ in node.value:
+        for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 line = key_node.start_mark.line + 1
                 if key_node.value in seen:
                     raise YAMLRefused(f"duplicate key '{key_node.value}' (first on line {seen[key_node.value]})",
                                       key_node.start_mark, "write each key once; remove or rename one of them")
                 seen[key_node.value] = line
+                if key_node.value == "path" and isinstance(value_node, yaml.ScalarNode):
+                    value_node.keep_form = True  # a file name is looked up as typed
         return super().construct_mapping(node, deep=deep)
+
+    def construct_scalar(self, node):
+        """Text in composed form (NFC): a name typed on a Mac ('ö' as o + combining mark) matches the tables'."""
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and not getattr(node, "keep_form", False):
+            return unicodedata.normalize("NFC", value)
+        return value
 
 
 # Only null stays implicit: ~, null and an empty value mean "empty".
