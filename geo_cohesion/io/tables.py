@@ -239,7 +239,12 @@ def _read_csv(path: Path, dtype: type | dict | None, text_columns: list[str], de
     text = _decode(path.read_bytes(), path)
     if not text.strip():
         raise InputError("the file contains no data", str(path), "export the table again")
-    sep = _sniff_delimiter(text)
+    first, _, rest = text.partition("\n")
+    declared = re.fullmatch(r"sep=(.)\s*", first)  # Excel's separator line: the file says which it is
+    if declared:
+        text, sep = "\n" + rest, declared.group(1)  # a blank line in its place keeps the line numbers
+    else:
+        sep = _sniff_delimiter(text)
     if decimal is not None and decimal == sep:
         raise InputError(f"the decimal mark {decimal!r} is also the column separator", str(path),
                          "check 'decimal' for this table in the project file")

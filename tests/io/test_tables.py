@@ -324,3 +324,11 @@ def test_spss_value_labels_are_read_composed(tmp_path):
     pyreadstat.write_sav(pd.DataFrame({"bezirk": [1.0, 2.0]}), str(path),
                          variable_value_labels={"bezirk": {1.0: unicodedata.normalize("NFD", "Hörde"), 2.0: "Süd"}})
     assert read_table(path, text_columns=["bezirk"]).attrs["value_labels"]["bezirk"] == {1.0: "Hörde", 2.0: "Süd"}
+
+
+def test_excel_separator_line_is_obeyed(tmp_path):
+    """Excel writes and reads a first line 'sep=;' that names the separator; messages keep the file's lines."""
+    table = read_table(_write(tmp_path, "sep=;\nbezirk;einwohner\n01;1200\n02;980\n"), text_columns=["bezirk"])
+    assert list(table.columns) == ["bezirk", "einwohner"] and table["einwohner"].tolist() == [1200, 980]
+    with pytest.raises(InputError, match="line 4"):
+        read_table(_write(tmp_path, "sep=,\r\nbezirk,einwohner\r\n01,1200\r\n02,980,7\r\n", "b.csv"))
