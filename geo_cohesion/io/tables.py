@@ -73,7 +73,14 @@ def _first_utf8_line(raw: bytes) -> int | None:
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    """Text of a table file: UTF-8 (with or without BOM), else Windows-1252; errors name the line."""
+    """Text of a table file: UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode text"), else
+    Windows-1252; errors name the line."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError("the file starts as UTF-16 text but is not", str(path),
+                             "save the table as CSV (UTF-8)") from None
     if b"\x00" in raw:
         line = _line_of(raw, raw.index(b"\x00"))
         raise InputError("the file contains binary data (NUL bytes), not text", f"{path}, line {line}",
@@ -104,7 +111,9 @@ def legacy_encoding(path: str | Path) -> str | None:
     if path.suffix.lower() in EXCEL_SUFFIXES + SPSS_SUFFIXES or not path.is_file():
         return None
     try:
-        path.read_bytes().decode(_ENCODINGS[0])
+        raw = path.read_bytes()
+        if raw[:2] not in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 declares itself
+            raw.decode(_ENCODINGS[0])
     except UnicodeDecodeError:
         return "Windows-1252"
     except OSError:

@@ -332,3 +332,12 @@ def test_excel_separator_line_is_obeyed(tmp_path):
     assert list(table.columns) == ["bezirk", "einwohner"] and table["einwohner"].tolist() == [1200, 980]
     with pytest.raises(InputError, match="line 4"):
         read_table(_write(tmp_path, "sep=,\r\nbezirk,einwohner\r\n01,1200\r\n02,980,7\r\n", "b.csv"))
+
+
+def test_excel_unicode_text_is_read(tmp_path):
+    """Excel's 'Unicode-Text (*.txt)': UTF-16 with byte-order mark, tab separated (it has NUL bytes, but is text)."""
+    path = tmp_path / "bevoelkerung.txt"
+    path.write_bytes("bezirk\tgeschlecht\teinwohner\r\n01\tmännlich\t1200\r\n02\tweiblich\t980\r\n".encode("utf-16"))
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["geschlecht"].tolist() == ["männlich", "weiblich"] and table["einwohner"].tolist() == [1200, 980]
+    assert tables.legacy_encoding(path) is None  # declared by its byte-order mark: no note
