@@ -74,6 +74,10 @@ def _run_project_file(config: str, out: str, maps: bool = True, reports: bool = 
         project = override(project, {"compare": updates}, {f"compare.{key}": f"--{key}" for key in updates})
     results = run_project(project, _check_out(Path(out)), maps=maps, reports=reports, lang=lang)
     _summary(results, Path(out), project.estimates.level, reports=reports)
+    from geo_cohesion.project.check import encoding_notes
+
+    for note in encoding_notes(project):
+        print(f"  note: {note}")
     return 0
 
 
@@ -122,12 +126,14 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from geo_cohesion.project.check import check_project
+    from geo_cohesion.project.check import check_project, encoding_notes
     from geo_cohesion.project.config import load_project
 
     project = load_project(args.config)
     for report in check_project(project):
         print(report.summary())
+    for note in encoding_notes(project):
+        print(f"  note: {note}")
     print(f"{args.config}: all inputs are valid; 'geo-cohesion run {args.config}' will compute the results")
     return 0
 

@@ -25,7 +25,7 @@ def normalise_key(value: object) -> str:
     """Normalise a district id or name for matching.
 
     Lower case; umlauts and ß transliterated (ä→ae, ß→ss); other accents stripped; "St." and
-    "Sankt" unified; hyphens, slashes, dots and runs of white space collapsed to one space;
+    "Sankt" unified; hyphens, dashes, slashes, dots and runs of white space collapsed to one space;
     numeric ids lose leading zeros only when they are purely numeric ("007" and "7" match).
 
     Examples
@@ -42,7 +42,7 @@ def normalise_key(value: object) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = re.sub(r"\bst\.?(?=\s|-|$)", "sankt", text)
-    text = re.sub(r"[\s\-_/.,;:()']+", " ", text).strip()
+    text = re.sub(r"[\s\-\u2010-\u2015_/.,;:()']+", " ", text).strip()  # \u2010-\u2015: dashes (–, —)
     if text.isdigit():
         text = text.lstrip("0") or "0"
     return text

@@ -163,6 +163,11 @@ def settings_error(exc: ValidationError, model: type[BaseModel], names: Mapping[
     # a list whose items failed is also reported as too short: only the items are the problem
     errors = [e for e in errors if not (e["type"] == "too_short" and any(
         len(o["loc"]) > len(e["loc"]) and o["loc"][:len(e["loc"])] == e["loc"] for o in errors))] or errors
+    # 'Path:' for 'path:' is reported as an unknown key and a missing one: the unknown key says what to fix
+    missing = {e["loc"] for e in errors if e["type"] == "missing"}
+    look_alike = [e for e in errors if e["type"] == "extra_forbidden"
+                  and e["loc"][:-1] + (str(e["loc"][-1]).strip().lower(),) in missing]
+    errors = look_alike + [e for e in errors if e not in look_alike]
     first = errors[0]
     used = [first]
     if first["type"] == "extra_forbidden":

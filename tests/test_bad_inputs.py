@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import unicodedata
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -526,6 +527,22 @@ def _survey_cp1252(p: Project, text: str) -> bytes:
 # --- families added with the hardening of issue #19 (number formats, weights, project file, outputs)
 
 
+def _survey_nfd(p: Project, text: str) -> bytes:
+    return unicodedata.normalize("NFD", text).encode("utf-8")  # "männlich" as a + combining diaeresis (macOS)
+
+
+def _check_cp1252_note(p: Project, result) -> None:
+    _check_tables(p, result)
+    assert "note: survey.csv: not UTF-8, read as Windows-1252" in result.stdout
+    assert "population.csv" not in result.stdout  # UTF-8 files get no note
+
+
+def _check_nfd_names(p: Project, result) -> None:
+    _check_same_index_as_good(p, result)
+    names = pd.read_csv(p.out / "tables" / "district_estimates.csv")["district_name"]
+    assert set(names) == set(NAMES)  # composed again: no "u + combining diaeresis" in the outputs
+
+
 def _german_thousands(frame: pd.DataFrame) -> pd.DataFrame:
     """Counts as German Excel exports them: '1.234' next to '987' (2.069 or 2069?)."""
     frame["einwohner"] = [f"{int(v):,}".replace(",", ".") for v in frame["einwohner"]]
@@ -562,6 +579,13 @@ def _raw_config(edit: Callable[[str], str]) -> Callable[[Project], None]:
     """Edit the project file as text (YAML features a dict cannot express)."""
     def mutate(p: Project) -> None:
         p.write_config(edit(yaml.safe_dump(p.config, allow_unicode=True, sort_keys=False)))
+    return mutate
+
+
+def _config_bytes(encode: Callable[[str], bytes]) -> Callable[[Project], None]:
+    """Write the project file as bytes (encodings, byte-order marks, line ends)."""
+    def mutate(p: Project) -> None:
+        p.path("project.yaml").write_bytes(encode(yaml.safe_dump(p.config, allow_unicode=True, sort_keys=False)))
     return mutate
 
 
@@ -861,7 +885,20 @@ CASES: list[Case] = [
     Case("survey_utf8_bom", "Survey CSV with UTF-8 byte-order mark", _survey_bytes(_survey_utf8_bom), ok=True,
          check=_check_tables, works="the byte-order mark is ignored"),
     Case("survey_cp1252", "Survey CSV in Windows-1252 ('männlich')", _survey_bytes(_survey_cp1252), ok=True,
-         check=_check_tables, works="read as Windows-1252 when it is not UTF-8"),
+         check=_check_cp1252_note,
+         works="read as Windows-1252 when it is not UTF-8; `check` and `run` say so in a note"),
+    Case("survey_nfd_umlauts", "Survey CSV with decomposed umlauts ('männlich' as a + ¨, as macOS writes)",
+         _survey_bytes(_survey_nfd), ok=True, check=_check_same_index_as_good,
+         works="text is read in composed form (NFC): 'männlich' matches the population table's 'männlich'"),
+    Case("structural_nfd_names", "District names with decomposed umlauts ('Hörde' as o + ¨)",
+         _structural_names([unicodedata.normalize("NFD", n) for n in NAMES]), ok=True,
+         check=_check_nfd_names, works="names are read in composed form (NFC) and written so"),
+    Case("structural_mojibake_names", "District names converted twice between encodings ('HÃ¶rde' for 'Hörde')",
+         _cell("structural", 1, "name", "Hörde".encode().decode("cp1252")),
+         ("structural.csv", "line 3", "'name'", "'Hörde'")),
+    Case("population_excel_sep_line", "Population CSV starting with Excel's separator line `sep=;`",
+         lambda p: p.path("population.csv").write_text("sep=;\n" + p.csv_text(p.population, sep=";"), encoding="utf-8"),
+         ok=True, check=_check_same_index_as_good, works="the separator line is obeyed and skipped"),
     Case("survey_mixed_encoding", "Survey CSV with UTF-8 and Windows-1252 lines mixed",
          _survey_bytes(_mixed_encoding), ("survey.csv", "line 5", "line 61")),
     Case("survey_undecodable", "Survey CSV with bytes that are no text in any encoding",
@@ -893,6 +930,12 @@ CASES: list[Case] = [
          ("survey.csv", "vm2")),
     Case("district_column_missing", "The configured district column is missing",
          _drop_column("survey", "bezirk"), ("survey.csv", "bezirk")),
+    Case("column_name_wrong_case", "The project file says `district_column: Bezirk`, the survey has `bezirk`",
+         _config(lambda c: c["cities"][0]["survey"].update(district_column="Bezirk")),
+         ("survey.csv", "'bezirk' for 'Bezirk'")),
+    Case("structural_name_column_missing", "The configured `name_column` of the structural data is not in the file",
+         _config(lambda c: c["cities"][0]["structural"].update(name_column="Name")),
+         ("structural.csv", "Name", "'name' for 'Name'")),
     Case("survey_blank_district", "Respondents without a district code", _cell("survey", 3, "bezirk", ""),
          ("survey.csv", "line 5", "bezirk")),
     Case("weights_non_numeric", "Design weight that is not a number", _cell("survey", 6, "designgewicht", "hoch"),
@@ -913,6 +956,9 @@ CASES: list[Case] = [
          ("population.csv", "männlich")),
     Case("margins_disagree", "Margin totals disagree: some population rows have no age group",
          _population(_pop_blank_age), ("population.csv", "lines 5, 11", "altersgruppe")),
+    Case("population_category_dash", "Population age groups with an en dash ('18–34'), the survey with a hyphen",
+         _population(lambda f: f.assign(altersgruppe=f["altersgruppe"].str.replace("-", "–"))),
+         ("survey.csv", "altersgruppe", "'18-34'", "'18–34'")),
     Case("margin_category_without_respondents", "Margin category (age 80+) without respondents",
          _population(_pop_extra_age), ("survey.csv", "'80+'", "altersgruppe")),
     Case("population_extra_district", "District in the population table but not in the survey",
@@ -1029,6 +1075,18 @@ CASES: list[Case] = [
     # --- project file
     Case("config_duplicate_key", "The same key twice in the project file",
          _raw_config(lambda t: t.replace("seed: 1\n", "seed: 1\nseed: 2\n", 1)), ("project.yaml", "line", "seed")),
+    Case("config_key_wrong_case", "`Cities:` instead of `cities:`",
+         _raw_config(lambda t: t.replace("cities:", "Cities:")),
+         ("project.yaml", "line", "'Cities'", "did you mean 'cities'")),
+    Case("config_nested_key_wrong_case", "`Path:` instead of `path:` under `survey:`",
+         _raw_config(lambda t: t.replace("path: survey.csv", "Path: survey.csv")),
+         ("project.yaml", "line", "'Path'", "did you mean 'path'")),
+    Case("config_latin1", "Project file saved in Windows-1252 ('Münster')",
+         _config_bytes(lambda t: t.replace("Teststadt", "Münster").encode("cp1252")),
+         ("project.yaml", "line", "0xfc", "UTF-8")),
+    Case("config_bom_crlf", "Project file with a byte-order mark and Windows line ends",
+         _config_bytes(lambda t: b"\xef\xbb\xbf" + t.replace("\n", "\r\n").encode("utf-8")), ok=True,
+         works="read like the plain UTF-8 file"),
     Case("config_billion_laughs", "Nested YAML aliases (\"billion laughs\")", _raw_config(_billion_laughs),
          ("project.yaml", "line", "anchors")),
     Case("config_deep_nesting", "5,000 levels of nesting in the project file", _raw_config(_deep_nesting),

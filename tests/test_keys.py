@@ -62,3 +62,9 @@ def test_unmatched_on_both_sides_are_reported_left_first():
     assert text.index("'Evng' from scores.csv") < text.index("'Brackel' from bezirke.shp")
     assert "did you mean 'Eving'?" in text
     assert match_keys(["Hörde", "Evng"], ["Hoerde", "Eving"], "a", "b", allow_missing=True) == {"Hörde": "Hoerde"}
+
+
+def test_dashes_match_like_hyphens():
+    """Excel turns '18-34' into '18–34' (en dash); a dash separates like a hyphen."""
+    assert keys.normalise_key("18–34") == keys.normalise_key("18-34") == "18 34"
+    assert keys.normalise_key("Innenstadt—West") == keys.normalise_key("Innenstadt-West")

@@ -434,3 +434,15 @@ def test_docs_name_every_key():
             assert f"| `{key}` |" in text and field.description, key
     for key in ("survey_period", "note", "figure_formats", "figure_variables", "indicators", "schema_version"):
         assert f"| `{key}` |" in text
+
+
+def test_project_file_text_is_composed_but_paths_stay_as_typed():
+    """Names typed on a Mac ('ö' as o + combining mark, NFD) become NFC like the tables' text; file names
+    are looked up as typed."""
+    import unicodedata
+
+    text = "name: Münster\ngroups: {Östliche Stadtteile: [Süd]}\nsurvey: {path: Müll.csv}\n"
+    nfd = unicodedata.normalize("NFD", text)
+    data, _ = load_yaml_text(nfd)
+    assert data["name"] == "Münster" and data["groups"] == {"Östliche Stadtteile": ["Süd"]}
+    assert data["survey"]["path"] == unicodedata.normalize("NFD", "Müll.csv")

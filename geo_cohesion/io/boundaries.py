@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,7 @@ from pyproj.exceptions import CRSError
 from shapely.geometry import shape
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.io.tables import MOJIBAKE as _MOJIBAKE
 
 __all__ = [
     "FORMATS",
@@ -56,9 +58,6 @@ GERMANY_LONLAT: tuple[float, float, float, float] = (5.5, 47.0, 15.5, 55.2)
 #: "Metric" CRSs whose metres are not metres on the ground (Web Mercator: areas ×2.7 at 52° N).
 PSEUDO_METRIC_EPSG: frozenset[int] = frozenset({3857, 3395, 900913})
 
-# U+FFFD (undecodable byte), C1 control characters (cp1252 text read as latin1) and the typical
-# pairs of UTF-8 umlauts read as latin1/cp1252 ("Ã¤" for "ä", "ÃŸ" for "ß", "â€" for "€").
-_MOJIBAKE = re.compile("[\ufffd\x80-\x9f]|Ã[\xa0-\xbf\u0178\u201e\u2013\u0153\u2019\u201c\u201d]|â€")
 _SIDECARS_REQUIRED: tuple[str, ...] = (".shx", ".dbf")
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 _ID_HINT = "name the id column with id_column= / --id-column"
@@ -250,7 +249,7 @@ def _to_text(value: object) -> str | None:
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
-    return str(value).strip()
+    return unicodedata.normalize("NFC", str(value).strip())  # "ü" as u + combining mark (NFD) would not match
 
 
 def _text_column(series: pd.Series) -> pd.Series:

@@ -10,6 +10,7 @@ import contextlib
 import csv
 import io
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,6 +26,10 @@ MAX_TABLE_BYTES = 2 * 1024**3
 #: Longest id, name or category label accepted (characters); longer ones come from broken quoting.
 MAX_LABEL_CHARS = 1000
 _ENCODINGS = ("utf-8-sig", "cp1252")
+#: Text decoded in the wrong encoding: U+FFFD (undecodable byte), C1 control characters (cp1252 text
+#: read as latin1) and the typical pairs of UTF-8 umlauts read as latin1/cp1252 ("Ã¤" for "ä",
+#: "ÃŸ" for "ß", "â€" for "€").
+MOJIBAKE = re.compile("[\ufffd\x80-\x9f]|Ã[\xa0-\xbf\u0178\u201e\u2013\u0153\u2019\u201c\u201d]|â€")
 _ROW_HINT = ("check for separators inside unquoted values, unclosed quotes, title lines above the "
              "header, or a line break inside a value")
 
@@ -68,7 +73,14 @@ def _first_utf8_line(raw: bytes) -> int | None:
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    """Text of a table file: UTF-8 (with or without BOM), else Windows-1252; errors name the line."""
+    """Text of a table file: UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode text"), else
+    Windows-1252; errors name the line."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError("the file starts as UTF-16 text but is not", str(path),
+                             "save the table as CSV (UTF-8)") from None
     if b"\x00" in raw:
         line = _line_of(raw, raw.index(b"\x00"))
         raise InputError("the file contains binary data (NUL bytes), not text", f"{path}, line {line}",
@@ -90,6 +102,23 @@ def _decode(raw: bytes, path: Path) -> str:
                          f"{path}, line {bad_line}",
                          "open it in an editor and save it again in one encoding (UTF-8 CSV)")
     return text
+
+
+def legacy_encoding(path: str | Path) -> str | None:
+    """``"Windows-1252"`` when a text table is not UTF-8 and :func:`read_table` reads it as Windows-1252
+    (None for UTF-8, other formats and files that cannot be read): the decision to report."""
+    path = Path(path)
+    if path.suffix.lower() in EXCEL_SUFFIXES + SPSS_SUFFIXES or not path.is_file():
+        return None
+    try:
+        raw = path.read_bytes()
+        if raw[:2] not in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 declares itself
+            raw.decode(_ENCODINGS[0])
+    except UnicodeDecodeError:
+        return "Windows-1252"
+    except OSError:
+        return None
+    return None
 
 
 def _check_fields(text: str, sep: str, path: Path) -> tuple[int, list[int]]:
@@ -129,6 +158,21 @@ def _check_fields(text: str, sep: str, path: Path) -> tuple[int, list[int]]:
     return len(header or ()), lines
 
 
+def _compose_text(table: pd.DataFrame) -> None:
+    """Write every text cell in composed form (NFC), in place.
+
+    A Mac or a web form may store "ü" as "u" + combining diaeresis (NFD); both look alike but
+    compare unequal, so "männlich" in the survey would miss "männlich" in the population table.
+    """
+    for column in table.select_dtypes(include=["object", "string"]).columns:
+        values = table[column]
+        codes, uniques = pd.factorize(values)
+        composed = [unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in uniques]
+        if any(a != b for a, b in zip(composed, uniques)):
+            cells = pd.Series(np.asarray(composed, dtype=object)[codes], index=table.index, dtype=object)
+            table[column] = cells.where(codes >= 0, values).astype(values.dtype)
+
+
 def _check_labels(table: pd.DataFrame, columns: Iterable[str]) -> None:
     """Ids, names and categories must be short texts (very long ones come from broken quoting)."""
     for column in columns:
@@ -141,6 +185,21 @@ def _check_labels(table: pd.DataFrame, columns: Iterable[str]) -> None:
                              row_ref(table, table.index[long], column),
                              f"ids, names and categories may have at most {MAX_LABEL_CHARS} characters; "
                              "check the quoting of this line")
+        broken = table[column].map(lambda v: isinstance(v, str) and bool(MOJIBAKE.search(v)))
+        if broken.any():
+            value = str(table[column][broken].iloc[0])
+            raise InputError(f"{value!r} in column '{column}' looks wrongly decoded{_repaired(value)}",
+                             row_ref(table, table.index[broken], column),
+                             "the text was converted between encodings twice; export the table again from the "
+                             "original, or correct these values and save the file as UTF-8")
+
+
+def _repaired(value: str) -> str:
+    """``"; probably 'Hörde'"`` when ``value`` reads as UTF-8 bytes taken for Windows-1252."""
+    try:
+        return f"; probably {value.encode('cp1252').decode('utf-8')!r}"
+    except UnicodeError:
+        return ""
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -189,7 +248,12 @@ def _read_csv(path: Path, dtype: type | dict | None, text_columns: list[str], de
     text = _decode(path.read_bytes(), path)
     if not text.strip():
         raise InputError("the file contains no data", str(path), "export the table again")
-    sep = _sniff_delimiter(text)
+    first, _, rest = text.partition("\n")
+    declared = re.fullmatch(r"sep=(.)\s*", first)  # Excel's separator line: the file says which it is
+    if declared:
+        text, sep = "\n" + rest, declared.group(1)  # a blank line in its place keeps the line numbers
+    else:
+        sep = _sniff_delimiter(text)
     if decimal is not None and decimal == sep:
         raise InputError(f"the decimal mark {decimal!r} is also the column separator", str(path),
                          "check 'decimal' for this table in the project file")
@@ -298,8 +362,10 @@ def _read_spss(path: Path, text_columns: list[str]) -> pd.DataFrame:
     for column in text_columns:
         if column in table.columns:
             table[column] = table[column].map(_as_text)
-    table.attrs["value_labels"] = {column: dict(meta.variable_value_labels.get(column, {}))
-                                   for column in meta.variable_value_labels}
+    table.attrs["value_labels"] = {  # composed (NFC) like every text cell (see _compose_text)
+        column: {code: unicodedata.normalize("NFC", text) if isinstance(text, str) else text
+                 for code, text in meta.variable_value_labels.get(column, {}).items()}
+        for column in meta.variable_value_labels}
     table.attrs["column_labels"] = dict(zip(meta.column_names, meta.column_labels))
     return table
 
@@ -377,15 +443,19 @@ def read_table(path: str | Path, dtype: type | dict | None = None,
         table = _read_spss(path, text_columns)
     else:
         table, lines = _read_csv(path, dtype, text_columns, decimal, thousands)
-    table.columns = [str(c).strip() for c in table.columns]
+    table.columns = [unicodedata.normalize("NFC", str(c).strip()) for c in table.columns]
     dupes = sorted({c for c in table.columns if list(table.columns).count(c) > 1})
     if dupes:
         raise InputError(f"duplicate column name(s): {', '.join(dupes)}", str(path), "give every column its own name")
+    _compose_text(table)
     missing = [c for c in required if c not in table.columns]
     if missing and suffix in EXCEL_SUFFIXES and sheet is None:
         _raise_if_on_other_sheet(path, list(required), missing)
     if missing:
-        raise InputError(f"missing column(s): {', '.join(missing)}", str(path),
+        by_lower = {c.strip().lower(): c for c in table.columns}
+        alike = [f"{by_lower[c.strip().lower()]!r} for {c!r}" for c in missing if c.strip().lower() in by_lower]
+        raise InputError(f"missing column(s): {', '.join(missing)}"
+                         + (f"; the file has {', '.join(alike)} (another case or spacing)" if alike else ""), str(path),
                          f"name the right columns in the project file; the file has: "
                          f"{', '.join(map(str, table.columns[:30]))}")
     if table.empty:

@@ -346,4 +346,5 @@ def _direct_index_map(out, project: ProjectConfig, city_map: CityMap) -> CityMap
     return build_city_map(result.city.name, city_map.boundaries, estimates[estimates["variable"] == "index"],
                           result.structural, structural_id, allow_missing=project.maps.allow_missing,
                           title=city_map.title, notes=city_map.notes, source=city_map.source,
-                          min_n=city_map.min_n, level=city_map.level)
+                          min_n=city_map.min_n, level=city_map.level, lang=city_map.lang,
+                          indicators=city_map.indicators, suppressed_label=city_map.suppressed_label)

@@ -2,11 +2,15 @@
 are matched across files and the survey is raked, with exactly the messages ``run`` gives."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+from pydantic import BaseModel
 
 from geo_cohesion.errors import InputError
+from geo_cohesion.io.tables import legacy_encoding
 from geo_cohesion.project.config import ProjectConfig
 from geo_cohesion.project.inputs import (
     align_structural,
@@ -105,3 +109,31 @@ def check_project(project: ProjectConfig) -> list[CityCheck]:
     if not project.cities:  # pragma: no cover - the settings require at least one city
         raise InputError("the project has no cities")
     return [tagged(city, _check_city, city, project) for city in project.cities]
+
+
+def _paths(spec: object) -> Iterator[str]:
+    """Every table's ``path`` setting in a (nested) settings model (boundaries are no tables)."""
+    if isinstance(spec, BaseModel):
+        for name in type(spec).model_fields:
+            if name == "boundaries":
+                continue
+            value = getattr(spec, name)
+            if name == "path" and isinstance(value, (str, Path)):
+                yield str(value)
+            else:
+                yield from _paths(value)
+    elif isinstance(spec, (list, tuple)):
+        for item in spec:
+            yield from _paths(item)
+
+
+def encoding_notes(project: ProjectConfig) -> list[str]:
+    """One note per table of the project that is not UTF-8 and is read as Windows-1252 (``check`` and ``run``
+    report this decision: umlauts come out right only if the file really is Windows-1252)."""
+    notes = []
+    for path in dict.fromkeys(_paths(project.cities)):
+        encoding = legacy_encoding(project.resolve(path))
+        if encoding:
+            notes.append(f"{path}: not UTF-8, read as {encoding} (German Excel's 'CSV (Trennzeichen-getrennt)'); "
+                         "check its umlauts in the results, or save it as 'CSV UTF-8'")
+    return notes

@@ -15,6 +15,7 @@ and ``true``/``false`` are parsed only where a key is numeric or boolean.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +83,23 @@ class _ProjectLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node, deep=False):
         seen: dict[str, int] = {}
-        for key_node, _ in node.value:
+        for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 line = key_node.start_mark.line + 1
                 if key_node.value in seen:
                     raise YAMLRefused(f"duplicate key '{key_node.value}' (first on line {seen[key_node.value]})",
                                       key_node.start_mark, "write each key once; remove or rename one of them")
                 seen[key_node.value] = line
+                if key_node.value == "path" and isinstance(value_node, yaml.ScalarNode):
+                    value_node.keep_form = True  # a file name is looked up as typed
         return super().construct_mapping(node, deep=deep)
+
+    def construct_scalar(self, node):
+        """Text in composed form (NFC): a name typed on a Mac ('ö' as o + combining mark) matches the tables'."""
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and not getattr(node, "keep_form", False):
+            return unicodedata.normalize("NFC", value)
+        return value
 
 
 # Only null stays implicit: ~, null and an empty value mean "empty".
@@ -138,6 +148,20 @@ def _line_of(node: yaml.Node | None, location: tuple) -> int | None:
     return line
 
 
+def _config_text(path: Path) -> str:
+    """The project file's text (UTF-8, with or without byte-order mark); an error names the line otherwise."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        byte, line = data[exc.start], data.count(b"\n", 0, exc.start) + 1
+        guess = f", {bytes([byte]).decode('cp1252')!r} in Windows-1252" if byte >= 0xA0 else ""
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            guess = ", UTF-16"
+        raise InputError(f"the configuration file is not UTF-8 text (byte 0x{byte:02x}{guess})", f"{path}, line {line}",
+                         "save it as UTF-8 (in the editor: 'Save as', encoding UTF-8)") from None
+
+
 def load_project(path: str | Path) -> ProjectConfig:
     """Read and validate a project YAML file.
 
@@ -153,9 +177,7 @@ def load_project(path: str | Path) -> ProjectConfig:
     if not path.is_file():
         raise InputError("configuration file not found", str(path), "check the path of the project YAML file")
     try:
-        raw, node = load_yaml_text(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError("the configuration file is not UTF-8 text", str(path), "save it as UTF-8") from None
+        raw, node = load_yaml_text(_config_text(path))
     except YAMLRefused as exc:
         mark = exc.problem_mark
         raise InputError(exc.problem, f"{path}, line {mark.line + 1}" if mark is not None else str(path),
@@ -193,6 +215,10 @@ def project_from_dict(raw: Any, base_dir: Path | None = None) -> ProjectConfig:
     InputError
         The first problem, with the key as a path (``cities[0].weighting.bounds``) and a hint.
     """
+    look_alike = [k for k in raw if str(k).strip().lower() == "cities"] if isinstance(raw, dict) else []
+    if look_alike and "cities" not in raw:
+        raise SettingsError(f"unknown key {look_alike[0]!r} at the top level; did you mean 'cities'?",
+                            hint="write the key in lower case, as 'cities:'", location=(look_alike[0],))
     if not isinstance(raw, dict) or not isinstance(raw.get("cities"), list) or not raw["cities"]:
         raise InputError("the configuration needs a non-empty list 'cities'",
                          hint="list each city under 'cities:' as '- name: ...' with its files "

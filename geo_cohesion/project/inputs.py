@@ -183,7 +183,9 @@ def read_structural(city: CityConfig, project: ProjectConfig) -> pd.DataFrame | 
     if city.structural is None:
         return None
     spec = city.structural
-    table = read_table(project.resolve(spec.path), required=[spec.district_column],
+    # the default name column may be absent (ids are shown then); one the project file names must exist
+    named = [spec.name_column] if spec.name_column and "name_column" in spec.model_fields_set else []
+    table = read_table(project.resolve(spec.path), required=[spec.district_column, *named],
                        text_columns=[c for c in (spec.district_column, spec.name_column) if c],
                        decimal=spec.decimal, thousands=spec.thousands)
     ids = table[spec.district_column]

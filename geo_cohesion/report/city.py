@@ -538,7 +538,9 @@ def city_context(city: CityReportInput, settings: ReportSettings, cross: dict[st
     profiles : list of dict, optional
         ``[{"name", "href"}]``: links to the district profiles (HTML).
     """
-    stand = t.period_end(settings.survey_period) or settings.created.strftime("%d.%m.%Y")
+    # the end of the survey period; none without one (the fixed file date is no date of the data)
+    stand = t.period_end(settings.survey_period)
+    at = f" · Stand {stand}" if stand else ""
     index = load_radar().index_slug
     key = []
     city_est = _by_variable(city.city_estimates)
@@ -556,7 +558,7 @@ def city_context(city: CityReportInput, settings: ReportSettings, cross: dict[st
         "kind": "city",
         "title": f"Sozialer Zusammenhalt in {city.name}",
         "city": city.name,
-        "subtitle": f"{settings.title} · Stand {stand}",
+        "subtitle": f"{settings.title}{at}",
         "demo": DEMO_LABEL if city.is_synthetic else None,
         "summary": city_summary(city, settings),
         "key": key,
@@ -576,7 +578,7 @@ def city_context(city: CityReportInput, settings: ReportSettings, cross: dict[st
         "significance_note": t.significance_note(settings.alpha, settings.adjust, settings.level)
         if city.comparison is not None else "",
         "stand": stand,
-        "footer": f"Sozialer Zusammenhalt in {city.name} · Stand {stand}",
+        "footer": f"Sozialer Zusammenhalt in {city.name}{at}",
         "profiles": profiles or [],
         "images": {},
         "figures": [],

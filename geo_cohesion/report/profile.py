@@ -469,7 +469,9 @@ def profile_context(city: CityReportInput, district_id: str, settings: ReportSet
     if structural:
         footnotes.append("Strukturindikatoren: Stadtwert = Mittel der Gebiete, " + structural[0]["basis"]
                          + "; Rang 1 = höchster Wert der Stadt.")
-    stand = t.period_end(settings.survey_period) or settings.created.strftime("%d.%m.%Y")
+    # the end of the survey period; none without one (the fixed file date is no date of the data)
+    stand = t.period_end(settings.survey_period)
+    at = f" · Stand {stand}" if stand else ""
     return {
         "kind": "profile",
         "title": f"Gebietsprofil {facts.name}",
@@ -486,7 +488,7 @@ def profile_context(city: CityReportInput, district_id: str, settings: ReportSet
         "sources": sources(city, settings, n),
         "footnotes": footnotes,
         "stand": stand,
-        "footer": f"Gebietsprofil {facts.name} · {city.name} · Stand {stand}",
+        "footer": f"Gebietsprofil {facts.name} · {city.name}{at}",
         "radar_caption": (f"Die neun Dimensionen im Gebiet (Linie, mit {label}) und in der ganzen Stadt "
                           f"(gestrichelt). Gefüllte Punkte: signifikante Abweichung vom Stadtwert."),
         "locator_caption": f"Lage des Gebiets {facts.name} in {city.name}",

@@ -124,6 +124,8 @@ def structural_association(estimates: pd.DataFrame, structural: pd.DataFrame, in
             reg = weighted_regression(x, yv, w, level)
             n = corr["n"]
             note = label("note.few_districts", lang, n=n) if n < FEW_DISTRICTS else ""
+            if not np.isfinite(corr["r"]):  # too few districts (or no spread) for any r: no interval to call wide
+                note = label("note.no_correlation", lang, n=n)
             rows.append({"variable": variable, "indicator": indicator, "indicator_label": labels[indicator],
                          "r": corr["r"], "r_ci_low": corr["ci_low"],
                          "r_ci_high": corr["ci_high"], "intercept": reg["intercept"], "slope": reg["slope"],

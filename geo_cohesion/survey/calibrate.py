@@ -17,6 +17,7 @@ import pandas as pd
 
 from geo_cohesion.errors import InputError
 from geo_cohesion.io.tables import row_ref
+from geo_cohesion.keys import normalise_key
 from geo_cohesion.survey.domains import category_codes
 
 
@@ -339,6 +340,11 @@ def prepare_margins(data: pd.DataFrame, margins: Mapping[str, Mapping[Any, float
         not_in_pop = [c for c in categories if c not in pop]
         if not_in_pop:
             rows = data.index[data[column].astype(str).isin(not_in_pop)]
+            look_alike = {normalise_key(k): k for k in pop}.get(normalise_key(not_in_pop[0]))
+            if look_alike is not None:
+                raise InputError(f"survey category {not_in_pop[0]!r} of '{column}' has no population total; "
+                                 f"the population writes it {look_alike!r} (another case, dash or spacing)",
+                                 row_ref(data, rows, column), "write the category the same way in both files")
             raise InputError(f"survey category {not_in_pop[0]!r} of '{column}' has no population total",
                              row_ref(data, rows, column),
                              f"add it to the margins (known: {', '.join(sorted(pop)[:12])}) "

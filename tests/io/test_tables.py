@@ -295,3 +295,49 @@ def test_hidden_first_sheet_is_skipped(tmp_path):
 def test_empty_excel_cells_are_still_missing(tmp_path):
     path = _workbook(tmp_path / "t.xlsx", [["bezirk", "x"], ["101", 1], ["102", None]])
     assert read_table(path, text_columns=["bezirk"])["x"].isna().tolist() == [False, True]
+
+
+def test_decomposed_umlauts_are_read_composed(tmp_path):
+    """'ü' written as u + combining diaeresis (NFD, macOS) reads as 'ü' (NFC) in cells and headers."""
+    import unicodedata
+
+    path = tmp_path / "nfd.csv"
+    path.write_text(unicodedata.normalize("NFD", "bezirk;Größe;name\n101;3;Süd\n102;4;\n"), encoding="utf-8")
+    table = read_table(path, text_columns=["bezirk"])
+    assert list(table.columns) == ["bezirk", "Größe", "name"]
+    assert table["name"].iloc[0] == "Süd" and pd.isna(table["name"].iloc[1])
+    assert table["Größe"].tolist() == [3, 4]
+
+
+def test_legacy_encoding_names_the_decision(tmp_path):
+    assert tables.legacy_encoding(_write(tmp_path, "a;b\nmännlich;1\n", "cp.csv", "cp1252")) == "Windows-1252"
+    assert tables.legacy_encoding(_write(tmp_path, "a;b\nmännlich;1\n", "utf.csv")) is None
+    assert tables.legacy_encoding(_write(tmp_path, "\ufeffa;b\nmännlich;1\n", "bom.csv")) is None
+
+
+def test_spss_value_labels_are_read_composed(tmp_path):
+    """District names as value labels typed on a Mac (NFD) match the population's 'Hörde' (NFC)."""
+    import unicodedata
+
+    pyreadstat = pytest.importorskip("pyreadstat")
+    path = tmp_path / "nfd.sav"
+    pyreadstat.write_sav(pd.DataFrame({"bezirk": [1.0, 2.0]}), str(path),
+                         variable_value_labels={"bezirk": {1.0: unicodedata.normalize("NFD", "Hörde"), 2.0: "Süd"}})
+    assert read_table(path, text_columns=["bezirk"]).attrs["value_labels"]["bezirk"] == {1.0: "Hörde", 2.0: "Süd"}
+
+
+def test_excel_separator_line_is_obeyed(tmp_path):
+    """Excel writes and reads a first line 'sep=;' that names the separator; messages keep the file's lines."""
+    table = read_table(_write(tmp_path, "sep=;\nbezirk;einwohner\n01;1200\n02;980\n"), text_columns=["bezirk"])
+    assert list(table.columns) == ["bezirk", "einwohner"] and table["einwohner"].tolist() == [1200, 980]
+    with pytest.raises(InputError, match="line 4"):
+        read_table(_write(tmp_path, "sep=,\r\nbezirk,einwohner\r\n01,1200\r\n02,980,7\r\n", "b.csv"))
+
+
+def test_excel_unicode_text_is_read(tmp_path):
+    """Excel's 'Unicode-Text (*.txt)': UTF-16 with byte-order mark, tab separated (it has NUL bytes, but is text)."""
+    path = tmp_path / "bevoelkerung.txt"
+    path.write_bytes("bezirk\tgeschlecht\teinwohner\r\n01\tmännlich\t1200\r\n02\tweiblich\t980\r\n".encode("utf-16"))
+    table = read_table(path, text_columns=["bezirk"])
+    assert table["geschlecht"].tolist() == ["männlich", "weiblich"] and table["einwohner"].tolist() == [1200, 980]
+    assert tables.legacy_encoding(path) is None  # declared by its byte-order mark: no note

@@ -37,6 +37,14 @@ def test_run_in_english(small_project, tmp_path, capsys):
         german_start = label(key, "de").split("{")[0]
         assert german_start in german and german_start not in english, key
     assert label("rule.unpublished", "en").split("{")[0] in english
+    # the scatter plots of the index against each indicator (drawn from the direct estimates) are English too
+    scatters = sorted((tmp_path / "en" / "figures").glob("musterstadt_index_vs_*.svg"))
+    assert scatters
+    for path in scatters:
+        svg = path.read_text(encoding="utf-8")
+        for key in ("figure.association_footer", "figure.correlation"):
+            assert label(key, "de").split("{")[0] not in svg and label(key, "en").split("{")[0] in svg, (path, key)
+        assert label("radar.index", "en") in svg and label("radar.index", "de") not in svg, path
     capsys.readouterr()
     # the run remembers its language: comparing in German would reuse English results, so it is stale
     assert main(["compare", str(config), "--out", str(tmp_path / "en")]) == 2

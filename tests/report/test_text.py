@@ -155,3 +155,19 @@ def test_profile_ranks_the_published_values_and_says_when_no_rank_is_recognisabl
     assert key["Schätzverfahren"]["value"] == "Fay-Herriot"  # the label, not the identifier
     assert "Nicht ausgewiesen (–): 95-%-Intervall breiter als ±10 Punkte oder direkte Schätzung aus weniger als " \
            "30 Befragten." in context["footnotes"]
+
+
+def test_no_survey_period_gives_no_made_up_date(settings):
+    """Without a survey period the reports state no 'Stand' (not the fixed date of the files, 23.05.2017)."""
+    from dataclasses import replace
+
+    from geo_cohesion.report.city import city_context
+
+    city = make_city(index=[55.0, 58.0, 62.0, 65.0], significant=[True, False, False, True])
+    dated = profile_context(city, "01", settings)
+    assert dated["footer"].endswith(" · Stand 23.05.2017")
+    undated = replace(settings, survey_period=None)
+    assert "Stand" not in profile_context(city, "01", undated)["footer"]
+    context = city_context(city, undated, None)
+    assert "Stand" not in context["subtitle"] and "Stand" not in context["footer"]
+    assert "23.05.2017" not in str(context)

@@ -146,6 +146,16 @@ def test_structural_association_says_when_few_districts():
     assert (many["ci_high"] - many["ci_low"]) < 0.5 * (out["r_ci_high"] - out["r_ci_low"])
 
 
+def test_structural_association_without_r_says_so_not_that_the_interval_is_wide():
+    """With 2 published districts there is no r and no interval: the note must not call it 'wide'."""
+    est = pd.DataFrame({"district_id": list("abc"), "variable": "index", "estimate": [60, 58, 57.0],
+                        "suppressed": [False, False, True]})
+    structural = pd.DataFrame({"district_id": list("abc"), "sgb2_share_pct": [5, 8, 9.0]})
+    out = structural_association(est, structural, ["sgb2_share_pct"], lang="en").iloc[0]
+    assert np.isnan(out["r"]) and out["n_districts"] == 2
+    assert out["note"] == "only 2 district(s) with a published value: no correlation computed"
+
+
 @pytest.mark.parametrize("min_n", [0, 1, 2])
 def test_one_respondent_district_is_never_significant(min_n):
     """A district with a single (extreme) respondent has no variance estimate: its SE, z, p and df

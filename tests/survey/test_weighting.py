@@ -68,6 +68,8 @@ def test_unreachable_bounds_give_a_clear_report():
      "'90\\+' of 'age_group' has population 5000 but no respondents"),
     (lambda m: m["gender"].update({"w": 60_000.0}), "margin totals disagree"),
     (lambda m: m["district"].pop("D01"), "survey category 'D01' of 'district' has no population total"),
+    (lambda m: m["age_group"].update({"18–34": m["age_group"].pop("18-34")}),
+     "'18-34' of 'age_group' has no population total; the population writes it '18–34'"),
     (lambda m: m["gender"].update({"w": 0}), "must be positive"),
     (lambda m: m.update({"bildung": {"a": 1}}), "margin column 'bildung' not found"),
 ])
