@@ -185,6 +185,8 @@ def _check_labels(table: pd.DataFrame, columns: Iterable[str]) -> None:
                              row_ref(table, table.index[long], column),
                              f"ids, names and categories may have at most {MAX_LABEL_CHARS} characters; "
                              "check the quoting of this line")
+        if not MOJIBAKE.search("\n".join(v for v in table[column] if isinstance(v, str))):
+            continue  # one scan of the whole column; the rows are looked up only when something is found
         broken = table[column].map(lambda v: isinstance(v, str) and bool(MOJIBAKE.search(v)))
         if broken.any():
             value = str(table[column][broken].iloc[0])
