@@ -8,7 +8,7 @@ import numpy as np
 from scipy.stats import norm
 
 from geo_cohesion.errors import InputError
-from geo_cohesion.labels import DEFAULT_LANG, label
+from geo_cohesion.labels import DEFAULT_LANG, format_level, label
 
 
 def normal_halfwidth(mse: Any, level: float = 0.95) -> np.ndarray:
@@ -35,7 +35,7 @@ def unpublished_when(level: float, min_n: int, max_halfwidth: float | None, lang
     are published unless their interval is too wide."""
     parts: list[str] = []
     if max_halfwidth is not None:
-        parts.append(label("rule.too_wide", lang, level=_decimal(f"{level * 100:g}", lang),
+        parts.append(label("rule.too_wide", lang, level=format_level(level, lang),
                            width=_decimal(f"{max_halfwidth:g}", lang)))
     parts.append(label("rule.too_few", lang, min_n=min_n))
     return label("rule.or", lang).join(parts)
@@ -82,7 +82,7 @@ def reliability(estimate: Any, halfwidth: Any, row_estimator: Any, n: Any, *, ma
     if max_halfwidth is not None and not max_halfwidth > 0:
         raise InputError(f"max_halfwidth must be positive, got {max_halfwidth!r}.")
     reasons: list[str] = []
-    level_text = _decimal(f"{level * 100:g}", lang)
+    level_text = format_level(level, lang)
     for e, h, k, c in zip(est, hw, kind, count):
         if not np.isfinite(e):
             # n counts valid values: 0 also where the district's respondents all skipped this score
